@@ -1,0 +1,185 @@
+//! Application state, the router with its layers, and `serve`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::http::{header, HeaderValue};
+use axum::routing::{get, post};
+use axum::Router;
+use sqlx::SqlitePool;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::SqliteStore;
+
+use crate::auth::throttle::Throttle;
+use crate::config::Config;
+use crate::secret::SecretBox;
+use crate::web;
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: SqlitePool,
+    pub config: Arc<Config>,
+    pub secrets: SecretBox,
+    pub throttle: Arc<Throttle>,
+}
+
+/// The built application: its router and the state behind it.
+pub struct App {
+    pub router: Router,
+    pub state: AppState,
+    pub sessions: SqliteStore,
+}
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// Opens the database (migrating it), loads the secret key and assembles the router.
+pub async fn build_app(config: Config) -> anyhow::Result<App> {
+    let db = crate::db::connect(&config).await?;
+    let secrets = SecretBox::load(config.secret_key.as_deref(), &config.data_dir()?)?;
+    let sessions = SqliteStore::new(db.clone());
+    sessions
+        .migrate()
+        .await
+        .context("cannot create the session table")?;
+    let state = AppState {
+        db,
+        config: Arc::new(config),
+        secrets,
+        throttle: Arc::new(Throttle::default()),
+    };
+    let router = router(state.clone(), sessions.clone());
+    Ok(App {
+        router,
+        state,
+        sessions,
+    })
+}
+
+fn router(state: AppState, sessions: SqliteStore) -> Router {
+    let idle = time::Duration::seconds(state.config.session_idle.as_secs() as i64);
+    let session_layer = SessionManagerLayer::new(sessions)
+        .with_name("relaydesk_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.is_https())
+        .with_expiry(Expiry::OnInactivity(idle))
+        // Saving on every request is what moves the idle deadline forward.
+        .with_always_save(true);
+
+    let pages = Router::new()
+        .route("/", get(web::home::index))
+        .route("/go", get(web::home::go))
+        .route(
+            "/setup/{token}",
+            get(web::setup::show).post(web::setup::submit),
+        )
+        .route("/admin", get(web::admin::index))
+        .route("/admin/tenants", post(web::admin::create_tenant))
+        .route("/admin/tenants/{slug}/rename", post(web::admin::rename))
+        .route("/admin/tenants/{slug}/suspend", post(web::admin::suspend))
+        .route("/t/{slug}", get(web::dashboard::to_dashboard))
+        .route("/t/{slug}/", get(web::dashboard::show))
+        .route(
+            "/t/{slug}/login",
+            get(web::sign_in::show).post(web::sign_in::submit),
+        )
+        .route("/t/{slug}/logout", post(web::sign_in::sign_out))
+        .route("/t/{slug}/audit", get(web::audit::show))
+        .fallback(web::home::not_found)
+        .layer(axum::middleware::from_fn(crate::auth::csrf::require_token))
+        .layer(session_layer)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+
+    Router::new()
+        .route("/healthz", get(web::home::healthz))
+        .route("/static/{*path}", get(web::home::static_file))
+        .merge(pages)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Binds, logs the first-run link when there is no tenant yet, and serves until Ctrl-C
+/// or SIGTERM.
+pub async fn serve(mut config: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (is another program using it?)",
+                config.listen
+            )
+        })?;
+    let address = listener.local_addr()?;
+    config.listen = address;
+    if config.public_url_from_listen {
+        config.public_url = crate::config::default_public_url(address);
+    }
+    let app = build_app(config).await?;
+    web::setup::announce_link(&app.state).await?;
+
+    let deletion = tokio::spawn(
+        tower_sessions::session_store::ExpiredDeletion::continuously_delete_expired(
+            app.sessions.clone(),
+            tokio::time::Duration::from_secs(60),
+        ),
+    );
+    tracing::info!(%address, public_url = %app.state.config.public_url, "relaydesk is listening");
+    axum::serve(
+        listener,
+        app.router
+            .into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    deletion.abort();
+    app.state.db.close().await;
+    tracing::info!("relaydesk stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

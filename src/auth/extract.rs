@@ -1,0 +1,174 @@
+//! Extractors: the tenant named in the path, the member signed into it, the operator.
+
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::request::Parts;
+use axum::http::Method;
+
+use super::session::WebSession;
+use crate::app::AppState;
+use crate::db::now;
+use crate::domain::account::Role;
+use crate::error::AppError;
+use crate::store::audit::Actor;
+use crate::store::tenants::{self, Tenant};
+use crate::store::users::{self, User};
+use crate::web::{Chrome, TenantChrome, UserChrome};
+
+/// The tenant whose `{slug}` is in the path; 404 when there is none.
+pub struct PathTenant(pub Tenant);
+
+impl FromRequestParts<AppState> for PathTenant {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::NotFound)?;
+        let slug = params
+            .iter()
+            .find(|(k, _)| *k == "slug")
+            .map(|(_, v)| v)
+            .ok_or(AppError::NotFound)?;
+        let tenant = tenants::by_slug(&state.db, slug)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        Ok(PathTenant(tenant))
+    }
+}
+
+/// A signed-in member of the tenant in the path. Anyone else (not signed in, signed into
+/// another tenant, past the session limits, or reset since) is sent to that tenant's login.
+pub struct Member {
+    pub tenant: Tenant,
+    pub user: User,
+    pub session: WebSession,
+}
+
+impl FromRequestParts<AppState> for Member {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let PathTenant(tenant) = PathTenant::from_request_parts(parts, state).await?;
+        let session = WebSession::from_request_parts(parts, state).await?;
+        let login = AppError::SignIn(login_url(&tenant.slug, parts));
+        let Some(auth) = session.signed_in().await? else {
+            return Err(login);
+        };
+        if auth.tenant_id != tenant.id {
+            // Signed into another tenant: not signed in here. That sign-in stays intact.
+            return Err(login);
+        }
+        let too_old =
+            now().saturating_sub(auth.at) > state.config.session_absolute.as_secs() as i64;
+        let user = users::by_id(&state.db, tenant.id, auth.user_id).await?;
+        match user {
+            Some(user) if !too_old && user.session_epoch == auth.epoch && !tenant.suspended => {
+                Ok(Member {
+                    tenant,
+                    user,
+                    session,
+                })
+            }
+            _ => {
+                session.sign_out().await?;
+                Err(login)
+            }
+        }
+    }
+}
+
+fn login_url(slug: &str, parts: &Parts) -> String {
+    let base = format!("/t/{slug}/login");
+    if parts.method != Method::GET {
+        return base;
+    }
+    let here = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let next: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
+    format!("{base}?next={next}")
+}
+
+impl Member {
+    /// 403 unless the member's role is at least `role`.
+    pub fn require(&self, role: Role) -> Result<(), AppError> {
+        if self.user.role() >= role {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
+    /// Who to name in the audit log.
+    pub fn actor(&self) -> Actor<'_> {
+        Actor {
+            id: Some(self.user.id),
+            label: &self.user.email,
+        }
+    }
+
+    /// The layout's data for a page of this tenant; takes the pending flash message.
+    pub async fn chrome(
+        &self,
+        title: impl Into<String>,
+        nav: &'static str,
+    ) -> Result<Chrome, AppError> {
+        Ok(Chrome {
+            title: title.into(),
+            csrf: self.session.csrf_token().await?,
+            flash: self.session.take_flash().await?,
+            tenant: Some(TenantChrome {
+                slug: self.tenant.slug.clone(),
+                name: self.tenant.name.clone(),
+            }),
+            user: Some(UserChrome {
+                display_name: self.user.display_name.clone(),
+                email: self.user.email.clone(),
+                role: self.user.role(),
+                is_operator: self.user.is_operator,
+            }),
+            nav,
+        })
+    }
+}
+
+/// A signed-in operator (SPEC §1). Anyone else gets 404, so `/admin` is not advertised.
+pub struct Operator(pub Member);
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let session = WebSession::from_request_parts(parts, state).await?;
+        let Some(auth) = session.signed_in().await? else {
+            return Err(AppError::NotFound);
+        };
+        let too_old =
+            now().saturating_sub(auth.at) > state.config.session_absolute.as_secs() as i64;
+        let tenant = tenants::by_id(&state.db, auth.tenant_id).await?;
+        let Some(tenant) = tenant else {
+            return Err(AppError::NotFound);
+        };
+        match users::by_id(&state.db, tenant.id, auth.user_id).await? {
+            Some(user) if user.is_operator && !too_old && user.session_epoch == auth.epoch => {
+                Ok(Operator(Member {
+                    tenant,
+                    user,
+                    session,
+                }))
+            }
+            _ => Err(AppError::NotFound),
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! A typed view of the tower-sessions session: the fixed keys and what they hold.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+use crate::db::now;
+use crate::error::AppError;
+use crate::store::users::User;
+use crate::store::{TenantId, UserId};
+
+const AUTH: &str = "auth";
+const CSRF: &str = "csrf";
+const FLASH: &str = "flash";
+
+/// Who is signed in on this session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignedIn {
+    pub user_id: UserId,
+    pub tenant_id: TenantId,
+    /// The user's `session_epoch` at sign-in; a reset bumps it and ends this session.
+    pub epoch: i64,
+    /// Unix seconds, for the absolute session limit.
+    pub at: i64,
+}
+
+/// A one-time message shown on the next page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Flash {
+    /// `ok` or `error`.
+    pub kind: String,
+    pub text: String,
+}
+
+/// The session with typed accessors.
+#[derive(Clone)]
+pub struct WebSession(pub Session);
+
+impl<S: Send + Sync> FromRequestParts<S> for WebSession {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Session::from_request_parts(parts, state)
+            .await
+            .map(WebSession)
+            .map_err(|(_, msg)| AppError::Internal(anyhow::anyhow!("session layer missing: {msg}")))
+    }
+}
+
+impl WebSession {
+    /// This session's CSRF token, created on first use.
+    pub async fn csrf_token(&self) -> Result<String, AppError> {
+        if let Some(token) = self.0.get::<String>(CSRF).await? {
+            return Ok(token);
+        }
+        let token = super::random_token();
+        self.0.insert(CSRF, &token).await?;
+        Ok(token)
+    }
+
+    /// The stored CSRF token, without creating one.
+    pub async fn stored_csrf(&self) -> Result<Option<String>, AppError> {
+        Ok(self.0.get::<String>(CSRF).await?)
+    }
+
+    /// Signs `user` in: a new session id (against fixation) and a new CSRF token.
+    pub async fn sign_in(&self, user: &User) -> Result<(), AppError> {
+        self.0.cycle_id().await?;
+        let signed_in = SignedIn {
+            user_id: user.id,
+            tenant_id: user.tenant_id,
+            epoch: user.session_epoch,
+            at: now(),
+        };
+        self.0.insert(AUTH, signed_in).await?;
+        self.0.insert(CSRF, super::random_token()).await?;
+        Ok(())
+    }
+
+    pub async fn signed_in(&self) -> Result<Option<SignedIn>, AppError> {
+        Ok(self.0.get::<SignedIn>(AUTH).await?)
+    }
+
+    /// Ends the session and deletes it from the store.
+    pub async fn sign_out(&self) -> Result<(), AppError> {
+        self.0.flush().await?;
+        Ok(())
+    }
+
+    pub async fn flash_ok(&self, text: impl Into<String>) -> Result<(), AppError> {
+        self.set_flash("ok", text.into()).await
+    }
+
+    pub async fn flash_error(&self, text: impl Into<String>) -> Result<(), AppError> {
+        self.set_flash("error", text.into()).await
+    }
+
+    async fn set_flash(&self, kind: &str, text: String) -> Result<(), AppError> {
+        self.0
+            .insert(
+                FLASH,
+                Flash {
+                    kind: kind.into(),
+                    text,
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The pending message, removed so it shows once.
+    pub async fn take_flash(&self) -> Result<Option<Flash>, AppError> {
+        Ok(self.0.remove::<Flash>(FLASH).await?)
+    }
+}

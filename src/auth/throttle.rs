@@ -1,0 +1,129 @@
+//! Sign-in throttling: repeated failures per account and per client are refused before
+//! any password is hashed. Kept in memory: losing it at restart only resets the counters.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Failures allowed per account within the window.
+pub const PER_ACCOUNT: usize = 5;
+/// Failures allowed per client address within the window.
+pub const PER_CLIENT: usize = 20;
+/// How far back failures count.
+pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// Sliding-window failure counters.
+#[derive(Default)]
+pub struct Throttle {
+    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl Throttle {
+    /// `Err(wait)` when either key has used up its failures; `wait` is how long until one
+    /// of them expires.
+    pub fn check(&self, account: &str, client: &str) -> Result<(), Duration> {
+        let now = Instant::now();
+        let mut map = self.lock();
+        let mut wait = None;
+        for (key, limit) in [
+            (account_key(account), PER_ACCOUNT),
+            (client_key(client), PER_CLIENT),
+        ] {
+            if let Some(times) = map.get_mut(&key) {
+                prune(times, now);
+                if times.len() >= limit {
+                    let oldest = times.front().copied().unwrap_or(now);
+                    let w = WINDOW.saturating_sub(now - oldest);
+                    wait = Some(wait.map_or(w, |old: Duration| old.max(w)));
+                }
+            }
+        }
+        wait.map_or(Ok(()), Err)
+    }
+
+    /// Counts a failed attempt against both keys.
+    pub fn fail(&self, account: &str, client: &str) {
+        let now = Instant::now();
+        let mut map = self.lock();
+        if map.len() > 100_000 {
+            // Bound memory under a flood of distinct keys: drop what has aged out.
+            map.retain(|_, times| {
+                prune(times, now);
+                !times.is_empty()
+            });
+        }
+        for key in [account_key(account), client_key(client)] {
+            let times = map.entry(key).or_default();
+            prune(times, now);
+            times.push_back(now);
+        }
+    }
+
+    /// A successful sign-in clears the account's failures (not the client's).
+    pub fn succeed(&self, account: &str) {
+        self.lock().remove(&account_key(account));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<Instant>>> {
+        // A panic while holding the lock cannot leave the map inconsistent.
+        self.failures.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn account_key(account: &str) -> String {
+    format!("a:{account}")
+}
+
+fn client_key(client: &str) -> String {
+    format!("c:{client}")
+}
+
+fn prune(times: &mut VecDeque<Instant>, now: Instant) {
+    while times
+        .front()
+        .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+    {
+        times.pop_front();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_is_held_after_its_failures() {
+        let t = Throttle::default();
+        for i in 0..PER_ACCOUNT {
+            assert!(t.check("1:ada@x.io", &format!("client{i}")).is_ok());
+            t.fail("1:ada@x.io", &format!("client{i}"));
+        }
+        let wait = t.check("1:ada@x.io", "fresh-client").unwrap_err();
+        assert!(wait > Duration::from_secs(14 * 60) && wait <= WINDOW);
+        assert!(
+            t.check("1:bob@x.io", "fresh-client").is_ok(),
+            "other accounts are not held"
+        );
+    }
+
+    #[test]
+    fn a_client_is_held_after_failing_across_accounts() {
+        let t = Throttle::default();
+        for i in 0..PER_CLIENT {
+            t.fail(&format!("1:user{i}@x.io"), "10.0.0.1");
+        }
+        assert!(t.check("1:new@x.io", "10.0.0.1").is_err());
+        assert!(t.check("1:new@x.io", "10.0.0.2").is_ok());
+    }
+
+    #[test]
+    fn success_clears_the_account() {
+        let t = Throttle::default();
+        for _ in 0..PER_ACCOUNT - 1 {
+            t.fail("1:ada@x.io", "c");
+        }
+        t.succeed("1:ada@x.io");
+        t.fail("1:ada@x.io", "c");
+        assert!(t.check("1:ada@x.io", "c").is_ok());
+    }
+}

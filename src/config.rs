@@ -1,0 +1,152 @@
+//! Settings read from the environment once, at start, and validated there.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use url::Url;
+
+/// Everything the app needs to know about its surroundings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `sqlite://…` URL of the database.
+    pub database_url: String,
+    pub listen: SocketAddr,
+    /// Base of every link the app mails or shows (never the request's Host).
+    pub public_url: Url,
+    /// No `RELAYDESK_PUBLIC_URL` was given: `serve` derives it from the bound address.
+    pub public_url_from_listen: bool,
+    /// `RELAYDESK_SECRET_KEY`, when given; otherwise a key file beside the database.
+    pub secret_key: Option<String>,
+    /// Sessions end after this long without a request.
+    pub session_idle: Duration,
+    /// Sessions end this long after sign-in, whatever happens.
+    pub session_absolute: Duration,
+}
+
+impl Config {
+    pub const DEFAULT_DATABASE_URL: &'static str = "sqlite://data/relaydesk.db";
+    pub const DEFAULT_LISTEN: &'static str = "127.0.0.1:3000";
+
+    /// Reads `RELAYDESK_*` variables; a malformed one is an error that names it.
+    pub fn from_env() -> anyhow::Result<Config> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let database_url =
+            var("RELAYDESK_DATABASE_URL").unwrap_or_else(|| Self::DEFAULT_DATABASE_URL.into());
+        let listen_text = var("RELAYDESK_LISTEN").unwrap_or_else(|| Self::DEFAULT_LISTEN.into());
+        let listen: SocketAddr = listen_text.parse().with_context(|| {
+            format!("RELAYDESK_LISTEN must be an address and port such as 127.0.0.1:3000, not {listen_text:?}")
+        })?;
+        let public_url_text = var("RELAYDESK_PUBLIC_URL");
+        let public_url_from_listen = public_url_text.is_none();
+        let public_url = match public_url_text {
+            Some(text) => parse_public_url(&text)?,
+            None => default_public_url(listen),
+        };
+        Ok(Config {
+            database_url,
+            listen,
+            public_url,
+            public_url_from_listen,
+            secret_key: var("RELAYDESK_SECRET_KEY"),
+            session_idle: Duration::from_secs(30 * 60),
+            session_absolute: Duration::from_secs(12 * 60 * 60),
+        })
+    }
+
+    /// A config for a database at `path`, listening on `listen`, with defaults otherwise.
+    pub fn for_database(path: &std::path::Path, listen: SocketAddr) -> Config {
+        Config {
+            database_url: format!("sqlite://{}", path.display()),
+            listen,
+            public_url: default_public_url(listen),
+            public_url_from_listen: true,
+            secret_key: None,
+            session_idle: Duration::from_secs(30 * 60),
+            session_absolute: Duration::from_secs(12 * 60 * 60),
+        }
+    }
+
+    /// The folder that holds the SQLite file (and the key file beside it).
+    pub fn data_dir(&self) -> anyhow::Result<PathBuf> {
+        let path = sqlite_path(&self.database_url)?;
+        Ok(match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        })
+    }
+
+    /// Whether cookies must carry `Secure`.
+    pub fn is_https(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// An absolute link under the public URL, e.g. `link("/t/acme/login")`.
+    pub fn link(&self, path: &str) -> String {
+        let base = self.public_url.as_str().trim_end_matches('/');
+        format!("{base}{path}")
+    }
+}
+
+/// `http://{listen}`, the public URL when none is configured.
+pub fn default_public_url(listen: SocketAddr) -> Url {
+    // A SocketAddr always forms a valid http URL.
+    Url::parse(&format!("http://{listen}")).expect("socket address forms a URL")
+}
+
+fn parse_public_url(text: &str) -> anyhow::Result<Url> {
+    let url = Url::parse(text).with_context(|| {
+        format!("RELAYDESK_PUBLIC_URL must be a URL such as https://mail.example.com, not {text:?}")
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        bail!("RELAYDESK_PUBLIC_URL must start with http:// or https:// and name a host, not {text:?}");
+    }
+    Ok(url)
+}
+
+/// The file path of a `sqlite:` URL (query string removed).
+pub fn sqlite_path(url: &str) -> anyhow::Result<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .with_context(|| {
+            format!("RELAYDESK_DATABASE_URL must start with sqlite://, not {url:?}")
+        })?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        bail!("RELAYDESK_DATABASE_URL must name a database file");
+    }
+    Ok(PathBuf::from(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_paths() {
+        assert_eq!(
+            sqlite_path("sqlite://data/x.db").unwrap(),
+            PathBuf::from("data/x.db")
+        );
+        assert_eq!(
+            sqlite_path("sqlite:///tmp/x.db?mode=rwc").unwrap(),
+            PathBuf::from("/tmp/x.db")
+        );
+        assert!(sqlite_path("postgres://x").is_err());
+        assert!(sqlite_path("sqlite::memory:").is_err());
+    }
+
+    #[test]
+    fn public_url_must_be_http() {
+        assert!(parse_public_url("ftp://x").is_err());
+        assert!(parse_public_url("not a url").is_err());
+        assert_eq!(
+            parse_public_url("https://mail.example.com/")
+                .unwrap()
+                .scheme(),
+            "https"
+        );
+    }
+}

@@ -1,0 +1,306 @@
+//! Tenants and console accounts: slugs, names, roles and sign-in passwords.
+
+use super::email::EmailAddress;
+
+pub const MSG_SLUG: &str =
+    "Please enter a short name of 2 to 40 lowercase letters, digits or hyphens.";
+pub const MSG_SLUG_TAKEN: &str = "An organization with this short name already exists.";
+pub const MSG_TENANT_NAME: &str = "Please enter the organization's name (up to 100 characters).";
+pub const MSG_DISPLAY_NAME: &str = "Please enter a name of up to 100 characters.";
+pub const MSG_EMAIL: &str = "Please enter a valid email address.";
+pub const MSG_EMAIL_TAKEN: &str = "An account with this email address already exists.";
+pub const MSG_CONSOLE_PASSWORD: &str = "Please choose a password of at least 12 characters.";
+pub const MSG_ROLE: &str = "Please choose a role.";
+
+/// Console passwords: at least this many characters…
+pub const CONSOLE_PASSWORD_MIN: usize = 12;
+/// …and at most this many.
+pub const CONSOLE_PASSWORD_MAX: usize = 128;
+
+fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}
+
+/// A tenant's short name in URLs: `[a-z0-9-]`, 2–40 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantSlug(String);
+
+impl TenantSlug {
+    pub fn parse(input: &str) -> Result<TenantSlug, &'static str> {
+        let s = input.trim();
+        let ok = (2..=40).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if ok {
+            Ok(TenantSlug(s.to_owned()))
+        } else {
+            Err(MSG_SLUG)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A tenant's display name: 1–100 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantName(String);
+
+impl TenantName {
+    pub fn parse(input: &str) -> Result<TenantName, &'static str> {
+        let s = input.trim();
+        if (1..=100).contains(&s.chars().count()) && !has_control(s) {
+            Ok(TenantName(s.to_owned()))
+        } else {
+            Err(MSG_TENANT_NAME)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A person's name as shown in the console: 1–100 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    pub fn parse(input: &str) -> Result<DisplayName, &'static str> {
+        let s = input.trim();
+        if (1..=100).contains(&s.chars().count()) && !has_control(s) {
+            Ok(DisplayName(s.to_owned()))
+        } else {
+            Err(MSG_DISPLAY_NAME)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The sign-in email of a console account, lower-cased so that uniqueness and sign-in
+/// are case-insensitive (SPEC §1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountEmail(String);
+
+impl AccountEmail {
+    pub fn parse(input: &str) -> Result<AccountEmail, &'static str> {
+        match EmailAddress::parse(input) {
+            Some(email) => Ok(AccountEmail(email.as_str().to_lowercase())),
+            None => Err(MSG_EMAIL),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A console sign-in password (SPEC §5): 12–128 characters, not the account's email.
+/// Not trimmed: spaces are part of a password.
+pub struct ConsolePassword(String);
+
+impl ConsolePassword {
+    pub fn parse(input: &str, email: &str) -> Result<ConsolePassword, &'static str> {
+        let len = input.chars().count();
+        let ok = (CONSOLE_PASSWORD_MIN..=CONSOLE_PASSWORD_MAX).contains(&len)
+            && !input.trim().eq_ignore_ascii_case(email.trim());
+        if ok {
+            Ok(ConsolePassword(input.to_owned()))
+        } else {
+            Err(MSG_CONSOLE_PASSWORD)
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What a member of a tenant may do (SPEC §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    User,
+    Organizer,
+    Admin,
+}
+
+impl Role {
+    pub fn parse(input: &str) -> Result<Role, &'static str> {
+        match input.trim() {
+            "admin" => Ok(Role::Admin),
+            "organizer" => Ok(Role::Organizer),
+            "user" => Ok(Role::User),
+            _ => Err(MSG_ROLE),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Organizer => "organizer",
+            Role::User => "user",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Admin => "Administrator",
+            Role::Organizer => "Organizer",
+            Role::User => "User",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        for good in ["ab", "acme", "acme-2", "a1", &"a".repeat(40)] {
+            assert!(TenantSlug::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "a",
+            "Acme",
+            "ac me",
+            "acme_2",
+            "ácme",
+            "a/b",
+            &"a".repeat(41),
+            "ac\nme",
+        ] {
+            assert_eq!(TenantSlug::parse(bad), Err(MSG_SLUG), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn names() {
+        assert!(TenantName::parse(" Acme Ltd ").is_ok_and(|n| n.as_str() == "Acme Ltd"));
+        assert!(TenantName::parse(&"é".repeat(100)).is_ok());
+        assert_eq!(TenantName::parse(&"é".repeat(101)), Err(MSG_TENANT_NAME));
+        assert_eq!(TenantName::parse("   "), Err(MSG_TENANT_NAME));
+        assert_eq!(TenantName::parse("a\r\nb"), Err(MSG_TENANT_NAME));
+        assert_eq!(DisplayName::parse(""), Err(MSG_DISPLAY_NAME));
+        assert!(DisplayName::parse("Ada Lovelace").is_ok());
+    }
+
+    #[test]
+    fn account_emails_are_lower_cased() {
+        assert_eq!(
+            AccountEmail::parse(" Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
+        assert_eq!(AccountEmail::parse("ada@localhost"), Err(MSG_EMAIL));
+        assert_eq!(AccountEmail::parse(""), Err(MSG_EMAIL));
+    }
+
+    #[test]
+    fn console_passwords() {
+        let email = "ada@example.com";
+        assert!(ConsolePassword::parse(&"x".repeat(12), email).is_ok());
+        assert!(ConsolePassword::parse(&"x".repeat(128), email).is_ok());
+        assert!(ConsolePassword::parse("correct horse battery", email).is_ok());
+        for bad in [
+            "x".repeat(11),
+            "x".repeat(129),
+            String::new(),
+            "ADA@example.com".into(),
+        ] {
+            assert_eq!(
+                ConsolePassword::parse(&bad, email).err(),
+                Some(MSG_CONSOLE_PASSWORD),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn new_tenant_form_reports_every_field() {
+        let errors = NewTenantForm::default().parse().err().unwrap();
+        assert_eq!(errors.get("slug"), Some(MSG_SLUG));
+        assert_eq!(errors.get("name"), Some(MSG_TENANT_NAME));
+        assert_eq!(errors.get("admin_name"), Some(MSG_DISPLAY_NAME));
+        assert_eq!(errors.get("admin_email"), Some(MSG_EMAIL));
+        assert_eq!(errors.get("admin_password"), Some(MSG_CONSOLE_PASSWORD));
+        let ok = NewTenantForm {
+            slug: "acme".into(),
+            name: "Acme".into(),
+            admin_name: "Ada".into(),
+            admin_email: "Ada@Acme.test".into(),
+            admin_password: "a long enough password".into(),
+        };
+        let parsed = ok.parse().ok().unwrap();
+        assert_eq!(parsed.admin_email.as_str(), "ada@acme.test");
+        assert!(ok.without_password().admin_password.is_empty());
+    }
+
+    #[test]
+    fn roles() {
+        assert_eq!(Role::parse("admin"), Ok(Role::Admin));
+        assert_eq!(Role::parse("organizer"), Ok(Role::Organizer));
+        assert_eq!(Role::parse("user"), Ok(Role::User));
+        assert_eq!(Role::parse("root"), Err(MSG_ROLE));
+        assert!(Role::Admin > Role::Organizer && Role::Organizer > Role::User);
+    }
+}
+
+/// The form that creates a tenant and its first administrator (first-run setup, `/admin`).
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(default)]
+pub struct NewTenantForm {
+    pub slug: String,
+    pub name: String,
+    pub admin_name: String,
+    pub admin_email: String,
+    pub admin_password: String,
+}
+
+/// A parsed [`NewTenantForm`].
+pub struct NewTenant {
+    pub slug: TenantSlug,
+    pub name: TenantName,
+    pub admin_name: DisplayName,
+    pub admin_email: AccountEmail,
+    pub admin_password: ConsolePassword,
+}
+
+impl NewTenantForm {
+    /// Every field's rule, all messages at once.
+    pub fn parse(&self) -> Result<NewTenant, super::FieldErrors> {
+        let mut errors = super::FieldErrors::default();
+        let slug = errors.check("slug", TenantSlug::parse(&self.slug));
+        let name = errors.check("name", TenantName::parse(&self.name));
+        let admin_name = errors.check("admin_name", DisplayName::parse(&self.admin_name));
+        let admin_email = errors.check("admin_email", AccountEmail::parse(&self.admin_email));
+        let admin_password = errors.check(
+            "admin_password",
+            ConsolePassword::parse(&self.admin_password, self.admin_email.trim()),
+        );
+        match (slug, name, admin_name, admin_email, admin_password) {
+            (Some(slug), Some(name), Some(admin_name), Some(admin_email), Some(admin_password)) => {
+                Ok(NewTenant {
+                    slug,
+                    name,
+                    admin_name,
+                    admin_email,
+                    admin_password,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+
+    /// The same form with the password left out, for re-rendering.
+    pub fn without_password(&self) -> NewTenantForm {
+        NewTenantForm {
+            admin_password: String::new(),
+            ..self.clone()
+        }
+    }
+}

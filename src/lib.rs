@@ -1,0 +1,18 @@
+//! relaydesk: a multi-tenant web console for outgoing email.
+//!
+//! `build_app` assembles the whole application from a [`config::Config`]; the binary
+//! only parses its command line and calls into here, and the tests build the same app.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod secret;
+pub mod store;
+pub mod web;
+
+pub use app::{build_app, serve, App, AppState};
+pub use config::Config;

@@ -1,0 +1,5 @@
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    relaydesk::cli::main(relaydesk::cli::Cli::parse())
+}

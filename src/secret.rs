@@ -1,0 +1,194 @@
+//! The secret box: values the app must read back later (SMTP passwords, Graph secrets),
+//! sealed with XChaCha20-Poly1305 under one 32-byte key.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore;
+
+const NONCE_LEN: usize = 24;
+const KEY_FILE: &str = "secret.key";
+
+/// Seals and opens secrets. The key never leaves this struct (Debug prints nothing of it).
+#[derive(Clone)]
+pub struct SecretBox {
+    cipher: XChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for SecretBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretBox(..)")
+    }
+}
+
+/// Opening failed: wrong key or altered data. Says nothing more, on purpose.
+#[derive(Debug, thiserror::Error)]
+#[error("a stored secret could not be decrypted (was RELAYDESK_SECRET_KEY changed?)")]
+pub struct OpenError;
+
+impl SecretBox {
+    pub fn new(key: [u8; 32]) -> SecretBox {
+        SecretBox {
+            cipher: XChaCha20Poly1305::new(&key.into()),
+        }
+    }
+
+    /// The key from `RELAYDESK_SECRET_KEY` when given, else from `secret.key` in
+    /// `data_dir`, which is created (mode 0600) on first run.
+    pub fn load(env_key: Option<&str>, data_dir: &Path) -> anyhow::Result<SecretBox> {
+        if let Some(text) = env_key {
+            return Ok(SecretBox::new(
+                parse_key(text).context("RELAYDESK_SECRET_KEY is malformed")?,
+            ));
+        }
+        let path = data_dir.join(KEY_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(SecretBox::new(parse_key(&text).with_context(|| {
+                format!("the key file {} is malformed", path.display())
+            })?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut key = [0u8; 32];
+                OsRng.fill_bytes(&mut key);
+                write_key_file(&path, &key)?;
+                tracing::info!(path = %path.display(), "created a new secret key file");
+                Ok(SecretBox::new(key))
+            }
+            Err(e) => {
+                Err(e).with_context(|| format!("cannot read the key file {}", path.display()))
+            }
+        }
+    }
+
+    /// Nonce followed by ciphertext, base64.
+    pub fn seal(&self, plaintext: &str) -> String {
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        // Encryption with a valid key and nonce cannot fail for in-memory buffers.
+        let sealed = self
+            .cipher
+            .encrypt(&nonce, plaintext.as_bytes())
+            .expect("XChaCha20-Poly1305 encryption does not fail");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        STANDARD.encode(out)
+    }
+
+    pub fn open(&self, sealed: &str) -> Result<String, OpenError> {
+        let bytes = STANDARD.decode(sealed).map_err(|_| OpenError)?;
+        if bytes.len() < NONCE_LEN {
+            return Err(OpenError);
+        }
+        let (nonce, body) = bytes.split_at(NONCE_LEN);
+        let plain = self
+            .cipher
+            .decrypt(XNonce::from_slice(nonce), body)
+            .map_err(|_| OpenError)?;
+        String::from_utf8(plain).map_err(|_| OpenError)
+    }
+}
+
+/// 32 bytes as base64 (44 characters) or hex (64 characters).
+fn parse_key(text: &str) -> anyhow::Result<[u8; 32]> {
+    let text = text.trim();
+    let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        (0..32)
+            .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16))
+            .collect::<Result<Vec<u8>, _>>()?
+    } else {
+        STANDARD.decode(text).map_err(|_| {
+            anyhow::anyhow!("expected 32 bytes as base64 (44 characters) or hex (64 characters)")
+        })?
+    };
+    match <[u8; 32]>::try_from(bytes.as_slice()) {
+        Ok(key) => Ok(key),
+        Err(_) => bail!(
+            "expected 32 bytes as base64 (44 characters) or hex (64 characters), got {} bytes",
+            bytes.len()
+        ),
+    }
+}
+
+fn write_key_file(path: &Path, key: &[u8; 32]) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create the key file {}", path.display()))?;
+    file.write_all(STANDARD.encode(key).as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_then_open_round_trips_and_hides_the_plaintext() {
+        let sb = SecretBox::new([7; 32]);
+        let sealed = sb.seal("Hunter2$Pass");
+        assert!(!sealed.contains("Hunter2"));
+        assert_ne!(sealed, sb.seal("Hunter2$Pass"), "a fresh nonce each time");
+        assert_eq!(sb.open(&sealed).unwrap(), "Hunter2$Pass");
+    }
+
+    #[test]
+    fn tampering_or_another_key_is_refused() {
+        let sealed = SecretBox::new([7; 32]).seal("secret");
+        assert!(SecretBox::new([8; 32]).open(&sealed).is_err());
+        let mut bytes = STANDARD.decode(&sealed).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        assert!(SecretBox::new([7; 32])
+            .open(&STANDARD.encode(bytes))
+            .is_err());
+        assert!(SecretBox::new([7; 32]).open("not base64!").is_err());
+        assert!(SecretBox::new([7; 32]).open("").is_err());
+    }
+
+    #[test]
+    fn keys_parse_from_base64_or_hex_only() {
+        assert_eq!(parse_key(&STANDARD.encode([1u8; 32])).unwrap(), [1; 32]);
+        assert_eq!(parse_key(&"ab".repeat(32)).unwrap(), [0xab; 32]);
+        assert!(parse_key("short").is_err());
+        assert!(parse_key(&STANDARD.encode([1u8; 31])).is_err());
+        assert!(parse_key(&"zz".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn key_file_is_created_once_with_mode_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = SecretBox::load(None, dir.path()).unwrap();
+        let b = SecretBox::load(None, dir.path()).unwrap();
+        assert_eq!(
+            b.open(&a.seal("x")).unwrap(),
+            "x",
+            "the second start reuses the key"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn a_malformed_env_key_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = SecretBox::load(Some("nope"), dir.path()).unwrap_err();
+        assert!(format!("{err:#}").contains("RELAYDESK_SECRET_KEY is malformed"));
+    }
+}

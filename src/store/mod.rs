@@ -1,0 +1,31 @@
+//! All SQL lives here, one file per table family. Every query on tenant data takes a
+//! [`TenantId`] and filters by it, so one tenant's rows never reach another.
+
+pub mod audit;
+pub mod setup;
+pub mod tenants;
+pub mod users;
+
+/// A tenant's row id. Only the store hands these out, from a slug it looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, serde::Serialize, serde::Deserialize)]
+#[sqlx(transparent)]
+pub struct TenantId(pub i64);
+
+/// A user's row id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, serde::Serialize, serde::Deserialize)]
+#[sqlx(transparent)]
+pub struct UserId(pub i64);
+
+/// Whether a database error is a UNIQUE violation (SQLite does not name the constraint
+/// reliably, so callers map it to the field they know was unique).
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// Starts a write transaction with `BEGIN IMMEDIATE`, so SQLite takes the write lock up
+/// front instead of failing with SQLITE_BUSY halfway through.
+pub async fn begin_write(
+    pool: &sqlx::SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}

@@ -1,0 +1,45 @@
+//! `/t/{slug}/audit`: who did what, and when (admins only).
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+
+use super::{format_time, render, Chrome};
+use crate::app::AppState;
+use crate::auth::extract::Member;
+use crate::domain::account::Role;
+use crate::error::AppError;
+use crate::store::audit;
+
+/// How many entries the page shows.
+const SHOWN: i64 = 500;
+
+struct Row {
+    when: String,
+    actor: String,
+    action: String,
+    detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    page: Chrome,
+    rows: Vec<Row>,
+}
+
+pub async fn show(State(state): State<AppState>, member: Member) -> Result<Response, AppError> {
+    member.require(Role::Admin)?;
+    let rows = audit::recent(&state.db, member.tenant.id, SHOWN)
+        .await?
+        .into_iter()
+        .map(|e| Row {
+            when: format_time(e.created_at),
+            actor: e.actor,
+            action: e.action,
+            detail: e.detail,
+        })
+        .collect();
+    let page = member.chrome("Audit log", "audit").await?;
+    render(&AuditPage { page, rows })
+}

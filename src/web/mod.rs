@@ -1,0 +1,106 @@
+//! Screens, one file per area, and what every page's layout needs.
+
+pub mod admin;
+pub mod audit;
+pub mod dashboard;
+pub mod home;
+pub mod setup;
+pub mod sign_in;
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::auth::session::Flash;
+use crate::domain::account::Role;
+use crate::error::AppError;
+
+/// What the layout shows around every page.
+pub struct Chrome {
+    pub title: String,
+    pub csrf: String,
+    pub flash: Option<Flash>,
+    pub tenant: Option<TenantChrome>,
+    pub user: Option<UserChrome>,
+    /// The section to mark as current in the navigation.
+    pub nav: &'static str,
+}
+
+pub struct TenantChrome {
+    pub slug: String,
+    pub name: String,
+}
+
+pub struct UserChrome {
+    pub display_name: String,
+    pub email: String,
+    pub role: Role,
+    pub is_operator: bool,
+}
+
+impl UserChrome {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    pub fn role_label(&self) -> &'static str {
+        self.role.label()
+    }
+}
+
+impl Chrome {
+    /// A page outside any tenant and session (errors, first-run setup).
+    pub fn bare(title: impl Into<String>) -> Chrome {
+        Chrome {
+            title: title.into(),
+            csrf: String::new(),
+            flash: None,
+            tenant: None,
+            user: None,
+            nav: "",
+        }
+    }
+}
+
+/// Renders a page with status 200.
+pub fn render(template: &impl Template) -> Result<Response, AppError> {
+    Ok(Html(template.render()?).into_response())
+}
+
+/// Renders a form that failed its rules: status 422, entries kept.
+pub fn render_invalid(template: &impl Template) -> Result<Response, AppError> {
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(template.render()?)).into_response())
+}
+
+/// `axum::Form`, but a body that cannot be read as the form becomes a plain 422 page
+/// instead of axum's text rejection.
+pub struct Form<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for Form<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::Form::<T>::from_request(req, state)
+            .await
+            .map(|f| Form(f.0))
+            .map_err(|_| {
+                AppError::Refused(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "The form could not be read. Reload the page and try again.",
+                )
+            })
+    }
+}
+
+/// A time column as people read it: `2026-11-22 20:15 UTC`.
+pub fn format_time(unix: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}

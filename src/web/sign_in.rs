@@ -1,0 +1,192 @@
+//! Sign-in and sign-out, per tenant.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::{render, Chrome, Form, TenantChrome};
+use crate::app::AppState;
+use crate::auth::extract::{Member, PathTenant};
+use crate::auth::password;
+use crate::auth::session::WebSession;
+use crate::error::AppError;
+use crate::store::audit::{self, Actor};
+use crate::store::tenants::Tenant;
+use crate::store::users;
+
+/// The one answer for an unknown email and a wrong password (SPEC §7).
+pub const MSG_INCORRECT: &str = "Incorrect email or password.";
+pub const MSG_SUSPENDED: &str =
+    "This organization is suspended. Contact the person who runs relaydesk for you.";
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+struct LoginPage {
+    page: Chrome,
+    slug: String,
+    email: String,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct NextQuery {
+    next: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    next: String,
+}
+
+async fn login_page(
+    tenant: &Tenant,
+    session: &WebSession,
+    email: String,
+    next: String,
+    error: Option<String>,
+) -> Result<LoginPage, AppError> {
+    let page = Chrome {
+        csrf: session.csrf_token().await?,
+        flash: session.take_flash().await?,
+        tenant: Some(TenantChrome {
+            slug: tenant.slug.clone(),
+            name: tenant.name.clone(),
+        }),
+        ..Chrome::bare("Sign in")
+    };
+    Ok(LoginPage {
+        page,
+        slug: tenant.slug.clone(),
+        email,
+        next,
+        error,
+    })
+}
+
+pub async fn show(
+    PathTenant(tenant): PathTenant,
+    session: WebSession,
+    Query(q): Query<NextQuery>,
+) -> Result<Response, AppError> {
+    render(&login_page(&tenant, &session, String::new(), q.next, None).await?)
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    PathTenant(tenant): PathTenant,
+    session: WebSession,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, AppError> {
+    let email = form.email.trim().to_lowercase();
+    let account = format!("{}:{email}", tenant.id.0);
+    let client = client.ip().to_string();
+    let refuse = |status: StatusCode, message: String| {
+        let (tenant, session, form) = (&tenant, &session, &form);
+        async move {
+            let email = form.email.trim().to_owned();
+            let page = login_page(tenant, session, email, form.next.clone(), Some(message)).await?;
+            Ok::<Response, AppError>((status, render(&page)?).into_response())
+        }
+    };
+
+    // Throttled before any hashing, so a flood costs no CPU.
+    if let Err(wait) = state.throttle.check(&account, &client) {
+        let minutes = wait.as_secs().div_ceil(60).max(1);
+        let message =
+            format!("Too many failed sign-in attempts. Wait {minutes} minutes, then try again.");
+        return refuse(StatusCode::TOO_MANY_REQUESTS, message).await;
+    }
+    let found = users::credentials(&state.db, tenant.id, &email).await?;
+    let (user, hash) = match found {
+        Some((user, hash)) => (Some(user), Some(hash)),
+        None => (None, None),
+    };
+    let matches = password::verify(&form.password, hash).await;
+    let Some(user) = user.filter(|_| matches) else {
+        state.throttle.fail(&account, &client);
+        return refuse(StatusCode::UNPROCESSABLE_ENTITY, MSG_INCORRECT.into()).await;
+    };
+    if tenant.suspended {
+        return refuse(StatusCode::FORBIDDEN, MSG_SUSPENDED.into()).await;
+    }
+    state.throttle.succeed(&account);
+    session.sign_in(&user).await?;
+    let mut conn = state.db.acquire().await?;
+    audit::record(
+        &mut conn,
+        tenant.id,
+        Actor {
+            id: Some(user.id),
+            label: &user.email,
+        },
+        "user.signed_in",
+        "",
+    )
+    .await?;
+    Ok(Redirect::to(&safe_next(&tenant.slug, &form.next)).into_response())
+}
+
+/// Only a path inside this tenant's own pages; anything else goes to the dashboard.
+fn safe_next(slug: &str, next: &str) -> String {
+    let inside = format!("/t/{slug}/");
+    let ok = next.starts_with(&inside)
+        && !next.contains("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control)
+        && !next.starts_with(&format!("{inside}logout"));
+    if ok {
+        next.to_owned()
+    } else {
+        inside
+    }
+}
+
+/// `POST /t/{slug}/logout`: deletes the session server-side.
+pub async fn sign_out(
+    State(state): State<AppState>,
+    PathTenant(tenant): PathTenant,
+    member: Result<Member, AppError>,
+    session: WebSession,
+) -> Result<Response, AppError> {
+    if let Ok(member) = &member {
+        let mut conn = state.db.acquire().await?;
+        audit::record(&mut conn, tenant.id, member.actor(), "user.signed_out", "").await?;
+    }
+    session.sign_out().await?;
+    session.flash_ok("You have signed out.").await?;
+    Ok(Redirect::to(&format!("/t/{}/login", tenant.slug)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_inside_the_tenant() {
+        assert_eq!(
+            safe_next("acme", "/t/acme/smtp?page=2"),
+            "/t/acme/smtp?page=2"
+        );
+        for bad in [
+            "",
+            "https://evil.test/",
+            "//evil.test",
+            "/t/other/",
+            "/t/acme//evil.test",
+            "/t/acme/\\x",
+            "/t/acme/logout",
+        ] {
+            assert_eq!(safe_next("acme", bad), "/t/acme/", "{bad}");
+        }
+    }
+}
