@@ -82,8 +82,10 @@ impl WebSession {
         Ok(self.0.get::<SignedIn>(AUTH).await?)
     }
 
-    /// Ends the session and deletes it from the store.
+    /// Ends the session and deletes it from the store. The id is cycled first: a bare
+    /// `flush` would let anything stored afterwards (the flash) revive the old id.
     pub async fn sign_out(&self) -> Result<(), AppError> {
+        self.0.cycle_id().await?;
         self.0.flush().await?;
         Ok(())
     }

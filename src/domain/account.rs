@@ -5,7 +5,8 @@ use super::email::EmailAddress;
 pub const MSG_SLUG: &str =
     "Please enter a short name of 2 to 40 lowercase letters, digits or hyphens.";
 pub const MSG_SLUG_TAKEN: &str = "An organization with this short name already exists.";
-pub const MSG_TENANT_NAME: &str = "Please enter the organization's name (up to 100 characters).";
+pub const MSG_TENANT_NAME: &str =
+    "Please enter the name of the organization, up to 100 characters.";
 pub const MSG_DISPLAY_NAME: &str = "Please enter a name of up to 100 characters.";
 pub const MSG_EMAIL: &str = "Please enter a valid email address.";
 pub const MSG_EMAIL_TAKEN: &str = "An account with this email address already exists.";
