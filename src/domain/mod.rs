@@ -3,6 +3,8 @@
 
 pub mod account;
 pub mod email;
+pub mod smtp;
+pub mod smtp_password;
 
 use std::collections::BTreeMap;
 
