@@ -91,6 +91,30 @@ fn router(state: AppState, sessions: SqliteStore) -> Router {
         )
         .route("/t/{slug}/logout", post(web::sign_in::sign_out))
         .route("/t/{slug}/audit", get(web::audit::show))
+        .route("/t/{slug}/settings", get(web::settings::show))
+        .route("/t/{slug}/settings/email", post(web::dashboard::switch))
+        .route(
+            "/t/{slug}/settings/credential-policy",
+            post(web::settings::set_policy),
+        )
+        .route(
+            "/t/{slug}/smtp",
+            get(web::smtp::list).post(web::smtp::create),
+        )
+        .route("/t/{slug}/smtp/new", get(web::smtp::new_form))
+        .route(
+            "/t/{slug}/smtp/{id}",
+            get(web::smtp::edit_form).post(web::smtp::update),
+        )
+        .route(
+            "/t/{slug}/smtp/{id}/duplicate",
+            get(web::smtp::duplicate_form).post(web::smtp::duplicate),
+        )
+        .route("/t/{slug}/smtp/{id}/default", post(web::smtp::make_default))
+        .route(
+            "/t/{slug}/smtp/{id}/delete",
+            get(web::smtp::delete_form).post(web::smtp::delete),
+        )
         .fallback(web::home::not_found)
         .layer(axum::middleware::from_fn(crate::auth::csrf::require_token))
         .layer(session_layer)

@@ -841,10 +841,13 @@ impl fmt::Debug for GraphPassword {
 pub struct GraphTenantId(String);
 
 impl GraphTenantId {
+    /// The longest domain name DNS allows.
+    pub const MAX_LEN: usize = 253;
+
     /// Trims spaces, then checks the rule; the error is [`MSG_GRAPH_TENANT_ID`].
     pub fn parse(input: &str) -> Result<Self, &'static str> {
         let id = trim_spaces(input);
-        if is_guid(id) || is_host_name(id, 2) {
+        if id.len() <= Self::MAX_LEN && (is_guid(id) || is_host_name(id, 2)) {
             Ok(Self(id.to_owned()))
         } else {
             Err(MSG_GRAPH_TENANT_ID)
@@ -2679,6 +2682,57 @@ mod tests {
             if ProfileName::parse(&source).is_ok() {
                 prop_assert_eq!(ProfileName::parse(&got).map(|n| n.as_str().to_owned()), Ok(got.clone()));
             }
+        }
+    }
+}
+
+/// Shown when an edit or a test changes what a stored password is bound to.
+pub const MSG_RETYPE_PASSWORD: &str =
+    "Please enter the password again: the saved one is kept only while the type, host, port and account stay the same.";
+/// Shown when a Graph edit or test changes what a stored client secret is bound to.
+pub const MSG_RETYPE_SECRET: &str =
+    "Please enter the client secret again: the saved one is kept only while the tenant ID, client ID and user name stay the same.";
+
+/// What a stored secret is bound to. A saved password or client secret is reused only
+/// while this stays the same, so nobody can send a stored secret to another server
+/// (SPEC §4) by editing the host and leaving the password blank.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretScope {
+    pub kind: ProfileKind,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub username: Option<String>,
+    pub graph_tenant_id: Option<String>,
+    pub graph_client_id: Option<String>,
+}
+
+impl SecretScope {
+    /// The scope of submitted settings.
+    pub fn of(transport: &Transport) -> SecretScope {
+        match transport {
+            Transport::Generic {
+                host, port, auth, ..
+            } => SecretScope {
+                kind: ProfileKind::Generic,
+                host: Some(host.as_str().to_ascii_lowercase()),
+                port: Some(port.get()),
+                username: auth.as_ref().map(|a| a.username.clone()),
+                graph_tenant_id: None,
+                graph_client_id: None,
+            },
+            Transport::Graph {
+                username,
+                tenant_id,
+                client_id,
+                ..
+            } => SecretScope {
+                kind: ProfileKind::Graph,
+                host: None,
+                port: None,
+                username: Some(username.as_str().to_owned()),
+                graph_tenant_id: Some(tenant_id.as_str().to_owned()),
+                graph_client_id: Some(client_id.as_str().to_owned()),
+            },
         }
     }
 }

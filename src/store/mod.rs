@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod setup;
+pub mod smtp;
 pub mod tenants;
 pub mod users;
 

@@ -18,6 +18,13 @@ pub struct Tenant {
     pub created_at: i64,
 }
 
+impl Tenant {
+    /// The rules SMTP account names and passwords are checked against.
+    pub fn policy(&self) -> crate::domain::smtp::CredentialPolicy {
+        crate::domain::smtp::CredentialPolicy::parse(&self.credential_policy).unwrap_or_default()
+    }
+}
+
 const COLUMNS: &str = "id, slug, name, suspended, email_enabled, credential_policy, created_at";
 
 /// The tenant with this slug, if any.
@@ -119,4 +126,32 @@ pub async fn create_with_admin(
     )
     .await?;
     Ok((tenant, user))
+}
+
+/// Turns the tenant's email switch on or off.
+pub async fn set_email_enabled(
+    conn: &mut SqliteConnection,
+    id: TenantId,
+    enabled: bool,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE tenants SET email_enabled = ? WHERE id = ?")
+        .bind(enabled)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Sets the rules SMTP account names and passwords are checked against.
+pub async fn set_credential_policy(
+    conn: &mut SqliteConnection,
+    id: TenantId,
+    policy: crate::domain::smtp::CredentialPolicy,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE tenants SET credential_policy = ? WHERE id = ?")
+        .bind(policy.as_str())
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }

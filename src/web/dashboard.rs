@@ -1,28 +1,119 @@
-//! The tenant's landing page.
+//! The tenant's landing page: whether email is on, and the switch (SPEC §3).
 
 use askama::Template;
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
 
-use super::{render, Chrome};
+use super::{render, render_invalid, Chrome, Form};
+use crate::app::AppState;
 use crate::auth::extract::{Member, PathTenant};
+use crate::domain::account::Role;
 use crate::error::AppError;
+use crate::store::smtp as profiles;
+use crate::store::{self, audit, tenants};
+
+/// SPEC §3: email can be turned on only while a default profile exists.
+pub const MSG_EMAIL_NEEDS_DEFAULT: &str =
+    "Save an SMTP profile and make it the default before turning email on.";
+
+/// Where the tenant's email stands, as the dashboard says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailState {
+    /// On, with a default profile: invitations and resets are emailed.
+    On,
+    /// Switched off by an admin.
+    Off,
+    /// Switched on, but there is no default profile to send through.
+    Paused,
+}
+
+impl EmailState {
+    pub fn of(enabled: bool, has_default: bool) -> EmailState {
+        match (enabled, has_default) {
+            (true, true) => EmailState::On,
+            (true, false) => EmailState::Paused,
+            (false, _) => EmailState::Off,
+        }
+    }
+}
 
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 struct DashboardPage {
     page: Chrome,
-    email_enabled: bool,
+    slug: String,
+    state: EmailState,
+    enabled: bool,
+    default_name: Option<String>,
+    is_admin: bool,
+    error: Option<&'static str>,
 }
 
-pub async fn show(member: Member) -> Result<Response, AppError> {
-    let page = member.chrome("Dashboard", "dashboard").await?;
-    render(&DashboardPage {
-        page,
-        email_enabled: member.tenant.email_enabled,
+async fn dashboard(
+    state: &AppState,
+    member: &Member,
+    error: Option<&'static str>,
+) -> Result<DashboardPage, AppError> {
+    let default = profiles::default_profile(&state.db, member.tenant.id).await?;
+    Ok(DashboardPage {
+        page: member.chrome("Dashboard", "dashboard").await?,
+        slug: member.tenant.slug.clone(),
+        state: EmailState::of(member.tenant.email_enabled, default.is_some()),
+        enabled: member.tenant.email_enabled,
+        default_name: default.map(|p| p.name),
+        is_admin: member.user.role() == Role::Admin,
+        error,
     })
+}
+
+pub async fn show(State(state): State<AppState>, member: Member) -> Result<Response, AppError> {
+    render(&dashboard(&state, &member, None).await?)
 }
 
 /// `/t/{slug}` without the slash.
 pub async fn to_dashboard(PathTenant(tenant): PathTenant) -> Response {
     Redirect::to(&format!("/t/{}/", tenant.slug)).into_response()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SwitchForm {
+    enabled: Option<String>,
+}
+
+/// `POST /t/{slug}/settings/email`: `enabled=on` turns email on, its absence turns it off.
+pub async fn switch(
+    State(state): State<AppState>,
+    member: Member,
+    Form(form): Form<SwitchForm>,
+) -> Result<Response, AppError> {
+    member.require(Role::Admin)?;
+    let enable = form.enabled.as_deref() == Some("on");
+    let mut tx = store::begin_write(&state.db).await?;
+    // Checked in the same transaction that flips the switch.
+    let (defaults,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM smtp_profiles WHERE tenant_id = ? AND is_default = 1")
+            .bind(member.tenant.id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if enable && defaults == 0 {
+        drop(tx);
+        return render_invalid(&dashboard(&state, &member, Some(MSG_EMAIL_NEEDS_DEFAULT)).await?);
+    }
+    tenants::set_email_enabled(&mut tx, member.tenant.id, enable).await?;
+    let action = if enable {
+        "email.enabled"
+    } else {
+        "email.disabled"
+    };
+    audit::record(&mut tx, member.tenant.id, member.actor(), action, "").await?;
+    tx.commit().await?;
+    let message = if enable {
+        "Email is on: invitations and password resets are sent through the default profile."
+    } else {
+        "Email is off: invitation and password-reset links are shown to you to share by hand."
+    };
+    member.session.flash_ok(message).await?;
+    Ok(Redirect::to(&format!("/t/{}/", member.tenant.slug)).into_response())
 }

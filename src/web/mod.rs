@@ -3,9 +3,12 @@
 pub mod admin;
 pub mod audit;
 pub mod dashboard;
+pub mod fields;
 pub mod home;
+pub mod settings;
 pub mod setup;
 pub mod sign_in;
+pub mod smtp;
 
 use askama::Template;
 use axum::http::StatusCode;

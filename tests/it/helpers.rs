@@ -22,6 +22,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub jar: Arc<Jar>,
     pub tenant: TenantId,
+    pub secrets: relaydesk::secret::SecretBox,
     _dir: Arc<tempfile::TempDir>,
 }
 
@@ -44,6 +45,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     adjust(&mut config);
     let app = relaydesk::build_app(config).await.expect("app builds");
     let db = app.state.db.clone();
+    let secrets = app.state.secrets.clone();
     tokio::spawn(async move {
         axum::serve(
             listener,
@@ -61,6 +63,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         client,
         jar,
         tenant,
+        secrets,
         _dir: Arc::new(dir),
     }
 }
@@ -113,6 +116,7 @@ impl TestApp {
             client,
             jar,
             tenant: self.tenant,
+            secrets: self.secrets.clone(),
             _dir: self._dir.clone(),
         }
     }

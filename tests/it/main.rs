@@ -10,3 +10,4 @@ mod isolation;
 mod pages;
 mod sessions;
 mod sign_in;
+mod smtp;
