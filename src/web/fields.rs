@@ -14,6 +14,8 @@ pub struct FieldView {
     pub autocomplete: &'static str,
     pub placeholder: &'static str,
     pub hint: String,
+    /// The hint for each profile type, where it differs, so script can swap it.
+    pub hint_by_kind: Option<(String, String)>,
     pub required: bool,
 }
 
@@ -35,6 +37,7 @@ impl FieldView {
             autocomplete: "off",
             placeholder: "",
             hint: String::new(),
+            hint_by_kind: None,
             required: false,
         }
     }
@@ -71,6 +74,12 @@ impl FieldView {
 
     pub fn hint(mut self, text: impl Into<String>) -> Self {
         self.hint = text.into();
+        self
+    }
+
+    /// Hints for a Generic and a Graph profile; `hint` must be one of them.
+    pub fn hints_by_kind(mut self, generic: String, graph: String) -> Self {
+        self.hint_by_kind = Some((generic, graph));
         self
     }
 

@@ -170,6 +170,8 @@ struct ProfileFields {
     graph_client_secret: FieldView,
 }
 
+const GRAPH_USER_HINT: &str = "The mailbox that sends, for example noreply@example.com.";
+
 /// The password rules as people read them, shown beside the field.
 pub fn password_rules(kind: ProfileKind, policy: CredentialPolicy) -> String {
     match (kind, policy) {
@@ -199,22 +201,16 @@ fn profile_fields(
     let secret_placeholder = |has: bool| if has { NOT_DISPLAYED } else { "" };
     let has_password = stored.is_some_and(|p| p.password_sealed.is_some());
     let has_secret = stored.is_some_and(|p| p.graph_secret_sealed.is_some());
+    let generic_user_hint = match policy {
+        CredentialPolicy::Documented => "The login for the SMTP server, in email format.",
+        CredentialPolicy::Provider => {
+            "The login for the SMTP server (any name your provider gave you)."
+        }
+    };
     let (user_label, user_hint, user_type) = match (kind, policy) {
-        (ProfileKind::Graph, _) => (
-            "User Name",
-            "The mailbox that sends, for example noreply@example.com.",
-            "email",
-        ),
-        (_, CredentialPolicy::Documented) => (
-            "SMTP Account Address",
-            "The login for the SMTP server, in email format.",
-            "email",
-        ),
-        (_, CredentialPolicy::Provider) => (
-            "SMTP Account Address",
-            "The login for the SMTP server (any name your provider gave you).",
-            "text",
-        ),
+        (ProfileKind::Graph, _) => ("User Name", GRAPH_USER_HINT, "email"),
+        (_, CredentialPolicy::Documented) => ("SMTP Account Address", generic_user_hint, "email"),
+        (_, CredentialPolicy::Provider) => ("SMTP Account Address", generic_user_hint, "text"),
     };
     let password_max = match (kind, policy) {
         (ProfileKind::Graph, _) => GraphPassword::MAX_LEN,
@@ -269,13 +265,18 @@ fn profile_fields(
             .max(SmtpUsername::MAX_LEN)
             .autocomplete("off")
             .required()
-            .hint(user_hint),
+            .hint(user_hint)
+            .hints_by_kind(generic_user_hint.into(), GRAPH_USER_HINT.into()),
         password: FieldView::new("password", if kind == ProfileKind::Graph { "Password" } else { "SMTP Account Password" }, "", e("password"))
             .kind("password")
             .max(password_max)
             .autocomplete("new-password")
             .placeholder(secret_placeholder(has_password))
-            .hint(format!("{}{keep_hint}", password_rules(kind, policy))),
+            .hint(format!("{}{keep_hint}", password_rules(kind, policy)))
+            .hints_by_kind(
+                format!("{}{keep_hint}", password_rules(ProfileKind::Generic, policy)),
+                format!("{}{keep_hint}", password_rules(ProfileKind::Graph, policy)),
+            ),
         graph_tenant_id: FieldView::new("graph_tenant_id", "Tenant Id", &form.graph_tenant_id, e("graph_tenant_id"))
             .max(GraphTenantId::MAX_LEN)
             .required()

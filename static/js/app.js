@@ -1,8 +1,81 @@
 // relaydesk: small enhancements only. Every page works without this file.
 "use strict";
 
+// Labels of the shared account fields, by profile type (the server renders the right
+// one for the type it saw; this keeps them right while the person switches type).
+const ACCOUNT_LABELS = {
+  generic: { username: "SMTP Account Address", password: "SMTP Account Password" },
+  graph: { username: "User Name", password: "Password" },
+};
+
+function setLabel(form, name, text) {
+  const label = form.querySelector(`label[for="${name}"]`);
+  if (!label) return;
+  const optional = label.querySelector(".optional");
+  label.textContent = text + (optional ? " " : "");
+  if (optional) label.appendChild(optional);
+}
+
+function enhanceProfileForm(form) {
+  const kind = form.querySelector("#kind");
+  const auth = form.querySelector("#auth_required");
+  const security = form.querySelector("#security");
+  const port = form.querySelector("#port");
+  const host = form.querySelector("#host");
+  const credentials = form.querySelector("[data-credentials]");
+
+  const update = () => {
+    const chosen = kind ? kind.value : "generic";
+    form.dataset.kind = chosen;
+    form.querySelectorAll("[data-show-kind]").forEach((set) => {
+      set.hidden = set.dataset.showKind !== chosen;
+    });
+    if (credentials) {
+      credentials.hidden = chosen === "generic" && auth && !auth.checked;
+    }
+    const labels = ACCOUNT_LABELS[chosen] || ACCOUNT_LABELS.generic;
+    setLabel(form, "username", labels.username);
+    setLabel(form, "password", labels.password);
+    form.querySelectorAll("[data-hint-generic]").forEach((hint) => {
+      hint.textContent = chosen === "graph" ? hint.dataset.hintGraph : hint.dataset.hintGeneric;
+    });
+  };
+
+  // Suggest the usual port for the security mode, unless the person typed another one.
+  const defaultPorts = security
+    ? Array.from(security.options).map((o) => o.dataset.port)
+    : [];
+  if (security && port) {
+    security.addEventListener("change", () => {
+      const suggested = security.selectedOptions[0].dataset.port;
+      if (port.value === "" || defaultPorts.includes(port.value)) port.value = suggested;
+    });
+  }
+
+  // Provider presets fill host, port and security.
+  const presets = form.querySelector(".presets");
+  const preset = form.querySelector("#preset");
+  if (presets && preset && host && port && security) {
+    presets.hidden = false;
+    preset.addEventListener("change", () => {
+      if (!preset.value) return;
+      const [h, p, s] = preset.value.split("|");
+      host.value = h;
+      security.value = s;
+      port.value = p;
+      host.focus();
+    });
+  }
+
+  if (kind) kind.addEventListener("change", update);
+  if (auth) auth.addEventListener("change", update);
+  update();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   // Move focus to the error summary after a failed submit, so it is announced.
   const summary = document.querySelector(".error-summary[tabindex]");
   if (summary) summary.focus();
+
+  document.querySelectorAll("form.profile-form").forEach(enhanceProfileForm);
 });
