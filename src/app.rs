@@ -16,6 +16,8 @@ use tower_sessions_sqlx_store::SqliteStore;
 
 use crate::auth::throttle::Throttle;
 use crate::config::Config;
+use crate::mail::graph::GraphEndpoints;
+use crate::mail::Mailer;
 use crate::secret::SecretBox;
 use crate::web;
 
@@ -26,6 +28,9 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub secrets: SecretBox,
     pub throttle: Arc<Throttle>,
+    pub mailer: Mailer,
+    /// Wakes the outbox worker when a message is enqueued or retried.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 /// The built application: its router and the state behind it.
@@ -43,22 +48,28 @@ pub async fn build_app(config: Config) -> anyhow::Result<App> {
     let db = crate::db::connect(&config).await?;
     let secrets = SecretBox::load(config.secret_key.as_deref(), &config.data_dir()?)?;
     let sessions = SqliteStore::new(db.clone());
-    sessions
-        .migrate()
-        .await
-        .context("cannot create the session table")?;
+    sessions.migrate().await.context("cannot create the session table")?;
+    let http = reqwest::Client::builder()
+        .timeout(config.send_timeout)
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .build()
+        .context("cannot set up the HTTP client")?;
+    let mailer = Mailer {
+        http,
+        graph: GraphEndpoints { login: config.graph_login_url.clone(), api: config.graph_api_url.clone() },
+        hello: config.public_host(),
+        send_timeout: config.send_timeout,
+    };
     let state = AppState {
         db,
         config: Arc::new(config),
         secrets,
         throttle: Arc::new(Throttle::default()),
+        mailer,
+        outbox_wake: Arc::new(tokio::sync::Notify::new()),
     };
     let router = router(state.clone(), sessions.clone());
-    Ok(App {
-        router,
-        state,
-        sessions,
-    })
+    Ok(App { router, state, sessions })
 }
 
 fn router(state: AppState, sessions: SqliteStore) -> Router {
@@ -75,74 +86,38 @@ fn router(state: AppState, sessions: SqliteStore) -> Router {
     let pages = Router::new()
         .route("/", get(web::home::index))
         .route("/go", get(web::home::go))
-        .route(
-            "/setup/{token}",
-            get(web::setup::show).post(web::setup::submit),
-        )
+        .route("/setup/{token}", get(web::setup::show).post(web::setup::submit))
         .route("/admin", get(web::admin::index))
         .route("/admin/tenants", post(web::admin::create_tenant))
         .route("/admin/tenants/{slug}/rename", post(web::admin::rename))
         .route("/admin/tenants/{slug}/suspend", post(web::admin::suspend))
         .route("/t/{slug}", get(web::dashboard::to_dashboard))
         .route("/t/{slug}/", get(web::dashboard::show))
-        .route(
-            "/t/{slug}/login",
-            get(web::sign_in::show).post(web::sign_in::submit),
-        )
+        .route("/t/{slug}/login", get(web::sign_in::show).post(web::sign_in::submit))
         .route("/t/{slug}/logout", post(web::sign_in::sign_out))
         .route("/t/{slug}/audit", get(web::audit::show))
         .route("/t/{slug}/settings", get(web::settings::show))
         .route("/t/{slug}/settings/email", post(web::dashboard::switch))
-        .route(
-            "/t/{slug}/settings/credential-policy",
-            post(web::settings::set_policy),
-        )
-        .route(
-            "/t/{slug}/smtp",
-            get(web::smtp::list).post(web::smtp::create),
-        )
+        .route("/t/{slug}/settings/credential-policy", post(web::settings::set_policy))
+        .route("/t/{slug}/smtp", get(web::smtp::list).post(web::smtp::create))
         .route("/t/{slug}/smtp/new", get(web::smtp::new_form))
-        .route(
-            "/t/{slug}/smtp/{id}",
-            get(web::smtp::edit_form).post(web::smtp::update),
-        )
-        .route(
-            "/t/{slug}/smtp/{id}/duplicate",
-            get(web::smtp::duplicate_form).post(web::smtp::duplicate),
-        )
+        .route("/t/{slug}/smtp/{id}", get(web::smtp::edit_form).post(web::smtp::update))
+        .route("/t/{slug}/smtp/{id}/duplicate", get(web::smtp::duplicate_form).post(web::smtp::duplicate))
         .route("/t/{slug}/smtp/{id}/default", post(web::smtp::make_default))
-        .route(
-            "/t/{slug}/smtp/{id}/delete",
-            get(web::smtp::delete_form).post(web::smtp::delete),
-        )
+        .route("/t/{slug}/smtp/{id}/delete", get(web::smtp::delete_form).post(web::smtp::delete))
         .fallback(web::home::not_found)
         .layer(axum::middleware::from_fn(crate::auth::csrf::require_token))
         .layer(session_layer)
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ));
+        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
 
     Router::new()
         .route("/healthz", get(web::home::healthz))
         .route("/static/{*path}", get(web::home::static_file))
         .merge(pages)
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
+        .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -152,12 +127,7 @@ fn router(state: AppState, sessions: SqliteStore) -> Router {
 pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} (is another program using it?)",
-                config.listen
-            )
-        })?;
+        .with_context(|| format!("cannot listen on {} (is another program using it?)", config.listen))?;
     let address = listener.local_addr()?;
     config.listen = address;
     if config.public_url_from_listen {
@@ -166,20 +136,14 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     let app = build_app(config).await?;
     web::setup::announce_link(&app.state).await?;
 
-    let deletion = tokio::spawn(
-        tower_sessions::session_store::ExpiredDeletion::continuously_delete_expired(
-            app.sessions.clone(),
-            tokio::time::Duration::from_secs(60),
-        ),
-    );
+    let deletion = tokio::spawn(tower_sessions::session_store::ExpiredDeletion::continuously_delete_expired(
+        app.sessions.clone(),
+        tokio::time::Duration::from_secs(60),
+    ));
     tracing::info!(%address, public_url = %app.state.config.public_url, "relaydesk is listening");
-    axum::serve(
-        listener,
-        app.router
-            .into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    axum::serve(listener, app.router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     deletion.abort();
     app.state.db.close().await;
     tracing::info!("relaydesk stopped");

@@ -9,18 +9,12 @@ use tracing_subscriber::EnvFilter;
 
 use crate::auth::password;
 use crate::config::Config;
-use crate::domain::account::{
-    AccountEmail, ConsolePassword, DisplayName, Role, TenantName, TenantSlug,
-};
+use crate::domain::account::{AccountEmail, ConsolePassword, DisplayName, Role, TenantName, TenantSlug};
 use crate::store::audit::{self, Actor};
 use crate::store::{self, tenants, users};
 
 #[derive(Parser)]
-#[command(
-    name = "relaydesk",
-    version,
-    about = "A multi-tenant web console for outgoing email"
-)]
+#[command(name = "relaydesk", version, about = "A multi-tenant web console for outgoing email")]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -101,10 +95,7 @@ fn init_tracing() {
     let filter = EnvFilter::try_from_env("RELAYDESK_LOG")
         .unwrap_or_else(|_| EnvFilter::new("relaydesk=info,tower_http=warn,sqlx=warn"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
     if std::env::var("RELAYDESK_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().init();
     } else {
@@ -126,9 +117,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 bail!("give the password on standard input with --password-stdin");
             }
             let mut input = String::new();
-            std::io::stdin()
-                .read_to_string(&mut input)
-                .context("cannot read the password from standard input")?;
+            std::io::stdin().read_to_string(&mut input).context("cannot read the password from standard input")?;
             let password = input.strip_suffix('\n').unwrap_or(&input);
             let password = password.strip_suffix('\r').unwrap_or(password);
             let done = create_user(&config, &args, password).await?;
@@ -146,52 +135,25 @@ async fn create_tenant(config: &Config, slug: &str, name: &str) -> anyhow::Resul
     let id = match tenants::create(&mut tx, &slug, &name).await {
         Ok(id) => id,
         Err(e) if store::is_unique_violation(&e) => {
-            bail!(
-                "a tenant with the short name {:?} already exists",
-                slug.as_str()
-            )
+            bail!("a tenant with the short name {:?} already exists", slug.as_str())
         }
         Err(e) => return Err(e.into()),
     };
-    audit::record(
-        &mut tx,
-        id,
-        Actor {
-            id: None,
-            label: "command line",
-        },
-        "tenant.created",
-        "",
-    )
-    .await?;
+    audit::record(&mut tx, id, Actor { id: None, label: "command line" }, "tenant.created", "").await?;
     tx.commit().await?;
-    Ok(format!(
-        "created tenant {} ({})",
-        slug.as_str(),
-        name.as_str()
-    ))
+    Ok(format!("created tenant {} ({})", slug.as_str(), name.as_str()))
 }
 
 async fn create_user(config: &Config, args: &UserCreate, password: &str) -> anyhow::Result<String> {
     let email = AccountEmail::parse(&args.email).map_err(|m| anyhow::anyhow!("--email: {m}"))?;
-    let role = Role::parse(&args.role)
-        .map_err(|_| anyhow::anyhow!("--role must be admin, organizer or user"))?;
-    let default_name = email
-        .as_str()
-        .split('@')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    let role = Role::parse(&args.role).map_err(|_| anyhow::anyhow!("--role must be admin, organizer or user"))?;
+    let default_name = email.as_str().split('@').next().unwrap_or_default().to_owned();
     let name = DisplayName::parse(args.name.as_deref().unwrap_or(&default_name))
         .map_err(|m| anyhow::anyhow!("--name: {m}"))?;
-    let password = ConsolePassword::parse(password, email.as_str())
-        .map_err(|m| anyhow::anyhow!("password: {m}"))?;
+    let password = ConsolePassword::parse(password, email.as_str()).map_err(|m| anyhow::anyhow!("password: {m}"))?;
     let db = crate::db::connect(config).await?;
     let Some(tenant) = tenants::by_slug(&db, args.tenant.trim()).await? else {
-        bail!(
-            "there is no tenant with the short name {:?}",
-            args.tenant.trim()
-        );
+        bail!("there is no tenant with the short name {:?}", args.tenant.trim());
     };
     let hash = password::hash(password.expose()).await?;
     let mut tx = store::begin_write(&db).await?;
@@ -206,32 +168,13 @@ async fn create_user(config: &Config, args: &UserCreate, password: &str) -> anyh
     match users::create(&mut tx, new).await {
         Ok(_) => {}
         Err(e) if store::is_unique_violation(&e) => {
-            bail!(
-                "{} already has an account in {}",
-                email.as_str(),
-                tenant.slug
-            )
+            bail!("{} already has an account in {}", email.as_str(), tenant.slug)
         }
         Err(e) => return Err(e.into()),
     }
     let detail = format!("{} as {}", email.as_str(), role.as_str());
-    audit::record(
-        &mut tx,
-        tenant.id,
-        Actor {
-            id: None,
-            label: "command line",
-        },
-        "user.created",
-        &detail,
-    )
-    .await?;
+    audit::record(&mut tx, tenant.id, Actor { id: None, label: "command line" }, "user.created", &detail).await?;
     tx.commit().await?;
     let operator = if args.operator { ", operator" } else { "" };
-    Ok(format!(
-        "created {} in {} ({}{operator})",
-        email.as_str(),
-        tenant.slug,
-        role.as_str()
-    ))
+    Ok(format!("created {} in {} ({}{operator})", email.as_str(), tenant.slug, role.as_str()))
 }

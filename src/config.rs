@@ -23,6 +23,16 @@ pub struct Config {
     pub session_idle: Duration,
     /// Sessions end this long after sign-in, whatever happens.
     pub session_absolute: Duration,
+    /// Microsoft's sign-in service (`RELAYDESK_GRAPH_LOGIN_URL`).
+    pub graph_login_url: Url,
+    /// Microsoft Graph (`RELAYDESK_GRAPH_API_URL`).
+    pub graph_api_url: Url,
+    /// The bound on one whole send (SPEC §4: 15 s).
+    pub send_timeout: Duration,
+    /// How long a worker holds a claimed message before another may take it.
+    pub outbox_lease: Duration,
+    /// How often the worker looks for due messages when nothing wakes it.
+    pub outbox_poll: Duration,
 }
 
 impl Config {
@@ -32,8 +42,7 @@ impl Config {
     /// Reads `RELAYDESK_*` variables; a malformed one is an error that names it.
     pub fn from_env() -> anyhow::Result<Config> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let database_url =
-            var("RELAYDESK_DATABASE_URL").unwrap_or_else(|| Self::DEFAULT_DATABASE_URL.into());
+        let database_url = var("RELAYDESK_DATABASE_URL").unwrap_or_else(|| Self::DEFAULT_DATABASE_URL.into());
         let listen_text = var("RELAYDESK_LISTEN").unwrap_or_else(|| Self::DEFAULT_LISTEN.into());
         let listen: SocketAddr = listen_text.parse().with_context(|| {
             format!("RELAYDESK_LISTEN must be an address and port such as 127.0.0.1:3000, not {listen_text:?}")
@@ -44,7 +53,20 @@ impl Config {
             Some(text) => parse_public_url(&text)?,
             None => default_public_url(listen),
         };
+        let graph_login_url = match var("RELAYDESK_GRAPH_LOGIN_URL") {
+            Some(text) => parse_http_url("RELAYDESK_GRAPH_LOGIN_URL", &text)?,
+            None => default_url(DEFAULT_GRAPH_LOGIN_URL),
+        };
+        let graph_api_url = match var("RELAYDESK_GRAPH_API_URL") {
+            Some(text) => parse_http_url("RELAYDESK_GRAPH_API_URL", &text)?,
+            None => default_url(DEFAULT_GRAPH_API_URL),
+        };
         Ok(Config {
+            graph_login_url,
+            graph_api_url,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
+            outbox_lease: DEFAULT_OUTBOX_LEASE,
+            outbox_poll: DEFAULT_OUTBOX_POLL,
             database_url,
             listen,
             public_url,
@@ -65,7 +87,17 @@ impl Config {
             secret_key: None,
             session_idle: Duration::from_secs(30 * 60),
             session_absolute: Duration::from_secs(12 * 60 * 60),
+            graph_login_url: default_url(DEFAULT_GRAPH_LOGIN_URL),
+            graph_api_url: default_url(DEFAULT_GRAPH_API_URL),
+            send_timeout: DEFAULT_SEND_TIMEOUT,
+            outbox_lease: DEFAULT_OUTBOX_LEASE,
+            outbox_poll: DEFAULT_OUTBOX_POLL,
         }
+    }
+
+    /// The host name in the public URL (for Message-IDs and the SMTP greeting).
+    pub fn public_host(&self) -> String {
+        self.public_url.host_str().unwrap_or("localhost").trim_matches(['[', ']']).to_owned()
     }
 
     /// The folder that holds the SQLite file (and the key file beside it).
@@ -89,6 +121,24 @@ impl Config {
     }
 }
 
+const DEFAULT_GRAPH_LOGIN_URL: &str = "https://login.microsoftonline.com";
+const DEFAULT_GRAPH_API_URL: &str = "https://graph.microsoft.com";
+const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(15);
+const DEFAULT_OUTBOX_LEASE: Duration = Duration::from_secs(60);
+const DEFAULT_OUTBOX_POLL: Duration = Duration::from_secs(5);
+
+fn default_url(text: &str) -> Url {
+    Url::parse(text).expect("built-in URL parses")
+}
+
+fn parse_http_url(name: &str, text: &str) -> anyhow::Result<Url> {
+    let url = Url::parse(text).with_context(|| format!("{name} must be a URL, not {text:?}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        bail!("{name} must start with http:// or https:// and name a host, not {text:?}");
+    }
+    Ok(url)
+}
+
 /// `http://{listen}`, the public URL when none is configured.
 pub fn default_public_url(listen: SocketAddr) -> Url {
     // A SocketAddr always forms a valid http URL.
@@ -110,9 +160,7 @@ pub fn sqlite_path(url: &str) -> anyhow::Result<PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
-        .with_context(|| {
-            format!("RELAYDESK_DATABASE_URL must start with sqlite://, not {url:?}")
-        })?;
+        .with_context(|| format!("RELAYDESK_DATABASE_URL must start with sqlite://, not {url:?}"))?;
     let path = rest.split('?').next().unwrap_or_default();
     if path.is_empty() || path == ":memory:" {
         bail!("RELAYDESK_DATABASE_URL must name a database file");
@@ -126,14 +174,8 @@ mod tests {
 
     #[test]
     fn sqlite_paths() {
-        assert_eq!(
-            sqlite_path("sqlite://data/x.db").unwrap(),
-            PathBuf::from("data/x.db")
-        );
-        assert_eq!(
-            sqlite_path("sqlite:///tmp/x.db?mode=rwc").unwrap(),
-            PathBuf::from("/tmp/x.db")
-        );
+        assert_eq!(sqlite_path("sqlite://data/x.db").unwrap(), PathBuf::from("data/x.db"));
+        assert_eq!(sqlite_path("sqlite:///tmp/x.db?mode=rwc").unwrap(), PathBuf::from("/tmp/x.db"));
         assert!(sqlite_path("postgres://x").is_err());
         assert!(sqlite_path("sqlite::memory:").is_err());
     }
@@ -142,11 +184,6 @@ mod tests {
     fn public_url_must_be_http() {
         assert!(parse_public_url("ftp://x").is_err());
         assert!(parse_public_url("not a url").is_err());
-        assert_eq!(
-            parse_public_url("https://mail.example.com/")
-                .unwrap()
-                .scheme(),
-            "https"
-        );
+        assert_eq!(parse_public_url("https://mail.example.com/").unwrap().scheme(), "https");
     }
 }

@@ -13,16 +13,10 @@ use crate::config::{sqlite_path, Config};
 pub async fn connect(config: &Config) -> anyhow::Result<SqlitePool> {
     let path = sqlite_path(&config.database_url)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the data folder {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data folder {}", dir.display()))?;
     }
     let options = SqliteConnectOptions::from_str(&config.database_url)
-        .with_context(|| {
-            format!(
-                "RELAYDESK_DATABASE_URL is not a SQLite URL: {:?}",
-                config.database_url
-            )
-        })?
+        .with_context(|| format!("RELAYDESK_DATABASE_URL is not a SQLite URL: {:?}", config.database_url))?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
@@ -33,10 +27,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<SqlitePool> {
         .connect_with(options)
         .await
         .with_context(|| format!("cannot open the database {}", path.display()))?;
-    sqlx::migrate!("./migrations")
-        .run(&pool)
-        .await
-        .context("cannot apply the database migrations")?;
+    sqlx::migrate!("./migrations").run(&pool).await.context("cannot apply the database migrations")?;
     Ok(pool)
 }
 

@@ -33,24 +33,20 @@ pub struct OpenError;
 
 impl SecretBox {
     pub fn new(key: [u8; 32]) -> SecretBox {
-        SecretBox {
-            cipher: XChaCha20Poly1305::new(&key.into()),
-        }
+        SecretBox { cipher: XChaCha20Poly1305::new(&key.into()) }
     }
 
     /// The key from `RELAYDESK_SECRET_KEY` when given, else from `secret.key` in
     /// `data_dir`, which is created (mode 0600) on first run.
     pub fn load(env_key: Option<&str>, data_dir: &Path) -> anyhow::Result<SecretBox> {
         if let Some(text) = env_key {
-            return Ok(SecretBox::new(
-                parse_key(text).context("RELAYDESK_SECRET_KEY is malformed")?,
-            ));
+            return Ok(SecretBox::new(parse_key(text).context("RELAYDESK_SECRET_KEY is malformed")?));
         }
         let path = data_dir.join(KEY_FILE);
         match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(SecretBox::new(parse_key(&text).with_context(|| {
-                format!("the key file {} is malformed", path.display())
-            })?)),
+            Ok(text) => Ok(SecretBox::new(
+                parse_key(&text).with_context(|| format!("the key file {} is malformed", path.display()))?,
+            )),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut key = [0u8; 32];
                 OsRng.fill_bytes(&mut key);
@@ -58,9 +54,7 @@ impl SecretBox {
                 tracing::info!(path = %path.display(), "created a new secret key file");
                 Ok(SecretBox::new(key))
             }
-            Err(e) => {
-                Err(e).with_context(|| format!("cannot read the key file {}", path.display()))
-            }
+            Err(e) => Err(e).with_context(|| format!("cannot read the key file {}", path.display())),
         }
     }
 
@@ -68,10 +62,8 @@ impl SecretBox {
     pub fn seal(&self, plaintext: &str) -> String {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         // Encryption with a valid key and nonce cannot fail for in-memory buffers.
-        let sealed = self
-            .cipher
-            .encrypt(&nonce, plaintext.as_bytes())
-            .expect("XChaCha20-Poly1305 encryption does not fail");
+        let sealed =
+            self.cipher.encrypt(&nonce, plaintext.as_bytes()).expect("XChaCha20-Poly1305 encryption does not fail");
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
         STANDARD.encode(out)
@@ -83,10 +75,7 @@ impl SecretBox {
             return Err(OpenError);
         }
         let (nonce, body) = bytes.split_at(NONCE_LEN);
-        let plain = self
-            .cipher
-            .decrypt(XNonce::from_slice(nonce), body)
-            .map_err(|_| OpenError)?;
+        let plain = self.cipher.decrypt(XNonce::from_slice(nonce), body).map_err(|_| OpenError)?;
         String::from_utf8(plain).map_err(|_| OpenError)
     }
 }
@@ -95,20 +84,17 @@ impl SecretBox {
 fn parse_key(text: &str) -> anyhow::Result<[u8; 32]> {
     let text = text.trim();
     let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        (0..32)
-            .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16))
-            .collect::<Result<Vec<u8>, _>>()?
+        (0..32).map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16)).collect::<Result<Vec<u8>, _>>()?
     } else {
-        STANDARD.decode(text).map_err(|_| {
-            anyhow::anyhow!("expected 32 bytes as base64 (44 characters) or hex (64 characters)")
-        })?
+        STANDARD
+            .decode(text)
+            .map_err(|_| anyhow::anyhow!("expected 32 bytes as base64 (44 characters) or hex (64 characters)"))?
     };
     match <[u8; 32]>::try_from(bytes.as_slice()) {
         Ok(key) => Ok(key),
-        Err(_) => bail!(
-            "expected 32 bytes as base64 (44 characters) or hex (64 characters), got {} bytes",
-            bytes.len()
-        ),
+        Err(_) => {
+            bail!("expected 32 bytes as base64 (44 characters) or hex (64 characters), got {} bytes", bytes.len())
+        }
     }
 }
 
@@ -120,9 +106,7 @@ fn write_key_file(path: &Path, key: &[u8; 32]) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create the key file {}", path.display()))?;
+    let mut file = options.open(path).with_context(|| format!("cannot create the key file {}", path.display()))?;
     file.write_all(STANDARD.encode(key).as_bytes())?;
     file.sync_all()?;
     Ok(())
@@ -148,9 +132,7 @@ mod tests {
         let mut bytes = STANDARD.decode(&sealed).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
-        assert!(SecretBox::new([7; 32])
-            .open(&STANDARD.encode(bytes))
-            .is_err());
+        assert!(SecretBox::new([7; 32]).open(&STANDARD.encode(bytes)).is_err());
         assert!(SecretBox::new([7; 32]).open("not base64!").is_err());
         assert!(SecretBox::new([7; 32]).open("").is_err());
     }
@@ -169,18 +151,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = SecretBox::load(None, dir.path()).unwrap();
         let b = SecretBox::load(None, dir.path()).unwrap();
-        assert_eq!(
-            b.open(&a.seal("x")).unwrap(),
-            "x",
-            "the second start reuses the key"
-        );
+        assert_eq!(b.open(&a.seal("x")).unwrap(), "x", "the second start reuses the key");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(KEY_FILE))
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

@@ -19,10 +19,7 @@ pub const HEADER: &str = "x-csrf-token";
 
 /// The middleware.
 pub async fn require_token(request: Request, next: Next) -> Response {
-    if matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    ) {
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(request).await;
     }
     match check(request).await {
@@ -37,9 +34,7 @@ async fn check(request: Request) -> Result<Request, AppError> {
     };
     let expected = session.get::<String>("csrf").await?.ok_or(AppError::Csrf)?;
     let (parts, body) = request.into_parts();
-    let bytes = to_bytes(body, MAX_FORM_BYTES)
-        .await
-        .map_err(|_| AppError::PayloadTooLarge)?;
+    let bytes = to_bytes(body, MAX_FORM_BYTES).await.map_err(|_| AppError::PayloadTooLarge)?;
     let sent = match parts.headers.get(HEADER).and_then(|v| v.to_str().ok()) {
         Some(header) => Some(header.to_owned()),
         None => form_field(&bytes, FIELD),
@@ -52,7 +47,5 @@ async fn check(request: Request) -> Result<Request, AppError> {
 }
 
 fn form_field(body: &[u8], name: &str) -> Option<String> {
-    url::form_urlencoded::parse(body)
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
+    url::form_urlencoded::parse(body).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }

@@ -20,21 +20,10 @@ pub struct PathTenant(pub Tenant);
 impl FromRequestParts<AppState> for PathTenant {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let params = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|_| AppError::NotFound)?;
-        let slug = params
-            .iter()
-            .find(|(k, _)| *k == "slug")
-            .map(|(_, v)| v)
-            .ok_or(AppError::NotFound)?;
-        let tenant = tenants::by_slug(&state.db, slug)
-            .await?
-            .ok_or(AppError::NotFound)?;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let params = RawPathParams::from_request_parts(parts, state).await.map_err(|_| AppError::NotFound)?;
+        let slug = params.iter().find(|(k, _)| *k == "slug").map(|(_, v)| v).ok_or(AppError::NotFound)?;
+        let tenant = tenants::by_slug(&state.db, slug).await?.ok_or(AppError::NotFound)?;
         Ok(PathTenant(tenant))
     }
 }
@@ -50,10 +39,7 @@ pub struct Member {
 impl FromRequestParts<AppState> for Member {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let PathTenant(tenant) = PathTenant::from_request_parts(parts, state).await?;
         let session = WebSession::from_request_parts(parts, state).await?;
         let login = AppError::SignIn(login_url(&tenant.slug, parts));
@@ -64,16 +50,11 @@ impl FromRequestParts<AppState> for Member {
             // Signed into another tenant: not signed in here. That sign-in stays intact.
             return Err(login);
         }
-        let too_old =
-            now().saturating_sub(auth.at) > state.config.session_absolute.as_secs() as i64;
+        let too_old = now().saturating_sub(auth.at) > state.config.session_absolute.as_secs() as i64;
         let user = users::by_id(&state.db, tenant.id, auth.user_id).await?;
         match user {
             Some(user) if !too_old && user.session_epoch == auth.epoch && !tenant.suspended => {
-                Ok(Member {
-                    tenant,
-                    user,
-                    session,
-                })
+                Ok(Member { tenant, user, session })
             }
             _ => {
                 session.sign_out().await?;
@@ -88,11 +69,7 @@ fn login_url(slug: &str, parts: &Parts) -> String {
     if parts.method != Method::GET {
         return base;
     }
-    let here = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
+    let here = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let next: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
     format!("{base}?next={next}")
 }
@@ -109,26 +86,16 @@ impl Member {
 
     /// Who to name in the audit log.
     pub fn actor(&self) -> Actor<'_> {
-        Actor {
-            id: Some(self.user.id),
-            label: &self.user.email,
-        }
+        Actor { id: Some(self.user.id), label: &self.user.email }
     }
 
     /// The layout's data for a page of this tenant; takes the pending flash message.
-    pub async fn chrome(
-        &self,
-        title: impl Into<String>,
-        nav: &'static str,
-    ) -> Result<Chrome, AppError> {
+    pub async fn chrome(&self, title: impl Into<String>, nav: &'static str) -> Result<Chrome, AppError> {
         Ok(Chrome {
             title: title.into(),
             csrf: self.session.csrf_token().await?,
             flash: self.session.take_flash().await?,
-            tenant: Some(TenantChrome {
-                slug: self.tenant.slug.clone(),
-                name: self.tenant.name.clone(),
-            }),
+            tenant: Some(TenantChrome { slug: self.tenant.slug.clone(), name: self.tenant.name.clone() }),
             user: Some(UserChrome {
                 display_name: self.user.display_name.clone(),
                 email: self.user.email.clone(),
@@ -146,27 +113,19 @@ pub struct Operator(pub Member);
 impl FromRequestParts<AppState> for Operator {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let session = WebSession::from_request_parts(parts, state).await?;
         let Some(auth) = session.signed_in().await? else {
             return Err(AppError::NotFound);
         };
-        let too_old =
-            now().saturating_sub(auth.at) > state.config.session_absolute.as_secs() as i64;
+        let too_old = now().saturating_sub(auth.at) > state.config.session_absolute.as_secs() as i64;
         let tenant = tenants::by_id(&state.db, auth.tenant_id).await?;
         let Some(tenant) = tenant else {
             return Err(AppError::NotFound);
         };
         match users::by_id(&state.db, tenant.id, auth.user_id).await? {
             Some(user) if user.is_operator && !too_old && user.session_epoch == auth.epoch => {
-                Ok(Operator(Member {
-                    tenant,
-                    user,
-                    session,
-                }))
+                Ok(Operator(Member { tenant, user, session }))
             }
             _ => Err(AppError::NotFound),
         }

@@ -36,9 +36,7 @@ pub async fn verify(password: &str, stored: Option<String>) -> bool {
         let Ok(parsed) = PasswordHash::new(&hash_text) else {
             return false;
         };
-        let matches = argon2()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
+        let matches = argon2().verify_password(password.as_bytes(), &parsed).is_ok();
         known && matches
     })
     .await
@@ -60,10 +58,7 @@ mod tests {
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
         assert!(verify("correct horse battery", Some(h.clone())).await);
         assert!(!verify("wrong horse battery", Some(h)).await);
-        assert!(
-            !verify("relaydesk dummy password", None).await,
-            "the dummy never signs anyone in"
-        );
+        assert!(!verify("relaydesk dummy password", None).await, "the dummy never signs anyone in");
         assert!(!verify("x", Some("not a hash".into())).await);
     }
 }

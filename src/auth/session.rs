@@ -67,12 +67,7 @@ impl WebSession {
     /// Signs `user` in: a new session id (against fixation) and a new CSRF token.
     pub async fn sign_in(&self, user: &User) -> Result<(), AppError> {
         self.0.cycle_id().await?;
-        let signed_in = SignedIn {
-            user_id: user.id,
-            tenant_id: user.tenant_id,
-            epoch: user.session_epoch,
-            at: now(),
-        };
+        let signed_in = SignedIn { user_id: user.id, tenant_id: user.tenant_id, epoch: user.session_epoch, at: now() };
         self.0.insert(AUTH, signed_in).await?;
         self.0.insert(CSRF, super::random_token()).await?;
         Ok(())
@@ -99,15 +94,7 @@ impl WebSession {
     }
 
     async fn set_flash(&self, kind: &str, text: String) -> Result<(), AppError> {
-        self.0
-            .insert(
-                FLASH,
-                Flash {
-                    kind: kind.into(),
-                    text,
-                },
-            )
-            .await?;
+        self.0.insert(FLASH, Flash { kind: kind.into(), text }).await?;
         Ok(())
     }
 

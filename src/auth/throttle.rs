@@ -25,10 +25,7 @@ impl Throttle {
         let now = Instant::now();
         let mut map = self.lock();
         let mut wait = None;
-        for (key, limit) in [
-            (account_key(account), PER_ACCOUNT),
-            (client_key(client), PER_CLIENT),
-        ] {
+        for (key, limit) in [(account_key(account), PER_ACCOUNT), (client_key(client), PER_CLIENT)] {
             if let Some(times) = map.get_mut(&key) {
                 prune(times, now);
                 if times.len() >= limit {
@@ -79,10 +76,7 @@ fn client_key(client: &str) -> String {
 }
 
 fn prune(times: &mut VecDeque<Instant>, now: Instant) {
-    while times
-        .front()
-        .is_some_and(|t| now.duration_since(*t) >= WINDOW)
-    {
+    while times.front().is_some_and(|t| now.duration_since(*t) >= WINDOW) {
         times.pop_front();
     }
 }
@@ -100,10 +94,7 @@ mod tests {
         }
         let wait = t.check("1:ada@x.io", "fresh-client").unwrap_err();
         assert!(wait > Duration::from_secs(14 * 60) && wait <= WINDOW);
-        assert!(
-            t.check("1:bob@x.io", "fresh-client").is_ok(),
-            "other accounts are not held"
-        );
+        assert!(t.check("1:bob@x.io", "fresh-client").is_ok(), "other accounts are not held");
     }
 
     #[test]

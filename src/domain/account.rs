@@ -2,11 +2,9 @@
 
 use super::email::EmailAddress;
 
-pub const MSG_SLUG: &str =
-    "Please enter a short name of 2 to 40 lowercase letters, digits or hyphens.";
+pub const MSG_SLUG: &str = "Please enter a short name of 2 to 40 lowercase letters, digits or hyphens.";
 pub const MSG_SLUG_TAKEN: &str = "An organization with this short name already exists.";
-pub const MSG_TENANT_NAME: &str =
-    "Please enter the name of the organization, up to 100 characters.";
+pub const MSG_TENANT_NAME: &str = "Please enter the name of the organization, up to 100 characters.";
 pub const MSG_DISPLAY_NAME: &str = "Please enter a name of up to 100 characters.";
 pub const MSG_EMAIL: &str = "Please enter a valid email address.";
 pub const MSG_EMAIL_TAKEN: &str = "An account with this email address already exists.";
@@ -29,9 +27,8 @@ pub struct TenantSlug(String);
 impl TenantSlug {
     pub fn parse(input: &str) -> Result<TenantSlug, &'static str> {
         let s = input.trim();
-        let ok = (2..=40).contains(&s.len())
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let ok =
+            (2..=40).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if ok {
             Ok(TenantSlug(s.to_owned()))
         } else {
@@ -165,17 +162,7 @@ mod tests {
         for good in ["ab", "acme", "acme-2", "a1", &"a".repeat(40)] {
             assert!(TenantSlug::parse(good).is_ok(), "{good}");
         }
-        for bad in [
-            "",
-            "a",
-            "Acme",
-            "ac me",
-            "acme_2",
-            "ácme",
-            "a/b",
-            &"a".repeat(41),
-            "ac\nme",
-        ] {
+        for bad in ["", "a", "Acme", "ac me", "acme_2", "ácme", "a/b", &"a".repeat(41), "ac\nme"] {
             assert_eq!(TenantSlug::parse(bad), Err(MSG_SLUG), "{bad:?}");
         }
     }
@@ -193,10 +180,7 @@ mod tests {
 
     #[test]
     fn account_emails_are_lower_cased() {
-        assert_eq!(
-            AccountEmail::parse(" Ada@Example.COM ").unwrap().as_str(),
-            "ada@example.com"
-        );
+        assert_eq!(AccountEmail::parse(" Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
         assert_eq!(AccountEmail::parse("ada@localhost"), Err(MSG_EMAIL));
         assert_eq!(AccountEmail::parse(""), Err(MSG_EMAIL));
     }
@@ -207,17 +191,8 @@ mod tests {
         assert!(ConsolePassword::parse(&"x".repeat(12), email).is_ok());
         assert!(ConsolePassword::parse(&"x".repeat(128), email).is_ok());
         assert!(ConsolePassword::parse("correct horse battery", email).is_ok());
-        for bad in [
-            "x".repeat(11),
-            "x".repeat(129),
-            String::new(),
-            "ADA@example.com".into(),
-        ] {
-            assert_eq!(
-                ConsolePassword::parse(&bad, email).err(),
-                Some(MSG_CONSOLE_PASSWORD),
-                "{bad:?}"
-            );
+        for bad in ["x".repeat(11), "x".repeat(129), String::new(), "ADA@example.com".into()] {
+            assert_eq!(ConsolePassword::parse(&bad, email).err(), Some(MSG_CONSOLE_PASSWORD), "{bad:?}");
         }
     }
 
@@ -279,19 +254,11 @@ impl NewTenantForm {
         let name = errors.check("name", TenantName::parse(&self.name));
         let admin_name = errors.check("admin_name", DisplayName::parse(&self.admin_name));
         let admin_email = errors.check("admin_email", AccountEmail::parse(&self.admin_email));
-        let admin_password = errors.check(
-            "admin_password",
-            ConsolePassword::parse(&self.admin_password, self.admin_email.trim()),
-        );
+        let admin_password =
+            errors.check("admin_password", ConsolePassword::parse(&self.admin_password, self.admin_email.trim()));
         match (slug, name, admin_name, admin_email, admin_password) {
             (Some(slug), Some(name), Some(admin_name), Some(admin_email), Some(admin_password)) => {
-                Ok(NewTenant {
-                    slug,
-                    name,
-                    admin_name,
-                    admin_email,
-                    admin_password,
-                })
+                Ok(NewTenant { slug, name, admin_name, admin_email, admin_password })
             }
             _ => Err(errors),
         }
@@ -299,9 +266,6 @@ impl NewTenantForm {
 
     /// The same form with the password left out, for re-rendering.
     pub fn without_password(&self) -> NewTenantForm {
-        NewTenantForm {
-            admin_password: String::new(),
-            ..self.clone()
-        }
+        NewTenantForm { admin_password: String::new(), ..self.clone() }
     }
 }

@@ -83,9 +83,7 @@ fn is_atom_char(c: char) -> bool {
 fn is_local_part(local: &str) -> bool {
     !local.is_empty()
         && local.len() <= MAX_LOCAL_LEN
-        && local
-            .split('.')
-            .all(|atom| !atom.is_empty() && atom.chars().all(is_atom_char))
+        && local.split('.').all(|atom| !atom.is_empty() && atom.chars().all(is_atom_char))
 }
 
 fn is_domain(domain: &str) -> bool {
@@ -97,9 +95,7 @@ fn is_domain(domain: &str) -> bool {
     }
     // An all-digit top-level label would let `a@127.0.0.1` in as a "domain",
     // an IP literal without the brackets (RFC 3696 §2: TLDs are not numeric).
-    labels
-        .last()
-        .is_some_and(|tld| !tld.chars().all(|c| c.is_ascii_digit()))
+    labels.last().is_some_and(|tld| !tld.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// An RFC 1123 label: letters, digits and hyphens, no hyphen at either end.
@@ -162,11 +158,7 @@ mod tests {
         ];
         for input in cases {
             let parsed = EmailAddress::parse(input);
-            assert_eq!(
-                parsed.as_ref().map(EmailAddress::as_str),
-                Some(*input),
-                "{input:?} should pass"
-            );
+            assert_eq!(parsed.as_ref().map(EmailAddress::as_str), Some(*input), "{input:?} should pass");
         }
     }
 
@@ -273,10 +265,7 @@ mod tests {
         let e = EmailAddress::parse(" first.last@example.com ");
         let e = e.as_ref();
         assert_eq!(e.map(|e| e.as_str()), Some("first.last@example.com"));
-        assert_eq!(
-            e.map(|e| e.to_string()).as_deref(),
-            Some("first.last@example.com")
-        );
+        assert_eq!(e.map(|e| e.to_string()).as_deref(), Some("first.last@example.com"));
     }
 
     /// An address assembled from the §2.1 grammar, to check the parser
@@ -285,14 +274,8 @@ mod tests {
         let atom = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,8}";
         let label = "[A-Za-z0-9]([A-Za-z0-9-]{0,6}[A-Za-z0-9])?";
         let tld = "[A-Za-z][A-Za-z0-9]{0,5}";
-        (
-            prop::collection::vec(atom, 1..4),
-            prop::collection::vec(label, 1..3),
-            tld,
-        )
-            .prop_map(|(atoms, labels, tld)| {
-                format!("{}@{}.{}", atoms.join("."), labels.join("."), tld)
-            })
+        (prop::collection::vec(atom, 1..4), prop::collection::vec(label, 1..3), tld)
+            .prop_map(|(atoms, labels, tld)| format!("{}@{}.{}", atoms.join("."), labels.join("."), tld))
     }
 
     proptest! {

@@ -137,9 +137,7 @@ fn is_dns_label(label: &str) -> bool {
         && label.len() <= 63
         && !label.starts_with('-')
         && !label.ends_with('-')
-        && label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// An RFC 1123 host name of at least `min_labels` labels, without a trailing
@@ -152,19 +150,14 @@ fn is_host_name(name: &str, min_labels: usize) -> bool {
     name.len() <= 253
         && labels.len() >= min_labels
         && labels.iter().all(|l| is_dns_label(l))
-        && labels
-            .last()
-            .is_some_and(|l| !l.bytes().all(|b| b.is_ascii_digit()))
+        && labels.last().is_some_and(|l| !l.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// `8-4-4-4-12` hexadecimal digits, either case, no braces.
 fn is_guid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Shows that a secret is there without showing it (§2.2: never in a log line).
@@ -293,8 +286,7 @@ pub enum CredentialPolicy {
 
 impl CredentialPolicy {
     /// In the order a `<select>` lists them.
-    pub const ALL: [CredentialPolicy; 2] =
-        [CredentialPolicy::Documented, CredentialPolicy::Provider];
+    pub const ALL: [CredentialPolicy; 2] = [CredentialPolicy::Documented, CredentialPolicy::Provider];
 
     /// The form value (`documented` / `provider`), surrounding spaces ignored.
     pub fn parse(input: &str) -> Option<Self> {
@@ -341,8 +333,8 @@ impl ProfileName {
     /// Trims spaces, then checks the rule; the error is [`MSG_NAME`].
     pub fn parse(input: &str) -> Result<Self, &'static str> {
         let name = trim_spaces(input);
-        let ok = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-            && (1..=Self::MAX_LEN).contains(&name.len());
+        let ok =
+            name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') && (1..=Self::MAX_LEN).contains(&name.len());
         if ok {
             Ok(Self(name.to_owned()))
         } else {
@@ -400,9 +392,7 @@ impl SenderName {
 
     /// Trims spaces, then checks the rule; the error is [`MSG_FROM_NAME`].
     pub fn parse(input: &str) -> Result<Self, &'static str> {
-        single_line(input, 1, Self::MAX_LEN)
-            .map(|s| Self(s.to_owned()))
-            .ok_or(MSG_FROM_NAME)
+        single_line(input, 1, Self::MAX_LEN).map(|s| Self(s.to_owned())).ok_or(MSG_FROM_NAME)
     }
 
     /// The name as entered, without surrounding spaces.
@@ -428,9 +418,7 @@ impl ReplyTo {
         if trim_spaces(input).is_empty() {
             return Ok(None);
         }
-        EmailAddress::parse(input)
-            .map(|e| Some(Self(e)))
-            .ok_or(MSG_REPLY_TO)
+        EmailAddress::parse(input).map(|e| Some(Self(e))).ok_or(MSG_REPLY_TO)
     }
 
     /// The address text.
@@ -466,9 +454,7 @@ impl Signature {
 
     /// `Ok(None)` when blank; the error is [`MSG_SIGNATURE`].
     pub fn parse(input: &str) -> Result<Option<Self>, &'static str> {
-        multi_line(input, Self::MAX_LEN)
-            .map(|s| s.map(Self))
-            .map_err(|()| MSG_SIGNATURE)
+        multi_line(input, Self::MAX_LEN).map(|s| s.map(Self)).map_err(|()| MSG_SIGNATURE)
     }
 
     /// The signature, line breaks as `\n`.
@@ -491,9 +477,7 @@ impl Description {
 
     /// `Ok(None)` when blank; the error is [`MSG_DESCRIPTION`].
     pub fn parse(input: &str) -> Result<Option<Self>, &'static str> {
-        multi_line(input, Self::MAX_LEN)
-            .map(|s| s.map(Self))
-            .map_err(|()| MSG_DESCRIPTION)
+        multi_line(input, Self::MAX_LEN).map(|s| s.map(Self)).map_err(|()| MSG_DESCRIPTION)
     }
 
     /// The description, line breaks as `\n`.
@@ -582,9 +566,7 @@ impl SmtpPort {
         if significant.len() > 5 {
             return Err(MSG_PORT);
         }
-        let value = significant
-            .bytes()
-            .fold(0u32, |acc, b| acc * 10 + u32::from(b - b'0'));
+        let value = significant.bytes().fold(0u32, |acc, b| acc * 10 + u32::from(b - b'0'));
         match u16::try_from(value) {
             Ok(port) if (1..=Self::MAX).contains(&port) => Ok(Self(port)),
             _ => Err(MSG_PORT),
@@ -652,10 +634,7 @@ impl CaPem {
             }
             rest = after_end;
         }
-        Ok(Some(Self {
-            pem: pem.replace("\r\n", "\n"),
-            der,
-        }))
+        Ok(Some(Self { pem: pem.replace("\r\n", "\n"), der }))
     }
 
     /// The PEM text as pasted, trimmed, line breaks as `\n`.
@@ -705,12 +684,12 @@ impl SmtpUsername {
     /// [`MSG_PROVIDER_USERNAME`].
     pub fn parse(input: &str, policy: CredentialPolicy) -> Result<Self, &'static str> {
         match policy {
-            CredentialPolicy::Documented => EmailAddress::parse(input)
-                .map(|e| Self(e.as_str().to_owned()))
-                .ok_or(MSG_SMTP_USERNAME),
-            CredentialPolicy::Provider => single_line(input, 1, Self::MAX_LEN)
-                .map(|s| Self(s.to_owned()))
-                .ok_or(MSG_PROVIDER_USERNAME),
+            CredentialPolicy::Documented => {
+                EmailAddress::parse(input).map(|e| Self(e.as_str().to_owned())).ok_or(MSG_SMTP_USERNAME)
+            }
+            CredentialPolicy::Provider => {
+                single_line(input, 1, Self::MAX_LEN).map(|s| Self(s.to_owned())).ok_or(MSG_PROVIDER_USERNAME)
+            }
         }
     }
 
@@ -736,12 +715,8 @@ impl SmtpPassword {
     /// else [`MSG_PROVIDER_PASSWORD`].
     pub fn parse(input: &str, policy: CredentialPolicy) -> Result<Self, &'static str> {
         let (ok, msg) = match policy {
-            CredentialPolicy::Documented => {
-                (smtp_password::check_documented(input), MSG_SMTP_PASSWORD)
-            }
-            CredentialPolicy::Provider => {
-                (smtp_password::check_provider(input), MSG_PROVIDER_PASSWORD)
-            }
+            CredentialPolicy::Documented => (smtp_password::check_documented(input), MSG_SMTP_PASSWORD),
+            CredentialPolicy::Provider => (smtp_password::check_provider(input), MSG_PROVIDER_PASSWORD),
         };
         if ok {
             Ok(Self(input.to_owned()))
@@ -778,9 +753,7 @@ pub struct GraphUserName(EmailAddress);
 impl GraphUserName {
     /// Checks §2.1; the error is [`MSG_GRAPH_USERNAME`].
     pub fn parse(input: &str) -> Result<Self, &'static str> {
-        EmailAddress::parse(input)
-            .map(Self)
-            .ok_or(MSG_GRAPH_USERNAME)
+        EmailAddress::parse(input).map(Self).ok_or(MSG_GRAPH_USERNAME)
     }
 
     /// The address text.
@@ -1089,14 +1062,7 @@ impl Transport {
 impl fmt::Debug for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Generic {
-                host,
-                port,
-                security,
-                tls_verify,
-                ca_pem,
-                auth,
-            } => f
+            Self::Generic { host, port, security, tls_verify, ca_pem, auth } => f
                 .debug_struct("Generic")
                 .field("host", host)
                 .field("port", port)
@@ -1105,13 +1071,7 @@ impl fmt::Debug for Transport {
                 .field("ca_pem", &ca_pem.as_ref().map(|c| c.der.len()))
                 .field("auth", auth)
                 .finish(),
-            Self::Graph {
-                username,
-                password,
-                tenant_id,
-                client_id,
-                client_secret,
-            } => f
+            Self::Graph { username, password, tenant_id, client_id, client_secret } => f
                 .debug_struct("Graph")
                 .field("username", username)
                 .field("password", &redact(password))
@@ -1134,10 +1094,7 @@ pub struct SmtpAuth {
 
 impl fmt::Debug for SmtpAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SmtpAuth")
-            .field("username", &self.username)
-            .field("password", &redact(&self.password))
-            .finish()
+        f.debug_struct("SmtpAuth").field("username", &self.username).field("password", &redact(&self.password)).finish()
     }
 }
 
@@ -1160,11 +1117,7 @@ impl ProfileForm {
     /// Checks the common fields and those of the chosen type, collecting
     /// every failure. Fields of the other type are ignored (they are hidden,
     /// not cleared, when the type is switched in the browser).
-    pub fn parse(
-        &self,
-        policy: CredentialPolicy,
-        mode: FormMode,
-    ) -> Result<ProfileInput, FieldErrors> {
+    pub fn parse(&self, policy: CredentialPolicy, mode: FormMode) -> Result<ProfileInput, FieldErrors> {
         let mut errors = FieldErrors::default();
         let e = &mut errors;
         let name = e.check("name", ProfileName::parse(&self.name));
@@ -1182,15 +1135,7 @@ impl ProfileForm {
             Some(ProfileKind::Graph) => self.parse_graph(mode, e),
             None => None,
         };
-        match (
-            name,
-            from_address,
-            from_name,
-            reply_to,
-            signature,
-            description,
-            transport,
-        ) {
+        match (name, from_address, from_name, reply_to, signature, description, transport) {
             (
                 Some(name),
                 Some(from_address),
@@ -1213,12 +1158,7 @@ impl ProfileForm {
         }
     }
 
-    fn parse_generic(
-        &self,
-        policy: CredentialPolicy,
-        mode: FormMode,
-        e: &mut FieldErrors,
-    ) -> Option<Transport> {
+    fn parse_generic(&self, policy: CredentialPolicy, mode: FormMode, e: &mut FieldErrors) -> Option<Transport> {
         let host = e.check("host", SmtpHost::parse(&self.host));
         let port = e.check("port", SmtpPort::parse(&self.port));
         let security = match trim_spaces(&self.security) {
@@ -1233,12 +1173,8 @@ impl ProfileForm {
                 CredentialPolicy::Documented => MSG_SMTP_PASSWORD,
                 CredentialPolicy::Provider => MSG_PROVIDER_PASSWORD,
             };
-            let password = e.check(
-                "password",
-                secret(&self.password, mode, blank, |pw| {
-                    SmtpPassword::parse(pw, policy)
-                }),
-            );
+            let password =
+                e.check("password", secret(&self.password, mode, blank, |pw| SmtpPassword::parse(pw, policy)));
             match (username, password) {
                 (Some(username), Some(password)) => Some(Some(SmtpAuth {
                     username: username.into_string(),
@@ -1261,31 +1197,12 @@ impl ProfileForm {
 
     fn parse_graph(&self, mode: FormMode, e: &mut FieldErrors) -> Option<Transport> {
         let username = e.check("username", GraphUserName::parse(&self.username));
-        let password = e.check(
-            "password",
-            secret(
-                &self.password,
-                mode,
-                MSG_GRAPH_PASSWORD,
-                GraphPassword::parse,
-            ),
-        );
-        let tenant_id = e.check(
-            "graph_tenant_id",
-            GraphTenantId::parse(&self.graph_tenant_id),
-        );
-        let client_id = e.check(
-            "graph_client_id",
-            GraphClientId::parse(&self.graph_client_id),
-        );
+        let password = e.check("password", secret(&self.password, mode, MSG_GRAPH_PASSWORD, GraphPassword::parse));
+        let tenant_id = e.check("graph_tenant_id", GraphTenantId::parse(&self.graph_tenant_id));
+        let client_id = e.check("graph_client_id", GraphClientId::parse(&self.graph_client_id));
         let client_secret = e.check(
             "graph_client_secret",
-            secret(
-                &self.graph_client_secret,
-                mode,
-                MSG_GRAPH_CLIENT_SECRET,
-                GraphClientSecret::parse,
-            ),
+            secret(&self.graph_client_secret, mode, MSG_GRAPH_CLIENT_SECRET, GraphClientSecret::parse),
         );
         Some(Transport::Graph {
             username: username?.into_inner(),
@@ -1312,11 +1229,7 @@ pub fn copied_name(source: &str, is_taken: impl Fn(&str) -> bool) -> String {
     let source = trim_spaces(source);
     let mut n: u64 = 1;
     loop {
-        let suffix = if n == 1 {
-            "_copied".to_owned()
-        } else {
-            format!("_copied_{n}")
-        };
+        let suffix = if n == 1 { "_copied".to_owned() } else { format!("_copied_{n}") };
         let room = ProfileName::MAX_LEN.saturating_sub(suffix.chars().count());
         let candidate: String = source.chars().take(room).chain(suffix.chars()).collect();
         if !is_taken(&candidate) {
@@ -1328,11 +1241,7 @@ pub fn copied_name(source: &str, is_taken: impl Fn(&str) -> bool) -> String {
 
 /// The password a duplicate asks for (§4): generic profiles by the tenant's
 /// policy (§2.2), Graph profiles by the Graph password rule. Not trimmed.
-pub fn check_duplicate_password(
-    kind: ProfileKind,
-    policy: CredentialPolicy,
-    pw: &str,
-) -> Result<(), &'static str> {
+pub fn check_duplicate_password(kind: ProfileKind, policy: CredentialPolicy, pw: &str) -> Result<(), &'static str> {
     match kind {
         ProfileKind::Generic => SmtpPassword::parse(pw, policy).map(drop),
         ProfileKind::Graph => GraphPassword::parse(pw).map(drop),
@@ -1374,72 +1283,27 @@ mod tests {
     #[test]
     fn messages_are_word_for_word() {
         let expected = [
-            (
-                MSG_NAME,
-                "Please enter a name of up to 50 letters, digits or underscores.",
-            ),
-            (
-                MSG_NAME_TAKEN,
-                "An SMTP profile with this name already exists.",
-            ),
+            (MSG_NAME, "Please enter a name of up to 50 letters, digits or underscores."),
+            (MSG_NAME_TAKEN, "An SMTP profile with this name already exists."),
             (MSG_KIND, "Please choose a type."),
-            (
-                MSG_FROM_ADDRESS,
-                "Please enter a from address in email format.",
-            ),
+            (MSG_FROM_ADDRESS, "Please enter a from address in email format."),
             (MSG_FROM_NAME, "Please enter a sender name."),
-            (
-                MSG_REPLY_TO,
-                "Please enter a reply-to address in email format.",
-            ),
-            (
-                MSG_SIGNATURE,
-                "Please enter a signature within 250 characters.",
-            ),
-            (
-                MSG_DESCRIPTION,
-                "Please enter a description within 1000 characters.",
-            ),
-            (
-                MSG_HOST_LEN,
-                "Please enter an SMTP host within 100 characters.",
-            ),
-            (
-                MSG_HOST_FORMAT,
-                "Please enter a valid SMTP host name or IP address.",
-            ),
+            (MSG_REPLY_TO, "Please enter a reply-to address in email format."),
+            (MSG_SIGNATURE, "Please enter a signature within 250 characters."),
+            (MSG_DESCRIPTION, "Please enter a description within 1000 characters."),
+            (MSG_HOST_LEN, "Please enter an SMTP host within 100 characters."),
+            (MSG_HOST_FORMAT, "Please enter a valid SMTP host name or IP address."),
             (MSG_PORT, "Please enter an SMTP port between 1 and 49151."),
             (MSG_SECURITY, "Please choose a security mode."),
             (MSG_CA_PEM, "Please paste a PEM certificate."),
-            (
-                MSG_SMTP_USERNAME,
-                "Please enter an SMTP account address in email format.",
-            ),
-            (
-                MSG_SMTP_PASSWORD,
-                "The SMTP account password does not meet the rules.",
-            ),
-            (
-                MSG_PROVIDER_USERNAME,
-                "Please enter an SMTP account name within 100 characters.",
-            ),
-            (
-                MSG_PROVIDER_PASSWORD,
-                "Please enter the SMTP account password.",
-            ),
-            (
-                MSG_GRAPH_USERNAME,
-                "Please enter a user name in email format.",
-            ),
+            (MSG_SMTP_USERNAME, "Please enter an SMTP account address in email format."),
+            (MSG_SMTP_PASSWORD, "The SMTP account password does not meet the rules."),
+            (MSG_PROVIDER_USERNAME, "Please enter an SMTP account name within 100 characters."),
+            (MSG_PROVIDER_PASSWORD, "Please enter the SMTP account password."),
+            (MSG_GRAPH_USERNAME, "Please enter a user name in email format."),
             (MSG_GRAPH_PASSWORD, "Please enter a password."),
-            (
-                MSG_GRAPH_TENANT_ID,
-                "Please enter a tenant ID (a GUID or a domain name).",
-            ),
-            (
-                MSG_GRAPH_CLIENT_ID,
-                "Please enter a client ID in GUID format.",
-            ),
+            (MSG_GRAPH_TENANT_ID, "Please enter a tenant ID (a GUID or a domain name)."),
+            (MSG_GRAPH_CLIENT_ID, "Please enter a client ID in GUID format."),
             (MSG_GRAPH_CLIENT_SECRET, "Please enter a client secret."),
             (MSG_TEST_TO, "Please enter a valid email address."),
         ];
@@ -1448,10 +1312,7 @@ mod tests {
         }
         assert_eq!(msg_copied("smtp_copied"), "Copied as smtp_copied.");
         let to = EmailAddress::parse("a@x.io");
-        assert_eq!(
-            to.map(|t| msg_test_sent(&t)).as_deref(),
-            Some("Test email sent to a@x.io.")
-        );
+        assert_eq!(to.map(|t| msg_test_sent(&t)).as_deref(), Some("Test email sent to a@x.io."));
     }
 
     #[test]
@@ -1696,12 +1557,7 @@ mod tests {
             SmtpHost::parse("[::1]").ok().and_then(|h| h.ip()),
             Some(IpAddr::from(std::net::Ipv6Addr::LOCALHOST))
         );
-        assert_eq!(
-            SmtpHost::parse("smtp.example.com")
-                .ok()
-                .and_then(|h| h.ip()),
-            None
-        );
+        assert_eq!(SmtpHost::parse("smtp.example.com").ok().and_then(|h| h.ip()), None);
     }
 
     #[test]
@@ -1798,10 +1654,7 @@ mod tests {
         let blocks = parsed.as_ref().map(CaPem::pem_blocks).unwrap_or_default();
         assert_eq!(blocks.len(), 2);
         let reparsed = CaPem::parse(&blocks.concat()).ok().flatten();
-        assert_eq!(
-            reparsed.as_ref().map(CaPem::certificates_der),
-            parsed.as_ref().map(CaPem::certificates_der)
-        );
+        assert_eq!(reparsed.as_ref().map(CaPem::certificates_der), parsed.as_ref().map(CaPem::certificates_der));
     }
 
     #[test]
@@ -1844,25 +1697,13 @@ mod tests {
     fn smtp_password_by_policy() {
         let rows: &[(CredentialPolicy, &str, Result<(), &str>)] = &[
             (CredentialPolicy::Documented, "Aa1!Bb2@Cc", Ok(())),
-            (
-                CredentialPolicy::Documented,
-                "abcdefghijklmnop",
-                Err(MSG_SMTP_PASSWORD),
-            ),
+            (CredentialPolicy::Documented, "abcdefghijklmnop", Err(MSG_SMTP_PASSWORD)),
             (CredentialPolicy::Documented, "", Err(MSG_SMTP_PASSWORD)),
-            (
-                CredentialPolicy::Documented,
-                " Aa1!Bb2@Cc",
-                Err(MSG_SMTP_PASSWORD),
-            ),
+            (CredentialPolicy::Documented, " Aa1!Bb2@Cc", Err(MSG_SMTP_PASSWORD)),
             (CredentialPolicy::Provider, "abcd efgh ijkl mnop", Ok(())),
             (CredentialPolicy::Provider, " ", Ok(())),
             (CredentialPolicy::Provider, "", Err(MSG_PROVIDER_PASSWORD)),
-            (
-                CredentialPolicy::Provider,
-                "pw\r\n",
-                Err(MSG_PROVIDER_PASSWORD),
-            ),
+            (CredentialPolicy::Provider, "pw\r\n", Err(MSG_PROVIDER_PASSWORD)),
         ];
         for (policy, pw, want) in rows {
             let got = SmtpPassword::parse(pw, *policy).map(|p| assert_eq!(p.expose_secret(), *pw));
@@ -1882,10 +1723,7 @@ mod tests {
             GraphUserName::parse,
             |v| v.as_str().to_owned(),
             &[
-                (
-                    "mailer@contoso.onmicrosoft.com",
-                    Ok("mailer@contoso.onmicrosoft.com"),
-                ),
+                ("mailer@contoso.onmicrosoft.com", Ok("mailer@contoso.onmicrosoft.com")),
                 ("mailer", Err(MSG_GRAPH_USERNAME)),
                 ("", Err(MSG_GRAPH_USERNAME)),
             ],
@@ -1896,10 +1734,7 @@ mod tests {
                     as fn(&str) -> Result<String, &'static str>,
                 MSG_GRAPH_PASSWORD,
             ),
-            (
-                |s: &str| GraphClientSecret::parse(s).map(|p| p.expose_secret().to_owned()),
-                MSG_GRAPH_CLIENT_SECRET,
-            ),
+            (|s: &str| GraphClientSecret::parse(s).map(|p| p.expose_secret().to_owned()), MSG_GRAPH_CLIENT_SECRET),
         ] {
             table(
                 "graph secret",
@@ -1931,10 +1766,7 @@ mod tests {
                 ("common", Err(MSG_GRAPH_TENANT_ID)),
                 ("contoso", Err(MSG_GRAPH_TENANT_ID)),
                 ("contoso.com.", Err(MSG_GRAPH_TENANT_ID)),
-                (
-                    "https://login.microsoftonline.com/contoso.com",
-                    Err(MSG_GRAPH_TENANT_ID),
-                ),
+                ("https://login.microsoftonline.com/contoso.com", Err(MSG_GRAPH_TENANT_ID)),
                 ("contoso.com/x", Err(MSG_GRAPH_TENANT_ID)),
                 ("", Err(MSG_GRAPH_TENANT_ID)),
                 ("contoso.com\n", Err(MSG_GRAPH_TENANT_ID)),
@@ -1950,26 +1782,11 @@ mod tests {
                 (&format!(" {GUID} "), Ok(GUID)),
                 (&format!("{{{GUID}}}"), Err(MSG_GRAPH_CLIENT_ID)),
                 ("0f8fad5bd9cb469fa16570867728950e", Err(MSG_GRAPH_CLIENT_ID)),
-                (
-                    "0f8fad5b-d9cb-469f-a165-70867728950",
-                    Err(MSG_GRAPH_CLIENT_ID),
-                ),
-                (
-                    "0f8fad5b-d9cb-469f-a165-70867728950e0",
-                    Err(MSG_GRAPH_CLIENT_ID),
-                ),
-                (
-                    "0f8fad5g-d9cb-469f-a165-70867728950e",
-                    Err(MSG_GRAPH_CLIENT_ID),
-                ),
-                (
-                    "0f8fad5b-d9cb-469f-a16570867728950e-",
-                    Err(MSG_GRAPH_CLIENT_ID),
-                ),
-                (
-                    "0f8fad5b-d9cb-469f-a165-70867728950é",
-                    Err(MSG_GRAPH_CLIENT_ID),
-                ),
+                ("0f8fad5b-d9cb-469f-a165-70867728950", Err(MSG_GRAPH_CLIENT_ID)),
+                ("0f8fad5b-d9cb-469f-a165-70867728950e0", Err(MSG_GRAPH_CLIENT_ID)),
+                ("0f8fad5g-d9cb-469f-a165-70867728950e", Err(MSG_GRAPH_CLIENT_ID)),
+                ("0f8fad5b-d9cb-469f-a16570867728950e-", Err(MSG_GRAPH_CLIENT_ID)),
+                ("0f8fad5b-d9cb-469f-a165-70867728950é", Err(MSG_GRAPH_CLIENT_ID)),
                 ("contoso.com", Err(MSG_GRAPH_CLIENT_ID)),
                 ("", Err(MSG_GRAPH_CLIENT_ID)),
             ],
@@ -2019,11 +1836,7 @@ mod tests {
         }
     }
 
-    fn errors_of(
-        form: &ProfileForm,
-        policy: CredentialPolicy,
-        mode: FormMode,
-    ) -> Vec<(&'static str, &'static str)> {
+    fn errors_of(form: &ProfileForm, policy: CredentialPolicy, mode: FormMode) -> Vec<(&'static str, &'static str)> {
         match form.parse(policy, mode) {
             Ok(_) => Vec::new(),
             Err(errors) => errors.iter().collect(),
@@ -2042,15 +1855,7 @@ mod tests {
         assert_eq!(input.reply_to, None);
         assert_eq!(input.signature, None);
         assert_eq!(input.description, None);
-        let Transport::Generic {
-            host,
-            port,
-            security,
-            tls_verify,
-            ca_pem,
-            auth,
-        } = input.transport
-        else {
+        let Transport::Generic { host, port, security, tls_verify, ca_pem, auth } = input.transport else {
             panic!("generic expected");
         };
         assert_eq!(host.as_str(), "smtp.example.com");
@@ -2058,13 +1863,7 @@ mod tests {
         assert_eq!(security, Security::Starttls);
         assert!(tls_verify);
         assert_eq!(ca_pem, None);
-        assert_eq!(
-            auth,
-            Some(SmtpAuth {
-                username: "mailer@example.com".into(),
-                password: Some("Aa1!Bb2@Cc".into())
-            })
-        );
+        assert_eq!(auth, Some(SmtpAuth { username: "mailer@example.com".into(), password: Some("Aa1!Bb2@Cc".into()) }));
     }
 
     #[test]
@@ -2085,8 +1884,7 @@ mod tests {
         assert_eq!(
             input.transport,
             Transport::Graph {
-                username: EmailAddress::parse("mailer@contoso.com")
-                    .unwrap_or_else(|| unreachable!()),
+                username: EmailAddress::parse("mailer@contoso.com").unwrap_or_else(|| unreachable!()),
                 password: Some("any password".into()),
                 tenant_id: GraphTenantId("contoso.onmicrosoft.com".into()),
                 client_id: GraphClientId(GUID.into()),
@@ -2103,10 +1901,7 @@ mod tests {
             graph_client_secret: "x\n".into(),
             ..generic_form()
         };
-        assert_eq!(
-            errors_of(&form, CredentialPolicy::Documented, FormMode::Create),
-            []
-        );
+        assert_eq!(errors_of(&form, CredentialPolicy::Documented, FormMode::Create), []);
     }
 
     #[test]
@@ -2165,18 +1960,11 @@ mod tests {
 
     #[test]
     fn kind_rules() {
-        let empty_kind = ProfileForm {
-            kind: "".into(),
-            ..generic_form()
-        };
+        let empty_kind = ProfileForm { kind: "".into(), ..generic_form() };
         let parsed = empty_kind.parse(CredentialPolicy::Documented, FormMode::Create);
         assert_eq!(parsed.map(|p| p.kind()), Ok(ProfileKind::Generic));
 
-        let unknown = ProfileForm {
-            kind: "sendgrid".into(),
-            name: "".into(),
-            ..generic_form()
-        };
+        let unknown = ProfileForm { kind: "sendgrid".into(), name: "".into(), ..generic_form() };
         assert_eq!(
             errors_of(&unknown, CredentialPolicy::Documented, FormMode::Create),
             [("kind", MSG_KIND), ("name", MSG_NAME)]
@@ -2185,12 +1973,8 @@ mod tests {
 
     #[test]
     fn auth_off_skips_credentials() {
-        let form = ProfileForm {
-            auth_required: None,
-            username: "not an email".into(),
-            password: "".into(),
-            ..generic_form()
-        };
+        let form =
+            ProfileForm { auth_required: None, username: "not an email".into(), password: "".into(), ..generic_form() };
         let parsed = form.parse(CredentialPolicy::Documented, FormMode::Create);
         let auth = parsed.map(|p| match p.transport {
             Transport::Generic { auth, .. } => auth,
@@ -2201,22 +1985,14 @@ mod tests {
 
     #[test]
     fn checkboxes_are_on_when_present() {
-        let off = ProfileForm {
-            tls_verify: None,
-            is_default: None,
-            ..generic_form()
-        };
+        let off = ProfileForm { tls_verify: None, is_default: None, ..generic_form() };
         let parsed = off.parse(CredentialPolicy::Documented, FormMode::Create);
         let flags = parsed.map(|p| match p.transport {
             Transport::Generic { tls_verify, .. } => (p.is_default, tls_verify),
             Transport::Graph { .. } => panic!("generic expected"),
         });
         assert_eq!(flags, Ok((false, false)));
-        let odd = ProfileForm {
-            tls_verify: Some("".into()),
-            is_default: Some("yes".into()),
-            ..generic_form()
-        };
+        let odd = ProfileForm { tls_verify: Some("".into()), is_default: Some("yes".into()), ..generic_form() };
         let parsed = odd.parse(CredentialPolicy::Documented, FormMode::Create);
         let flags = parsed.map(|p| match p.transport {
             Transport::Generic { tls_verify, .. } => (p.is_default, tls_verify),
@@ -2227,11 +2003,7 @@ mod tests {
 
     #[test]
     fn empty_security_means_ssl() {
-        let form = ProfileForm {
-            security: "".into(),
-            port: "465".into(),
-            ..generic_form()
-        };
+        let form = ProfileForm { security: "".into(), port: "465".into(), ..generic_form() };
         let parsed = form.parse(CredentialPolicy::Documented, FormMode::Create);
         let security = parsed.map(|p| match p.transport {
             Transport::Generic { security, .. } => security,
@@ -2243,61 +2015,21 @@ mod tests {
     #[test]
     fn blank_secrets_by_mode() {
         // (form, policy, mode, expected errors)
-        let generic_blank = ProfileForm {
-            password: "".into(),
-            ..generic_form()
-        };
-        let graph_blank = ProfileForm {
-            password: "".into(),
-            graph_client_secret: "".into(),
-            ..graph_form()
-        };
-        type Row<'a> = (
-            &'a ProfileForm,
-            CredentialPolicy,
-            FormMode,
-            Vec<(&'a str, &'a str)>,
-        );
+        let generic_blank = ProfileForm { password: "".into(), ..generic_form() };
+        let graph_blank = ProfileForm { password: "".into(), graph_client_secret: "".into(), ..graph_form() };
+        type Row<'a> = (&'a ProfileForm, CredentialPolicy, FormMode, Vec<(&'a str, &'a str)>);
         let rows: Vec<Row> = vec![
-            (
-                &generic_blank,
-                CredentialPolicy::Documented,
-                FormMode::Create,
-                vec![("password", MSG_SMTP_PASSWORD)],
-            ),
-            (
-                &generic_blank,
-                CredentialPolicy::Provider,
-                FormMode::Create,
-                vec![("password", MSG_PROVIDER_PASSWORD)],
-            ),
-            (
-                &generic_blank,
-                CredentialPolicy::Documented,
-                FormMode::Edit,
-                vec![],
-            ),
-            (
-                &generic_blank,
-                CredentialPolicy::Provider,
-                FormMode::Edit,
-                vec![],
-            ),
+            (&generic_blank, CredentialPolicy::Documented, FormMode::Create, vec![("password", MSG_SMTP_PASSWORD)]),
+            (&generic_blank, CredentialPolicy::Provider, FormMode::Create, vec![("password", MSG_PROVIDER_PASSWORD)]),
+            (&generic_blank, CredentialPolicy::Documented, FormMode::Edit, vec![]),
+            (&generic_blank, CredentialPolicy::Provider, FormMode::Edit, vec![]),
             (
                 &graph_blank,
                 CredentialPolicy::Documented,
                 FormMode::Create,
-                vec![
-                    ("graph_client_secret", MSG_GRAPH_CLIENT_SECRET),
-                    ("password", MSG_GRAPH_PASSWORD),
-                ],
+                vec![("graph_client_secret", MSG_GRAPH_CLIENT_SECRET), ("password", MSG_GRAPH_PASSWORD)],
             ),
-            (
-                &graph_blank,
-                CredentialPolicy::Documented,
-                FormMode::Edit,
-                vec![],
-            ),
+            (&graph_blank, CredentialPolicy::Documented, FormMode::Edit, vec![]),
         ];
         for (form, policy, mode, want) in rows {
             assert_eq!(errors_of(form, policy, mode), want, "{policy:?} {mode:?}");
@@ -2310,47 +2042,24 @@ mod tests {
         assert_eq!(password, Ok(Some(None)));
         let edit = graph_blank.parse(CredentialPolicy::Documented, FormMode::Edit);
         let secrets = edit.map(|p| match p.transport {
-            Transport::Graph {
-                password,
-                client_secret,
-                ..
-            } => (password, client_secret),
+            Transport::Graph { password, client_secret, .. } => (password, client_secret),
             Transport::Generic { .. } => panic!("graph expected"),
         });
         assert_eq!(secrets, Ok((None, None)));
         // A typed password is still checked on edit.
-        let weak = ProfileForm {
-            password: "weak".into(),
-            ..generic_form()
-        };
-        assert_eq!(
-            errors_of(&weak, CredentialPolicy::Documented, FormMode::Edit),
-            [("password", MSG_SMTP_PASSWORD)]
-        );
+        let weak = ProfileForm { password: "weak".into(), ..generic_form() };
+        assert_eq!(errors_of(&weak, CredentialPolicy::Documented, FormMode::Edit), [("password", MSG_SMTP_PASSWORD)]);
     }
 
     #[test]
     fn provider_policy_in_the_form() {
-        let form = ProfileForm {
-            username: "apikey".into(),
-            password: "SG.abc-DEF_123.xyz".into(),
-            ..generic_form()
-        };
+        let form = ProfileForm { username: "apikey".into(), password: "SG.abc-DEF_123.xyz".into(), ..generic_form() };
         assert_eq!(
             errors_of(&form, CredentialPolicy::Documented, FormMode::Create),
-            [
-                ("password", MSG_SMTP_PASSWORD),
-                ("username", MSG_SMTP_USERNAME)
-            ]
+            [("password", MSG_SMTP_PASSWORD), ("username", MSG_SMTP_USERNAME)]
         );
-        assert_eq!(
-            errors_of(&form, CredentialPolicy::Provider, FormMode::Create),
-            []
-        );
-        let long = ProfileForm {
-            username: n('u', 101),
-            ..form
-        };
+        assert_eq!(errors_of(&form, CredentialPolicy::Provider, FormMode::Create), []);
+        let long = ProfileForm { username: n('u', 101), ..form };
         assert_eq!(
             errors_of(&long, CredentialPolicy::Provider, FormMode::Create),
             [("username", MSG_PROVIDER_USERNAME)]
@@ -2359,26 +2068,17 @@ mod tests {
 
     #[test]
     fn secrets_stay_out_of_debug_output() {
-        let form = ProfileForm {
-            password: "Aa1!Bb2@Cc".into(),
-            graph_client_secret: "Q~topsecret".into(),
-            ..generic_form()
-        };
+        let form =
+            ProfileForm { password: "Aa1!Bb2@Cc".into(), graph_client_secret: "Q~topsecret".into(), ..generic_form() };
         let shown = format!("{form:?}");
-        assert!(
-            !shown.contains("Aa1!Bb2@Cc") && !shown.contains("topsecret"),
-            "{shown}"
-        );
+        assert!(!shown.contains("Aa1!Bb2@Cc") && !shown.contains("topsecret"), "{shown}");
         let input = form.parse(CredentialPolicy::Documented, FormMode::Create);
         let shown = format!("{input:?}");
         assert!(!shown.contains("Aa1!Bb2@Cc"), "{shown}");
         assert!(shown.contains("<redacted>"), "{shown}");
         let graph = graph_form().parse(CredentialPolicy::Documented, FormMode::Create);
         let shown = format!("{graph:?}");
-        assert!(
-            !shown.contains("any password") && !shown.contains("Q~secret"),
-            "{shown}"
-        );
+        assert!(!shown.contains("any password") && !shown.contains("Q~secret"), "{shown}");
     }
 
     #[test]
@@ -2415,24 +2115,12 @@ mod tests {
         let rows: Vec<(&str, Vec<String>, String)> = vec![
             ("main", vec![], "main_copied".into()),
             ("main", vec!["main_copied".into()], "main_copied_2".into()),
-            (
-                "main",
-                vec!["main_copied".into(), "main_copied_2".into()],
-                "main_copied_3".into(),
-            ),
+            ("main", vec!["main_copied".into(), "main_copied_2".into()], "main_copied_3".into()),
             // Only exact candidates count: a gap is reused.
-            (
-                "main",
-                vec!["main_copied".into(), "main_copied_3".into()],
-                "main_copied_2".into(),
-            ),
+            ("main", vec!["main_copied".into(), "main_copied_3".into()], "main_copied_2".into()),
             (&name40, vec![], format!("{}_copied", n('a', 40))),
             (&name50, vec![], format!("{}_copied", n('b', 43))),
-            (
-                &name50,
-                vec![format!("{}_copied", n('b', 43))],
-                format!("{}_copied_2", n('b', 41)),
-            ),
+            (&name50, vec![format!("{}_copied", n('b', 43))], format!("{}_copied_2", n('b', 41))),
             ("main_copied", vec![], "main_copied_copied".into()),
         ];
         for (source, taken, want) in rows {
@@ -2443,11 +2131,7 @@ mod tests {
         // Nine taken: the suffix grows to two digits and the source shrinks.
         let taken: Vec<String> = (1..=9)
             .map(|i| {
-                let suffix = if i == 1 {
-                    "_copied".to_owned()
-                } else {
-                    format!("_copied_{i}")
-                };
+                let suffix = if i == 1 { "_copied".to_owned() } else { format!("_copied_{i}") };
                 format!("{}{suffix}", n('b', 50 - suffix.len()))
             })
             .collect();
@@ -2463,81 +2147,27 @@ mod tests {
     #[test]
     fn duplicate_password_rules() {
         let rows: &[(ProfileKind, CredentialPolicy, &str, Result<(), &str>)] = &[
-            (
-                ProfileKind::Generic,
-                CredentialPolicy::Documented,
-                "Aa1!Bb2@Cc",
-                Ok(()),
-            ),
-            (
-                ProfileKind::Generic,
-                CredentialPolicy::Documented,
-                "abcd efgh ijkl mnop",
-                Err(MSG_SMTP_PASSWORD),
-            ),
-            (
-                ProfileKind::Generic,
-                CredentialPolicy::Documented,
-                "",
-                Err(MSG_SMTP_PASSWORD),
-            ),
-            (
-                ProfileKind::Generic,
-                CredentialPolicy::Provider,
-                "abcd efgh ijkl mnop",
-                Ok(()),
-            ),
-            (
-                ProfileKind::Generic,
-                CredentialPolicy::Provider,
-                "",
-                Err(MSG_PROVIDER_PASSWORD),
-            ),
-            (
-                ProfileKind::Graph,
-                CredentialPolicy::Documented,
-                "weak",
-                Ok(()),
-            ),
-            (
-                ProfileKind::Graph,
-                CredentialPolicy::Provider,
-                "",
-                Err(MSG_GRAPH_PASSWORD),
-            ),
-            (
-                ProfileKind::Graph,
-                CredentialPolicy::Documented,
-                "a\nb",
-                Err(MSG_GRAPH_PASSWORD),
-            ),
+            (ProfileKind::Generic, CredentialPolicy::Documented, "Aa1!Bb2@Cc", Ok(())),
+            (ProfileKind::Generic, CredentialPolicy::Documented, "abcd efgh ijkl mnop", Err(MSG_SMTP_PASSWORD)),
+            (ProfileKind::Generic, CredentialPolicy::Documented, "", Err(MSG_SMTP_PASSWORD)),
+            (ProfileKind::Generic, CredentialPolicy::Provider, "abcd efgh ijkl mnop", Ok(())),
+            (ProfileKind::Generic, CredentialPolicy::Provider, "", Err(MSG_PROVIDER_PASSWORD)),
+            (ProfileKind::Graph, CredentialPolicy::Documented, "weak", Ok(())),
+            (ProfileKind::Graph, CredentialPolicy::Provider, "", Err(MSG_GRAPH_PASSWORD)),
+            (ProfileKind::Graph, CredentialPolicy::Documented, "a\nb", Err(MSG_GRAPH_PASSWORD)),
         ];
         for (kind, policy, pw, want) in rows {
-            assert_eq!(
-                check_duplicate_password(*kind, *policy, pw),
-                *want,
-                "{kind:?} {policy:?} {pw:?}"
-            );
+            assert_eq!(check_duplicate_password(*kind, *policy, pw), *want, "{kind:?} {policy:?} {pw:?}");
         }
     }
 
     // ---- Properties ----
 
     fn any_form() -> impl Strategy<Value = ProfileForm> {
-        let text = || {
-            prop_oneof![
-                any::<String>(),
-                "[a-z0-9@._ \r\n:\\[\\]-]{0,30}",
-                Just(String::new())
-            ]
-        };
+        let text = || prop_oneof![any::<String>(), "[a-z0-9@._ \r\n:\\[\\]-]{0,30}", Just(String::new())];
         let flag = || prop::option::of(any::<String>());
         (
-            (
-                text(),
-                prop_oneof![Just("generic".to_owned()), Just("graph".to_owned()), text()],
-                flag(),
-            ),
+            (text(), prop_oneof![Just("generic".to_owned()), Just("graph".to_owned()), text()], flag()),
             (text(), text(), text(), text(), text()),
             (text(), text(), text(), flag(), text(), flag()),
             (text(), text(), text(), text(), text()),
@@ -2710,9 +2340,7 @@ impl SecretScope {
     /// The scope of submitted settings.
     pub fn of(transport: &Transport) -> SecretScope {
         match transport {
-            Transport::Generic {
-                host, port, auth, ..
-            } => SecretScope {
+            Transport::Generic { host, port, auth, .. } => SecretScope {
                 kind: ProfileKind::Generic,
                 host: Some(host.as_str().to_ascii_lowercase()),
                 port: Some(port.get()),
@@ -2720,12 +2348,7 @@ impl SecretScope {
                 graph_tenant_id: None,
                 graph_client_id: None,
             },
-            Transport::Graph {
-                username,
-                tenant_id,
-                client_id,
-                ..
-            } => SecretScope {
+            Transport::Graph { username, tenant_id, client_id, .. } => SecretScope {
                 kind: ProfileKind::Graph,
                 host: None,
                 port: None,

@@ -21,13 +21,7 @@ pub const SPECIALS: &str = "$!@%*#?&";
 /// Keyboard rows and the alphabet, along which three neighbours in a row (in
 /// either direction) are too guessable. The digit row ends at `0` and does not
 /// wrap, so `901` is allowed while `890` and `098` are not.
-const SEQUENCES: [&str; 5] = [
-    "1234567890",
-    "qwertyuiop",
-    "asdfghjkl",
-    "zxcvbnm",
-    "abcdefghijklmnopqrstuvwxyz",
-];
+const SEQUENCES: [&str; 5] = ["1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm", "abcdefghijklmnopqrstuvwxyz"];
 
 /// Whether `pw` meets the `documented` policy of §2.2 (seed 002).
 ///
@@ -39,10 +33,7 @@ pub fn check_documented(pw: &str) -> bool {
     if !(DOCUMENTED_MIN_LEN..=DOCUMENTED_MAX_LEN).contains(&chars.len()) {
         return false;
     }
-    if !chars
-        .iter()
-        .all(|&c| c.is_ascii_alphanumeric() || SPECIALS.contains(c))
-    {
+    if !chars.iter().all(|&c| c.is_ascii_alphanumeric() || SPECIALS.contains(c)) {
         return false;
     }
     let has_upper = chars.iter().any(char::is_ascii_uppercase);
@@ -54,9 +45,7 @@ pub fn check_documented(pw: &str) -> bool {
     }
     // Case-insensitive, so `aAa` repeats and `AbC` runs.
     let folded: Vec<char> = chars.iter().map(char::to_ascii_lowercase).collect();
-    !folded
-        .windows(3)
-        .any(|w| is_triple(w) || is_keyboard_run(w))
+    !folded.windows(3).any(|w| is_triple(w) || is_keyboard_run(w))
 }
 
 /// Whether `pw` meets the `provider` policy of §2.2: 1–256 printable
@@ -82,9 +71,7 @@ fn is_triple(w: &[char]) -> bool {
 fn is_keyboard_run(w: &[char]) -> bool {
     let forward: String = w.iter().collect();
     let backward: String = w.iter().rev().collect();
-    SEQUENCES
-        .iter()
-        .any(|seq| seq.contains(&forward) || seq.contains(&backward))
+    SEQUENCES.iter().any(|seq| seq.contains(&forward) || seq.contains(&backward))
 }
 
 #[cfg(test)]
@@ -164,11 +151,7 @@ mod tests {
             (&over, false, "257 characters"),
             (&max_multibyte, true, "256 two-byte characters"),
             (&over_multibyte, false, "257 two-byte characters"),
-            (
-                "abcd efgh ijkl mnop",
-                true,
-                "Gmail app password with spaces",
-            ),
+            ("abcd efgh ijkl mnop", true, "Gmail app password with spaces"),
             ("aaaaaaaaaaaaaaaa", true, "repeats are fine here"),
             ("SG.abc-DEF_123.xyz", true, "API key punctuation"),
             (" ", true, "a space is printable"),
@@ -186,32 +169,19 @@ mod tests {
 
     // ---- An independent model of §2.2, written differently on purpose ----
 
-    const MODEL_ROWS: [&str; 5] = [
-        "1234567890",
-        "qwertyuiop",
-        "asdfghjkl",
-        "zxcvbnm",
-        "abcdefghijklmnopqrstuvwxyz",
-    ];
+    const MODEL_ROWS: [&str; 5] = ["1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm", "abcdefghijklmnopqrstuvwxyz"];
 
     /// Position of `c` in a row, by row index.
     fn positions(c: u8) -> Vec<(usize, usize)> {
-        MODEL_ROWS
-            .iter()
-            .enumerate()
-            .filter_map(|(r, row)| row.bytes().position(|b| b == c).map(|i| (r, i)))
-            .collect()
+        MODEL_ROWS.iter().enumerate().filter_map(|(r, row)| row.bytes().position(|b| b == c).map(|i| (r, i))).collect()
     }
 
     /// True when the three bytes are neighbours along one row, by index
     /// arithmetic rather than substring search.
     fn model_run(a: u8, b: u8, c: u8) -> bool {
         positions(a).into_iter().any(|(r, i)| {
-            let step = |x: u8, want: isize| {
-                positions(x)
-                    .into_iter()
-                    .any(|(r2, j)| r2 == r && j as isize - i as isize == want)
-            };
+            let step =
+                |x: u8, want: isize| positions(x).into_iter().any(|(r2, j)| r2 == r && j as isize - i as isize == want);
             (step(b, 1) && step(c, 2)) || (step(b, -1) && step(c, -2))
         })
     }
@@ -220,10 +190,7 @@ mod tests {
         let b = pw.as_bytes();
         let len_ok = pw.chars().count() >= 10 && pw.chars().count() <= 20;
         let set_ok = b.iter().all(|&x| {
-            x.is_ascii_uppercase()
-                || x.is_ascii_lowercase()
-                || x.is_ascii_digit()
-                || b"$!@%*#?&".contains(&x)
+            x.is_ascii_uppercase() || x.is_ascii_lowercase() || x.is_ascii_digit() || b"$!@%*#?&".contains(&x)
         }) && pw.is_ascii();
         let upper = b.iter().filter(|x| x.is_ascii_uppercase()).count() > 0;
         let lower = b.iter().filter(|x| x.is_ascii_lowercase()).count() > 0;
@@ -255,13 +222,8 @@ mod tests {
 
     /// Three neighbours along one of the rows, in either direction, in any case.
     fn keyboard_run() -> impl Strategy<Value = String> {
-        (
-            0..MODEL_ROWS.len(),
-            any::<prop::sample::Index>(),
-            any::<bool>(),
-            any::<[bool; 3]>(),
-        )
-            .prop_map(|(r, at, reverse, upper)| {
+        (0..MODEL_ROWS.len(), any::<prop::sample::Index>(), any::<bool>(), any::<[bool; 3]>()).prop_map(
+            |(r, at, reverse, upper)| {
                 let row = MODEL_ROWS[r].as_bytes();
                 let start = at.index(row.len() - 2);
                 let mut run: Vec<u8> = row[start..start + 3].to_vec();
@@ -279,7 +241,8 @@ mod tests {
                         }
                     })
                     .collect()
-            })
+            },
+        )
     }
 
     /// `pw` with the three characters at `at` replaced by `insert`; the length

@@ -28,23 +28,27 @@ pub async fn record(
     action: &str,
     detail: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO audit_log (tenant_id, actor_id, actor, action, detail, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(tenant)
-        .bind(actor.id)
-        .bind(actor.label)
-        .bind(action)
-        .bind(detail)
-        .bind(now())
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO audit_log (tenant_id, actor_id, actor, action, detail, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(tenant)
+    .bind(actor.id)
+    .bind(actor.label)
+    .bind(action)
+    .bind(detail)
+    .bind(now())
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 /// The newest entries first.
 pub async fn recent(pool: &SqlitePool, tenant: TenantId, limit: i64) -> sqlx::Result<Vec<Entry>> {
-    sqlx::query_as("SELECT actor, action, detail, created_at FROM audit_log WHERE tenant_id = ? ORDER BY id DESC LIMIT ?")
-        .bind(tenant)
-        .bind(limit)
-        .fetch_all(pool)
-        .await
+    sqlx::query_as(
+        "SELECT actor, action, detail, created_at FROM audit_log WHERE tenant_id = ? ORDER BY id DESC LIMIT ?",
+    )
+    .bind(tenant)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
 }

@@ -2,6 +2,7 @@
 //! [`TenantId`] and filters by it, so one tenant's rows never reach another.
 
 pub mod audit;
+pub mod outbox;
 pub mod setup;
 pub mod smtp;
 pub mod tenants;
@@ -25,8 +26,6 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
 
 /// Starts a write transaction with `BEGIN IMMEDIATE`, so SQLite takes the write lock up
 /// front instead of failing with SQLITE_BUSY halfway through.
-pub async fn begin_write(
-    pool: &sqlx::SqlitePool,
-) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+pub async fn begin_write(pool: &sqlx::SqlitePool) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
     pool.begin_with("BEGIN IMMEDIATE").await
 }

@@ -55,18 +55,10 @@ impl Profile {
     pub fn secret_scope(&self) -> SecretScope {
         let graph = self.is_graph();
         SecretScope {
-            kind: if graph {
-                ProfileKind::Graph
-            } else {
-                ProfileKind::Generic
-            },
+            kind: if graph { ProfileKind::Graph } else { ProfileKind::Generic },
             host: self.host.as_ref().map(|h| h.to_ascii_lowercase()),
             port: self.port.and_then(|p| u16::try_from(p).ok()),
-            username: if graph || self.auth_required {
-                self.username.clone()
-            } else {
-                None
-            },
+            username: if graph || self.auth_required { self.username.clone() } else { None },
             graph_tenant_id: self.graph_tenant_id.clone(),
             graph_client_id: self.graph_client_id.clone(),
         }
@@ -99,14 +91,7 @@ struct Columns {
 
 fn columns(input: &ProfileInput) -> Columns {
     match &input.transport {
-        Transport::Generic {
-            host,
-            port,
-            security,
-            tls_verify,
-            ca_pem,
-            auth,
-        } => Columns {
+        Transport::Generic { host, port, security, tls_verify, ca_pem, auth } => Columns {
             kind: "generic",
             host: Some(host.as_str().to_owned()),
             port: Some(i64::from(port.get())),
@@ -118,12 +103,7 @@ fn columns(input: &ProfileInput) -> Columns {
             graph_tenant_id: None,
             graph_client_id: None,
         },
-        Transport::Graph {
-            username,
-            tenant_id,
-            client_id,
-            ..
-        } => Columns {
+        Transport::Graph { username, tenant_id, client_id, .. } => Columns {
             kind: "graph",
             host: None,
             port: None,
@@ -149,11 +129,10 @@ async fn clear_default(conn: &mut SqliteConnection, tenant: TenantId) -> sqlx::R
 
 /// Whether the tenant has any profile yet (the first one becomes the default).
 async fn has_any(conn: &mut SqliteConnection, tenant: TenantId) -> sqlx::Result<bool> {
-    let row: Option<(i64,)> =
-        sqlx::query_as("SELECT 1 FROM smtp_profiles WHERE tenant_id = ? LIMIT 1")
-            .bind(tenant)
-            .fetch_optional(conn)
-            .await?;
+    let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM smtp_profiles WHERE tenant_id = ? LIMIT 1")
+        .bind(tenant)
+        .fetch_optional(conn)
+        .await?;
     Ok(row.is_some())
 }
 
@@ -285,11 +264,7 @@ pub async fn duplicate(
 }
 
 /// Makes `id` the tenant's default and clears the previous one. False when no such profile.
-pub async fn make_default(
-    conn: &mut SqliteConnection,
-    tenant: TenantId,
-    id: ProfileId,
-) -> sqlx::Result<bool> {
+pub async fn make_default(conn: &mut SqliteConnection, tenant: TenantId, id: ProfileId) -> sqlx::Result<bool> {
     if get_in(&mut *conn, tenant, id).await?.is_none() {
         return Ok(false);
     }
@@ -303,11 +278,7 @@ pub async fn make_default(
 }
 
 /// Deletes a profile. False when there is no such profile in the tenant.
-pub async fn delete(
-    conn: &mut SqliteConnection,
-    tenant: TenantId,
-    id: ProfileId,
-) -> sqlx::Result<bool> {
+pub async fn delete(conn: &mut SqliteConnection, tenant: TenantId, id: ProfileId) -> sqlx::Result<bool> {
     let done = sqlx::query("DELETE FROM smtp_profiles WHERE tenant_id = ? AND id = ?")
         .bind(tenant)
         .bind(id)
@@ -317,46 +288,32 @@ pub async fn delete(
 }
 
 /// The profile with this id in this tenant.
-pub async fn get(
-    pool: &SqlitePool,
-    tenant: TenantId,
-    id: ProfileId,
-) -> sqlx::Result<Option<Profile>> {
+pub async fn get(pool: &SqlitePool, tenant: TenantId, id: ProfileId) -> sqlx::Result<Option<Profile>> {
     let mut conn = pool.acquire().await?;
     get_in(&mut conn, tenant, id).await
 }
 
 /// `get`, on a connection or inside a transaction.
-pub async fn get_in(
-    conn: &mut SqliteConnection,
-    tenant: TenantId,
-    id: ProfileId,
-) -> sqlx::Result<Option<Profile>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM smtp_profiles WHERE tenant_id = ? AND id = ?"
-    ))
-    .bind(tenant)
-    .bind(id)
-    .fetch_optional(conn)
-    .await
+pub async fn get_in(conn: &mut SqliteConnection, tenant: TenantId, id: ProfileId) -> sqlx::Result<Option<Profile>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM smtp_profiles WHERE tenant_id = ? AND id = ?"))
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(conn)
+        .await
 }
 
 /// The tenant's default profile, if it has one.
 pub async fn default_profile(pool: &SqlitePool, tenant: TenantId) -> sqlx::Result<Option<Profile>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM smtp_profiles WHERE tenant_id = ? AND is_default = 1"
-    ))
-    .bind(tenant)
-    .fetch_optional(pool)
-    .await
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM smtp_profiles WHERE tenant_id = ? AND is_default = 1"))
+        .bind(tenant)
+        .fetch_optional(pool)
+        .await
 }
 
 /// Every profile name of the tenant (for `_copied` naming).
 pub async fn names(conn: &mut SqliteConnection, tenant: TenantId) -> sqlx::Result<Vec<String>> {
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT name FROM smtp_profiles WHERE tenant_id = ?")
-        .bind(tenant)
-        .fetch_all(conn)
-        .await?;
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT name FROM smtp_profiles WHERE tenant_id = ?").bind(tenant).fetch_all(conn).await?;
     Ok(rows.into_iter().map(|(n,)| n).collect())
 }
 
@@ -392,22 +349,17 @@ pub async fn page(
     .bind(offset)
     .fetch_all(pool)
     .await?;
-    let (total,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM smtp_profiles WHERE tenant_id = ? AND name LIKE ? ESCAPE '\\'",
-    )
-    .bind(tenant)
-    .bind(&pattern)
-    .fetch_one(pool)
-    .await?;
+    let (total,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM smtp_profiles WHERE tenant_id = ? AND name LIKE ? ESCAPE '\\'")
+            .bind(tenant)
+            .bind(&pattern)
+            .fetch_one(pool)
+            .await?;
     Ok((rows, total))
 }
 
 /// Every profile of the tenant but `except`, by name (choices for a new default).
-pub async fn others(
-    pool: &SqlitePool,
-    tenant: TenantId,
-    except: ProfileId,
-) -> sqlx::Result<Vec<(ProfileId, String)>> {
+pub async fn others(pool: &SqlitePool, tenant: TenantId, except: ProfileId) -> sqlx::Result<Vec<(ProfileId, String)>> {
     sqlx::query_as("SELECT id, name FROM smtp_profiles WHERE tenant_id = ? AND id != ? ORDER BY name COLLATE NOCASE")
         .bind(tenant)
         .bind(except)

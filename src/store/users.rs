@@ -32,9 +32,7 @@ pub struct RoleColumn(pub Role);
 impl TryFrom<String> for RoleColumn {
     type Error = String;
     fn try_from(s: String) -> Result<Self, Self::Error> {
-        Role::parse(&s)
-            .map(RoleColumn)
-            .map_err(|_| format!("unknown role {s:?}"))
+        Role::parse(&s).map(RoleColumn).map_err(|_| format!("unknown role {s:?}"))
     }
 }
 
@@ -70,21 +68,15 @@ pub async fn create(conn: &mut SqliteConnection, user: NewUser<'_>) -> sqlx::Res
 
 /// The account with this id in this tenant.
 pub async fn by_id(pool: &SqlitePool, tenant: TenantId, id: UserId) -> sqlx::Result<Option<User>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM users WHERE tenant_id = ? AND id = ?"
-    ))
-    .bind(tenant)
-    .bind(id)
-    .fetch_optional(pool)
-    .await
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE tenant_id = ? AND id = ?"))
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }
 
 /// The account and its password hash, for sign-in. `email` must already be lower-cased.
-pub async fn credentials(
-    pool: &SqlitePool,
-    tenant: TenantId,
-    email: &str,
-) -> sqlx::Result<Option<(User, String)>> {
+pub async fn credentials(pool: &SqlitePool, tenant: TenantId, email: &str) -> sqlx::Result<Option<(User, String)>> {
     let row: Option<(UserId, String)> =
         sqlx::query_as("SELECT id, password_hash FROM users WHERE tenant_id = ? AND email = ?")
             .bind(tenant)
@@ -99,10 +91,8 @@ pub async fn credentials(
 
 /// The tenant's members, by email.
 pub async fn list(pool: &SqlitePool, tenant: TenantId) -> sqlx::Result<Vec<User>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM users WHERE tenant_id = ? ORDER BY email"
-    ))
-    .bind(tenant)
-    .fetch_all(pool)
-    .await
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE tenant_id = ? ORDER BY email"))
+        .bind(tenant)
+        .fetch_all(pool)
+        .await
 }

@@ -46,10 +46,7 @@ async fn admin_page(
         .await?
         .into_iter()
         .map(|t| Row {
-            members: counts
-                .iter()
-                .find(|(id, _)| *id == t.id)
-                .map_or(0, |(_, n)| *n),
+            members: counts.iter().find(|(id, _)| *id == t.id).map_or(0, |(_, n)| *n),
             created: format_time(t.created_at),
             is_own: t.id == op.0.tenant.id,
             slug: t.slug,
@@ -57,24 +54,11 @@ async fn admin_page(
             suspended: t.suspended,
         })
         .collect();
-    Ok(AdminPage {
-        page: op.0.chrome("Operator", "admin").await?,
-        rows,
-        form,
-        errors,
-    })
+    Ok(AdminPage { page: op.0.chrome("Operator", "admin").await?, rows, form, errors })
 }
 
 pub async fn index(State(state): State<AppState>, op: Operator) -> Result<Response, AppError> {
-    render(
-        &admin_page(
-            &state,
-            &op,
-            NewTenantForm::default(),
-            FieldErrors::default(),
-        )
-        .await?,
-    )
+    render(&admin_page(&state, &op, NewTenantForm::default(), FieldErrors::default()).await?)
 }
 
 pub async fn create_tenant(
@@ -84,9 +68,7 @@ pub async fn create_tenant(
 ) -> Result<Response, AppError> {
     let new = match form.parse() {
         Ok(new) => new,
-        Err(errors) => {
-            return render_invalid(&admin_page(&state, &op, form.without_password(), errors).await?)
-        }
+        Err(errors) => return render_invalid(&admin_page(&state, &op, form.without_password(), errors).await?),
     };
     let hash = password::hash(new.admin_password.expose()).await?;
     let mut tx = store::begin_write(&state.db).await?;
@@ -96,35 +78,15 @@ pub async fn create_tenant(
             drop(tx);
             let mut errors = FieldErrors::default();
             errors.insert("slug", MSG_SLUG_TAKEN);
-            return render_invalid(
-                &admin_page(&state, &op, form.without_password(), errors).await?,
-            );
+            return render_invalid(&admin_page(&state, &op, form.without_password(), errors).await?);
         }
         Err(e) => return Err(e.into()),
     };
-    let detail = format!(
-        "by operator {}; first admin {}",
-        op.0.user.email,
-        new.admin_email.as_str()
-    );
-    audit::record(
-        &mut tx,
-        tenant_id,
-        Actor {
-            id: None,
-            label: &op.0.user.email,
-        },
-        "tenant.created",
-        &detail,
-    )
-    .await?;
+    let detail = format!("by operator {}; first admin {}", op.0.user.email, new.admin_email.as_str());
+    audit::record(&mut tx, tenant_id, Actor { id: None, label: &op.0.user.email }, "tenant.created", &detail).await?;
     tx.commit().await?;
     op.0.session
-        .flash_ok(format!(
-            "Created {} with its administrator {}.",
-            new.name.as_str(),
-            new.admin_email.as_str()
-        ))
+        .flash_ok(format!("Created {} with its administrator {}.", new.name.as_str(), new.admin_email.as_str()))
         .await?;
     Ok(Redirect::to("/admin").into_response())
 }
@@ -141,28 +103,13 @@ pub async fn rename(
     Path(slug): Path<String>,
     Form(form): Form<RenameForm>,
 ) -> Result<Response, AppError> {
-    let tenant = tenants::by_slug(&state.db, &slug)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let name = TenantName::parse(&form.name)
-        .map_err(|m| AppError::Refused(StatusCode::UNPROCESSABLE_ENTITY, m))?;
+    let tenant = tenants::by_slug(&state.db, &slug).await?.ok_or(AppError::NotFound)?;
+    let name = TenantName::parse(&form.name).map_err(|m| AppError::Refused(StatusCode::UNPROCESSABLE_ENTITY, m))?;
     tenants::rename(&state.db, tenant.id, &name).await?;
     let mut conn = state.db.acquire().await?;
     let detail = format!("from {:?} to {:?}", tenant.name, name.as_str());
-    audit::record(
-        &mut conn,
-        tenant.id,
-        Actor {
-            id: None,
-            label: &op.0.user.email,
-        },
-        "tenant.renamed",
-        &detail,
-    )
-    .await?;
-    op.0.session
-        .flash_ok(format!("Renamed {} to {}.", tenant.slug, name.as_str()))
-        .await?;
+    audit::record(&mut conn, tenant.id, Actor { id: None, label: &op.0.user.email }, "tenant.renamed", &detail).await?;
+    op.0.session.flash_ok(format!("Renamed {} to {}.", tenant.slug, name.as_str())).await?;
     Ok(Redirect::to("/admin").into_response())
 }
 
@@ -178,9 +125,7 @@ pub async fn suspend(
     Path(slug): Path<String>,
     Form(form): Form<SuspendForm>,
 ) -> Result<Response, AppError> {
-    let tenant = tenants::by_slug(&state.db, &slug)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let tenant = tenants::by_slug(&state.db, &slug).await?.ok_or(AppError::NotFound)?;
     let suspended = form.suspended.is_some();
     if suspended && tenant.id == op.0.tenant.id {
         return Err(AppError::Refused(
@@ -190,25 +135,9 @@ pub async fn suspend(
     }
     tenants::set_suspended(&state.db, tenant.id, suspended).await?;
     let mut conn = state.db.acquire().await?;
-    let action = if suspended {
-        "tenant.suspended"
-    } else {
-        "tenant.restored"
-    };
-    audit::record(
-        &mut conn,
-        tenant.id,
-        Actor {
-            id: None,
-            label: &op.0.user.email,
-        },
-        action,
-        "",
-    )
-    .await?;
+    let action = if suspended { "tenant.suspended" } else { "tenant.restored" };
+    audit::record(&mut conn, tenant.id, Actor { id: None, label: &op.0.user.email }, action, "").await?;
     let verb = if suspended { "Suspended" } else { "Restored" };
-    op.0.session
-        .flash_ok(format!("{verb} {}.", tenant.name))
-        .await?;
+    op.0.session.flash_ok(format!("{verb} {}.", tenant.name)).await?;
     Ok(Redirect::to("/admin").into_response())
 }

@@ -33,12 +33,7 @@ pub async fn show(State(state): State<AppState>, member: Member) -> Result<Respo
     let rows = audit::recent(&state.db, member.tenant.id, SHOWN)
         .await?
         .into_iter()
-        .map(|e| Row {
-            when: format_time(e.created_at),
-            actor: e.actor,
-            action: e.action,
-            detail: e.detail,
-        })
+        .map(|e| Row { when: format_time(e.created_at), actor: e.actor, action: e.action, detail: e.detail })
         .collect();
     let page = member.chrome("Audit log", "audit").await?;
     render(&AuditPage { page, rows })

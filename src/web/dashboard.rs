@@ -14,8 +14,7 @@ use crate::store::smtp as profiles;
 use crate::store::{self, audit, tenants};
 
 /// SPEC §3: email can be turned on only while a default profile exists.
-pub const MSG_EMAIL_NEEDS_DEFAULT: &str =
-    "Save an SMTP profile and make it the default before turning email on.";
+pub const MSG_EMAIL_NEEDS_DEFAULT: &str = "Save an SMTP profile and make it the default before turning email on.";
 
 /// Where the tenant's email stands, as the dashboard says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,11 +49,7 @@ struct DashboardPage {
     error: Option<&'static str>,
 }
 
-async fn dashboard(
-    state: &AppState,
-    member: &Member,
-    error: Option<&'static str>,
-) -> Result<DashboardPage, AppError> {
+async fn dashboard(state: &AppState, member: &Member, error: Option<&'static str>) -> Result<DashboardPage, AppError> {
     let default = profiles::default_profile(&state.db, member.tenant.id).await?;
     Ok(DashboardPage {
         page: member.chrome("Dashboard", "dashboard").await?,
@@ -102,11 +97,7 @@ pub async fn switch(
         return render_invalid(&dashboard(&state, &member, Some(MSG_EMAIL_NEEDS_DEFAULT)).await?);
     }
     tenants::set_email_enabled(&mut tx, member.tenant.id, enable).await?;
-    let action = if enable {
-        "email.enabled"
-    } else {
-        "email.disabled"
-    };
+    let action = if enable { "email.enabled" } else { "email.disabled" };
     audit::record(&mut tx, member.tenant.id, member.actor(), action, "").await?;
     tx.commit().await?;
     let message = if enable {

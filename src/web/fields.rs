@@ -20,12 +20,7 @@ pub struct FieldView {
 }
 
 impl FieldView {
-    pub fn new(
-        name: &'static str,
-        label: &'static str,
-        value: &str,
-        error: Option<&'static str>,
-    ) -> FieldView {
+    pub fn new(name: &'static str, label: &'static str, value: &str, error: Option<&'static str>) -> FieldView {
         FieldView {
             name,
             label,

@@ -24,12 +24,7 @@ struct HomePage {
 /// `/`: where to sign in, or, before the first tenant exists, how to set up.
 pub async fn index(State(state): State<AppState>) -> Result<Response, AppError> {
     let set_up = !tenants::none_exist(&state.db).await?;
-    render(&HomePage {
-        page: Chrome::bare("Welcome"),
-        set_up,
-        slug: String::new(),
-        error: None,
-    })
+    render(&HomePage { page: Chrome::bare("Welcome"), set_up, slug: String::new(), error: None })
 }
 
 #[derive(Deserialize)]
@@ -39,10 +34,7 @@ pub struct GoQuery {
 }
 
 /// The front door's form: from an organization's short name to its sign-in page.
-pub async fn go(
-    State(state): State<AppState>,
-    Query(q): Query<GoQuery>,
-) -> Result<Response, AppError> {
+pub async fn go(State(state): State<AppState>, Query(q): Query<GoQuery>) -> Result<Response, AppError> {
     let found = match TenantSlug::parse(&q.slug) {
         Ok(slug) => tenants::by_slug(&state.db, slug.as_str()).await?,
         Err(_) => None,
@@ -54,7 +46,9 @@ pub async fn go(
                 page: Chrome::bare("Welcome"),
                 set_up: true,
                 slug: q.slug.trim().to_owned(),
-                error: Some("There is no organization with this short name. Check the spelling or ask your administrator."),
+                error: Some(
+                    "There is no organization with this short name. Check the spelling or ask your administrator.",
+                ),
             };
             Ok((StatusCode::NOT_FOUND, render(&page)?).into_response())
         }
@@ -72,24 +66,11 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
 /// The stylesheet and script, built into the binary so it runs from anywhere.
 pub async fn static_file(Path(path): Path<String>) -> Response {
     let (body, kind) = match path.as_str() {
-        "css/app.css" => (
-            include_str!("../../static/css/app.css"),
-            "text/css; charset=utf-8",
-        ),
-        "js/app.js" => (
-            include_str!("../../static/js/app.js"),
-            "text/javascript; charset=utf-8",
-        ),
+        "css/app.css" => (include_str!("../../static/css/app.css"), "text/css; charset=utf-8"),
+        "js/app.js" => (include_str!("../../static/js/app.js"), "text/javascript; charset=utf-8"),
         _ => return (StatusCode::NOT_FOUND, "not found").into_response(),
     };
-    (
-        [
-            (header::CONTENT_TYPE, kind),
-            (header::CACHE_CONTROL, "public, max-age=300"),
-        ],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "public, max-age=300")], body).into_response()
 }
 
 pub async fn not_found() -> AppError {

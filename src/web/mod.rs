@@ -54,14 +54,7 @@ impl UserChrome {
 impl Chrome {
     /// A page outside any tenant and session (errors, first-run setup).
     pub fn bare(title: impl Into<String>) -> Chrome {
-        Chrome {
-            title: title.into(),
-            csrf: String::new(),
-            flash: None,
-            tenant: None,
-            user: None,
-            nav: "",
-        }
+        Chrome { title: title.into(), csrf: String::new(), flash: None, tenant: None, user: None, nav: "" }
     }
 }
 
@@ -87,23 +80,17 @@ where
     type Rejection = AppError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        axum::Form::<T>::from_request(req, state)
-            .await
-            .map(|f| Form(f.0))
-            .map_err(|_| {
-                AppError::Refused(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "The form could not be read. Reload the page and try again.",
-                )
-            })
+        axum::Form::<T>::from_request(req, state).await.map(|f| Form(f.0)).map_err(|_| {
+            AppError::Refused(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "The form could not be read. Reload the page and try again.",
+            )
+        })
     }
 }
 
 /// A time column as people read it: `2026-11-22 20:15 UTC`.
 pub fn format_time(unix: i64) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_default()
+    time::OffsetDateTime::from_unix_timestamp(unix).ok().and_then(|t| t.format(&format).ok()).unwrap_or_default()
 }

@@ -24,10 +24,7 @@ struct SettingsPage {
     error: Option<&'static str>,
 }
 
-async fn settings_page(
-    member: &Member,
-    error: Option<&'static str>,
-) -> Result<SettingsPage, AppError> {
+async fn settings_page(member: &Member, error: Option<&'static str>) -> Result<SettingsPage, AppError> {
     Ok(SettingsPage {
         page: member.chrome("Settings", "settings").await?,
         slug: member.tenant.slug.clone(),
@@ -58,21 +55,8 @@ pub async fn set_policy(
     };
     let mut tx = store::begin_write(&state.db).await?;
     tenants::set_credential_policy(&mut tx, member.tenant.id, policy).await?;
-    audit::record(
-        &mut tx,
-        member.tenant.id,
-        member.actor(),
-        "policy.changed",
-        policy.as_str(),
-    )
-    .await?;
+    audit::record(&mut tx, member.tenant.id, member.actor(), "policy.changed", policy.as_str()).await?;
     tx.commit().await?;
-    member
-        .session
-        .flash_ok(format!(
-            "SMTP accounts are now checked against the {} rules.",
-            policy.label()
-        ))
-        .await?;
+    member.session.flash_ok(format!("SMTP accounts are now checked against the {} rules.", policy.label())).await?;
     Ok(Redirect::to(&format!("/t/{}/settings", member.tenant.slug)).into_response())
 }

@@ -40,9 +40,7 @@ pub async fn announce_link(state: &AppState) -> anyhow::Result<()> {
 }
 
 async fn check_token(state: &AppState, token: &str) -> Result<(), AppError> {
-    if !tenants::none_exist(&state.db).await?
-        || !setup::token_is_valid(&state.db, &token_hash(token)).await?
-    {
+    if !tenants::none_exist(&state.db).await? || !setup::token_is_valid(&state.db, &token_hash(token)).await? {
         return Err(AppError::Refused(StatusCode::GONE, GONE));
     }
     Ok(())
@@ -54,16 +52,8 @@ pub async fn show(
     session: WebSession,
 ) -> Result<Response, AppError> {
     check_token(&state, &token).await?;
-    let page = Chrome {
-        csrf: session.csrf_token().await?,
-        ..Chrome::bare("Set up relaydesk")
-    };
-    render(&SetupPage {
-        page,
-        token,
-        form: NewTenantForm::default(),
-        errors: FieldErrors::default(),
-    })
+    let page = Chrome { csrf: session.csrf_token().await?, ..Chrome::bare("Set up relaydesk") };
+    render(&SetupPage { page, token, form: NewTenantForm::default(), errors: FieldErrors::default() })
 }
 
 pub async fn submit(
@@ -74,16 +64,8 @@ pub async fn submit(
 ) -> Result<Response, AppError> {
     check_token(&state, &token).await?;
     let invalid = |errors: FieldErrors, csrf: String| {
-        let page = Chrome {
-            csrf,
-            ..Chrome::bare("Set up relaydesk")
-        };
-        render_invalid(&SetupPage {
-            page,
-            token: token.clone(),
-            form: form.without_password(),
-            errors,
-        })
+        let page = Chrome { csrf, ..Chrome::bare("Set up relaydesk") };
+        render_invalid(&SetupPage { page, token: token.clone(), form: form.without_password(), errors })
     };
     let new = match form.parse() {
         Ok(new) => new,
@@ -103,30 +85,13 @@ pub async fn submit(
         }
         Err(e) => return Err(e.into()),
     };
-    let actor = Actor {
-        id: Some(user_id),
-        label: new.admin_email.as_str(),
-    };
-    audit::record(
-        &mut tx,
-        tenant_id,
-        actor,
-        "tenant.created",
-        "first-run setup",
-    )
-    .await?;
+    let actor = Actor { id: Some(user_id), label: new.admin_email.as_str() };
+    audit::record(&mut tx, tenant_id, actor, "tenant.created", "first-run setup").await?;
     tx.commit().await?;
 
-    let user = users::by_id(&state.db, tenant_id, user_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let user = users::by_id(&state.db, tenant_id, user_id).await?.ok_or(AppError::NotFound)?;
     session.sign_in(&user).await?;
-    session
-        .flash_ok("Your organization is ready, and you are signed in as its administrator.")
-        .await?;
-    tracing::info!(
-        tenant = new.slug.as_str(),
-        "first-run setup created the first organization"
-    );
+    session.flash_ok("Your organization is ready, and you are signed in as its administrator.").await?;
+    tracing::info!(tenant = new.slug.as_str(), "first-run setup created the first organization");
     Ok(Redirect::to(&format!("/t/{}/", new.slug.as_str())).into_response())
 }

@@ -20,8 +20,7 @@ use crate::store::users;
 
 /// The one answer for an unknown email and a wrong password (SPEC §7).
 pub const MSG_INCORRECT: &str = "Incorrect email or password.";
-pub const MSG_SUSPENDED: &str =
-    "This organization is suspended. Contact the person who runs relaydesk for you.";
+pub const MSG_SUSPENDED: &str = "This organization is suspended. Contact the person who runs relaydesk for you.";
 
 #[derive(Template)]
 #[template(path = "auth/login.html")]
@@ -57,19 +56,10 @@ async fn login_page(
     let page = Chrome {
         csrf: session.csrf_token().await?,
         flash: session.take_flash().await?,
-        tenant: Some(TenantChrome {
-            slug: tenant.slug.clone(),
-            name: tenant.name.clone(),
-        }),
+        tenant: Some(TenantChrome { slug: tenant.slug.clone(), name: tenant.name.clone() }),
         ..Chrome::bare("Sign in")
     };
-    Ok(LoginPage {
-        page,
-        slug: tenant.slug.clone(),
-        email,
-        next,
-        error,
-    })
+    Ok(LoginPage { page, slug: tenant.slug.clone(), email, next, error })
 }
 
 pub async fn show(
@@ -102,8 +92,7 @@ pub async fn submit(
     // Throttled before any hashing, so a flood costs no CPU.
     if let Err(wait) = state.throttle.check(&account, &client) {
         let minutes = wait.as_secs().div_ceil(60).max(1);
-        let message =
-            format!("Too many failed sign-in attempts. Wait {minutes} minutes, then try again.");
+        let message = format!("Too many failed sign-in attempts. Wait {minutes} minutes, then try again.");
         return refuse(StatusCode::TOO_MANY_REQUESTS, message).await;
     }
     let found = users::credentials(&state.db, tenant.id, &email).await?;
@@ -122,17 +111,7 @@ pub async fn submit(
     state.throttle.succeed(&account);
     session.sign_in(&user).await?;
     let mut conn = state.db.acquire().await?;
-    audit::record(
-        &mut conn,
-        tenant.id,
-        Actor {
-            id: Some(user.id),
-            label: &user.email,
-        },
-        "user.signed_in",
-        "",
-    )
-    .await?;
+    audit::record(&mut conn, tenant.id, Actor { id: Some(user.id), label: &user.email }, "user.signed_in", "").await?;
     Ok(Redirect::to(&safe_next(&tenant.slug, &form.next)).into_response())
 }
 
@@ -173,10 +152,7 @@ mod tests {
 
     #[test]
     fn next_stays_inside_the_tenant() {
-        assert_eq!(
-            safe_next("acme", "/t/acme/smtp?page=2"),
-            "/t/acme/smtp?page=2"
-        );
+        assert_eq!(safe_next("acme", "/t/acme/smtp?page=2"), "/t/acme/smtp?page=2");
         for bad in [
             "",
             "https://evil.test/",

@@ -11,10 +11,10 @@ use crate::app::AppState;
 use crate::auth::extract::Member;
 use crate::domain::account::Role;
 use crate::domain::smtp::{
-    check_duplicate_password, copied_name, msg_copied, CredentialPolicy, Description, FieldErrors,
-    FormMode, GraphClientSecret, GraphPassword, GraphTenantId, ProfileForm, ProfileInput,
-    ProfileKind, ProfileName, SecretScope, Security, SenderName, Signature, SmtpHost, SmtpUsername,
-    Transport, MSG_NAME_TAKEN, MSG_RETYPE_PASSWORD, MSG_RETYPE_SECRET,
+    check_duplicate_password, copied_name, msg_copied, CredentialPolicy, Description, FieldErrors, FormMode,
+    GraphClientSecret, GraphPassword, GraphTenantId, ProfileForm, ProfileInput, ProfileKind, ProfileName, SecretScope,
+    Security, SenderName, Signature, SmtpHost, SmtpUsername, Transport, MSG_NAME_TAKEN, MSG_RETYPE_PASSWORD,
+    MSG_RETYPE_SECRET,
 };
 use crate::domain::{email, smtp_password};
 use crate::error::AppError;
@@ -76,14 +76,8 @@ fn row(p: Profile) -> Row {
     let kind = kind_of(&p);
     let (endpoint, security) = match kind {
         ProfileKind::Generic => (
-            format!(
-                "{}:{}",
-                p.host.clone().unwrap_or_default(),
-                p.port.unwrap_or_default()
-            ),
-            Security::parse(p.security.as_deref().unwrap_or_default())
-                .unwrap_or_default()
-                .label(),
+            format!("{}:{}", p.host.clone().unwrap_or_default(), p.port.unwrap_or_default()),
+            Security::parse(p.security.as_deref().unwrap_or_default()).unwrap_or_default().label(),
         ),
         ProfileKind::Graph => (p.username.clone().unwrap_or_default(), "HTTPS"),
     };
@@ -92,15 +86,7 @@ fn row(p: Profile) -> Row {
         when: format_time(at),
         message: p.last_test_message.clone().unwrap_or_default(),
     });
-    Row {
-        id: p.id.0,
-        name: p.name,
-        kind: kind.label(),
-        endpoint,
-        security,
-        is_default: p.is_default,
-        test,
-    }
+    Row { id: p.id.0, name: p.name, kind: kind.label(), endpoint, security, is_default: p.is_default, test }
 }
 
 pub async fn list(
@@ -109,27 +95,10 @@ pub async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Response, AppError> {
     member.require(Role::Organizer)?;
-    let search: String = query
-        .q
-        .trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(50)
-        .collect();
-    let page_no = query
-        .page
-        .trim()
-        .parse::<i64>()
-        .unwrap_or(1)
-        .clamp(1, 1_000_000);
-    let (found, total) = profiles::page(
-        &state.db,
-        member.tenant.id,
-        &search,
-        PER_PAGE,
-        (page_no - 1) * PER_PAGE,
-    )
-    .await?;
+    let search: String = query.q.trim().chars().filter(|c| !c.is_control()).take(50).collect();
+    let page_no = query.page.trim().parse::<i64>().unwrap_or(1).clamp(1, 1_000_000);
+    let (found, total) =
+        profiles::page(&state.db, member.tenant.id, &search, PER_PAGE, (page_no - 1) * PER_PAGE).await?;
     let pages = (total + PER_PAGE - 1) / PER_PAGE;
     let link = |n: i64| {
         let q: String = url::form_urlencoded::byte_serialize(search.as_bytes()).collect();
@@ -176,10 +145,9 @@ const GRAPH_USER_HINT: &str = "The mailbox that sends, for example noreply@examp
 pub fn password_rules(kind: ProfileKind, policy: CredentialPolicy) -> String {
     match (kind, policy) {
         (ProfileKind::Graph, _) => format!("1 to {} characters.", GraphPassword::MAX_LEN),
-        (ProfileKind::Generic, CredentialPolicy::Provider) => format!(
-            "The password or key your provider gave you, up to {} characters.",
-            smtp_password::PROVIDER_MAX_LEN
-        ),
+        (ProfileKind::Generic, CredentialPolicy::Provider) => {
+            format!("The password or key your provider gave you, up to {} characters.", smtp_password::PROVIDER_MAX_LEN)
+        }
         (ProfileKind::Generic, CredentialPolicy::Documented) => format!(
             "{} to {} characters from A-Z, a-z, 0-9 and {}, with at least one of each kind. No character three \
              times in a row, and no three keyboard or alphabet neighbours such as abc, 321 or qwe.",
@@ -203,9 +171,7 @@ fn profile_fields(
     let has_secret = stored.is_some_and(|p| p.graph_secret_sealed.is_some());
     let generic_user_hint = match policy {
         CredentialPolicy::Documented => "The login for the SMTP server, in email format.",
-        CredentialPolicy::Provider => {
-            "The login for the SMTP server (any name your provider gave you)."
-        }
+        CredentialPolicy::Provider => "The login for the SMTP server (any name your provider gave you).",
     };
     let (user_label, user_hint, user_type) = match (kind, policy) {
         (ProfileKind::Graph, _) => ("User Name", GRAPH_USER_HINT, "email"),
@@ -217,11 +183,7 @@ fn profile_fields(
         (_, CredentialPolicy::Provider) => smtp_password::PROVIDER_MAX_LEN,
         (_, CredentialPolicy::Documented) => smtp_password::DOCUMENTED_MAX_LEN,
     };
-    let keep_hint = if stored.is_some() {
-        " Leave blank to keep the saved one."
-    } else {
-        ""
-    };
+    let keep_hint = if stored.is_some() { " Leave blank to keep the saved one." } else { "" };
     ProfileFields {
         name: FieldView::new("name", "Name", &form.name, e("name"))
             .max(ProfileName::MAX_LEN)
@@ -331,10 +293,7 @@ fn form_page(
     stored: Option<&Profile>,
 ) -> FormPage {
     let (heading, action) = match stored {
-        Some(p) => (
-            format!("Edit {}", p.name),
-            format!("/t/{slug}/smtp/{}", p.id.0),
-        ),
+        Some(p) => (format!("Edit {}", p.name), format!("/t/{slug}/smtp/{}", p.id.0)),
         None => ("New SMTP profile".to_owned(), format!("/t/{slug}/smtp")),
     };
     FormPage {
@@ -343,12 +302,8 @@ fn form_page(
         action,
         editing: stored.is_some(),
         profile_id: stored.map_or(0, |p| p.id.0),
-        kind: ProfileKind::parse(form.kind.trim())
-            .unwrap_or_default()
-            .as_str(),
-        security: Security::parse(form.security.trim())
-            .unwrap_or_default()
-            .as_str(),
+        kind: ProfileKind::parse(form.kind.trim()).unwrap_or_default().as_str(),
+        security: Security::parse(form.security.trim()).unwrap_or_default().as_str(),
         is_default: form.is_default.is_some(),
         currently_default: stored.is_some_and(|p| p.is_default),
         tls_verify: form.tls_verify.is_some(),
@@ -383,14 +338,8 @@ fn stored_form(p: &Profile) -> ProfileForm {
         signature: p.signature.clone().unwrap_or_default(),
         description: p.description.clone().unwrap_or_default(),
         host: p.host.clone().unwrap_or_default(),
-        port: p
-            .port
-            .map(|n| n.to_string())
-            .unwrap_or_else(|| Security::default().default_port().to_string()),
-        security: p
-            .security
-            .clone()
-            .unwrap_or_else(|| Security::default().as_str().into()),
+        port: p.port.map(|n| n.to_string()).unwrap_or_else(|| Security::default().default_port().to_string()),
+        security: p.security.clone().unwrap_or_else(|| Security::default().as_str().into()),
         tls_verify: on(p.tls_verify),
         ca_pem: p.ca_pem.clone().unwrap_or_default(),
         auth_required: on(p.auth_required || p.is_graph()),
@@ -404,32 +353,19 @@ fn stored_form(p: &Profile) -> ProfileForm {
 
 /// The form as submitted, minus what must never be sent back.
 fn without_secrets(form: &ProfileForm) -> ProfileForm {
-    ProfileForm {
-        password: String::new(),
-        graph_client_secret: String::new(),
-        ..form.clone()
-    }
+    ProfileForm { password: String::new(), graph_client_secret: String::new(), ..form.clone() }
 }
 
 /// Loads a profile of the member's tenant; another tenant's id (or no number) is 404.
 async fn load(state: &AppState, member: &Member, id: &str) -> Result<Profile, AppError> {
     let id = id.parse::<i64>().map_err(|_| AppError::NotFound)?;
-    profiles::get(&state.db, member.tenant.id, ProfileId(id))
-        .await?
-        .ok_or(AppError::NotFound)
+    profiles::get(&state.db, member.tenant.id, ProfileId(id)).await?.ok_or(AppError::NotFound)
 }
 
 pub async fn new_form(member: Member) -> Result<Response, AppError> {
     member.require(Role::Admin)?;
     let page = member.chrome("New SMTP profile", "smtp").await?;
-    render(&form_page(
-        page,
-        &member.tenant.slug,
-        &blank_form(),
-        FieldErrors::default(),
-        member.tenant.policy(),
-        None,
-    ))
+    render(&form_page(page, &member.tenant.slug, &blank_form(), FieldErrors::default(), member.tenant.policy(), None))
 }
 
 pub async fn edit_form(
@@ -439,50 +375,28 @@ pub async fn edit_form(
 ) -> Result<Response, AppError> {
     member.require(Role::Admin)?;
     let stored = load(&state, &member, &id).await?;
-    let page = member
-        .chrome(format!("Edit {}", stored.name), "smtp")
-        .await?;
+    let page = member.chrome(format!("Edit {}", stored.name), "smtp").await?;
     let form = stored_form(&stored);
-    render(&form_page(
-        page,
-        &member.tenant.slug,
-        &form,
-        FieldErrors::default(),
-        member.tenant.policy(),
-        Some(&stored),
-    ))
+    render(&form_page(page, &member.tenant.slug, &form, FieldErrors::default(), member.tenant.policy(), Some(&stored)))
 }
 
 /// Seals the secrets of a parsed form. On edit, a blank secret keeps the stored one, but
 /// only while its `SecretScope` is unchanged; otherwise it must be typed again.
-fn secrets_for(
-    state: &AppState,
-    input: &ProfileInput,
-    stored: Option<&Profile>,
-    errors: &mut FieldErrors,
-) -> Secrets {
+fn secrets_for(state: &AppState, input: &ProfileInput, stored: Option<&Profile>, errors: &mut FieldErrors) -> Secrets {
     let same_scope = stored.is_some_and(|p| p.secret_scope() == SecretScope::of(&input.transport));
-    let mut keep_or_ask = |typed: Option<&String>,
-                           kept: Option<&String>,
-                           field: &'static str,
-                           message: &'static str| {
-        match (typed, kept) {
+    let mut keep_or_ask =
+        |typed: Option<&String>, kept: Option<&String>, field: &'static str, message: &'static str| match (typed, kept)
+        {
             (Some(plain), _) => Some(state.secrets.seal(plain)),
             (None, Some(sealed)) if same_scope => Some(sealed.clone()),
             (None, _) => {
                 errors.insert(field, message);
                 None
             }
-        }
-    };
+        };
     match &input.transport {
-        Transport::Generic { auth: None, .. } => Secrets {
-            password: None,
-            graph_secret: None,
-        },
-        Transport::Generic {
-            auth: Some(auth), ..
-        } => Secrets {
+        Transport::Generic { auth: None, .. } => Secrets { password: None, graph_secret: None },
+        Transport::Generic { auth: Some(auth), .. } => Secrets {
             password: keep_or_ask(
                 auth.password.as_ref(),
                 stored.and_then(|p| p.password_sealed.as_ref()),
@@ -491,11 +405,7 @@ fn secrets_for(
             ),
             graph_secret: None,
         },
-        Transport::Graph {
-            password,
-            client_secret,
-            ..
-        } => Secrets {
+        Transport::Graph { password, client_secret, .. } => Secrets {
             password: keep_or_ask(
                 password.as_ref(),
                 stored.and_then(|p| p.password_sealed.as_ref()),
@@ -540,17 +450,10 @@ async fn save(
     stored: Option<Profile>,
 ) -> Result<Response, AppError> {
     let policy = member.tenant.policy();
-    let mode = if stored.is_some() {
-        FormMode::Edit
-    } else {
-        FormMode::Create
-    };
+    let mode = if stored.is_some() { FormMode::Edit } else { FormMode::Create };
     let parsed = form.parse(policy, mode);
     let mut errors = parsed.as_ref().err().cloned().unwrap_or_default();
-    let secrets = parsed
-        .as_ref()
-        .ok()
-        .map(|input| secrets_for(&state, input, stored.as_ref(), &mut errors));
+    let secrets = parsed.as_ref().ok().map(|input| secrets_for(&state, input, stored.as_ref(), &mut errors));
     let (input, secrets) = match (parsed, secrets) {
         (Ok(input), Some(secrets)) if errors.is_empty() => (input, secrets),
         _ => return invalid_form(&member, &form, errors, stored.as_ref()).await,
@@ -558,12 +461,10 @@ async fn save(
 
     let mut tx = store::begin_write(&state.db).await?;
     let written = match &stored {
-        None => profiles::create(&mut tx, member.tenant.id, &input, &secrets)
-            .await
-            .map(Some),
-        Some(p) => profiles::update(&mut tx, member.tenant.id, p.id, &input, &secrets)
-            .await
-            .map(|found| found.then_some(p.id)),
+        None => profiles::create(&mut tx, member.tenant.id, &input, &secrets).await.map(Some),
+        Some(p) => {
+            profiles::update(&mut tx, member.tenant.id, p.id, &input, &secrets).await.map(|found| found.then_some(p.id))
+        }
     };
     let id = match written {
         Ok(Some(id)) => id,
@@ -576,24 +477,11 @@ async fn save(
         }
         Err(e) => return Err(e.into()),
     };
-    let action = if stored.is_some() {
-        "profile.updated"
-    } else {
-        "profile.created"
-    };
-    audit::record(
-        &mut tx,
-        member.tenant.id,
-        member.actor(),
-        action,
-        input.name.as_str(),
-    )
-    .await?;
+    let action = if stored.is_some() { "profile.updated" } else { "profile.created" };
+    audit::record(&mut tx, member.tenant.id, member.actor(), action, input.name.as_str()).await?;
     tx.commit().await?;
 
-    let saved = profiles::get(&state.db, member.tenant.id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let saved = profiles::get(&state.db, member.tenant.id, id).await?.ok_or(AppError::NotFound)?;
     let mut message = format!("Saved {}.", saved.name);
     if saved.is_default && stored.as_ref().is_none_or(|p| !p.is_default) {
         message.push_str(" It is now the default profile.");
@@ -608,19 +496,10 @@ async fn invalid_form(
     errors: FieldErrors,
     stored: Option<&Profile>,
 ) -> Result<Response, AppError> {
-    let title = stored.map_or("New SMTP profile".to_owned(), |p| {
-        format!("Edit {}", p.name)
-    });
+    let title = stored.map_or("New SMTP profile".to_owned(), |p| format!("Edit {}", p.name));
     let page = member.chrome(title, "smtp").await?;
     let form = without_secrets(form);
-    render_invalid(&form_page(
-        page,
-        &member.tenant.slug,
-        &form,
-        errors,
-        member.tenant.policy(),
-        stored,
-    ))
+    render_invalid(&form_page(page, &member.tenant.slug, &form, errors, member.tenant.policy(), stored))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -650,24 +529,16 @@ async fn duplicate_page(
 ) -> Result<DuplicatePage, AppError> {
     let mut conn = state.db.acquire().await?;
     let taken = profiles::names(&mut conn, member.tenant.id).await?;
-    let new_name = copied_name(&source.name, |n| {
-        taken.iter().any(|t| t.eq_ignore_ascii_case(n))
-    });
+    let new_name = copied_name(&source.name, |n| taken.iter().any(|t| t.eq_ignore_ascii_case(n)));
     let kind = kind_of(&source);
-    let label = if kind == ProfileKind::Graph {
-        "Password"
-    } else {
-        "SMTP Account Password"
-    };
+    let label = if kind == ProfileKind::Graph { "Password" } else { "SMTP Account Password" };
     let password = FieldView::new("password", label, "", error)
         .kind("password")
         .autocomplete("new-password")
         .required()
         .hint(password_rules(kind, member.tenant.policy()));
     Ok(DuplicatePage {
-        page: member
-            .chrome(format!("Duplicate {}", source.name), "smtp")
-            .await?,
+        page: member.chrome(format!("Duplicate {}", source.name), "smtp").await?,
         asks_password: source.has_password(),
         profile: row(source),
         new_name,
@@ -694,9 +565,7 @@ pub async fn duplicate(
     member.require(Role::Admin)?;
     let source = load(&state, &member, &id).await?;
     let sealed = if source.has_password() {
-        if let Err(message) =
-            check_duplicate_password(kind_of(&source), member.tenant.policy(), &form.password)
-        {
+        if let Err(message) = check_duplicate_password(kind_of(&source), member.tenant.policy(), &form.password) {
             return render_invalid(&duplicate_page(&state, &member, source, Some(message)).await?);
         }
         Some(state.secrets.seal(&form.password))
@@ -706,27 +575,12 @@ pub async fn duplicate(
     let mut tx = store::begin_write(&state.db).await?;
     // Names are read inside the write transaction, so the chosen name is still free.
     let taken = profiles::names(&mut tx, member.tenant.id).await?;
-    let new_name = copied_name(&source.name, |n| {
-        taken.iter().any(|t| t.eq_ignore_ascii_case(n))
-    });
-    profiles::duplicate(
-        &mut tx,
-        member.tenant.id,
-        source.id,
-        &new_name,
-        sealed.as_deref(),
-    )
-    .await?
-    .ok_or(AppError::NotFound)?;
+    let new_name = copied_name(&source.name, |n| taken.iter().any(|t| t.eq_ignore_ascii_case(n)));
+    profiles::duplicate(&mut tx, member.tenant.id, source.id, &new_name, sealed.as_deref())
+        .await?
+        .ok_or(AppError::NotFound)?;
     let detail = format!("{} as {new_name}", source.name);
-    audit::record(
-        &mut tx,
-        member.tenant.id,
-        member.actor(),
-        "profile.duplicated",
-        &detail,
-    )
-    .await?;
+    audit::record(&mut tx, member.tenant.id, member.actor(), "profile.duplicated", &detail).await?;
     tx.commit().await?;
     member.session.flash_ok(msg_copied(&new_name)).await?;
     Ok(Redirect::to(&format!("/t/{}/smtp", member.tenant.slug)).into_response())
@@ -746,19 +600,9 @@ pub async fn make_default(
     if !profiles::make_default(&mut tx, member.tenant.id, profile.id).await? {
         return Err(AppError::NotFound);
     }
-    audit::record(
-        &mut tx,
-        member.tenant.id,
-        member.actor(),
-        "profile.default",
-        &profile.name,
-    )
-    .await?;
+    audit::record(&mut tx, member.tenant.id, member.actor(), "profile.default", &profile.name).await?;
     tx.commit().await?;
-    member
-        .session
-        .flash_ok(format!("{} is now the default profile.", profile.name))
-        .await?;
+    member.session.flash_ok(format!("{} is now the default profile.", profile.name)).await?;
     Ok(Redirect::to(&format!("/t/{}/smtp", member.tenant.slug)).into_response())
 }
 
@@ -791,9 +635,7 @@ async fn delete_page(
 ) -> Result<DeletePage, AppError> {
     let others = profiles::others(&state.db, member.tenant.id, profile.id).await?;
     Ok(DeletePage {
-        page: member
-            .chrome(format!("Delete {}", profile.name), "smtp")
-            .await?,
+        page: member.chrome(format!("Delete {}", profile.name), "smtp").await?,
         others: others.into_iter().map(|(id, name)| (id.0, name)).collect(),
         email_enabled: member.tenant.email_enabled,
         profile: row(profile),
@@ -828,10 +670,7 @@ pub async fn delete(
     };
     let mut tx = store::begin_write(&state.db).await?;
     if let Some(next) = new_default {
-        if profiles::get_in(&mut tx, member.tenant.id, next)
-            .await?
-            .is_none()
-        {
+        if profiles::get_in(&mut tx, member.tenant.id, next).await?.is_none() {
             drop(tx);
             return render_invalid_delete(&state, &member, profile).await;
         }
@@ -843,32 +682,18 @@ pub async fn delete(
     let mut message = format!("Deleted {}.", profile.name);
     if let Some(next) = new_default {
         profiles::make_default(&mut tx, member.tenant.id, next).await?;
-        let next_name = profiles::get_in(&mut tx, member.tenant.id, next)
-            .await?
-            .map(|p| p.name)
-            .unwrap_or_default();
+        let next_name = profiles::get_in(&mut tx, member.tenant.id, next).await?.map(|p| p.name).unwrap_or_default();
         detail.push_str(&format!("; new default {next_name}"));
         message.push_str(&format!(" {next_name} is now the default profile."));
     } else if profile.is_default {
         message.push_str(" There is no default profile now: invitations and password resets are not emailed until you make one the default.");
     }
-    audit::record(
-        &mut tx,
-        member.tenant.id,
-        member.actor(),
-        "profile.deleted",
-        &detail,
-    )
-    .await?;
+    audit::record(&mut tx, member.tenant.id, member.actor(), "profile.deleted", &detail).await?;
     tx.commit().await?;
     member.session.flash_ok(message).await?;
     Ok(Redirect::to(&format!("/t/{}/smtp", member.tenant.slug)).into_response())
 }
 
-async fn render_invalid_delete(
-    state: &AppState,
-    member: &Member,
-    profile: Profile,
-) -> Result<Response, AppError> {
+async fn render_invalid_delete(state: &AppState, member: &Member, profile: Profile) -> Result<Response, AppError> {
     render_invalid(&delete_page(state, member, profile, Some(MSG_NEW_DEFAULT)).await?)
 }

@@ -5,16 +5,8 @@ use crate::helpers::*;
 
 async fn operator_app() -> TestApp {
     let app = spawn_app().await;
-    app.add_user(
-        "olivia@acme.test",
-        "olivia's long password",
-        Role::Admin,
-        true,
-    )
-    .await;
-    let res = app
-        .sign_in("olivia@acme.test", "olivia's long password")
-        .await;
+    app.add_user("olivia@acme.test", "olivia's long password", Role::Admin, true).await;
+    let res = app.sign_in("olivia@acme.test", "olivia's long password").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     app
 }
@@ -32,23 +24,10 @@ fn new_tenant<'a>(slug: &'a str, email: &'a str) -> Vec<(&'a str, &'a str)> {
 #[tokio::test]
 async fn admin_is_not_found_for_anyone_but_an_operator() {
     let app = spawn_app().await;
-    assert_eq!(
-        app.get("/admin").await.status(),
-        StatusCode::NOT_FOUND,
-        "anonymous"
-    );
+    assert_eq!(app.get("/admin").await.status(), StatusCode::NOT_FOUND, "anonymous");
     app.sign_in_admin().await;
-    assert_eq!(
-        app.get("/admin").await.status(),
-        StatusCode::NOT_FOUND,
-        "a tenant admin"
-    );
-    let res = app
-        .post(
-            "/admin/tenants",
-            &new_tenant("initech", "peter@initech.test"),
-        )
-        .await;
+    assert_eq!(app.get("/admin").await.status(), StatusCode::NOT_FOUND, "a tenant admin");
+    let res = app.post("/admin/tenants", &new_tenant("initech", "peter@initech.test")).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(app.count("SELECT COUNT(*) FROM tenants").await, 1);
 }
@@ -58,12 +37,7 @@ async fn an_operator_creates_a_tenant_whose_admin_can_sign_in() {
     let app = operator_app().await;
     let html = app.page("/admin").await;
     assert!(html.contains("acme"));
-    let res = app
-        .post(
-            "/admin/tenants",
-            &new_tenant("initech", "Peter@Initech.test"),
-        )
-        .await;
+    let res = app.post("/admin/tenants", &new_tenant("initech", "Peter@Initech.test")).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let html = app.page("/admin").await;
     assert!(html.contains("Created Initech with its administrator peter@initech.test."));
@@ -78,9 +52,7 @@ async fn an_operator_creates_a_tenant_whose_admin_can_sign_in() {
     assert_eq!((role.as_str(), operator), ("admin", false));
 
     let peter = app.share();
-    let res = peter
-        .sign_in_to("initech", "peter@initech.test", "peter's long password")
-        .await;
+    let res = peter.sign_in_to("initech", "peter@initech.test", "peter's long password").await;
     assert_eq!(location(&res), "/t/initech/");
 }
 
@@ -88,56 +60,25 @@ async fn an_operator_creates_a_tenant_whose_admin_can_sign_in() {
 async fn a_bad_or_taken_tenant_is_refused_with_messages_and_nothing_stored() {
     let app = operator_app().await;
     let res = app
-        .post(
-            "/admin/tenants",
-            &[
-                ("slug", "A"),
-                ("admin_email", "peter@localhost"),
-                ("admin_password", "short"),
-            ],
-        )
+        .post("/admin/tenants", &[("slug", "A"), ("admin_email", "peter@localhost"), ("admin_password", "short")])
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.unwrap();
     for (field, message) in [
-        (
-            "slug",
-            "Please enter a short name of 2 to 40 lowercase letters, digits or hyphens.",
-        ),
-        (
-            "name",
-            "Please enter the name of the organization, up to 100 characters.",
-        ),
+        ("slug", "Please enter a short name of 2 to 40 lowercase letters, digits or hyphens."),
+        ("name", "Please enter the name of the organization, up to 100 characters."),
         ("admin_name", "Please enter a name of up to 100 characters."),
         ("admin_email", "Please enter a valid email address."),
-        (
-            "admin_password",
-            "Please choose a password of at least 12 characters.",
-        ),
+        ("admin_password", "Please choose a password of at least 12 characters."),
     ] {
-        assert!(
-            html.contains(&format!(r#"id="error-{field}">{message}<"#)),
-            "{field}: {html}"
-        );
-        assert!(
-            html.contains(&format!(r#"aria-describedby="error-{field}"#)),
-            "{field}"
-        );
+        assert!(html.contains(&format!(r#"id="error-{field}">{message}<"#)), "{field}: {html}");
+        assert!(html.contains(&format!(r#"aria-describedby="error-{field}"#)), "{field}");
     }
-    assert!(
-        !html.contains("short\""),
-        "the typed password is not echoed"
-    );
+    assert!(!html.contains("short\""), "the typed password is not echoed");
 
-    let res = app
-        .post("/admin/tenants", &new_tenant("acme", "peter@initech.test"))
-        .await;
+    let res = app.post("/admin/tenants", &new_tenant("acme", "peter@initech.test")).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(res
-        .text()
-        .await
-        .unwrap()
-        .contains("An organization with this short name already exists."));
+    assert!(res.text().await.unwrap().contains("An organization with this short name already exists."));
     assert_eq!(app.count("SELECT COUNT(*) FROM tenants").await, 1);
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 2);
 }
@@ -145,74 +86,33 @@ async fn a_bad_or_taken_tenant_is_refused_with_messages_and_nothing_stored() {
 #[tokio::test]
 async fn rename_and_suspend() {
     let app = operator_app().await;
-    seed_tenant(
-        &app.db,
-        "globex",
-        "Globex",
-        "hank@globex.test",
-        "hank's long password",
-    )
-    .await;
+    seed_tenant(&app.db, "globex", "Globex", "hank@globex.test", "hank's long password").await;
     let hank = app.share();
     assert_eq!(
-        hank.sign_in_to("globex", "hank@globex.test", "hank's long password")
-            .await
-            .status(),
+        hank.sign_in_to("globex", "hank@globex.test", "hank's long password").await.status(),
         StatusCode::SEE_OTHER
     );
 
-    let res = app
-        .post(
-            "/admin/tenants/globex/rename",
-            &[("name", "Globex Corporation")],
-        )
-        .await;
+    let res = app.post("/admin/tenants/globex/rename", &[("name", "Globex Corporation")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let (name,): (String,) = sqlx::query_as("SELECT name FROM tenants WHERE slug = 'globex'")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let (name,): (String,) =
+        sqlx::query_as("SELECT name FROM tenants WHERE slug = 'globex'").fetch_one(&app.db).await.unwrap();
     assert_eq!(name, "Globex Corporation");
-    let res = app
-        .post("/admin/tenants/globex/rename", &[("name", "")])
-        .await;
+    let res = app.post("/admin/tenants/globex/rename", &[("name", "")]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
-    let res = app
-        .post("/admin/tenants/globex/suspend", &[("suspended", "on")])
-        .await;
+    let res = app.post("/admin/tenants/globex/suspend", &[("suspended", "on")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        hank.get("/t/globex/").await.status(),
-        StatusCode::SEE_OTHER,
-        "the session ended"
-    );
-    let res = hank
-        .sign_in_to("globex", "hank@globex.test", "hank's long password")
-        .await;
+    assert_eq!(hank.get("/t/globex/").await.status(), StatusCode::SEE_OTHER, "the session ended");
+    let res = hank.sign_in_to("globex", "hank@globex.test", "hank's long password").await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    assert!(res
-        .text()
-        .await
-        .unwrap()
-        .contains("This organization is suspended."));
+    assert!(res.text().await.unwrap().contains("This organization is suspended."));
 
-    let res = app
-        .post("/admin/tenants/acme/suspend", &[("suspended", "on")])
-        .await;
-    assert_eq!(
-        res.status(),
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "not your own"
-    );
+    let res = app.post("/admin/tenants/acme/suspend", &[("suspended", "on")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "not your own");
 
     app.post("/admin/tenants/globex/suspend", &[]).await;
-    let res = hank
-        .sign_in_to("globex", "hank@globex.test", "hank's long password")
-        .await;
+    let res = hank.sign_in_to("globex", "hank@globex.test", "hank's long password").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "restored");
-    assert_eq!(
-        app.post("/admin/tenants/nope/suspend", &[]).await.status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(app.post("/admin/tenants/nope/suspend", &[]).await.status(), StatusCode::NOT_FOUND);
 }

@@ -40,11 +40,7 @@ impl Server {
                 let _ = tx.send(line);
             }
         });
-        Server {
-            child,
-            lines,
-            log: Vec::new(),
-        }
+        Server { child, lines, log: Vec::new() }
     }
 
     /// Waits for a log line containing `needle` and returns it.
@@ -61,24 +57,15 @@ impl Server {
         .await;
         match found {
             Ok(Some(line)) => line,
-            _ => panic!(
-                "no log line with {needle:?}; log so far:\n{}",
-                self.log.join("\n")
-            ),
+            _ => panic!("no log line with {needle:?}; log so far:\n{}", self.log.join("\n")),
         }
     }
 
     async fn stop(mut self) -> Vec<String> {
         let pid = self.child.id().unwrap().to_string();
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
+        let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(status.success());
-        let exit = tokio::time::timeout(Duration::from_secs(15), self.child.wait())
-            .await
-            .expect("stops")
-            .unwrap();
+        let exit = tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await.expect("stops").unwrap();
         assert!(exit.success(), "clean exit on SIGTERM: {exit:?}");
         while let Some(line) = self.lines.recv().await {
             self.log.push(line);
@@ -88,10 +75,7 @@ impl Server {
 }
 
 fn word_after<'a>(line: &'a str, marker: &str) -> &'a str {
-    let start = line
-        .find(marker)
-        .unwrap_or_else(|| panic!("{marker} in {line}"))
-        + marker.len();
+    let start = line.find(marker).unwrap_or_else(|| panic!("{marker} in {line}")) + marker.len();
     line[start..].split_whitespace().next().unwrap()
 }
 
@@ -99,38 +83,20 @@ fn word_after<'a>(line: &'a str, marker: &str) -> &'a str {
 async fn the_logged_setup_link_creates_the_first_tenant_and_signs_its_admin_in() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::start(dir.path());
-    let link = word_after(
-        &server.wait_for("First run: open").await,
-        "First run: open ",
-    )
-    .to_owned();
-    let address =
-        word_after(&server.wait_for("relaydesk is listening").await, "address=").to_owned();
-    assert!(
-        link.starts_with(&format!("http://{address}/setup/")),
-        "{link}"
-    );
+    let link = word_after(&server.wait_for("First run: open").await, "First run: open ").to_owned();
+    let address = word_after(&server.wait_for("relaydesk is listening").await, "address=").to_owned();
+    assert!(link.starts_with(&format!("http://{address}/setup/")), "{link}");
     assert!(dir.path().join("data/relaydesk.db").exists());
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("data/secret.key"))
-            .unwrap()
-            .permissions()
-            .mode();
+        let mode = std::fs::metadata(dir.path().join("data/secret.key")).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
     let (client, _) = new_client();
     let base = format!("http://{address}");
-    let home = client
-        .get(&base)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = client.get(&base).send().await.unwrap().text().await.unwrap();
     assert!(home.contains("relaydesk is not set up yet."));
     let health = client.get(format!("{base}/healthz")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
@@ -138,12 +104,8 @@ async fn the_logged_setup_link_creates_the_first_tenant_and_signs_its_admin_in()
     let form = client.get(&link).send().await.unwrap();
     assert_eq!(form.status(), StatusCode::OK);
     let token = csrf_in(&form.text().await.unwrap());
-    let bad = client
-        .post(&link)
-        .form(&[("slug", "x"), ("name", "First Org"), ("csrf_token", &token)])
-        .send()
-        .await
-        .unwrap();
+    let bad =
+        client.post(&link).form(&[("slug", "x"), ("name", "First Org"), ("csrf_token", &token)]).send().await.unwrap();
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let res = client
         .post(&link)
@@ -166,80 +128,30 @@ async fn the_logged_setup_link_creates_the_first_tenant_and_signs_its_admin_in()
     let html = dashboard.text().await.unwrap();
     assert!(html.contains("Grace Hopper"));
     assert!(html.contains("Your organization is ready"));
-    assert_eq!(
-        client
-            .get(format!("{base}/admin"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK,
-        "an operator"
-    );
-    assert_eq!(
-        client.get(&link).send().await.unwrap().status(),
-        StatusCode::GONE,
-        "the link works once"
-    );
+    assert_eq!(client.get(format!("{base}/admin")).send().await.unwrap().status(), StatusCode::OK, "an operator");
+    assert_eq!(client.get(&link).send().await.unwrap().status(), StatusCode::GONE, "the link works once");
 
     // Sign out, and in again.
     let token = csrf_in(&html);
-    let res = client
-        .post(format!("{base}/t/first/logout"))
-        .form(&[("csrf_token", &token)])
-        .send()
-        .await
-        .unwrap();
+    let res = client.post(format!("{base}/t/first/logout")).form(&[("csrf_token", &token)]).send().await.unwrap();
     assert_eq!(location(&res), "/t/first/login");
-    assert_eq!(
-        client
-            .get(format!("{base}/t/first/"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::SEE_OTHER
-    );
-    let token = csrf_in(
-        &client
-            .get(format!("{base}/t/first/login"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    assert_eq!(client.get(format!("{base}/t/first/")).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+    let token = csrf_in(&client.get(format!("{base}/t/first/login")).send().await.unwrap().text().await.unwrap());
     let res = client
         .post(format!("{base}/t/first/login"))
-        .form(&[
-            ("email", "grace@first.test"),
-            ("password", "grace's long password"),
-            ("csrf_token", &token),
-        ])
+        .form(&[("email", "grace@first.test"), ("password", "grace's long password"), ("csrf_token", &token)])
         .send()
         .await
         .unwrap();
     assert_eq!(location(&res), "/t/first/");
 
     let log = server.stop().await;
-    assert!(
-        log.iter().any(|l| l.contains("relaydesk stopped")),
-        "{}",
-        log.join("\n")
-    );
-    assert!(
-        !log.iter().any(|l| l.contains("grace's long password")),
-        "no password in the log"
-    );
+    assert!(log.iter().any(|l| l.contains("relaydesk stopped")), "{}", log.join("\n"));
+    assert!(!log.iter().any(|l| l.contains("grace's long password")), "no password in the log");
 
     // A second start: a tenant exists, so no setup link.
     let mut again = Server::start(dir.path());
     again.wait_for("relaydesk is listening").await;
     let log = again.stop().await;
-    assert!(
-        !log.iter().any(|l| l.contains("First run")),
-        "{}",
-        log.join("\n")
-    );
+    assert!(!log.iter().any(|l| l.contains("First run")), "{}", log.join("\n"));
 }

@@ -33,13 +33,8 @@ pub async fn spawn_app() -> TestApp {
 /// Like `spawn_app`, with the config adjusted first (short session limits, say).
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = Config::for_database(
-        &dir.path().join("relaydesk.db"),
-        "127.0.0.1:0".parse().unwrap(),
-    );
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .expect("bind");
+    let mut config = Config::for_database(&dir.path().join("relaydesk.db"), "127.0.0.1:0".parse().unwrap());
+    let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind");
     let addr = listener.local_addr().unwrap();
     config.public_url = format!("http://{addr}").parse().unwrap();
     adjust(&mut config);
@@ -47,46 +42,22 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let db = app.state.db.clone();
     let secrets = app.state.secrets.clone();
     tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
+        axum::serve(listener, app.router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
     });
     let tenant = seed_tenant(&db, SLUG, "Acme Ltd", ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let (client, jar) = new_client();
-    TestApp {
-        base: format!("http://{addr}"),
-        db,
-        client,
-        jar,
-        tenant,
-        secrets,
-        _dir: Arc::new(dir),
-    }
+    TestApp { base: format!("http://{addr}"), db, client, jar, tenant, secrets, _dir: Arc::new(dir) }
 }
 
 /// A client that keeps cookies and never follows redirects (tests look at each 303).
 pub fn new_client() -> (reqwest::Client, Arc<Jar>) {
     let jar = Arc::new(Jar::default());
-    let client = reqwest::Client::builder()
-        .cookie_provider(jar.clone())
-        .redirect(Policy::none())
-        .build()
-        .unwrap();
+    let client = reqwest::Client::builder().cookie_provider(jar.clone()).redirect(Policy::none()).build().unwrap();
     (client, jar)
 }
 
 /// Creates a tenant with an admin, as the operator's form would.
-pub async fn seed_tenant(
-    db: &SqlitePool,
-    slug: &str,
-    name: &str,
-    email: &str,
-    password: &str,
-) -> TenantId {
+pub async fn seed_tenant(db: &SqlitePool, slug: &str, name: &str, email: &str, password: &str) -> TenantId {
     let form = NewTenantForm {
         slug: slug.into(),
         name: name.into(),
@@ -94,14 +65,10 @@ pub async fn seed_tenant(
         admin_email: email.into(),
         admin_password: password.into(),
     };
-    let Ok(new) = form.parse() else {
-        panic!("invalid seed")
-    };
+    let Ok(new) = form.parse() else { panic!("invalid seed") };
     let hash = relaydesk::auth::password::hash(password).await.unwrap();
     let mut tx = store::begin_write(db).await.unwrap();
-    let (tenant, _) = tenants::create_with_admin(&mut tx, &new, &hash, false)
-        .await
-        .unwrap();
+    let (tenant, _) = tenants::create_with_admin(&mut tx, &new, &hash, false).await.unwrap();
     tx.commit().await.unwrap();
     tenant
 }
@@ -143,12 +110,7 @@ impl TestApp {
 
     /// POST a form as is (no token added).
     pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Response {
-        self.client
-            .post(self.url(path))
-            .form(fields)
-            .send()
-            .await
-            .expect("POST")
+        self.client.post(self.url(path)).form(fields).send().await.expect("POST")
     }
 
     /// POST a form with the session's CSRF token.
@@ -161,15 +123,8 @@ impl TestApp {
 
     pub async fn sign_in_to(&self, slug: &str, email: &str, password: &str) -> Response {
         let token = csrf_in(&self.page(&format!("/t/{slug}/login")).await);
-        self.post_raw(
-            &format!("/t/{slug}/login"),
-            &[
-                ("email", email),
-                ("password", password),
-                ("csrf_token", &token),
-            ],
-        )
-        .await
+        self.post_raw(&format!("/t/{slug}/login"), &[("email", email), ("password", password), ("csrf_token", &token)])
+            .await
     }
 
     pub async fn sign_in(&self, email: &str, password: &str) -> Response {
@@ -191,11 +146,7 @@ impl TestApp {
     /// The session cookie the jar would send now.
     pub fn session_cookie(&self) -> Option<String> {
         let header = self.jar.cookies(&self.base.parse().unwrap())?;
-        header
-            .to_str()
-            .ok()?
-            .split("; ")
-            .find_map(|c| c.strip_prefix("relaydesk_session=").map(str::to_owned))
+        header.to_str().ok()?.split("; ").find_map(|c| c.strip_prefix("relaydesk_session=").map(str::to_owned))
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
@@ -204,14 +155,7 @@ impl TestApp {
     }
 }
 
-pub async fn add_user_to(
-    db: &SqlitePool,
-    tenant: TenantId,
-    email: &str,
-    password: &str,
-    role: Role,
-    operator: bool,
-) {
+pub async fn add_user_to(db: &SqlitePool, tenant: TenantId, email: &str, password: &str, role: Role, operator: bool) {
     let email = AccountEmail::parse(email).unwrap();
     let name = DisplayName::parse("Member").unwrap();
     let hash = relaydesk::auth::password::hash(password).await.unwrap();
@@ -235,17 +179,10 @@ pub fn csrf_in(html: &str) -> String {
 }
 
 pub fn location(res: &Response) -> String {
-    res.headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
+    res.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
 }
 
 /// Every `Set-Cookie` header of a response.
 pub fn set_cookies(res: &Response) -> Vec<String> {
-    res.headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect()
+    res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect()
 }

@@ -6,14 +6,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn an_admin_of_one_tenant_is_not_signed_in_to_another() {
     let app = spawn_app().await;
-    seed_tenant(
-        &app.db,
-        "globex",
-        "Globex Corp",
-        "hank@globex.test",
-        "hank's long password",
-    )
-    .await;
+    seed_tenant(&app.db, "globex", "Globex Corp", "hank@globex.test", "hank's long password").await;
     app.sign_in_admin().await;
 
     for path in ["/t/globex/", "/t/globex/audit"] {
@@ -30,38 +23,18 @@ async fn an_admin_of_one_tenant_is_not_signed_in_to_another() {
 #[tokio::test]
 async fn acme_credentials_do_not_open_globex() {
     let app = spawn_app().await;
-    seed_tenant(
-        &app.db,
-        "globex",
-        "Globex Corp",
-        "hank@globex.test",
-        "hank's long password",
-    )
-    .await;
+    seed_tenant(&app.db, "globex", "Globex Corp", "hank@globex.test", "hank's long password").await;
     let res = app.sign_in_to("globex", ADMIN_EMAIL, ADMIN_PASSWORD).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(res
-        .text()
-        .await
-        .unwrap()
-        .contains("Incorrect email or password."));
+    assert!(res.text().await.unwrap().contains("Incorrect email or password."));
 }
 
 #[tokio::test]
 async fn the_audit_log_shows_only_the_tenants_own_entries() {
     let app = spawn_app().await;
-    seed_tenant(
-        &app.db,
-        "globex",
-        "Globex Corp",
-        "hank@globex.test",
-        "hank's long password",
-    )
-    .await;
+    seed_tenant(&app.db, "globex", "Globex Corp", "hank@globex.test", "hank's long password").await;
     let hank = app.share();
-    let res = hank
-        .sign_in_to("globex", "hank@globex.test", "hank's long password")
-        .await;
+    let res = hank.sign_in_to("globex", "hank@globex.test", "hank's long password").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 
     app.sign_in_admin().await;
@@ -73,14 +46,7 @@ async fn the_audit_log_shows_only_the_tenants_own_entries() {
 #[tokio::test]
 async fn an_unknown_tenant_is_not_found() {
     let app = spawn_app().await;
-    for path in [
-        "/t/nope/",
-        "/t/nope/login",
-        "/t/nope/audit",
-        "/t/%00/login",
-        "/t/../admin",
-        "/nowhere",
-    ] {
+    for path in ["/t/nope/", "/t/nope/login", "/t/nope/audit", "/t/%00/login", "/t/../admin", "/nowhere"] {
         let res = app.get(path).await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
     }
@@ -89,19 +55,9 @@ async fn an_unknown_tenant_is_not_found() {
 #[tokio::test]
 async fn roles_below_admin_get_403_on_admin_pages() {
     let app = spawn_app().await;
-    app.add_user(
-        "olga@acme.test",
-        "olga's long password",
-        Role::Organizer,
-        false,
-    )
-    .await;
-    app.add_user("ulf@acme.test", "ulf's long password", Role::User, false)
-        .await;
-    for (email, password) in [
-        ("olga@acme.test", "olga's long password"),
-        ("ulf@acme.test", "ulf's long password"),
-    ] {
+    app.add_user("olga@acme.test", "olga's long password", Role::Organizer, false).await;
+    app.add_user("ulf@acme.test", "ulf's long password", Role::User, false).await;
+    for (email, password) in [("olga@acme.test", "olga's long password"), ("ulf@acme.test", "ulf's long password")] {
         let member = app.share();
         let res = member.sign_in(email, password).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);

@@ -13,28 +13,14 @@ async fn healthz_answers_200() {
 #[tokio::test]
 async fn every_page_carries_the_security_headers() {
     let app = spawn_app().await;
-    for path in [
-        "/",
-        "/t/acme/login",
-        "/nowhere",
-        "/static/css/app.css",
-        "/healthz",
-    ] {
+    for path in ["/", "/t/acme/login", "/nowhere", "/static/css/app.css", "/healthz"] {
         let res = app.get(path).await;
         let h = res.headers();
-        let csp = h
-            .get("content-security-policy")
-            .expect(path)
-            .to_str()
-            .unwrap();
+        let csp = h.get("content-security-policy").expect(path).to_str().unwrap();
         assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
         assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
         assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
-        assert_eq!(
-            h.get("x-content-type-options").unwrap(),
-            "nosniff",
-            "{path}"
-        );
+        assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff", "{path}");
         assert_eq!(h.get("referrer-policy").unwrap(), "same-origin", "{path}");
     }
 }
@@ -46,11 +32,7 @@ async fn signed_in_pages_are_not_cached() {
     for path in ["/t/acme/", "/t/acme/audit"] {
         let res = app.get(path).await;
         assert_eq!(res.status(), StatusCode::OK);
-        assert_eq!(
-            res.headers().get("cache-control").unwrap(),
-            "no-store",
-            "{path}"
-        );
+        assert_eq!(res.headers().get("cache-control").unwrap(), "no-store", "{path}");
     }
 }
 
@@ -61,29 +43,17 @@ async fn pages_use_no_inline_script_and_nothing_from_elsewhere() {
     for path in ["/", "/t/acme/login", "/t/acme/", "/t/acme/audit"] {
         let html = app.page(path).await;
         assert!(!html.contains("<script>"), "{path}: inline script");
-        assert!(
-            !has_inline_handler(&html),
-            "{path}: no inline event handlers"
-        );
+        assert!(!has_inline_handler(&html), "{path}: no inline event handlers");
         for attr in ["src=\"http", "href=\"http", "src=\"//", "href=\"//"] {
             assert!(!html.contains(attr), "{path}: external resource {attr}");
         }
     }
     let css = app.get("/static/css/app.css").await;
     assert_eq!(css.status(), StatusCode::OK);
-    assert!(css
-        .headers()
-        .get("content-type")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .starts_with("text/css"));
+    assert!(css.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/css"));
     let js = app.get("/static/js/app.js").await;
     assert_eq!(js.status(), StatusCode::OK);
-    assert_eq!(
-        app.get("/static/../Cargo.toml").await.status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(app.get("/static/../Cargo.toml").await.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -96,11 +66,7 @@ async fn the_front_door_finds_an_organization_by_short_name() {
     assert_eq!(location(&res), "/t/acme/login");
     let res = app.get("/go?slug=Nope%21").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    assert!(res
-        .text()
-        .await
-        .unwrap()
-        .contains("There is no organization with this short name."));
+    assert!(res.text().await.unwrap().contains("There is no organization with this short name."));
 }
 
 #[tokio::test]
@@ -119,36 +85,15 @@ async fn odd_input_gets_a_clear_answer_never_a_500() {
         .unwrap();
     assert!(res.status().is_client_error(), "{}", res.status());
     // Not a form at all.
-    let res = app
-        .client
-        .post(app.url("/t/acme/login"))
-        .header("x-csrf-token", &token)
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let res = app.client.post(app.url("/t/acme/login")).header("x-csrf-token", &token).body("{}").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(res
-        .text()
-        .await
-        .unwrap()
-        .contains("The form could not be read."));
+    assert!(res.text().await.unwrap().contains("The form could not be read."));
     // Far too large.
     let big = "a".repeat(2 * 1024 * 1024);
-    let res = app
-        .post("/t/acme/login", &[("email", &big), ("password", "x")])
-        .await;
+    let res = app.post("/t/acme/login", &[("email", &big), ("password", "x")]).await;
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     // Control characters and long values in the fields.
-    let res = app
-        .post(
-            "/t/acme/login",
-            &[
-                ("email", "a\r\nb@x.io\0"),
-                ("password", &"p".repeat(10_000)),
-            ],
-        )
-        .await;
+    let res = app.post("/t/acme/login", &[("email", "a\r\nb@x.io\0"), ("password", &"p".repeat(10_000))]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 

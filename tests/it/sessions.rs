@@ -9,33 +9,16 @@ async fn sign_out_deletes_the_session_on_the_server() {
     let app = spawn_app().await;
     app.sign_in_admin().await;
     let id = app.session_cookie().unwrap();
-    assert_eq!(
-        app.count(&format!(
-            "SELECT COUNT(*) FROM tower_sessions WHERE id = '{id}'"
-        ))
-        .await,
-        1
-    );
+    assert_eq!(app.count(&format!("SELECT COUNT(*) FROM tower_sessions WHERE id = '{id}'")).await, 1);
 
     let res = app.post("/t/acme/logout", &[]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/t/acme/login");
-    assert_eq!(
-        app.count(&format!(
-            "SELECT COUNT(*) FROM tower_sessions WHERE id = '{id}'"
-        ))
-        .await,
-        0
-    );
+    assert_eq!(app.count(&format!("SELECT COUNT(*) FROM tower_sessions WHERE id = '{id}'")).await, 0);
 
     // Replaying the old cookie from another client gets nothing.
     let (other, _) = new_client();
-    let res = other
-        .get(app.url("/t/acme/"))
-        .header("cookie", format!("relaydesk_session={id}"))
-        .send()
-        .await
-        .unwrap();
+    let res = other.get(app.url("/t/acme/")).header("cookie", format!("relaydesk_session={id}")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/t/acme/login?next=%2Ft%2Facme%2F");
     let html = app.page("/t/acme/login").await;
@@ -46,11 +29,7 @@ async fn sign_out_deletes_the_session_on_the_server() {
 async fn a_session_past_its_idle_limit_is_refused() {
     let app = spawn_app_with(|c| c.session_idle = Duration::from_secs(1)).await;
     app.sign_in_admin().await;
-    assert_eq!(
-        app.get("/t/acme/").await.status(),
-        StatusCode::OK,
-        "fresh session works"
-    );
+    assert_eq!(app.get("/t/acme/").await.status(), StatusCode::OK, "fresh session works");
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let res = app.get("/t/acme/").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -77,11 +56,7 @@ async fn a_session_past_its_absolute_limit_is_refused_even_when_active() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let id = app.session_cookie();
     if let Some(id) = id {
-        let n = app
-            .count(&format!(
-                "SELECT COUNT(*) FROM tower_sessions WHERE id = '{id}'"
-            ))
-            .await;
+        let n = app.count(&format!("SELECT COUNT(*) FROM tower_sessions WHERE id = '{id}'")).await;
         assert_eq!(n, 0, "the expired session was deleted");
     }
 }
@@ -90,9 +65,6 @@ async fn a_session_past_its_absolute_limit_is_refused_even_when_active() {
 async fn bumping_the_session_epoch_ends_existing_sessions() {
     let app = spawn_app().await;
     app.sign_in_admin().await;
-    sqlx::query("UPDATE users SET session_epoch = session_epoch + 1")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    sqlx::query("UPDATE users SET session_epoch = session_epoch + 1").execute(&app.db).await.unwrap();
     assert_eq!(app.get("/t/acme/").await.status(), StatusCode::SEE_OTHER);
 }

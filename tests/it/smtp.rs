@@ -43,19 +43,12 @@ pub fn graph(name: &str) -> Vec<(&'static str, String)> {
         ("username", "sender@acme.test".into()),
         ("password", "graph-password-1".into()),
         ("graph_tenant_id", "acme.onmicrosoft.com".into()),
-        (
-            "graph_client_id",
-            "0f8fad5b-d9cb-469f-a165-70867728950e".into(),
-        ),
+        ("graph_client_id", "0f8fad5b-d9cb-469f-a165-70867728950e".into()),
         ("graph_client_secret", "very~secret~value".into()),
     ]
 }
 
-pub fn with(
-    mut form: Vec<(&'static str, String)>,
-    field: &'static str,
-    value: &str,
-) -> Vec<(&'static str, String)> {
+pub fn with(mut form: Vec<(&'static str, String)>, field: &'static str, value: &str) -> Vec<(&'static str, String)> {
     form.retain(|(k, _)| *k != field);
     form.push((field, value.to_owned()));
     form
@@ -67,11 +60,7 @@ pub fn without(mut form: Vec<(&'static str, String)>, field: &str) -> Vec<(&'sta
 }
 
 impl TestApp {
-    pub async fn post_form(
-        &self,
-        path: &str,
-        form: &[(&'static str, String)],
-    ) -> reqwest::Response {
+    pub async fn post_form(&self, path: &str, form: &[(&'static str, String)]) -> reqwest::Response {
         let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         self.post(path, &fields).await
     }
@@ -79,18 +68,10 @@ impl TestApp {
     /// Creates a profile through the form and returns its id.
     pub async fn create_profile(&self, form: &[(&'static str, String)]) -> i64 {
         let res = self.post_form("/t/acme/smtp", form).await;
-        assert_eq!(
-            res.status(),
-            StatusCode::SEE_OTHER,
-            "{}",
-            res.text().await.unwrap()
-        );
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", res.text().await.unwrap());
         let name = &form.iter().find(|(k, _)| *k == "name").unwrap().1;
-        let (id,): (i64,) = sqlx::query_as("SELECT id FROM smtp_profiles WHERE name = ?")
-            .bind(name)
-            .fetch_one(&self.db)
-            .await
-            .unwrap();
+        let (id,): (i64,) =
+            sqlx::query_as("SELECT id FROM smtp_profiles WHERE name = ?").bind(name).fetch_one(&self.db).await.unwrap();
         id
     }
 
@@ -114,15 +95,8 @@ async fn admin_app() -> TestApp {
 }
 
 fn shows_error(html: &str, field: &str, message: &str) -> bool {
-    let escaped = message
-        .replace('\'', "&#39;")
-        .replace('"', "&quot;")
-        .replace('&', "&amp;");
-    let message = if html.contains(&escaped) {
-        escaped
-    } else {
-        message.to_owned()
-    };
+    let escaped = message.replace('\'', "&#39;").replace('"', "&quot;").replace('&', "&amp;");
+    let message = if html.contains(&escaped) { escaped } else { message.to_owned() };
     html.contains(&format!(r#"id="error-{field}">{message}</p>"#))
 }
 
@@ -161,16 +135,10 @@ async fn creating_a_profile_stores_it_with_the_password_encrypted() {
     assert_eq!(row.0, "Main_Office");
     assert_eq!(row.1, "generic");
     assert!(row.2, "the first profile is the default");
-    assert_eq!(
-        (row.3.as_str(), row.4.as_str()),
-        ("no-reply@acme.test", "Acme Accounts")
-    );
+    assert_eq!((row.3.as_str(), row.4.as_str()), ("no-reply@acme.test", "Acme Accounts"));
     assert_eq!(row.5.as_deref(), Some("help@acme.test"));
     assert_eq!(row.6.as_deref(), Some("Acme Ltd\nSupport team"));
-    assert_eq!(
-        (row.7.as_str(), row.8, row.9.as_str()),
-        ("smtp.acme.test", 587, "starttls")
-    );
+    assert_eq!((row.7.as_str(), row.8, row.9.as_str()), ("smtp.acme.test", 587, "starttls"));
     assert!(row.10 && row.11);
     assert_eq!(row.12, "mailer@acme.test");
     assert!(!row.13.contains(PASSWORD), "not stored in the clear");
@@ -187,17 +155,8 @@ async fn a_graph_profile_stores_both_secrets_encrypted() {
     .fetch_one(&app.db)
     .await
     .unwrap();
-    assert_eq!(
-        (kind.as_str(), user.as_str()),
-        ("graph", "sender@acme.test")
-    );
-    assert_eq!(
-        (tenant.as_str(), client.as_str()),
-        (
-            "acme.onmicrosoft.com",
-            "0f8fad5b-d9cb-469f-a165-70867728950e"
-        )
-    );
+    assert_eq!((kind.as_str(), user.as_str()), ("graph", "sender@acme.test"));
+    assert_eq!((tenant.as_str(), client.as_str()), ("acme.onmicrosoft.com", "0f8fad5b-d9cb-469f-a165-70867728950e"));
     assert_eq!(app.secrets.open(&pw).unwrap(), "graph-password-1");
     assert_eq!(app.secrets.open(&secret).unwrap(), "very~secret~value");
 }
@@ -217,26 +176,14 @@ async fn every_field_message_is_reachable_through_the_form_and_nothing_is_stored
             "name",
             "Please enter a name of up to 50 letters, digits or underscores.",
         ),
-        (
-            with(generic("x"), "name", ""),
-            "name",
-            "Please enter a name of up to 50 letters, digits or underscores.",
-        ),
-        (
-            with(generic("x"), "kind", "imap"),
-            "kind",
-            "Please choose a type.",
-        ),
+        (with(generic("x"), "name", ""), "name", "Please enter a name of up to 50 letters, digits or underscores."),
+        (with(generic("x"), "kind", "imap"), "kind", "Please choose a type."),
         (
             with(generic("x"), "from_address", "user@localhost"),
             "from_address",
             "Please enter a from address in email format.",
         ),
-        (
-            with(generic("x"), "from_name", ""),
-            "from_name",
-            "Please enter a sender name.",
-        ),
+        (with(generic("x"), "from_name", ""), "from_name", "Please enter a sender name."),
         (
             with(generic("x"), "from_name", "Acme\r\nBcc: victim@example.com"),
             "from_name",
@@ -247,26 +194,14 @@ async fn every_field_message_is_reachable_through_the_form_and_nothing_is_stored
             "reply_to",
             "Please enter a reply-to address in email format.",
         ),
-        (
-            with(generic("x"), "signature", &long(251)),
-            "signature",
-            "Please enter a signature within 250 characters.",
-        ),
+        (with(generic("x"), "signature", &long(251)), "signature", "Please enter a signature within 250 characters."),
         (
             with(generic("x"), "description", &long(1001)),
             "description",
             "Please enter a description within 1000 characters.",
         ),
-        (
-            with(generic("x"), "host", &long(101)),
-            "host",
-            "Please enter an SMTP host within 100 characters.",
-        ),
-        (
-            with(generic("x"), "host", ""),
-            "host",
-            "Please enter an SMTP host within 100 characters.",
-        ),
+        (with(generic("x"), "host", &long(101)), "host", "Please enter an SMTP host within 100 characters."),
+        (with(generic("x"), "host", ""), "host", "Please enter an SMTP host within 100 characters."),
         (
             with(generic("x"), "host", "https://smtp.acme.test"),
             "host",
@@ -277,93 +212,35 @@ async fn every_field_message_is_reachable_through_the_form_and_nothing_is_stored
             "host",
             "Please enter a valid SMTP host name or IP address.",
         ),
-        (
-            with(generic("x"), "port", "0"),
-            "port",
-            "Please enter an SMTP port between 1 and 49151.",
-        ),
-        (
-            with(generic("x"), "port", "49152"),
-            "port",
-            "Please enter an SMTP port between 1 and 49151.",
-        ),
-        (
-            with(generic("x"), "port", "25a"),
-            "port",
-            "Please enter an SMTP port between 1 and 49151.",
-        ),
-        (
-            with(generic("x"), "security", "tls"),
-            "security",
-            "Please choose a security mode.",
-        ),
-        (
-            with(generic("x"), "ca_pem", "not a certificate"),
-            "ca_pem",
-            "Please paste a PEM certificate.",
-        ),
-        (
-            with(generic("x"), "username", "mailer"),
-            "username",
-            "Please enter an SMTP account address in email format.",
-        ),
-        (
-            with(generic("x"), "password", "short"),
-            "password",
-            "The SMTP account password does not meet the rules.",
-        ),
+        (with(generic("x"), "port", "0"), "port", "Please enter an SMTP port between 1 and 49151."),
+        (with(generic("x"), "port", "49152"), "port", "Please enter an SMTP port between 1 and 49151."),
+        (with(generic("x"), "port", "25a"), "port", "Please enter an SMTP port between 1 and 49151."),
+        (with(generic("x"), "security", "tls"), "security", "Please choose a security mode."),
+        (with(generic("x"), "ca_pem", "not a certificate"), "ca_pem", "Please paste a PEM certificate."),
+        (with(generic("x"), "username", "mailer"), "username", "Please enter an SMTP account address in email format."),
+        (with(generic("x"), "password", "short"), "password", "The SMTP account password does not meet the rules."),
         (
             with(generic("x"), "password", "Abcd$12345"),
             "password",
             "The SMTP account password does not meet the rules.",
         ),
-        (
-            with(generic("x"), "password", ""),
-            "password",
-            "The SMTP account password does not meet the rules.",
-        ),
-        (
-            with(graph("x"), "username", "sender"),
-            "username",
-            "Please enter a user name in email format.",
-        ),
-        (
-            with(graph("x"), "password", ""),
-            "password",
-            "Please enter a password.",
-        ),
+        (with(generic("x"), "password", ""), "password", "The SMTP account password does not meet the rules."),
+        (with(graph("x"), "username", "sender"), "username", "Please enter a user name in email format."),
+        (with(graph("x"), "password", ""), "password", "Please enter a password."),
         (
             with(graph("x"), "graph_tenant_id", "not a tenant!"),
             "graph_tenant_id",
             "Please enter a tenant ID (a GUID or a domain name).",
         ),
-        (
-            with(graph("x"), "graph_client_id", "1234"),
-            "graph_client_id",
-            "Please enter a client ID in GUID format.",
-        ),
-        (
-            with(graph("x"), "graph_client_secret", ""),
-            "graph_client_secret",
-            "Please enter a client secret.",
-        ),
+        (with(graph("x"), "graph_client_id", "1234"), "graph_client_id", "Please enter a client ID in GUID format."),
+        (with(graph("x"), "graph_client_secret", ""), "graph_client_secret", "Please enter a client secret."),
     ];
     for (form, field, message) in cases {
         let res = app.post_form("/t/acme/smtp", &form).await;
-        assert_eq!(
-            res.status(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{field}: {message}"
-        );
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{field}: {message}");
         let html = res.text().await.unwrap();
-        assert!(
-            shows_error(&html, field, message),
-            "{field}: {message}\n{html}"
-        );
-        assert!(
-            html.contains(&format!("aria-describedby=\"error-{field}")),
-            "{field} input points at its message"
-        );
+        assert!(shows_error(&html, field, message), "{field}: {message}\n{html}");
+        assert!(html.contains(&format!("aria-describedby=\"error-{field}")), "{field} input points at its message");
         assert_eq!(app.profile_count().await, 0, "{field}: nothing stored");
     }
 }
@@ -371,62 +248,29 @@ async fn every_field_message_is_reachable_through_the_form_and_nothing_is_stored
 #[tokio::test]
 async fn provider_policy_messages_and_app_passwords() {
     let app = admin_app().await;
-    let res = app
-        .post(
-            "/t/acme/settings/credential-policy",
-            &[("policy", "provider")],
-        )
-        .await;
+    let res = app.post("/t/acme/settings/credential-policy", &[("policy", "provider")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let res = app
-        .post_form(
-            "/t/acme/smtp",
-            &with(generic("x"), "username", &"u".repeat(101)),
-        )
-        .await;
+    let res = app.post_form("/t/acme/smtp", &with(generic("x"), "username", &"u".repeat(101))).await;
     assert!(shows_error(
         &res.text().await.unwrap(),
         "username",
         "Please enter an SMTP account name within 100 characters."
     ));
-    let res = app
-        .post_form("/t/acme/smtp", &with(generic("x"), "password", ""))
-        .await;
-    assert!(shows_error(
-        &res.text().await.unwrap(),
-        "password",
-        "Please enter the SMTP account password."
-    ));
+    let res = app.post_form("/t/acme/smtp", &with(generic("x"), "password", "")).await;
+    assert!(shows_error(&res.text().await.unwrap(), "password", "Please enter the SMTP account password."));
     // A 16-letter Gmail app password and a plain account name are fine under this policy.
-    let form = with(
-        with(generic("Gmail"), "password", "abcdefghijklmnop"),
-        "username",
-        "apikey",
-    );
+    let form = with(with(generic("Gmail"), "password", "abcdefghijklmnop"), "username", "apikey");
     app.create_profile(&form).await;
 
-    let res = app
-        .post(
-            "/t/acme/settings/credential-policy",
-            &[("policy", "anything")],
-        )
-        .await;
+    let res = app.post("/t/acme/settings/credential-policy", &[("policy", "anything")]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(res
-        .text()
-        .await
-        .unwrap()
-        .contains("Please choose a credential policy."));
+    assert!(res.text().await.unwrap().contains("Please choose a credential policy."));
 }
 
 #[tokio::test]
 async fn a_failed_submit_keeps_the_entries_but_never_the_password() {
     let app = admin_app().await;
-    let form = with(
-        with(generic("Kept_Name"), "port", "0"),
-        "from_name",
-        "Kept Sender",
-    );
+    let form = with(with(generic("Kept_Name"), "port", "0"), "from_name", "Kept Sender");
     let res = app.post_form("/t/acme/smtp", &form).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.unwrap();
@@ -434,14 +278,8 @@ async fn a_failed_submit_keeps_the_entries_but_never_the_password() {
     assert!(html.contains(r#"value="Kept Sender""#));
     assert!(html.contains(r#"value="smtp.acme.test""#));
     assert!(!html.contains(PASSWORD), "the password is not sent back");
-    assert!(
-        html.contains("Please correct the following"),
-        "a summary at the top"
-    );
-    assert!(
-        html.contains(r##"<a href="#port">"##),
-        "the summary links to the field"
-    );
+    assert!(html.contains("Please correct the following"), "a summary at the top");
+    assert!(html.contains(r##"<a href="#port">"##), "the summary links to the field");
 }
 
 #[tokio::test]
@@ -450,11 +288,7 @@ async fn a_duplicate_name_is_refused_case_insensitively() {
     app.create_profile(&generic("Main_Office")).await;
     let res = app.post_form("/t/acme/smtp", &generic("main_office")).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(shows_error(
-        &res.text().await.unwrap(),
-        "name",
-        "An SMTP profile with this name already exists."
-    ));
+    assert!(shows_error(&res.text().await.unwrap(), "name", "An SMTP profile with this name already exists."));
     assert_eq!(app.profile_count().await, 1);
 }
 
@@ -464,21 +298,13 @@ async fn the_first_profile_is_default_and_ticking_moves_the_default() {
     app.create_profile(&generic("First")).await;
     app.create_profile(&generic("Second")).await;
     assert_eq!(app.default_profile().await.as_deref(), Some("First"));
-    app.create_profile(&with(generic("Third"), "is_default", "on"))
-        .await;
+    app.create_profile(&with(generic("Third"), "is_default", "on")).await;
     assert_eq!(app.default_profile().await.as_deref(), Some("Third"));
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM smtp_profiles WHERE is_default = 1")
-            .await,
-        1
-    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM smtp_profiles WHERE is_default = 1").await, 1);
 
     let html = app.page("/t/acme/smtp").await;
     let third = html.find("data-default").unwrap();
-    assert!(
-        html[..third].contains("data-profile-id"),
-        "the default row is marked"
-    );
+    assert!(html[..third].contains("data-profile-id"), "the default row is marked");
     assert_eq!(html.matches("data-default").count(), 1);
 }
 
@@ -486,12 +312,7 @@ async fn the_first_profile_is_default_and_ticking_moves_the_default() {
 async fn unticking_is_default_on_edit_does_not_remove_the_default() {
     let app = admin_app().await;
     let id = app.create_profile(&generic("Only")).await;
-    let res = app
-        .post_form(
-            &format!("/t/acme/smtp/{id}"),
-            &without(generic("Only"), "is_default"),
-        )
-        .await;
+    let res = app.post_form(&format!("/t/acme/smtp/{id}"), &without(generic("Only"), "is_default")).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.default_profile().await.as_deref(), Some("Only"));
 }
@@ -501,10 +322,7 @@ async fn the_database_itself_refuses_a_second_default() {
     let app = admin_app().await;
     app.create_profile(&generic("A")).await;
     app.create_profile(&generic("B")).await;
-    let err = sqlx::query("UPDATE smtp_profiles SET is_default = 1")
-        .execute(&app.db)
-        .await
-        .unwrap_err();
+    let err = sqlx::query("UPDATE smtp_profiles SET is_default = 1").execute(&app.db).await.unwrap_err();
     assert!(relaydesk::store::is_unique_violation(&err), "{err}");
 }
 
@@ -522,20 +340,9 @@ async fn fifty_concurrent_make_default_requests_leave_exactly_one_default() {
         async move { req.send().await.unwrap().status() }
     });
     let statuses = futures_join_all(requests).await;
-    assert!(
-        statuses.iter().all(|s| *s == StatusCode::SEE_OTHER),
-        "{statuses:?}"
-    );
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM smtp_profiles WHERE is_default = 1")
-            .await,
-        1
-    );
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'profile.default'")
-            .await,
-        50
-    );
+    assert!(statuses.iter().all(|s| *s == StatusCode::SEE_OTHER), "{statuses:?}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM smtp_profiles WHERE is_default = 1").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'profile.default'").await, 50);
 }
 
 async fn futures_join_all<F: std::future::Future<Output = StatusCode> + Send + 'static>(
@@ -553,31 +360,19 @@ async fn futures_join_all<F: std::future::Future<Output = StatusCode> + Send + '
 async fn editing_with_a_blank_password_keeps_the_stored_one() {
     let app = admin_app().await;
     let id = app.create_profile(&generic("Main")).await;
-    let (before,): (String,) = sqlx::query_as("SELECT password_sealed FROM smtp_profiles")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let (before,): (String,) =
+        sqlx::query_as("SELECT password_sealed FROM smtp_profiles").fetch_one(&app.db).await.unwrap();
 
     let html = app.page(&format!("/t/acme/smtp/{id}")).await;
     assert!(html.contains(r#"placeholder="Not displayed for security reasons""#));
     assert!(!html.contains(PASSWORD) && !html.contains(&before));
 
     let res = app
-        .post_form(
-            &format!("/t/acme/smtp/{id}"),
-            &with(
-                with(generic("Main"), "password", ""),
-                "from_name",
-                "New Name",
-            ),
-        )
+        .post_form(&format!("/t/acme/smtp/{id}"), &with(with(generic("Main"), "password", ""), "from_name", "New Name"))
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let (after, from_name): (String, String) =
-        sqlx::query_as("SELECT password_sealed, from_name FROM smtp_profiles")
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
+        sqlx::query_as("SELECT password_sealed, from_name FROM smtp_profiles").fetch_one(&app.db).await.unwrap();
     assert_eq!(after, before);
     assert_eq!(from_name, "New Name");
 }
@@ -586,57 +381,31 @@ async fn editing_with_a_blank_password_keeps_the_stored_one() {
 async fn a_stored_password_is_not_kept_for_another_server() {
     let app = admin_app().await;
     let id = app.create_profile(&generic("Main")).await;
-    for (field, value) in [
-        ("host", "smtp.elsewhere.test"),
-        ("port", "465"),
-        ("username", "other@acme.test"),
-    ] {
+    for (field, value) in [("host", "smtp.elsewhere.test"), ("port", "465"), ("username", "other@acme.test")] {
         let form = with(with(generic("Main"), "password", ""), field, value);
         let res = app.post_form(&format!("/t/acme/smtp/{id}"), &form).await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{field}");
         let html = res.text().await.unwrap();
         assert!(html.contains("Please enter the password again"), "{field}");
     }
-    let (host,): (String,) = sqlx::query_as("SELECT host FROM smtp_profiles")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let (host,): (String,) = sqlx::query_as("SELECT host FROM smtp_profiles").fetch_one(&app.db).await.unwrap();
     assert_eq!(host, "smtp.acme.test", "nothing changed");
-    let form = with(
-        with(generic("Main"), "password", "Nw4$Tq8!Rz"),
-        "host",
-        "smtp.elsewhere.test",
-    );
-    assert_eq!(
-        app.post_form(&format!("/t/acme/smtp/{id}"), &form)
-            .await
-            .status(),
-        StatusCode::SEE_OTHER
-    );
-    let (sealed,): (String,) = sqlx::query_as("SELECT password_sealed FROM smtp_profiles")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let form = with(with(generic("Main"), "password", "Nw4$Tq8!Rz"), "host", "smtp.elsewhere.test");
+    assert_eq!(app.post_form(&format!("/t/acme/smtp/{id}"), &form).await.status(), StatusCode::SEE_OTHER);
+    let (sealed,): (String,) =
+        sqlx::query_as("SELECT password_sealed FROM smtp_profiles").fetch_one(&app.db).await.unwrap();
     assert_eq!(app.secrets.open(&sealed).unwrap(), "Nw4$Tq8!Rz");
 
     // Graph: changing the client id asks for the client secret again.
     let gid = app.create_profile(&graph("Graph_Main")).await;
     let form = with(
-        with(
-            with(graph("Graph_Main"), "password", ""),
-            "graph_client_secret",
-            "",
-        ),
+        with(with(graph("Graph_Main"), "password", ""), "graph_client_secret", ""),
         "graph_client_id",
         "1f8fad5b-d9cb-469f-a165-70867728950e",
     );
     let res = app.post_form(&format!("/t/acme/smtp/{gid}"), &form).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(res
-        .text()
-        .await
-        .unwrap()
-        .contains("Please enter the client secret again"));
+    assert!(res.text().await.unwrap().contains("Please enter the client secret again"));
 }
 
 #[tokio::test]
@@ -644,17 +413,9 @@ async fn turning_auth_off_forgets_the_password() {
     let app = admin_app().await;
     let id = app.create_profile(&generic("Relay")).await;
     let form = without(with(generic("Relay"), "password", ""), "auth_required");
-    assert_eq!(
-        app.post_form(&format!("/t/acme/smtp/{id}"), &form)
-            .await
-            .status(),
-        StatusCode::SEE_OTHER
-    );
+    assert_eq!(app.post_form(&format!("/t/acme/smtp/{id}"), &form).await.status(), StatusCode::SEE_OTHER);
     let (auth, pw): (bool, Option<String>) =
-        sqlx::query_as("SELECT auth_required, password_sealed FROM smtp_profiles")
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
+        sqlx::query_as("SELECT auth_required, password_sealed FROM smtp_profiles").fetch_one(&app.db).await.unwrap();
     assert!(!auth);
     assert_eq!(pw, None);
 }
@@ -669,22 +430,13 @@ async fn no_page_ever_shows_a_secret() {
             .fetch_all(&app.db)
             .await
             .unwrap();
-    let mut secrets = vec![
-        PASSWORD.to_owned(),
-        "graph-password-1".into(),
-        "very~secret~value".into(),
-    ];
+    let mut secrets = vec![PASSWORD.to_owned(), "graph-password-1".into(), "very~secret~value".into()];
     for (a, b) in sealed {
         secrets.extend(a);
         secrets.extend(b);
     }
     // A failed edit re-renders the form: still nothing.
-    let res = app
-        .post_form(
-            &format!("/t/acme/smtp/{id}"),
-            &with(generic("Main"), "port", "0"),
-        )
-        .await;
+    let res = app.post_form(&format!("/t/acme/smtp/{id}"), &with(generic("Main"), "port", "0")).await;
     let mut pages = vec![res.text().await.unwrap()];
     for path in [
         "/t/acme/".to_owned(),
@@ -714,12 +466,7 @@ async fn duplicate_requires_the_password_and_copies_everything_else() {
     assert!(html.contains(r#"name="password""#));
 
     for bad in ["", "weak", "Abc$123456"] {
-        let res = app
-            .post(
-                &format!("/t/acme/smtp/{id}/duplicate"),
-                &[("password", bad)],
-            )
-            .await;
+        let res = app.post(&format!("/t/acme/smtp/{id}/duplicate"), &[("password", bad)]).await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
         assert!(shows_error(
             &res.text().await.unwrap(),
@@ -729,17 +476,9 @@ async fn duplicate_requires_the_password_and_copies_everything_else() {
     }
     assert_eq!(app.profile_count().await, 1);
 
-    let res = app
-        .post(
-            &format!("/t/acme/smtp/{id}/duplicate"),
-            &[("password", "Nw4$Tq8!Rz")],
-        )
-        .await;
+    let res = app.post(&format!("/t/acme/smtp/{id}/duplicate"), &[("password", "Nw4$Tq8!Rz")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert!(app
-        .page("/t/acme/smtp")
-        .await
-        .contains("Copied as Main_Office_copied."));
+    assert!(app.page("/t/acme/smtp").await.contains("Copied as Main_Office_copied."));
 
     // Every setting but the name, the password and the default mark is the same.
     let settings = |name: &str| {
@@ -757,34 +496,18 @@ async fn duplicate_requires_the_password_and_copies_everything_else() {
             row.0
         }
     };
-    assert_eq!(
-        settings("Main_Office").await,
-        settings("Main_Office_copied").await
-    );
-    let (is_default, sealed): (bool, String) = sqlx::query_as(
-        "SELECT is_default, password_sealed FROM smtp_profiles WHERE name = 'Main_Office_copied'",
-    )
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
+    assert_eq!(settings("Main_Office").await, settings("Main_Office_copied").await);
+    let (is_default, sealed): (bool, String) =
+        sqlx::query_as("SELECT is_default, password_sealed FROM smtp_profiles WHERE name = 'Main_Office_copied'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     assert!(!is_default, "the default mark is not copied");
-    assert_eq!(
-        app.secrets.open(&sealed).unwrap(),
-        "Nw4$Tq8!Rz",
-        "the typed password, not the source's"
-    );
+    assert_eq!(app.secrets.open(&sealed).unwrap(), "Nw4$Tq8!Rz", "the typed password, not the source's");
 
-    let res = app
-        .post(
-            &format!("/t/acme/smtp/{id}/duplicate"),
-            &[("password", "Nw4$Tq8!Rz")],
-        )
-        .await;
+    let res = app.post(&format!("/t/acme/smtp/{id}/duplicate"), &[("password", "Nw4$Tq8!Rz")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert!(app
-        .page("/t/acme/smtp")
-        .await
-        .contains("Copied as Main_Office_copied_2."));
+    assert!(app.page("/t/acme/smtp").await.contains("Copied as Main_Office_copied_2."));
 }
 
 #[tokio::test]
@@ -792,33 +515,17 @@ async fn duplicate_names_are_cut_to_fit_fifty_characters() {
     let app = admin_app().await;
     let long = "N".repeat(50);
     let id = app.create_profile(&generic(&long)).await;
-    let res = app
-        .post(
-            &format!("/t/acme/smtp/{id}/duplicate"),
-            &[("password", PASSWORD)],
-        )
-        .await;
+    let res = app.post(&format!("/t/acme/smtp/{id}/duplicate"), &[("password", PASSWORD)]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let expected = format!("{}_copied", "N".repeat(43));
     assert_eq!(expected.len(), 50);
-    assert_eq!(
-        app.count(&format!(
-            "SELECT COUNT(*) FROM smtp_profiles WHERE name = '{expected}'"
-        ))
-        .await,
-        1
-    );
+    assert_eq!(app.count(&format!("SELECT COUNT(*) FROM smtp_profiles WHERE name = '{expected}'")).await, 1);
 }
 
 #[tokio::test]
 async fn a_profile_without_a_password_duplicates_without_asking() {
     let app = admin_app().await;
-    let id = app
-        .create_profile(&without(
-            without(generic("Relay"), "auth_required"),
-            "password",
-        ))
-        .await;
+    let id = app.create_profile(&without(without(generic("Relay"), "auth_required"), "password")).await;
     let html = app.page(&format!("/t/acme/smtp/{id}/duplicate")).await;
     assert!(!html.contains(r#"name="password""#));
     let res = app.post(&format!("/t/acme/smtp/{id}/duplicate"), &[]).await;
@@ -830,32 +537,16 @@ async fn a_profile_without_a_password_duplicates_without_asking() {
 async fn a_graph_profile_duplicates_with_the_graph_password_rule() {
     let app = admin_app().await;
     let id = app.create_profile(&graph("Graph_Main")).await;
-    let res = app
-        .post(&format!("/t/acme/smtp/{id}/duplicate"), &[("password", "")])
-        .await;
-    assert!(shows_error(
-        &res.text().await.unwrap(),
-        "password",
-        "Please enter a password."
-    ));
-    let res = app
-        .post(
-            &format!("/t/acme/smtp/{id}/duplicate"),
-            &[("password", "any graph password")],
-        )
-        .await;
+    let res = app.post(&format!("/t/acme/smtp/{id}/duplicate"), &[("password", "")]).await;
+    assert!(shows_error(&res.text().await.unwrap(), "password", "Please enter a password."));
+    let res = app.post(&format!("/t/acme/smtp/{id}/duplicate"), &[("password", "any graph password")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let (secret,): (String,) = sqlx::query_as(
-        "SELECT graph_secret_sealed FROM smtp_profiles WHERE name = 'Graph_Main_copied'",
-    )
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
-    assert_eq!(
-        app.secrets.open(&secret).unwrap(),
-        "very~secret~value",
-        "the client secret is copied"
-    );
+    let (secret,): (String,) =
+        sqlx::query_as("SELECT graph_secret_sealed FROM smtp_profiles WHERE name = 'Graph_Main_copied'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(app.secrets.open(&secret).unwrap(), "very~secret~value", "the client secret is copied");
 }
 
 #[tokio::test]
@@ -867,27 +558,18 @@ async fn deleting_the_default_warns_and_can_choose_the_next_default() {
     assert!(html.contains("This is the default profile."));
     assert!(html.contains(&format!(r#"<option value="{second}">Second</option>"#)));
 
-    let res = app
-        .post(
-            &format!("/t/acme/smtp/{first}/delete"),
-            &[("new_default", &second.to_string())],
-        )
-        .await;
+    let res = app.post(&format!("/t/acme/smtp/{first}/delete"), &[("new_default", &second.to_string())]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.default_profile().await.as_deref(), Some("Second"));
     assert_eq!(app.profile_count().await, 1);
-    assert!(app
-        .page("/t/acme/smtp")
-        .await
-        .contains("Deleted First. Second is now the default profile."));
+    assert!(app.page("/t/acme/smtp").await.contains("Deleted First. Second is now the default profile."));
 }
 
 #[tokio::test]
 async fn deleting_the_default_without_a_successor_leaves_none_and_pauses_email() {
     let app = admin_app().await;
     let id = app.create_profile(&generic("Only")).await;
-    app.post("/t/acme/settings/email", &[("enabled", "on")])
-        .await;
+    app.post("/t/acme/settings/email", &[("enabled", "on")]).await;
     let res = app.post(&format!("/t/acme/smtp/{id}/delete"), &[]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.profile_count().await, 0);
@@ -900,14 +582,7 @@ async fn a_bad_new_default_deletes_nothing() {
     let app = admin_app().await;
     let first = app.create_profile(&generic("First")).await;
     app.create_profile(&generic("Second")).await;
-    let other_tenant = seed_tenant(
-        &app.db,
-        "globex",
-        "Globex",
-        "hank@globex.test",
-        "hank's long password",
-    )
-    .await;
+    let other_tenant = seed_tenant(&app.db, "globex", "Globex", "hank@globex.test", "hank's long password").await;
     let (foreign,): (i64,) = sqlx::query_as(
         "INSERT INTO smtp_profiles (tenant_id, name, kind, from_address, from_name, created_at, updated_at)
          VALUES (?, 'Theirs', 'generic', 'a@b.io', 'B', 0, 0) RETURNING id",
@@ -916,30 +591,12 @@ async fn a_bad_new_default_deletes_nothing() {
     .fetch_one(&app.db)
     .await
     .unwrap();
-    for bad in [
-        foreign.to_string(),
-        first.to_string(),
-        "abc".into(),
-        "999999".into(),
-    ] {
-        let res = app
-            .post(
-                &format!("/t/acme/smtp/{first}/delete"),
-                &[("new_default", &bad)],
-            )
-            .await;
+    for bad in [foreign.to_string(), first.to_string(), "abc".into(), "999999".into()] {
+        let res = app.post(&format!("/t/acme/smtp/{first}/delete"), &[("new_default", &bad)]).await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
-        assert!(res
-            .text()
-            .await
-            .unwrap()
-            .contains("Please choose one of the other profiles as the new default."));
+        assert!(res.text().await.unwrap().contains("Please choose one of the other profiles as the new default."));
     }
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM smtp_profiles WHERE tenant_id = 1")
-            .await,
-        2
-    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM smtp_profiles WHERE tenant_id = 1").await, 2);
     assert_eq!(app.default_profile().await.as_deref(), Some("First"));
 }
 
@@ -948,42 +605,26 @@ async fn email_can_be_turned_on_only_with_a_default_profile() {
     let app = admin_app().await;
     let html = app.page("/t/acme/").await;
     assert!(html.contains("Email is off."));
-    let res = app
-        .post("/t/acme/settings/email", &[("enabled", "on")])
-        .await;
+    let res = app.post("/t/acme/settings/email", &[("enabled", "on")]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res
         .text()
         .await
         .unwrap()
         .contains("Save an SMTP profile and make it the default before turning email on."));
-    assert_eq!(
-        app.count("SELECT email_enabled FROM tenants WHERE slug = 'acme'")
-            .await,
-        0
-    );
+    assert_eq!(app.count("SELECT email_enabled FROM tenants WHERE slug = 'acme'").await, 0);
 
     app.create_profile(&generic("Main")).await;
-    let res = app
-        .post("/t/acme/settings/email", &[("enabled", "on")])
-        .await;
+    let res = app.post("/t/acme/settings/email", &[("enabled", "on")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        app.count("SELECT email_enabled FROM tenants WHERE slug = 'acme'")
-            .await,
-        1
-    );
+    assert_eq!(app.count("SELECT email_enabled FROM tenants WHERE slug = 'acme'").await, 1);
     let html = app.page("/t/acme/").await;
     assert!(html.contains("Email is on."));
     assert!(html.contains("Main"));
 
     let res = app.post("/t/acme/settings/email", &[]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        app.count("SELECT email_enabled FROM tenants WHERE slug = 'acme'")
-            .await,
-        0
-    );
+    assert_eq!(app.count("SELECT email_enabled FROM tenants WHERE slug = 'acme'").await, 0);
     assert!(app.page("/t/acme/").await.contains("Email is off."));
 }
 
@@ -991,27 +632,14 @@ async fn email_can_be_turned_on_only_with_a_default_profile() {
 async fn organizers_read_the_list_without_buttons_and_users_get_403() {
     let app = admin_app().await;
     let id = app.create_profile(&generic("Main")).await;
-    app.add_user(
-        "olga@acme.test",
-        "olga's long password",
-        Role::Organizer,
-        false,
-    )
-    .await;
-    app.add_user("ulf@acme.test", "ulf's long password", Role::User, false)
-        .await;
+    app.add_user("olga@acme.test", "olga's long password", Role::Organizer, false).await;
+    app.add_user("ulf@acme.test", "ulf's long password", Role::User, false).await;
 
     let olga = app.share();
     olga.sign_in("olga@acme.test", "olga's long password").await;
     let html = olga.page("/t/acme/smtp").await;
     assert!(html.contains("Main") && html.contains("smtp.acme.test:587"));
-    for action in [
-        "/smtp/new",
-        "/duplicate",
-        "/default",
-        "/delete",
-        &format!("/smtp/{id}\""),
-    ] {
+    for action in ["/smtp/new", "/duplicate", "/default", "/delete", &format!("/smtp/{id}\"")] {
         assert!(!html.contains(action), "organizer sees no {action}");
     }
     for path in [
@@ -1020,11 +648,7 @@ async fn organizers_read_the_list_without_buttons_and_users_get_403() {
         format!("/t/acme/smtp/{id}/delete"),
         "/t/acme/settings".into(),
     ] {
-        assert_eq!(
-            olga.get(&path).await.status(),
-            StatusCode::FORBIDDEN,
-            "{path}"
-        );
+        assert_eq!(olga.get(&path).await.status(), StatusCode::FORBIDDEN, "{path}");
     }
     for path in [
         "/t/acme/smtp".to_owned(),
@@ -1039,27 +663,14 @@ async fn organizers_read_the_list_without_buttons_and_users_get_403() {
 
     let ulf = app.share();
     ulf.sign_in("ulf@acme.test", "ulf's long password").await;
-    assert_eq!(
-        ulf.get("/t/acme/smtp").await.status(),
-        StatusCode::FORBIDDEN
-    );
-    assert!(
-        !ulf.page("/t/acme/").await.contains("/t/acme/smtp"),
-        "no link that would fail"
-    );
+    assert_eq!(ulf.get("/t/acme/smtp").await.status(), StatusCode::FORBIDDEN);
+    assert!(!ulf.page("/t/acme/").await.contains("/t/acme/smtp"), "no link that would fail");
 }
 
 #[tokio::test]
 async fn another_tenants_profile_is_404_on_every_route() {
     let app = admin_app().await;
-    let globex = seed_tenant(
-        &app.db,
-        "globex",
-        "Globex",
-        "hank@globex.test",
-        "hank's long password",
-    )
-    .await;
+    let globex = seed_tenant(&app.db, "globex", "Globex", "hank@globex.test", "hank's long password").await;
     let (theirs,): (i64,) = sqlx::query_as(
         "INSERT INTO smtp_profiles (tenant_id, name, kind, is_default, from_address, from_name, host, port, security, created_at, updated_at)
          VALUES (?, 'Theirs', 'generic', 1, 'a@globex.test', 'Globex', 'smtp.globex.test', 25, 'none', 0, 0) RETURNING id",
@@ -1068,17 +679,10 @@ async fn another_tenants_profile_is_404_on_every_route() {
     .fetch_one(&app.db)
     .await
     .unwrap();
-    for id in [
-        theirs.to_string(),
-        "nope".into(),
-        "-1".into(),
-        "99999999999999999999".into(),
-    ] {
-        for path in [
-            format!("/t/acme/smtp/{id}"),
-            format!("/t/acme/smtp/{id}/duplicate"),
-            format!("/t/acme/smtp/{id}/delete"),
-        ] {
+    for id in [theirs.to_string(), "nope".into(), "-1".into(), "99999999999999999999".into()] {
+        for path in
+            [format!("/t/acme/smtp/{id}"), format!("/t/acme/smtp/{id}/duplicate"), format!("/t/acme/smtp/{id}/delete")]
+        {
             let res = app.get(&path).await;
             assert_eq!(res.status(), StatusCode::NOT_FOUND, "GET {path}");
             assert!(!res.text().await.unwrap().contains("Theirs"));
@@ -1093,12 +697,11 @@ async fn another_tenants_profile_is_404_on_every_route() {
             assert_eq!(res.status(), StatusCode::NOT_FOUND, "POST {path}");
         }
     }
-    let (name, default): (String, bool) =
-        sqlx::query_as("SELECT name, is_default FROM smtp_profiles WHERE id = ?")
-            .bind(theirs)
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
+    let (name, default): (String, bool) = sqlx::query_as("SELECT name, is_default FROM smtp_profiles WHERE id = ?")
+        .bind(theirs)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     assert_eq!((name.as_str(), default), ("Theirs", true), "untouched");
     assert_eq!(app.count("SELECT COUNT(*) FROM smtp_profiles").await, 1);
 }
@@ -1107,23 +710,12 @@ async fn another_tenants_profile_is_404_on_every_route() {
 async fn every_profile_action_and_the_switch_are_audited() {
     let app = admin_app().await;
     let id = app.create_profile(&generic("Main")).await;
-    app.post_form(
-        &format!("/t/acme/smtp/{id}"),
-        &with(generic("Main"), "from_name", "Renamed"),
-    )
-    .await;
-    app.post(
-        &format!("/t/acme/smtp/{id}/duplicate"),
-        &[("password", PASSWORD)],
-    )
-    .await;
-    let (copy,): (i64,) = sqlx::query_as("SELECT id FROM smtp_profiles WHERE name = 'Main_copied'")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    app.post_form(&format!("/t/acme/smtp/{id}"), &with(generic("Main"), "from_name", "Renamed")).await;
+    app.post(&format!("/t/acme/smtp/{id}/duplicate"), &[("password", PASSWORD)]).await;
+    let (copy,): (i64,) =
+        sqlx::query_as("SELECT id FROM smtp_profiles WHERE name = 'Main_copied'").fetch_one(&app.db).await.unwrap();
     app.post(&format!("/t/acme/smtp/{copy}/default"), &[]).await;
-    app.post("/t/acme/settings/email", &[("enabled", "on")])
-        .await;
+    app.post("/t/acme/settings/email", &[("enabled", "on")]).await;
     app.post("/t/acme/settings/email", &[]).await;
     app.post(&format!("/t/acme/smtp/{id}/delete"), &[]).await;
     let html = app.page("/t/acme/audit").await;
@@ -1139,10 +731,7 @@ async fn every_profile_action_and_the_switch_are_audited() {
         assert!(html.contains(action), "{action}");
     }
     let rows: Vec<(String,)> =
-        sqlx::query_as("SELECT actor FROM audit_log WHERE action LIKE 'profile.%'")
-            .fetch_all(&app.db)
-            .await
-            .unwrap();
+        sqlx::query_as("SELECT actor FROM audit_log WHERE action LIKE 'profile.%'").fetch_all(&app.db).await.unwrap();
     assert!(rows.iter().all(|(a,)| a == ADMIN_EMAIL));
 }
 
@@ -1162,9 +751,5 @@ async fn the_list_searches_by_name_and_pages() {
     assert_eq!(html.matches("data-profile-id=").count(), 1);
     assert!(html.contains("Other_Relay"));
     let html = app.page("/t/acme/smtp?q=%25_%00&page=-5").await;
-    assert_eq!(
-        html.matches("data-profile-id=").count(),
-        0,
-        "LIKE wildcards are literal"
-    );
+    assert_eq!(html.matches("data-profile-id=").count(), 0, "LIKE wildcards are literal");
 }

@@ -1,0 +1,31 @@
+//! Why a send failed, as one sentence a person can act on, and whether trying again
+//! later can help (4xx, connection, timeout) or not (5xx, a refused login).
+
+use std::fmt;
+
+/// A failed send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendError {
+    /// A 5xx or a setting that cannot work: retrying will not help.
+    pub permanent: bool,
+    /// What happened and what to do, with the server's own reply where there is one.
+    pub message: String,
+}
+
+impl SendError {
+    pub fn transient(message: impl Into<String>) -> SendError {
+        SendError { permanent: false, message: message.into() }
+    }
+
+    pub fn permanent(message: impl Into<String>) -> SendError {
+        SendError { permanent: true, message: message.into() }
+    }
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SendError {}

@@ -1,0 +1,167 @@
+//! Sending through Microsoft Graph: a client-credentials token from the tenant's token
+//! endpoint, then `sendMail` for the User Name mailbox. A 401/403 from either is shown
+//! as a rejected login with Microsoft's error code and description (SPEC §2).
+
+use serde::Deserialize;
+use serde_json::json;
+use url::Url;
+
+use super::error::SendError;
+use super::message::{header_safe, Identity, Outgoing};
+
+/// The Graph part of a profile (secrets already opened).
+#[derive(Clone)]
+pub struct GraphSettings {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// The mailbox that sends.
+    pub user: String,
+}
+
+impl std::fmt::Debug for GraphSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphSettings")
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where Microsoft's two services are (configurable so tests can stand in for them).
+#[derive(Debug, Clone)]
+pub struct GraphEndpoints {
+    pub login: Url,
+    pub api: Url,
+}
+
+#[derive(Deserialize)]
+struct TokenOk {
+    access_token: String,
+}
+
+#[derive(Deserialize, Default)]
+struct TokenError {
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    error_description: String,
+}
+
+#[derive(Deserialize, Default)]
+struct GraphErrorBody {
+    #[serde(default)]
+    error: GraphErrorInner,
+}
+
+#[derive(Deserialize, Default)]
+struct GraphErrorInner {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    message: String,
+}
+
+fn endpoint(base: &Url, segments: &[&str]) -> Result<Url, SendError> {
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .map_err(|_| SendError::permanent("The Microsoft Graph address in relaydesk's configuration is not usable."))?
+        .pop_if_empty()
+        .extend(segments);
+    Ok(url)
+}
+
+fn network(what: &str, e: &reqwest::Error) -> SendError {
+    let why = if e.is_timeout() {
+        "no answer in time".to_owned()
+    } else if e.is_connect() {
+        "could not connect".to_owned()
+    } else {
+        "the connection failed".to_owned()
+    };
+    SendError::transient(format!("Could not reach {what}: {why}. Check that relaydesk can reach the internet."))
+}
+
+/// Sends `mail` as `identity` through Graph.
+pub async fn send(
+    http: &reqwest::Client,
+    endpoints: &GraphEndpoints,
+    settings: &GraphSettings,
+    identity: &Identity,
+    mail: &Outgoing,
+    text_and_html: (String, String),
+) -> Result<(), SendError> {
+    header_safe("subject", &mail.subject)?;
+    header_safe("recipient", &mail.to)?;
+    let token_url = endpoint(&endpoints.login, &[&settings.tenant_id, "oauth2", "v2.0", "token"])?;
+    let response = http
+        .post(token_url)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", settings.client_id.as_str()),
+            ("client_secret", settings.client_secret.as_str()),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .map_err(|e| network("Microsoft's sign-in service", &e))?;
+    let status = response.status();
+    if !status.is_success() {
+        let body: TokenError = response.json().await.unwrap_or_default();
+        let detail = format!("{}: {}", body.error, first_line(&body.error_description));
+        return Err(if matches!(status.as_u16(), 400 | 401 | 403) {
+            SendError::permanent(format!(
+                "Microsoft rejected the login ({detail}). Check the Tenant Id, Client Id and Client Secret of the Azure app."
+            ))
+        } else {
+            SendError::transient(format!("Microsoft's sign-in service answered {status} ({detail}). Try again later."))
+        });
+    }
+    let token: TokenOk = response
+        .json()
+        .await
+        .map_err(|_| SendError::transient("Microsoft's sign-in service sent an answer relaydesk could not read."))?;
+
+    let (_, html) = text_and_html;
+    let mut message = json!({
+        "subject": mail.subject,
+        "body": { "contentType": "HTML", "content": html },
+        "toRecipients": [ { "emailAddress": { "address": mail.to } } ],
+        "from": { "emailAddress": { "address": identity.from_address, "name": identity.from_name } },
+        "internetMessageId": mail.message_id,
+    });
+    if let Some(reply_to) = &identity.reply_to {
+        message["replyTo"] = json!([ { "emailAddress": { "address": reply_to } } ]);
+    }
+    let send_url = endpoint(&endpoints.api, &["v1.0", "users", &settings.user, "sendMail"])?;
+    let response = http
+        .post(send_url)
+        .bearer_auth(token.access_token)
+        .json(&json!({ "message": message, "saveToSentItems": false }))
+        .send()
+        .await
+        .map_err(|e| network("Microsoft Graph", &e))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let body: GraphErrorBody = response.json().await.unwrap_or_default();
+    let detail = format!("{}: {}", body.error.code, first_line(&body.error.message));
+    Err(match status.as_u16() {
+        401 | 403 => SendError::permanent(format!(
+            "Microsoft rejected the login ({detail}). Check that the Azure app has the Mail.Send application \
+             permission and may send as {}.",
+            settings.user
+        )),
+        429 | 500..=599 => {
+            SendError::transient(format!("Microsoft Graph answered {status} ({detail}). Try again later."))
+        }
+        _ => SendError::permanent(format!("Microsoft Graph refused the message ({detail}).")),
+    })
+}
+
+/// Microsoft's descriptions carry trace ids on later lines; the first line is the sentence.
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default().trim()
+}

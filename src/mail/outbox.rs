@@ -1,0 +1,190 @@
+//! The outbox worker: claims due messages, sends each through its tenant's default
+//! profile as it is at send time, and reschedules transient failures (seed 003): the 2nd
+//! attempt after 30 s, the 3rd after 5 min, the 4th after 30 min, the 5th after 1 h, then
+//! every 12 h, 8 attempts in all. A permanent (5xx) failure ends at once.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sqlx::SqliteConnection;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::error::SendError;
+use super::message::Outgoing;
+use super::Sender;
+use crate::app::AppState;
+use crate::db::now;
+use crate::secret::SecretBox;
+use crate::store::outbox::{self, Claimed, NewMessage};
+use crate::store::smtp as profiles;
+use crate::store::{tenants, TenantId};
+
+/// Attempts before a message is failed for good.
+pub const MAX_ATTEMPTS: i64 = 8;
+
+/// Seconds to wait after failed attempt number `attempt` (1-based).
+pub fn delay_after(attempt: i64) -> i64 {
+    match attempt {
+        ..=1 => 30,
+        2 => 5 * 60,
+        3 => 30 * 60,
+        4 => 60 * 60,
+        _ => 12 * 60 * 60,
+    }
+}
+
+/// What the sealed body holds.
+#[derive(Serialize, Deserialize)]
+struct Body {
+    text: String,
+    html: String,
+}
+
+/// Writes `mail` to the outbox in the caller's transaction, its body sealed (it carries
+/// a one-time link). Wake the worker after the commit.
+pub async fn enqueue(
+    conn: &mut SqliteConnection,
+    secrets: &SecretBox,
+    tenant: TenantId,
+    kind: &str,
+    mail: &Outgoing,
+) -> sqlx::Result<i64> {
+    let body = serde_json::to_string(&Body { text: mail.text.clone(), html: mail.html.clone() })
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let sealed = secrets.seal(&body);
+    let new = NewMessage {
+        kind,
+        recipient: &mail.to,
+        subject: &mail.subject,
+        body_sealed: &sealed,
+        message_id: &mail.message_id,
+    };
+    outbox::enqueue(conn, tenant, new).await
+}
+
+/// A running worker; `stop` ends it after the message in hand.
+pub struct Worker {
+    stop: watch::Sender<bool>,
+    handle: JoinHandle<()>,
+}
+
+impl Worker {
+    /// Asks the worker to stop and waits up to `grace` for the send in hand.
+    pub async fn stop(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let mut handle = self.handle;
+        if tokio::time::timeout(grace, &mut handle).await.is_err() {
+            handle.abort();
+        }
+    }
+
+    /// Kills the worker at once, mid-send if it is sending (for crash tests).
+    pub fn abort(self) {
+        self.handle.abort();
+    }
+}
+
+/// Starts the worker beside the server.
+pub fn spawn_worker(state: AppState) -> Worker {
+    let (stop, mut stopped) = watch::channel(false);
+    let handle = tokio::spawn(async move {
+        loop {
+            if *stopped.borrow() {
+                break;
+            }
+            let worked = match process_one(&state).await {
+                Ok(worked) => worked,
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "outbox worker failed; retrying");
+                    false
+                }
+            };
+            if !worked {
+                tokio::select! {
+                    () = state.outbox_wake.notified() => {}
+                    () = tokio::time::sleep(state.config.outbox_poll) => {}
+                    _ = stopped.changed() => {}
+                }
+            }
+        }
+    });
+    Worker { stop, handle }
+}
+
+/// Claims and sends one due message; false when none was due.
+pub async fn process_one(state: &AppState) -> anyhow::Result<bool> {
+    let lease = state.config.outbox_lease.as_secs() as i64;
+    let Some(msg) = outbox::claim(&state.db, lease).await? else { return Ok(false) };
+    let (profile_name, result) = deliver(state, &msg).await;
+    match result {
+        Ok(()) => {
+            outbox::mark_sent(&state.db, &msg, profile_name.as_deref().unwrap_or_default()).await?;
+            tracing::info!(outbox_id = msg.id, kind = %msg.kind, attempt = msg.attempts, "email delivered");
+        }
+        Err(e) => {
+            let retry_at = (!e.permanent && msg.attempts < MAX_ATTEMPTS).then(|| now() + delay_after(msg.attempts));
+            outbox::mark_failed(&state.db, &msg, profile_name.as_deref(), &e.message, retry_at).await?;
+            tracing::warn!(
+                outbox_id = msg.id, kind = %msg.kind, attempt = msg.attempts, permanent = e.permanent,
+                will_retry = retry_at.is_some(), error = %e.message, "email not delivered"
+            );
+        }
+    }
+    Ok(true)
+}
+
+/// Sends through the tenant's default profile as it is now; names the profile used.
+async fn deliver(state: &AppState, msg: &Claimed) -> (Option<String>, Result<(), SendError>) {
+    let tenant = match tenants::by_id(&state.db, msg.tenant_id).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return (None, Err(SendError::permanent("The organization no longer exists."))),
+        Err(e) => return (None, Err(SendError::transient(format!("relaydesk could not read its database: {e}")))),
+    };
+    let profile = match profiles::default_profile(&state.db, tenant.id).await {
+        Ok(p) => p,
+        Err(e) => return (None, Err(SendError::transient(format!("relaydesk could not read its database: {e}")))),
+    };
+    let Some(profile) = profile.filter(|_| tenant.email_enabled) else {
+        return (
+            None,
+            Err(SendError::transient(
+                "Email is off or there is no default SMTP profile, so the message waits. Turn email on with a default \
+                 profile, then use Retry now.",
+            )),
+        );
+    };
+    let name = Some(profile.name.clone());
+    let body: Body = match state.secrets.open(&msg.body_sealed).ok().and_then(|b| serde_json::from_str(&b).ok()) {
+        Some(body) => body,
+        None => {
+            return (
+                name,
+                Err(SendError::permanent("relaydesk cannot decrypt this message (was the secret key changed?).")),
+            )
+        }
+    };
+    let mail = Outgoing {
+        to: msg.recipient.clone(),
+        subject: msg.subject.clone(),
+        text: body.text,
+        html: body.html,
+        message_id: msg.message_id.clone(),
+    };
+    let result = match Sender::from_profile(&profile, &state.secrets) {
+        Ok(sender) => sender.send(&state.mailer, &mail).await,
+        Err(e) => Err(e),
+    };
+    (name, result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_retry_schedule_of_seed_003() {
+        let delays: Vec<i64> = (1..MAX_ATTEMPTS).map(delay_after).collect();
+        assert_eq!(delays, [30, 300, 1800, 3600, 43200, 43200, 43200]);
+    }
+}

@@ -1,0 +1,307 @@
+//! Sending over SMTP with lettre's connection, one step at a time, so a failure can say
+//! which step failed: connecting, TLS, the login, the sender, the recipient or the data.
+//! `starttls` is required, never opportunistic: a server that does not offer it is an
+//! error, not a reason to go on in the clear.
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::ClientId;
+
+use super::error::SendError;
+use crate::domain::smtp::Security;
+
+/// Everything needed to reach and log in to an SMTP server (secrets already opened).
+#[derive(Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub tls_verify: bool,
+    /// Extra CA certificates (PEM) trusted for this profile only.
+    pub ca_pem: Option<String>,
+    /// Account and password, when the server needs a login.
+    pub auth: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("tls_verify", &self.tls_verify)
+            .field("user", &self.auth.as_ref().map(|a| &a.0))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The step a failure happened in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Connect,
+    StartTls,
+    Login,
+    Sender,
+    Recipient,
+    Data,
+}
+
+/// Sends `bytes` (a formatted message) from `from` to `to`. Bounded only by the caller:
+/// wrap it in a timeout for the whole send.
+pub async fn send(
+    settings: &SmtpSettings,
+    hello: &str,
+    connect_timeout: Duration,
+    envelope: &Envelope,
+    bytes: &[u8],
+) -> Result<(), SendError> {
+    let hello = ClientId::Domain(hello.to_owned());
+    let tls = tls_parameters(settings)?;
+    let wrapper = matches!(settings.security, Security::Ssl).then(|| tls.clone());
+    let fail = |step, e: lettre::transport::smtp::Error| describe(step, &e, settings, envelope);
+
+    let mut conn = AsyncSmtpConnection::connect_tokio1(
+        (settings.host.as_str(), settings.port),
+        Some(connect_timeout),
+        &hello,
+        wrapper,
+        None,
+    )
+    .await
+    .map_err(|e| fail(Step::Connect, e))?;
+
+    if settings.security == Security::Starttls {
+        if !conn.can_starttls() {
+            conn.abort().await;
+            return Err(SendError::permanent(format!(
+                "{}:{} does not offer STARTTLS, and relaydesk never sends unencrypted when STARTTLS is chosen. \
+                 Check the port (STARTTLS is usually 587), or choose SSL/TLS for port 465.",
+                settings.host, settings.port
+            )));
+        }
+        conn.starttls(tls, &hello).await.map_err(|e| fail(Step::StartTls, e))?;
+    }
+    if let Some((user, password)) = &settings.auth {
+        let credentials = Credentials::new(user.clone(), password.clone());
+        if let Err(e) = conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials).await {
+            conn.abort().await;
+            return Err(fail(Step::Login, e));
+        }
+    }
+    let result = async {
+        conn.command(Mail::new(envelope.from().cloned(), vec![])).await.map_err(|e| fail(Step::Sender, e))?;
+        for to in envelope.to() {
+            conn.command(Rcpt::new(to.clone(), vec![])).await.map_err(|e| fail(Step::Recipient, e))?;
+        }
+        conn.command(Data).await.map_err(|e| fail(Step::Data, e))?;
+        conn.message(bytes).await.map_err(|e| fail(Step::Data, e))?;
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            let _ = conn.quit().await;
+            Ok(())
+        }
+        Err(e) => {
+            conn.abort().await;
+            Err(e)
+        }
+    }
+}
+
+fn tls_parameters(settings: &SmtpSettings) -> Result<TlsParameters, SendError> {
+    let mut builder = TlsParameters::builder(settings.host.clone())
+        .dangerous_accept_invalid_certs(!settings.tls_verify)
+        .dangerous_accept_invalid_hostnames(!settings.tls_verify);
+    if let Some(pem) = settings.ca_pem.as_deref() {
+        for block in pem_blocks(pem) {
+            let cert = Certificate::from_pem(block.as_bytes()).map_err(|_| {
+                SendError::permanent(
+                    "The Trusted CA of this profile is not a certificate relaydesk can read. Paste it again.",
+                )
+            })?;
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder
+        .build_rustls()
+        .map_err(|e| SendError::permanent(format!("relaydesk could not set up TLS for this profile: {e}")))
+}
+
+/// Each `-----BEGIN CERTIFICATE-----` … `-----END CERTIFICATE-----` block of a bundle.
+fn pem_blocks(pem: &str) -> Vec<String> {
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut blocks = Vec::new();
+    let mut rest = pem;
+    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
+        let Some(end) = rest[start..].find(END) else { break };
+        let stop = start + end + END.len();
+        blocks.push(format!("{}\n", &rest[start..stop]));
+        rest = &rest[stop..];
+    }
+    blocks
+}
+
+/// The server's reply, as `535 5.7.8 Authentication failed`.
+fn reply(e: &lettre::transport::smtp::Error) -> Option<String> {
+    let code = e.status()?;
+    let text = e.source().map(|s| s.to_string()).unwrap_or_default();
+    Some(format!("{code} {text}").trim().to_owned())
+}
+
+/// Walks the error's sources for an I/O error or a rustls error.
+fn root_causes<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> (Option<std::io::ErrorKind>, Option<&'a rustls::Error>, String) {
+    let mut io_kind = None;
+    let mut tls = None;
+    let mut text = String::new();
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            io_kind.get_or_insert(io.kind());
+            if let Some(inner) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                tls.get_or_insert(inner);
+            }
+        }
+        if let Some(r) = err.downcast_ref::<rustls::Error>() {
+            tls.get_or_insert(r);
+        }
+        text.push_str(&err.to_string());
+        text.push_str(" | ");
+        current = err.source();
+    }
+    (io_kind, tls, text.to_lowercase())
+}
+
+fn describe_tls(tls: &rustls::Error, settings: &SmtpSettings) -> String {
+    use rustls::CertificateError as C;
+    let host = &settings.host;
+    match tls {
+        rustls::Error::InvalidCertificate(C::UnknownIssuer) => format!(
+            "TLS failed: the certificate of {host} is not trusted (it is self-signed or from an unknown authority). \
+             If your organization runs its own certificate authority, paste its certificate under Trusted CA."
+        ),
+        rustls::Error::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => format!(
+            "TLS failed: the server's certificate is not valid for the name {host}. Use the host name the certificate \
+             was issued for (often your provider's, such as smtp.example.com)."
+        ),
+        rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
+            format!("TLS failed: the certificate of {host} has expired. Ask the server's administrator to renew it.")
+        }
+        rustls::Error::InvalidCertificate(other) => {
+            format!("TLS failed: the certificate of {host} was refused ({other:?}).")
+        }
+        other => format!("TLS failed with {host}: {other}."),
+    }
+}
+
+fn describe(step: Step, e: &lettre::transport::smtp::Error, settings: &SmtpSettings, envelope: &Envelope) -> SendError {
+    let host_port = format!("{}:{}", settings.host, settings.port);
+    if let Some(reply) = reply(e) {
+        let permanent = e.is_permanent();
+        let message = match (step, permanent) {
+            (Step::Login, true) => format!(
+                "Login rejected by {host_port}: {reply}. Check the SMTP account address and password (with two-step \
+                 sign-in, many providers need an app password)."
+            ),
+            (Step::Sender, true) => format!(
+                "The server refused the sender {}: {reply}. Use a From address this account may send as.",
+                envelope.from().map(|a| a.to_string()).unwrap_or_default()
+            ),
+            (Step::Recipient, true) => format!(
+                "The server refused the recipient {}: {reply}. Check the address.",
+                envelope.to().iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+            (Step::Data, true) => format!("The server refused the message: {reply}."),
+            (Step::Connect | Step::StartTls, true) => format!("{host_port} refused the connection: {reply}."),
+            (_, false) => format!("The server asked relaydesk to try again later: {reply}."),
+        };
+        return if permanent { SendError::permanent(message) } else { SendError::transient(message) };
+    }
+
+    let (io_kind, tls, text) = root_causes(e);
+    if let Some(tls) = tls {
+        return SendError::transient(describe_tls(tls, settings));
+    }
+    if e.is_tls()
+        || text.contains("corrupt message")
+        || text.contains("invalid content type")
+        || text.contains("handshake")
+    {
+        let hint = match settings.security {
+            Security::Ssl => "Port 587 and 25 usually expect STARTTLS or no encryption; try STARTTLS.",
+            _ => "Check the security mode and port.",
+        };
+        return SendError::transient(format!(
+            "TLS failed with {host_port}: the server did not answer with TLS. {hint}"
+        ));
+    }
+    if step == Step::Login && e.is_client() {
+        return SendError::permanent(format!(
+            "{host_port} offers no login method relaydesk supports (PLAIN or LOGIN). Many servers offer a login only \
+             over TLS: check the security mode, or turn Auth Required off for a relay without login."
+        ));
+    }
+    match io_kind {
+        Some(std::io::ErrorKind::ConnectionRefused) => SendError::transient(format!(
+            "Could not connect to {host_port}: the connection was refused. Check the host and port (SSL/TLS is \
+             usually 465, STARTTLS 587)."
+        )),
+        Some(std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) => SendError::transient(format!(
+            "Could not connect to {host_port}: no answer in time. Check the host and port, and that a firewall allows \
+             outgoing connections to it."
+        )),
+        _ if e.is_timeout() || text.contains("timed out") || text.contains("deadline") => {
+            SendError::transient(format!(
+            "Could not connect to {host_port}: no answer in time. Check the host and port, and that a firewall allows \
+             outgoing connections to it."
+        ))
+        }
+        _ if text.contains("lookup")
+            || text.contains("name or service not known")
+            || text.contains("no such host")
+            || text.contains("nodename nor servname")
+            || text.contains("resolve") =>
+        {
+            SendError::transient(format!(
+                "Could not find the host {}: there is no such name. Check the spelling of the SMTP host.",
+                settings.host
+            ))
+        }
+        Some(
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::BrokenPipe,
+        )
+        | None
+            if text.contains("incomplete")
+                || text.contains("eof")
+                || text.contains("reset")
+                || text.contains("broken pipe") =>
+        {
+            SendError::transient(format!(
+                "{host_port} closed the connection unexpectedly. Check the security mode: a server expecting TLS often \
+                 hangs up on a plain connection."
+            ))
+        }
+        _ => SendError::transient(format!("Could not talk to {host_port}: {e}.")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pem_blocks;
+
+    #[test]
+    fn splits_a_bundle_into_certificates() {
+        let one = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----";
+        let bundle = format!("junk\n{one}\n\n{one}\n");
+        assert_eq!(pem_blocks(&bundle).len(), 2);
+        assert!(pem_blocks("nothing").is_empty());
+    }
+}

@@ -1,0 +1,171 @@
+//! The outbox: mail written in the same transaction as what caused it, claimed by a
+//! worker under a lease, every attempt recorded.
+
+use sqlx::{FromRow, SqliteConnection, SqlitePool};
+
+use super::TenantId;
+use crate::db::now;
+
+/// A message to add to the outbox. `body_sealed` is already sealed.
+pub struct NewMessage<'a> {
+    pub kind: &'a str,
+    pub recipient: &'a str,
+    pub subject: &'a str,
+    pub body_sealed: &'a str,
+    pub message_id: &'a str,
+}
+
+/// Adds a message, due now. Takes the caller's transaction.
+pub async fn enqueue(conn: &mut SqliteConnection, tenant: TenantId, msg: NewMessage<'_>) -> sqlx::Result<i64> {
+    let t = now();
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO outbox (tenant_id, kind, recipient, subject, body_sealed, message_id, next_attempt_at, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(tenant)
+    .bind(msg.kind)
+    .bind(msg.recipient)
+    .bind(msg.subject)
+    .bind(msg.body_sealed)
+    .bind(msg.message_id)
+    .bind(t)
+    .bind(t)
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+/// A message a worker holds.
+#[derive(Debug, Clone, FromRow)]
+pub struct Claimed {
+    pub id: i64,
+    pub tenant_id: TenantId,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body_sealed: String,
+    pub message_id: String,
+    /// This attempt's number (1 for the first).
+    pub attempts: i64,
+}
+
+/// Takes the next due message under a lease of `lease_secs`, counting the attempt. A
+/// message whose lease ran out (its worker died) is due again.
+pub async fn claim(pool: &SqlitePool, lease_secs: i64) -> sqlx::Result<Option<Claimed>> {
+    let t = now();
+    let mut tx = super::begin_write(pool).await?;
+    let claimed: Option<Claimed> = sqlx::query_as(
+        "UPDATE outbox SET attempts = attempts + 1, lease_until = ?
+         WHERE id = (SELECT id FROM outbox
+                     WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+                     ORDER BY next_attempt_at, id LIMIT 1)
+         RETURNING id, tenant_id, kind, recipient, subject, body_sealed, message_id, attempts",
+    )
+    .bind(t + lease_secs)
+    .bind(t)
+    .bind(t)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+/// Records a delivered attempt.
+pub async fn mark_sent(pool: &SqlitePool, msg: &Claimed, profile: &str) -> sqlx::Result<()> {
+    let t = now();
+    let mut tx = super::begin_write(pool).await?;
+    sqlx::query("UPDATE outbox SET status = 'sent', sent_at = ?, lease_until = NULL, last_error = NULL WHERE id = ?")
+        .bind(t)
+        .bind(msg.id)
+        .execute(&mut *tx)
+        .await?;
+    record_attempt(&mut tx, msg, true, Some(profile), None).await?;
+    tx.commit().await
+}
+
+/// Records a failed attempt: due again at `retry_at`, or failed for good when `None`.
+pub async fn mark_failed(
+    pool: &SqlitePool,
+    msg: &Claimed,
+    profile: Option<&str>,
+    error: &str,
+    retry_at: Option<i64>,
+) -> sqlx::Result<()> {
+    let mut tx = super::begin_write(pool).await?;
+    let status = if retry_at.is_some() { "pending" } else { "failed" };
+    sqlx::query(
+        "UPDATE outbox SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at), lease_until = NULL,
+             last_error = ? WHERE id = ?",
+    )
+    .bind(status)
+    .bind(retry_at)
+    .bind(error)
+    .bind(msg.id)
+    .execute(&mut *tx)
+    .await?;
+    record_attempt(&mut tx, msg, false, profile, Some(error)).await?;
+    tx.commit().await
+}
+
+async fn record_attempt(
+    conn: &mut SqliteConnection,
+    msg: &Claimed,
+    ok: bool,
+    profile: Option<&str>,
+    error: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO outbox_attempts (outbox_id, attempt, at, ok, profile, error) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(msg.id)
+        .bind(msg.attempts)
+        .bind(now())
+        .bind(ok)
+        .bind(profile)
+        .bind(error)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// One line of the tenant's email log.
+#[derive(Debug, Clone, FromRow)]
+pub struct LogRow {
+    pub id: i64,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+}
+
+/// The tenant's newest messages first.
+pub async fn log(pool: &SqlitePool, tenant: TenantId, limit: i64) -> sqlx::Result<Vec<LogRow>> {
+    sqlx::query_as(
+        "SELECT id, kind, recipient, subject, status, attempts, next_attempt_at, last_error, created_at, sent_at
+         FROM outbox WHERE tenant_id = ? ORDER BY id DESC LIMIT ?",
+    )
+    .bind(tenant)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Makes a pending or failed message due now. A failed one gets one more attempt.
+/// False when there is no such message in the tenant, or it was sent.
+pub async fn retry_now(pool: &SqlitePool, tenant: TenantId, id: i64, max_attempts: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE outbox SET status = 'pending', next_attempt_at = ?, attempts = MIN(attempts, ?)
+         WHERE tenant_id = ? AND id = ? AND status != 'sent' AND (lease_until IS NULL OR lease_until <= ?)",
+    )
+    .bind(now())
+    .bind(max_attempts - 1)
+    .bind(tenant)
+    .bind(id)
+    .bind(now())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
