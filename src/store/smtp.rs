@@ -377,3 +377,50 @@ mod tests {
         assert_eq!(contains_pattern(""), "%%");
     }
 }
+
+/// Stores the result of a test email on the profile (shown in the list).
+pub async fn record_test(
+    pool: &SqlitePool,
+    tenant: TenantId,
+    id: ProfileId,
+    ok: bool,
+    message: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE smtp_profiles SET last_test_at = ?, last_test_ok = ?, last_test_message = ? WHERE tenant_id = ? AND id = ?",
+    )
+    .bind(now())
+    .bind(ok)
+    .bind(message)
+    .bind(tenant)
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// `base` with the unsaved values of an edit form applied, to test them before saving.
+pub fn unsaved(base: &Profile, input: &ProfileInput, secrets: Secrets) -> Profile {
+    let c = columns(input);
+    Profile {
+        name: input.name.as_str().to_owned(),
+        kind: c.kind.to_owned(),
+        from_address: input.from_address.as_str().to_owned(),
+        from_name: input.from_name.as_str().to_owned(),
+        reply_to: input.reply_to.as_ref().map(|r| r.as_str().to_owned()),
+        signature: input.signature.as_ref().map(|s| s.as_str().to_owned()),
+        description: input.description.as_ref().map(|d| d.as_str().to_owned()),
+        host: c.host,
+        port: c.port,
+        security: c.security.map(str::to_owned),
+        tls_verify: c.tls_verify,
+        ca_pem: c.ca_pem,
+        auth_required: c.auth_required,
+        username: c.username,
+        password_sealed: secrets.password,
+        graph_tenant_id: c.graph_tenant_id,
+        graph_client_id: c.graph_client_id,
+        graph_secret_sealed: secrets.graph_secret,
+        ..base.clone()
+    }
+}

@@ -258,7 +258,7 @@ fn profile_fields(
 
 #[derive(Template)]
 #[template(path = "smtp/form.html")]
-struct FormPage {
+pub(super) struct FormPage {
     page: Chrome,
     heading: String,
     action: String,
@@ -272,6 +272,8 @@ struct FormPage {
     auth_required: bool,
     f: ProfileFields,
     errors: FieldErrors,
+    /// The To address offered for testing unsaved values.
+    test_to: String,
 }
 
 impl FormPage {
@@ -310,6 +312,7 @@ fn form_page(
         auth_required: form.auth_required.is_some(),
         f: profile_fields(form, &errors, policy, stored),
         errors,
+        test_to: String::new(),
     }
 }
 
@@ -357,7 +360,7 @@ fn without_secrets(form: &ProfileForm) -> ProfileForm {
 }
 
 /// Loads a profile of the member's tenant; another tenant's id (or no number) is 404.
-async fn load(state: &AppState, member: &Member, id: &str) -> Result<Profile, AppError> {
+pub(super) async fn load(state: &AppState, member: &Member, id: &str) -> Result<Profile, AppError> {
     let id = id.parse::<i64>().map_err(|_| AppError::NotFound)?;
     profiles::get(&state.db, member.tenant.id, ProfileId(id)).await?.ok_or(AppError::NotFound)
 }
@@ -365,7 +368,7 @@ async fn load(state: &AppState, member: &Member, id: &str) -> Result<Profile, Ap
 pub async fn new_form(member: Member) -> Result<Response, AppError> {
     member.require(Role::Admin)?;
     let page = member.chrome("New SMTP profile", "smtp").await?;
-    render(&form_page(page, &member.tenant.slug, &blank_form(), FieldErrors::default(), member.tenant.policy(), None))
+    render(&form_page_for(page, &member, &blank_form(), FieldErrors::default(), None))
 }
 
 pub async fn edit_form(
@@ -377,12 +380,17 @@ pub async fn edit_form(
     let stored = load(&state, &member, &id).await?;
     let page = member.chrome(format!("Edit {}", stored.name), "smtp").await?;
     let form = stored_form(&stored);
-    render(&form_page(page, &member.tenant.slug, &form, FieldErrors::default(), member.tenant.policy(), Some(&stored)))
+    render(&form_page_for(page, &member, &form, FieldErrors::default(), Some(&stored)))
 }
 
 /// Seals the secrets of a parsed form. On edit, a blank secret keeps the stored one, but
 /// only while its `SecretScope` is unchanged; otherwise it must be typed again.
-fn secrets_for(state: &AppState, input: &ProfileInput, stored: Option<&Profile>, errors: &mut FieldErrors) -> Secrets {
+pub(super) fn secrets_for(
+    state: &AppState,
+    input: &ProfileInput,
+    stored: Option<&Profile>,
+    errors: &mut FieldErrors,
+) -> Secrets {
     let same_scope = stored.is_some_and(|p| p.secret_scope() == SecretScope::of(&input.transport));
     let mut keep_or_ask =
         |typed: Option<&String>, kept: Option<&String>, field: &'static str, message: &'static str| match (typed, kept)
@@ -490,6 +498,19 @@ async fn save(
     Ok(Redirect::to(&format!("/t/{}/smtp", member.tenant.slug)).into_response())
 }
 
+/// The form page for this member's tenant (the test email re-renders it too).
+pub(super) fn form_page_for(
+    page: Chrome,
+    member: &Member,
+    form: &ProfileForm,
+    errors: FieldErrors,
+    stored: Option<&Profile>,
+) -> FormPage {
+    let mut view = form_page(page, &member.tenant.slug, form, errors, member.tenant.policy(), stored);
+    view.test_to = member.user.email.clone();
+    view
+}
+
 async fn invalid_form(
     member: &Member,
     form: &ProfileForm,
@@ -499,7 +520,7 @@ async fn invalid_form(
     let title = stored.map_or("New SMTP profile".to_owned(), |p| format!("Edit {}", p.name));
     let page = member.chrome(title, "smtp").await?;
     let form = without_secrets(form);
-    render_invalid(&form_page(page, &member.tenant.slug, &form, errors, member.tenant.policy(), stored))
+    render_invalid(&form_page_for(page, member, &form, errors, stored))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 //! HTTP-level tests: the real app on a loopback port, a real SQLite file per test.
 
 mod helpers;
+#[path = "../support/smtp_server.rs"]
+mod smtp_server;
 
 mod admin;
 mod cli;
@@ -8,6 +10,7 @@ mod csrf;
 mod first_run;
 mod isolation;
 mod pages;
+mod sending;
 mod sessions;
 mod sign_in;
 mod smtp;
