@@ -367,17 +367,6 @@ pub async fn others(pool: &SqlitePool, tenant: TenantId, except: ProfileId) -> s
         .await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::contains_pattern;
-
-    #[test]
-    fn search_text_is_matched_literally() {
-        assert_eq!(contains_pattern("a_b%c\\"), "%a\\_b\\%c\\\\%");
-        assert_eq!(contains_pattern(""), "%%");
-    }
-}
-
 /// Stores the result of a test email on the profile (shown in the list).
 pub async fn record_test(
     pool: &SqlitePool,
@@ -422,5 +411,16 @@ pub fn unsaved(base: &Profile, input: &ProfileInput, secrets: Secrets) -> Profil
         graph_client_id: c.graph_client_id,
         graph_secret_sealed: secrets.graph_secret,
         ..base.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_pattern;
+
+    #[test]
+    fn search_text_is_matched_literally() {
+        assert_eq!(contains_pattern("a_b%c\\"), "%a\\_b\\%c\\\\%");
+        assert_eq!(contains_pattern(""), "%%");
     }
 }

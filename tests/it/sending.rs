@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 
 use crate::helpers::*;
 use crate::smtp::{generic, with, without, FormFields, PASSWORD};
-use crate::smtp_server::{Script, TestSmtp, Tls};
+use crate::smtp_server::{Script, TestSmtp, TlsMode};
 
 const ACCOUNT: &str = "mailer@acme.test";
 
@@ -42,7 +42,7 @@ async fn test_send(app: &TestApp, id: i64, to: &str) -> String {
 
 #[tokio::test]
 async fn a_test_email_over_starttls_with_a_trusted_ca_and_a_login_arrives() {
-    let server = TestSmtp::start(Tls::StartTls, auth_script()).await;
+    let server = TestSmtp::start(TlsMode::StartTls, auth_script()).await;
     let app = admin_app().await;
     let id = app.create_profile(&profile_for("Office", &server, "starttls")).await;
 
@@ -84,8 +84,8 @@ async fn a_test_email_over_starttls_with_a_trusted_ca_and_a_login_arrives() {
 
 #[tokio::test]
 async fn implicit_tls_and_plain_delivery() {
-    let tls = TestSmtp::start(Tls::Implicit, auth_script()).await;
-    let plain = TestSmtp::start(Tls::None, Script::default()).await;
+    let tls = TestSmtp::start(TlsMode::Implicit, auth_script()).await;
+    let plain = TestSmtp::start(TlsMode::Plain, Script::default()).await;
     let app = admin_app().await;
     let a = app.create_profile(&profile_for("Implicit", &tls, "ssl")).await;
     let b =
@@ -100,7 +100,7 @@ async fn implicit_tls_and_plain_delivery() {
 
 #[tokio::test]
 async fn an_untrusted_certificate_is_refused_unless_its_ca_is_pasted_or_checks_are_off() {
-    let server = TestSmtp::start(Tls::StartTls, auth_script()).await;
+    let server = TestSmtp::start(TlsMode::StartTls, auth_script()).await;
     let app = admin_app().await;
     let id = app.create_profile(&with(profile_for("NoCa", &server, "starttls"), "ca_pem", "")).await;
     let shown = test_send(&app, id, "ada@example.test").await;
@@ -122,7 +122,7 @@ async fn an_untrusted_certificate_is_refused_unless_its_ca_is_pasted_or_checks_a
 
 #[tokio::test]
 async fn a_certificate_for_another_name_is_refused() {
-    let server = TestSmtp::start_with_names(Tls::Implicit, auth_script(), &["mail.other.test"]).await;
+    let server = TestSmtp::start_with_names(TlsMode::Implicit, auth_script(), &["mail.other.test"]).await;
     let app = admin_app().await;
     let id = app.create_profile(&profile_for("Mismatch", &server, "ssl")).await;
     let shown = test_send(&app, id, "ada@example.test").await;
@@ -132,7 +132,7 @@ async fn a_certificate_for_another_name_is_refused() {
 #[tokio::test]
 async fn a_refused_login_shows_the_servers_535_reply() {
     let server = TestSmtp::start(
-        Tls::StartTls,
+        TlsMode::StartTls,
         Script { auth: Some((ACCOUNT.into(), "Other$Pass9".into())), ..Script::default() },
     )
     .await;
@@ -152,7 +152,7 @@ async fn a_refused_login_shows_the_servers_535_reply() {
 
 #[tokio::test]
 async fn a_refused_sender_or_recipient_shows_the_5xx_reply() {
-    let server = TestSmtp::start(Tls::StartTls, auth_script()).await;
+    let server = TestSmtp::start(TlsMode::StartTls, auth_script()).await;
     let app = admin_app().await;
     let id = app.create_profile(&profile_for("Refusals", &server, "starttls")).await;
 
@@ -201,7 +201,7 @@ async fn connection_failures_say_what_to_check() {
         "{shown}"
     );
 
-    let silent = TestSmtp::start(Tls::None, Script { silent: true, ..Script::default() }).await;
+    let silent = TestSmtp::start(TlsMode::Plain, Script { silent: true, ..Script::default() }).await;
     let form = without(without(profile_for("Silent", &silent, "none"), "auth_required"), "password");
     let id = app.create_profile(&form).await;
     let started = std::time::Instant::now();
@@ -212,7 +212,7 @@ async fn connection_failures_say_what_to_check() {
 
 #[tokio::test]
 async fn starttls_is_required_never_silently_plain() {
-    let server = TestSmtp::start(Tls::None, auth_script()).await;
+    let server = TestSmtp::start(TlsMode::Plain, auth_script()).await;
     let app = admin_app().await;
     let id = app.create_profile(&profile_for("NoStartTls", &server, "starttls")).await;
     let shown = test_send(&app, id, "ada@example.test").await;
@@ -222,7 +222,7 @@ async fn starttls_is_required_never_silently_plain() {
 
 #[tokio::test]
 async fn an_invalid_to_address_is_refused_and_nothing_is_sent() {
-    let server = TestSmtp::start(Tls::StartTls, auth_script()).await;
+    let server = TestSmtp::start(TlsMode::StartTls, auth_script()).await;
     let app = admin_app().await;
     let id = app.create_profile(&profile_for("Office", &server, "starttls")).await;
     for bad in ["", "ada", "ada@localhost", "ada@example.test\r\nBcc: victim@evil.test"] {
@@ -236,7 +236,7 @@ async fn an_invalid_to_address_is_refused_and_nothing_is_sent() {
 
 #[tokio::test]
 async fn a_line_break_smuggled_into_a_header_never_adds_a_recipient() {
-    let server = TestSmtp::start(Tls::StartTls, auth_script()).await;
+    let server = TestSmtp::start(TlsMode::StartTls, auth_script()).await;
     let app = admin_app().await;
     let id = app.create_profile(&profile_for("Office", &server, "starttls")).await;
     // Through the form it is refused outright…
@@ -260,8 +260,8 @@ async fn a_line_break_smuggled_into_a_header_never_adds_a_recipient() {
 
 #[tokio::test]
 async fn unsaved_values_are_tested_with_the_stored_password_only_for_the_same_server() {
-    let server = TestSmtp::start(Tls::StartTls, auth_script()).await;
-    let other = TestSmtp::start(Tls::StartTls, auth_script()).await;
+    let server = TestSmtp::start(TlsMode::StartTls, auth_script()).await;
+    let other = TestSmtp::start(TlsMode::StartTls, auth_script()).await;
     let app = admin_app().await;
     let id = app.create_profile(&profile_for("Office", &server, "starttls")).await;
 

@@ -21,9 +21,9 @@ use tokio_rustls::TlsAcceptor;
 
 /// How the server speaks TLS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tls {
+pub enum TlsMode {
     /// Plain text only; STARTTLS is not offered.
-    None,
+    Plain,
     /// Plain at first, STARTTLS offered.
     StartTls,
     /// TLS from the first byte (port 465 style).
@@ -141,7 +141,7 @@ trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 struct Shared {
-    tls: Tls,
+    tls: TlsMode,
     acceptor: TlsAcceptor,
     received: Arc<Mutex<Vec<Received>>>,
     script: Arc<Mutex<Script>>,
@@ -167,12 +167,12 @@ pub fn certificates(names: &[&str]) -> (String, CertificateDer<'static>, Private
 
 impl TestSmtp {
     /// A server with a certificate for `localhost` and `127.0.0.1`.
-    pub async fn start(tls: Tls, script: Script) -> TestSmtp {
+    pub async fn start(tls: TlsMode, script: Script) -> TestSmtp {
         Self::start_with_names(tls, script, &["localhost", "127.0.0.1"]).await
     }
 
     /// A server whose certificate names only `names` (to test name mismatches).
-    pub async fn start_with_names(tls: Tls, script: Script, names: &[&str]) -> TestSmtp {
+    pub async fn start_with_names(tls: TlsMode, script: Script, names: &[&str]) -> TestSmtp {
         let (ca_pem, cert, key) = certificates(names);
         let config = ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
@@ -237,7 +237,7 @@ impl TestSmtp {
 
 async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io::Result<()> {
     let mut tls_on = false;
-    let stream: Box<dyn Io> = if shared.tls == Tls::Implicit {
+    let stream: Box<dyn Io> = if shared.tls == TlsMode::Implicit {
         tls_on = true;
         Box::new(shared.acceptor.accept(socket).await?)
     } else {
@@ -259,7 +259,7 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
         match verb.as_str() {
             "EHLO" | "HELO" => {
                 let mut lines = vec!["localhost greets you".to_owned()];
-                if shared.tls == Tls::StartTls && !tls_on {
+                if shared.tls == TlsMode::StartTls && !tls_on {
                     lines.push("STARTTLS".into());
                 }
                 if shared.script.lock().unwrap().auth.is_some() {
@@ -274,7 +274,7 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
                     .collect();
                 reply(&mut io, &text.join("\r\n")).await?;
             }
-            "STARTTLS" if shared.tls == Tls::StartTls && !tls_on => {
+            "STARTTLS" if shared.tls == TlsMode::StartTls && !tls_on => {
                 reply(&mut io, "220 2.0.0 Ready to start TLS").await?;
                 let inner = io.into_inner();
                 let upgraded: Box<dyn Io> = Box::new(shared.acceptor.accept(inner).await?);
