@@ -95,6 +95,7 @@ impl Member {
             title: title.into(),
             csrf: self.session.csrf_token().await?,
             flash: self.session.take_flash().await?,
+            link: self.session.take_link().await?,
             tenant: Some(TenantChrome { slug: self.tenant.slug.clone(), name: self.tenant.name.clone() }),
             user: Some(UserChrome {
                 display_name: self.user.display_name.clone(),

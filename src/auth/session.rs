@@ -13,6 +13,7 @@ use crate::store::{TenantId, UserId};
 const AUTH: &str = "auth";
 const CSRF: &str = "csrf";
 const FLASH: &str = "flash";
+const LINK: &str = "shared_link";
 
 /// Who is signed in on this session.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,6 +32,14 @@ pub struct Flash {
     /// `ok` or `error`.
     pub kind: String,
     pub text: String,
+}
+
+/// A one-time link shown once to the admin to share by hand (email is off).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SharedLink {
+    /// What the link is, e.g. "Invitation link for ada@example.com".
+    pub label: String,
+    pub url: String,
 }
 
 /// The session with typed accessors.
@@ -96,6 +105,17 @@ impl WebSession {
     async fn set_flash(&self, kind: &str, text: String) -> Result<(), AppError> {
         self.0.insert(FLASH, Flash { kind: kind.into(), text }).await?;
         Ok(())
+    }
+
+    /// Shows `url` once, on the next page.
+    pub async fn show_link(&self, label: String, url: String) -> Result<(), AppError> {
+        self.0.insert(LINK, SharedLink { label, url }).await?;
+        Ok(())
+    }
+
+    /// The link to show, removed so it shows once.
+    pub async fn take_link(&self) -> Result<Option<SharedLink>, AppError> {
+        Ok(self.0.remove::<SharedLink>(LINK).await?)
     }
 
     /// The pending message, removed so it shows once.

@@ -56,6 +56,20 @@ impl Throttle {
         }
     }
 
+    /// Counts one event under `key` and says whether it is within `limit` per window
+    /// (for things that are not sign-ins, such as reset emails to one address).
+    pub fn allow(&self, key: &str, limit: usize) -> bool {
+        let now = Instant::now();
+        let mut map = self.lock();
+        let times = map.entry(format!("e:{key}")).or_default();
+        prune(times, now);
+        if times.len() >= limit {
+            return false;
+        }
+        times.push_back(now);
+        true
+    }
+
     /// A successful sign-in clears the account's failures (not the client's).
     pub fn succeed(&self, account: &str) {
         self.lock().remove(&account_key(account));
@@ -105,6 +119,14 @@ mod tests {
         }
         assert!(t.check("1:new@x.io", "10.0.0.1").is_err());
         assert!(t.check("1:new@x.io", "10.0.0.2").is_ok());
+    }
+
+    #[test]
+    fn events_are_allowed_up_to_their_limit() {
+        let t = Throttle::default();
+        assert!((0..3).all(|_| t.allow("reset:1:ada@x.io", 3)));
+        assert!(!t.allow("reset:1:ada@x.io", 3));
+        assert!(t.allow("reset:1:bob@x.io", 3));
     }
 
     #[test]

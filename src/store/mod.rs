@@ -6,6 +6,7 @@ pub mod outbox;
 pub mod setup;
 pub mod smtp;
 pub mod tenants;
+pub mod tokens;
 pub mod users;
 
 /// A tenant's row id. Only the store hands these out, from a slug it looked up.

@@ -96,3 +96,23 @@ pub async fn list(pool: &SqlitePool, tenant: TenantId) -> sqlx::Result<Vec<User>
         .fetch_all(pool)
         .await
 }
+
+/// The account with this (lower-cased) email in this tenant.
+pub async fn by_email(pool: &SqlitePool, tenant: TenantId, email: &str) -> sqlx::Result<Option<User>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE tenant_id = ? AND email = ?"))
+        .bind(tenant)
+        .bind(email)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Sets a new password hash and ends every session of the user (the epoch moves on).
+pub async fn set_password(conn: &mut SqliteConnection, tenant: TenantId, id: UserId, hash: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET password_hash = ?, session_epoch = session_epoch + 1 WHERE tenant_id = ? AND id = ?")
+        .bind(hash)
+        .bind(tenant)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

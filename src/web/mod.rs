@@ -3,8 +3,13 @@
 pub mod admin;
 pub mod audit;
 pub mod dashboard;
+pub mod email_log;
 pub mod fields;
 pub mod home;
+pub mod invite;
+pub mod links;
+pub mod members;
+pub mod passwords;
 pub mod settings;
 pub mod setup;
 pub mod sign_in;
@@ -15,7 +20,7 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::auth::session::Flash;
+use crate::auth::session::{Flash, SharedLink};
 use crate::domain::account::Role;
 use crate::error::AppError;
 
@@ -24,6 +29,8 @@ pub struct Chrome {
     pub title: String,
     pub csrf: String,
     pub flash: Option<Flash>,
+    /// A one-time link to share by hand, shown once.
+    pub link: Option<SharedLink>,
     pub tenant: Option<TenantChrome>,
     pub user: Option<UserChrome>,
     /// The section to mark as current in the navigation.
@@ -55,7 +62,7 @@ impl UserChrome {
 impl Chrome {
     /// A page outside any tenant and session (errors, first-run setup).
     pub fn bare(title: impl Into<String>) -> Chrome {
-        Chrome { title: title.into(), csrf: String::new(), flash: None, tenant: None, user: None, nav: "" }
+        Chrome { title: title.into(), csrf: String::new(), flash: None, link: None, tenant: None, user: None, nav: "" }
     }
 }
 

@@ -78,4 +78,20 @@ document.addEventListener("DOMContentLoaded", () => {
   if (summary) summary.focus();
 
   document.querySelectorAll("form.profile-form").forEach(enhanceProfileForm);
+
+  // Copy buttons for links shown once.
+  document.querySelectorAll("button[data-copy]").forEach((button) => {
+    const source = document.querySelector(button.dataset.copy);
+    if (!source) return;
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      source.select();
+      try {
+        await navigator.clipboard.writeText(source.value);
+      } catch {
+        document.execCommand("copy");
+      }
+      button.textContent = "Copied";
+    });
+  });
 });

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use relaydesk::domain::account::{AccountEmail, DisplayName, NewTenantForm, Role};
+use relaydesk::mail::outbox::Worker;
 use relaydesk::store::{self, tenants, users, TenantId};
 use relaydesk::Config;
 use reqwest::cookie::{CookieStore, Jar};
@@ -23,6 +24,9 @@ pub struct TestApp {
     pub jar: Arc<Jar>,
     pub tenant: TenantId,
     pub secrets: relaydesk::secret::SecretBox,
+    pub state: relaydesk::AppState,
+    /// The outbox worker, while it runs.
+    pub worker: Arc<std::sync::Mutex<Option<Worker>>>,
     _dir: Arc<tempfile::TempDir>,
 }
 
@@ -41,12 +45,14 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let app = relaydesk::build_app(config).await.expect("app builds");
     let db = app.state.db.clone();
     let secrets = app.state.secrets.clone();
+    let state = app.state.clone();
+    let worker = Arc::new(std::sync::Mutex::new(Some(relaydesk::mail::outbox::spawn_worker(state.clone()))));
     tokio::spawn(async move {
         axum::serve(listener, app.router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
     });
     let tenant = seed_tenant(&db, SLUG, "Acme Ltd", ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let (client, jar) = new_client();
-    TestApp { base: format!("http://{addr}"), db, client, jar, tenant, secrets, _dir: Arc::new(dir) }
+    TestApp { base: format!("http://{addr}"), db, client, jar, tenant, secrets, state, worker, _dir: Arc::new(dir) }
 }
 
 /// A client that keeps cookies and never follows redirects (tests look at each 303).
@@ -84,6 +90,8 @@ impl TestApp {
             jar,
             tenant: self.tenant,
             secrets: self.secrets.clone(),
+            state: self.state.clone(),
+            worker: self.worker.clone(),
             _dir: self._dir.clone(),
         }
     }
@@ -141,6 +149,18 @@ impl TestApp {
     /// Adds a member with the given role to the seeded tenant.
     pub async fn add_user(&self, email: &str, password: &str, role: Role, operator: bool) {
         add_user_to(&self.db, self.tenant, email, password, role, operator).await;
+    }
+
+    /// Kills the outbox worker at once, as a crash would (mid-send if it is sending).
+    pub fn kill_worker(&self) {
+        if let Some(worker) = self.worker.lock().unwrap().take() {
+            worker.abort();
+        }
+    }
+
+    /// Starts a fresh outbox worker, as a restart would.
+    pub fn start_worker(&self) {
+        *self.worker.lock().unwrap() = Some(relaydesk::mail::outbox::spawn_worker(self.state.clone()));
     }
 
     /// The session cookie the jar would send now.

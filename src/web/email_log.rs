@@ -1,0 +1,82 @@
+//! `/t/{slug}/email-log`: what the outbox did with the tenant's mail, with "retry now".
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::{format_time, render, Chrome};
+use crate::app::AppState;
+use crate::auth::extract::Member;
+use crate::domain::account::Role;
+use crate::error::AppError;
+use crate::mail::outbox::MAX_ATTEMPTS;
+use crate::store::{audit, outbox};
+
+/// Messages shown on the page.
+const SHOWN: i64 = 200;
+
+struct Row {
+    id: i64,
+    recipient: String,
+    kind: &'static str,
+    subject: String,
+    status: String,
+    attempts: i64,
+    last_error: String,
+    next: String,
+    when: String,
+    can_retry: bool,
+}
+
+#[derive(Template)]
+#[template(path = "email_log.html")]
+struct LogPage {
+    page: Chrome,
+    slug: String,
+    rows: Vec<Row>,
+    max_attempts: i64,
+}
+
+pub async fn show(State(state): State<AppState>, member: Member) -> Result<Response, AppError> {
+    member.require(Role::Admin)?;
+    let rows = outbox::log(&state.db, member.tenant.id, SHOWN)
+        .await?
+        .into_iter()
+        .map(|r| Row {
+            id: r.id,
+            kind: if r.kind == "invitation" { "Invitation" } else { "Password reset" },
+            next: if r.status == "pending" { format_time(r.next_attempt_at) } else { String::new() },
+            when: format_time(r.sent_at.unwrap_or(r.created_at)),
+            can_retry: r.status != "sent",
+            recipient: r.recipient,
+            subject: r.subject,
+            status: r.status,
+            attempts: r.attempts,
+            last_error: r.last_error.unwrap_or_default(),
+        })
+        .collect();
+    let page = LogPage {
+        page: member.chrome("Email log", "email-log").await?,
+        slug: member.tenant.slug.clone(),
+        rows,
+        max_attempts: MAX_ATTEMPTS,
+    };
+    render(&page)
+}
+
+pub async fn retry(
+    State(state): State<AppState>,
+    member: Member,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    member.require(Role::Admin)?;
+    let id = id.parse::<i64>().map_err(|_| AppError::NotFound)?;
+    if !outbox::retry_now(&state.db, member.tenant.id, id, MAX_ATTEMPTS).await? {
+        return Err(AppError::NotFound);
+    }
+    let mut conn = state.db.acquire().await?;
+    audit::record(&mut conn, member.tenant.id, member.actor(), "email.retried", &id.to_string()).await?;
+    state.outbox_wake.notify_one();
+    member.session.flash_ok("Trying again now. Reload this page in a moment to see the result.").await?;
+    Ok(Redirect::to(&format!("/t/{}/email-log", member.tenant.slug)).into_response())
+}

@@ -1,0 +1,288 @@
+//! Members and invitations (SPEC §5). Admins invite admins, organizers and users;
+//! organizers invite users. Admins can also make a password-reset link to share.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::fields::FieldView;
+use super::links::{can_email, invitation_mail, reset_mail, INVITATION_SECS, RESET_SECS};
+use super::{format_time, render, render_invalid, Chrome, Form};
+use crate::app::AppState;
+use crate::auth::extract::Member;
+use crate::auth::{random_token, token_hash};
+use crate::domain::account::{AccountEmail, Role, MSG_EMAIL_TAKEN, MSG_ROLE};
+use crate::domain::{email, FieldErrors};
+use crate::error::AppError;
+use crate::mail::outbox;
+use crate::store::{self, audit, tokens, users, UserId};
+
+pub const MSG_ROLE_NOT_ALLOWED: &str = "Organizers can invite users only.";
+
+struct MemberRow {
+    id: i64,
+    name: String,
+    email: String,
+    role: &'static str,
+    is_you: bool,
+}
+
+#[derive(Template)]
+#[template(path = "members/index.html")]
+struct MembersPage {
+    page: Chrome,
+    slug: String,
+    rows: Vec<MemberRow>,
+    is_admin: bool,
+}
+
+pub async fn members(State(state): State<AppState>, member: Member) -> Result<Response, AppError> {
+    member.require(Role::Organizer)?;
+    let rows = users::list(&state.db, member.tenant.id)
+        .await?
+        .into_iter()
+        .map(|u| MemberRow {
+            id: u.id.0,
+            is_you: u.id == member.user.id,
+            role: u.role().label(),
+            name: u.display_name,
+            email: u.email,
+        })
+        .collect();
+    let page = MembersPage {
+        page: member.chrome("Members", "members").await?,
+        slug: member.tenant.slug.clone(),
+        rows,
+        is_admin: member.user.role() == Role::Admin,
+    };
+    render(&page)
+}
+
+/// `POST /t/{slug}/members/{id}/reset-link`: a reset link for the admin to share.
+pub async fn reset_link(
+    State(state): State<AppState>,
+    member: Member,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    member.require(Role::Admin)?;
+    let id = id.parse::<i64>().map_err(|_| AppError::NotFound)?;
+    let user = users::by_id(&state.db, member.tenant.id, UserId(id)).await?.ok_or(AppError::NotFound)?;
+    let token = random_token();
+    let mut tx = store::begin_write(&state.db).await?;
+    tokens::reset(&mut tx, member.tenant.id, user.id, &token_hash(&token), RESET_SECS).await?;
+    audit::record(&mut tx, member.tenant.id, member.actor(), "reset.link_made", &user.email).await?;
+    tx.commit().await?;
+    let url = state.config.link(&format!("/t/{}/password/reset/{token}", member.tenant.slug));
+    member.session.show_link(format!("Password-reset link for {}", user.email), url).await?;
+    member.session.flash_ok(format!("Send this link to {}. It works once, within 1 hour.", user.email)).await?;
+    Ok(Redirect::to(&format!("/t/{}/members", member.tenant.slug)).into_response())
+}
+
+struct InvitationRow {
+    id: i64,
+    email: String,
+    role: &'static str,
+    sent: String,
+    expires: String,
+    expired: bool,
+    can_renew: bool,
+}
+
+#[derive(Template)]
+#[template(path = "members/invitations.html")]
+struct InvitationsPage {
+    page: Chrome,
+    slug: String,
+    email: FieldView,
+    role_error: Option<&'static str>,
+    /// `(value, label, selected)`.
+    roles: Vec<(&'static str, &'static str, bool)>,
+    rows: Vec<InvitationRow>,
+    email_on: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct InviteForm {
+    email: String,
+    role: String,
+}
+
+/// The roles this member may invite (SPEC §1).
+fn invitable(member: &Member) -> Vec<Role> {
+    match member.user.role() {
+        Role::Admin => vec![Role::User, Role::Organizer, Role::Admin],
+        _ => vec![Role::User],
+    }
+}
+
+async fn invitations_page(
+    state: &AppState,
+    member: &Member,
+    form: &InviteForm,
+    errors: &FieldErrors,
+) -> Result<InvitationsPage, AppError> {
+    let now = crate::db::now();
+    let allowed = invitable(member);
+    let rows = tokens::open_invitations(&state.db, member.tenant.id)
+        .await?
+        .into_iter()
+        .map(|i| {
+            let role = Role::parse(&i.role).unwrap_or(Role::User);
+            InvitationRow {
+                id: i.id,
+                email: i.email,
+                role: role.label(),
+                sent: format_time(i.created_at),
+                expires: format_time(i.expires_at),
+                expired: i.expires_at <= now,
+                can_renew: allowed.contains(&role),
+            }
+        })
+        .collect();
+    let mut conn = state.db.acquire().await?;
+    Ok(InvitationsPage {
+        page: member.chrome("Invitations", "invitations").await?,
+        slug: member.tenant.slug.clone(),
+        email: FieldView::new("email", "Email address", &form.email, errors.get("email"))
+            .kind("email")
+            .max(email::MAX_LEN)
+            .autocomplete("off")
+            .required(),
+        role_error: errors.get("role"),
+        roles: allowed
+            .iter()
+            .map(|r| (r.as_str(), r.label(), r.as_str() == form.role || (form.role.is_empty() && *r == Role::User)))
+            .collect(),
+        rows,
+        email_on: can_email(&mut conn, &member.tenant).await?,
+    })
+}
+
+pub async fn invitations(State(state): State<AppState>, member: Member) -> Result<Response, AppError> {
+    member.require(Role::Organizer)?;
+    render(&invitations_page(&state, &member, &InviteForm::default(), &FieldErrors::default()).await?)
+}
+
+pub async fn invite(
+    State(state): State<AppState>,
+    member: Member,
+    Form(form): Form<InviteForm>,
+) -> Result<Response, AppError> {
+    member.require(Role::Organizer)?;
+    let mut errors = FieldErrors::default();
+    let email = errors.check("email", AccountEmail::parse(&form.email));
+    let role = match Role::parse(&form.role) {
+        Ok(role) if invitable(&member).contains(&role) => Some(role),
+        Ok(_) => {
+            errors.insert("role", MSG_ROLE_NOT_ALLOWED);
+            None
+        }
+        Err(_) => {
+            errors.insert("role", MSG_ROLE);
+            None
+        }
+    };
+    if let Some(email) = &email {
+        if users::by_email(&state.db, member.tenant.id, email.as_str()).await?.is_some() {
+            errors.insert("email", MSG_EMAIL_TAKEN);
+        }
+    }
+    let (Some(email), Some(role)) = (email, role) else {
+        return render_invalid(&invitations_page(&state, &member, &form, &errors).await?);
+    };
+    if !errors.is_empty() {
+        return render_invalid(&invitations_page(&state, &member, &form, &errors).await?);
+    }
+    send_invitation(&state, &member, email.as_str(), role, "invitation.created").await
+}
+
+/// `POST /t/{slug}/invitations/{id}/regenerate`: voids the old link, sends or shows a new one.
+pub async fn regenerate(
+    State(state): State<AppState>,
+    member: Member,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    member.require(Role::Organizer)?;
+    let id = id.parse::<i64>().map_err(|_| AppError::NotFound)?;
+    let invitation = tokens::invitation(&state.db, member.tenant.id, id).await?.ok_or(AppError::NotFound)?;
+    let role = Role::parse(&invitation.role).unwrap_or(Role::User);
+    if !invitable(&member).contains(&role) {
+        return Err(AppError::Forbidden);
+    }
+    send_invitation(&state, &member, &invitation.email, role, "invitation.regenerated").await
+}
+
+/// Creates the invitation (voiding an older one for the address) and, in the same
+/// transaction, its email in the outbox; or shows the link once when email is off.
+async fn send_invitation(
+    state: &AppState,
+    member: &Member,
+    email: &str,
+    role: Role,
+    action: &str,
+) -> Result<Response, AppError> {
+    let token = random_token();
+    let url = state.config.link(&format!("/invite/{token}"));
+    let mut tx = store::begin_write(&state.db).await?;
+    tokens::invite(
+        &mut tx,
+        member.tenant.id,
+        email,
+        role.as_str(),
+        &token_hash(&token),
+        member.user.id,
+        INVITATION_SECS,
+    )
+    .await?;
+    let emailed = can_email(&mut tx, &member.tenant).await?;
+    if emailed {
+        let mail = invitation_mail(
+            state,
+            &member.tenant,
+            &member.user.display_name,
+            &role.label().to_lowercase(),
+            email,
+            &url,
+        )?;
+        outbox::enqueue(&mut tx, &state.secrets, member.tenant.id, "invitation", &mail).await?;
+    }
+    audit::record(&mut tx, member.tenant.id, member.actor(), action, &format!("{email} as {}", role.as_str())).await?;
+    tx.commit().await?;
+    if emailed {
+        state.outbox_wake.notify_one();
+        member.session.flash_ok(format!("Invitation sent to {email}. The link works once, within 7 days.")).await?;
+    } else {
+        member.session.show_link(format!("Invitation link for {email}"), url).await?;
+        member
+            .session
+            .flash_ok(format!("Email is off, so the invitation was not emailed: send {email} the link below yourself."))
+            .await?;
+    }
+    Ok(Redirect::to(&format!("/t/{}/invitations", member.tenant.slug)).into_response())
+}
+
+/// Sends a reset email for `email` if such an account exists and email is on (the forgot
+/// form's answer is the same either way). Returns whether one was queued.
+pub async fn queue_reset(
+    state: &AppState,
+    tenant: &crate::store::tenants::Tenant,
+    email: &str,
+) -> Result<bool, AppError> {
+    let Some(user) = users::by_email(&state.db, tenant.id, email).await? else { return Ok(false) };
+    let token = random_token();
+    let url = state.config.link(&format!("/t/{}/password/reset/{token}", tenant.slug));
+    let mut tx = store::begin_write(&state.db).await?;
+    if !can_email(&mut tx, tenant).await? {
+        return Ok(false);
+    }
+    tokens::reset(&mut tx, tenant.id, user.id, &token_hash(&token), RESET_SECS).await?;
+    let mail = reset_mail(state, tenant, &user.email, &url)?;
+    outbox::enqueue(&mut tx, &state.secrets, tenant.id, "password_reset", &mail).await?;
+    let actor = audit::Actor { id: Some(user.id), label: &user.email };
+    audit::record(&mut tx, tenant.id, actor, "reset.requested", "").await?;
+    tx.commit().await?;
+    state.outbox_wake.notify_one();
+    Ok(true)
+}

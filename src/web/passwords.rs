@@ -1,0 +1,156 @@
+//! Forgotten passwords (SPEC §5): the same answer for every address (no account
+//! enumeration), a one-hour single-use link, and every session of the user ended by a reset.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::fields::FieldView;
+use super::{render, render_invalid, Chrome, Form, TenantChrome};
+use crate::app::AppState;
+use crate::auth::extract::PathTenant;
+use crate::auth::session::WebSession;
+use crate::auth::{password, token_hash};
+use crate::domain::account::{ConsolePassword, CONSOLE_PASSWORD_MAX};
+use crate::domain::email;
+use crate::error::AppError;
+use crate::store::tenants::Tenant;
+use crate::store::{self, audit, tokens, users};
+
+/// SPEC §5: the one answer to a forgot-password request.
+pub const MSG_FORGOT_SENT: &str = "If an account exists for that address, we have sent a link to reset the password.";
+pub const MSG_RESET_GONE: &str = "This password-reset link is no longer valid. Ask for a new one.";
+/// Reset emails to one address per throttle window.
+const RESETS_PER_WINDOW: usize = 5;
+pub const MSG_PASSWORD_CHANGED: &str = "Your password has been changed. Sign in with the new one.";
+
+#[derive(Template)]
+#[template(path = "auth/forgot.html")]
+struct ForgotPage {
+    page: Chrome,
+    slug: String,
+    email: FieldView,
+}
+
+#[derive(Template)]
+#[template(path = "auth/reset.html")]
+struct ResetPage {
+    page: Chrome,
+    slug: String,
+    token: String,
+    email: String,
+    password: FieldView,
+}
+
+async fn chrome(session: &WebSession, tenant: &Tenant, title: &str) -> Result<Chrome, AppError> {
+    Ok(Chrome {
+        csrf: session.csrf_token().await?,
+        flash: session.take_flash().await?,
+        tenant: Some(TenantChrome { slug: tenant.slug.clone(), name: tenant.name.clone() }),
+        ..Chrome::bare(title)
+    })
+}
+
+pub async fn forgot_form(PathTenant(tenant): PathTenant, session: WebSession) -> Result<Response, AppError> {
+    let email = FieldView::new("email", "Email", "", None)
+        .kind("email")
+        .max(email::MAX_LEN)
+        .autocomplete("username")
+        .required();
+    render(&ForgotPage { page: chrome(&session, &tenant, "Forgot your password?").await?, slug: tenant.slug, email })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ForgotForm {
+    email: String,
+}
+
+pub async fn forgot(
+    State(state): State<AppState>,
+    PathTenant(tenant): PathTenant,
+    session: WebSession,
+    Form(form): Form<ForgotForm>,
+) -> Result<Response, AppError> {
+    let email = form.email.trim().to_lowercase();
+    // A few requests per address per window; beyond that, silently nothing is sent, so
+    // nobody can flood an inbox through this form. The answer never changes.
+    let key = format!("reset:{}:{email}", tenant.id.0);
+    if !email.is_empty() && !tenant.suspended && state.throttle.allow(&key, RESETS_PER_WINDOW) {
+        super::members::queue_reset(&state, &tenant, &email).await?;
+    }
+    session.flash_ok(MSG_FORGOT_SENT).await?;
+    Ok(Redirect::to(&format!("/t/{}/login", tenant.slug)).into_response())
+}
+
+async fn open(state: &AppState, tenant: &Tenant, token: &str) -> Result<(tokens::Reset, users::User), AppError> {
+    let gone = || AppError::Refused(StatusCode::GONE, MSG_RESET_GONE);
+    let reset = tokens::reset_by_token(&state.db, tenant.id, &token_hash(token)).await?.ok_or_else(gone)?;
+    let user = users::by_id(&state.db, tenant.id, reset.user_id).await?.ok_or_else(gone)?;
+    Ok((reset, user))
+}
+
+fn password_field(error: Option<&'static str>) -> FieldView {
+    FieldView::new("password", "New password", "", error)
+        .kind("password")
+        .max(CONSOLE_PASSWORD_MAX)
+        .autocomplete("new-password")
+        .required()
+        .hint("At least 12 characters, and not your email address.")
+}
+
+pub async fn reset_form(
+    State(state): State<AppState>,
+    PathTenant(tenant): PathTenant,
+    Path((_, token)): Path<(String, String)>,
+    session: WebSession,
+) -> Result<Response, AppError> {
+    let (_, user) = open(&state, &tenant, &token).await?;
+    let page = chrome(&session, &tenant, "Choose a new password").await?;
+    render(&ResetPage { page, slug: tenant.slug, token, email: user.email, password: password_field(None) })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ResetForm {
+    password: String,
+}
+
+pub async fn reset(
+    State(state): State<AppState>,
+    PathTenant(tenant): PathTenant,
+    Path((_, token)): Path<(String, String)>,
+    session: WebSession,
+    Form(form): Form<ResetForm>,
+) -> Result<Response, AppError> {
+    let (reset, user) = open(&state, &tenant, &token).await?;
+    let password = match ConsolePassword::parse(&form.password, &user.email) {
+        Ok(p) => p,
+        Err(message) => {
+            let page = chrome(&session, &tenant, "Choose a new password").await?;
+            let view = ResetPage {
+                page,
+                slug: tenant.slug,
+                token,
+                email: user.email,
+                password: password_field(Some(message)),
+            };
+            return render_invalid(&view);
+        }
+    };
+    let hash = password::hash(password.expose()).await?;
+    let mut tx = store::begin_write(&state.db).await?;
+    if !tokens::use_reset(&mut tx, reset.id).await? {
+        return Err(AppError::Refused(StatusCode::GONE, MSG_RESET_GONE));
+    }
+    // Moving the epoch on ends every session of this user, this browser's included.
+    users::set_password(&mut tx, tenant.id, user.id, &hash).await?;
+    let actor = audit::Actor { id: Some(user.id), label: &user.email };
+    audit::record(&mut tx, tenant.id, actor, "reset.used", "all sessions ended").await?;
+    tx.commit().await?;
+    session.sign_out().await?;
+    session.flash_ok(MSG_PASSWORD_CHANGED).await?;
+    Ok(Redirect::to(&format!("/t/{}/login", tenant.slug)).into_response())
+}
