@@ -1,0 +1,387 @@
+//! Invitations and password resets through the outbox, against a real SMTP server:
+//! delivery, single-use links, the retry schedule, permanent failures, crash recovery.
+
+use std::time::Duration;
+
+use relaydesk::domain::account::Role;
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+use crate::sending::profile_for;
+use crate::smtp_server::{Received, Script, TestSmtp, TlsMode};
+
+const ACCOUNT: &str = "mailer@acme.test";
+
+/// An app whose acme tenant sends through `server` (profile default, email on).
+async fn mailing_app(server: &TestSmtp, adjust: impl FnOnce(&mut relaydesk::Config)) -> TestApp {
+    let app = spawn_app_with(adjust).await;
+    app.sign_in_admin().await;
+    app.create_profile(&profile_for("Office", server, "starttls")).await;
+    let res = app.post("/t/acme/settings/email", &[("enabled", "on")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    app
+}
+
+fn server_script() -> Script {
+    Script { auth: Some((ACCOUNT.into(), crate::smtp::PASSWORD.into())), ..Script::default() }
+}
+
+/// The first link in a mail's text that starts with `prefix`.
+fn link_in(mail: &Received, prefix: &str) -> String {
+    let body = mail.text_body();
+    let start = body.find(prefix).unwrap_or_else(|| panic!("{prefix} in {body}"));
+    body[start..].split_whitespace().next().unwrap().to_owned()
+}
+
+fn path_of(link: &str) -> String {
+    let url: url::Url = link.parse().unwrap();
+    url.path().to_owned()
+}
+
+async fn outbox_row(app: &TestApp) -> (String, i64, Option<String>, String, i64) {
+    sqlx::query_as(
+        "SELECT status, attempts, last_error, message_id, next_attempt_at FROM outbox ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap()
+}
+
+async fn wait_for_status(app: &TestApp, status: &str) -> (String, i64, Option<String>, String, i64) {
+    for _ in 0..100 {
+        let row = outbox_row(app).await;
+        if row.0 == status {
+            return row;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("outbox never reached {status}: {:?}", outbox_row(app).await);
+}
+
+#[tokio::test]
+async fn an_invitation_arrives_and_its_link_works_once() {
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    let app = mailing_app(&server, |_| {}).await;
+    let res = app.post("/t/acme/invitations", &[("email", "Newbie@Example.test"), ("role", "organizer")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(app.page("/t/acme/invitations").await.contains("Invitation sent to newbie@example.test."));
+
+    let mail = server.wait_for(1, 10).await.remove(0);
+    assert_eq!(mail.to, ["newbie@example.test"]);
+    assert_eq!(mail.header("Subject").unwrap(), "You are invited to Acme Ltd on relaydesk");
+    let link = link_in(&mail, &format!("{}/invite/", app.base));
+    assert!(mail.text_body().contains("as organizer"));
+    let (status, attempts, _, message_id, _) = wait_for_status(&app, "sent").await;
+    assert_eq!((status.as_str(), attempts), ("sent", 1));
+    assert_eq!(mail.header("Message-ID").unwrap(), message_id);
+
+    // The token is stored only as a hash.
+    let token = link.rsplit('/').next().unwrap().to_owned();
+    assert_eq!(app.count(&format!("SELECT COUNT(*) FROM invitations WHERE token_hash = '{token}'")).await, 0);
+    let in_clear = app.count(&format!("SELECT COUNT(*) FROM outbox WHERE instr(body_sealed, '{token}') > 0")).await;
+    assert_eq!(in_clear, 0, "the mailed body is sealed at rest");
+
+    let newbie = app.share();
+    let form = newbie.page(&path_of(&link)).await;
+    assert!(form.contains("newbie@example.test") && form.contains("Organizer"));
+    let token_field = csrf_in(&form);
+    let res = newbie
+        .post_raw(&path_of(&link), &[("display_name", ""), ("password", "short"), ("csrf_token", &token_field)])
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains(r#"id="error-display_name">Please enter a name of up to 100 characters.</p>"#));
+    assert!(html.contains(r#"id="error-password">Please choose a password of at least 12 characters.</p>"#));
+
+    let res = newbie
+        .post_raw(
+            &path_of(&link),
+            &[("display_name", "New Bie"), ("password", "newbie's long password"), ("csrf_token", &token_field)],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/t/acme/");
+    assert!(newbie.page("/t/acme/").await.contains("Welcome to Acme Ltd, New Bie."));
+    let (role,): (String,) =
+        sqlx::query_as("SELECT role FROM users WHERE email = 'newbie@example.test'").fetch_one(&app.db).await.unwrap();
+    assert_eq!(role, "organizer");
+
+    let again = app.share().get(&path_of(&link)).await;
+    assert_eq!(again.status(), StatusCode::GONE);
+    assert!(again
+        .text()
+        .await
+        .unwrap()
+        .contains("This invitation link is no longer valid. Ask your administrator for a new one."));
+    let res = newbie.post(&path_of(&link), &[("display_name", "Twice"), ("password", "another long password")]).await;
+    assert_eq!(res.status(), StatusCode::GONE);
+    assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE email = 'newbie@example.test'").await, 1);
+}
+
+#[tokio::test]
+async fn a_forged_host_header_does_not_change_the_mailed_link() {
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    let app = mailing_app(&server, |_| {}).await;
+    let token = app.csrf().await;
+    let res = app
+        .client
+        .post(app.url("/t/acme/invitations"))
+        .header("host", "evil.test")
+        .header("x-forwarded-host", "evil.test")
+        .form(&[("email", "victim@example.test"), ("role", "user"), ("csrf_token", &token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let mail = server.wait_for(1, 10).await.remove(0);
+    let body = mail.text_body();
+    assert!(!body.contains("evil.test"), "{body}");
+    assert!(body.contains(&format!("{}/invite/", app.base)));
+}
+
+#[tokio::test]
+async fn with_email_off_the_link_is_shown_once_to_share_by_hand() {
+    let app = spawn_app().await;
+    app.sign_in_admin().await;
+    let res = app.post("/t/acme/invitations", &[("email", "hand@example.test"), ("role", "user")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = app.page("/t/acme/invitations").await;
+    assert!(html.contains("Email is off, so the invitation was not emailed"));
+    let marker = r#"id="shared-link" type="text" value=""#;
+    let start = html.find(marker).expect("the link is shown") + marker.len();
+    let link = html[start..].split('"').next().unwrap().to_owned();
+    assert!(link.starts_with(&format!("{}/invite/", app.base)));
+    assert!(!app.page("/t/acme/invitations").await.contains(&link), "shown only once");
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox").await, 0);
+
+    // A new link voids the old one.
+    let (id,): (i64,) = sqlx::query_as("SELECT id FROM invitations").fetch_one(&app.db).await.unwrap();
+    app.post(&format!("/t/acme/invitations/{id}/regenerate"), &[]).await;
+    let html = app.page("/t/acme/invitations").await;
+    let start = html.find(marker).unwrap() + marker.len();
+    let new_link = html[start..].split('"').next().unwrap().to_owned();
+    assert_ne!(new_link, link);
+    let visitor = app.share();
+    assert_eq!(visitor.get(&path_of(&link)).await.status(), StatusCode::GONE);
+    assert_eq!(visitor.get(&path_of(&new_link)).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn invitation_rules_by_role_and_for_existing_members() {
+    let app = spawn_app().await;
+    app.sign_in_admin().await;
+    let res = app.post("/t/acme/invitations", &[("email", ADMIN_EMAIL), ("role", "user")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("An account with this email address already exists."));
+    let res = app.post("/t/acme/invitations", &[("email", "x@localhost"), ("role", "boss")]).await;
+    let html = res.text().await.unwrap();
+    assert!(html.contains(r#"id="error-email">Please enter a valid email address.</p>"#));
+    assert!(html.contains(r#"id="error-role">Please choose a role.</p>"#));
+
+    app.add_user("olga@acme.test", "olga's long password", Role::Organizer, false).await;
+    let olga = app.share();
+    olga.sign_in("olga@acme.test", "olga's long password").await;
+    let res = olga.post("/t/acme/invitations", &[("email", "boss@example.test"), ("role", "admin")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("Organizers can invite users only."));
+    let res = olga.post("/t/acme/invitations", &[("email", "pal@example.test"), ("role", "user")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count("SELECT COUNT(*) FROM invitations").await, 1);
+
+    app.add_user("ulf@acme.test", "ulf's long password", Role::User, false).await;
+    let ulf = app.share();
+    ulf.sign_in("ulf@acme.test", "ulf's long password").await;
+    assert_eq!(
+        ulf.post("/t/acme/invitations", &[("email", "x@example.test"), ("role", "user")]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn a_reset_arrives_works_once_and_ends_every_session() {
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    let app = mailing_app(&server, |_| {}).await;
+    app.add_user("bob@acme.test", "bob's old long password", Role::User, false).await;
+    let laptop = app.share();
+    let phone = app.share();
+    for device in [&laptop, &phone] {
+        assert_eq!(device.sign_in("bob@acme.test", "bob's old long password").await.status(), StatusCode::SEE_OTHER);
+    }
+
+    let visitor = app.share();
+    let res = visitor.post("/t/acme/password/forgot", &[("email", "BOB@acme.test")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/t/acme/login");
+    assert!(visitor
+        .page("/t/acme/login")
+        .await
+        .contains("If an account exists for that address, we have sent a link to reset the password."));
+
+    let mail = server.wait_for(1, 10).await.remove(0);
+    assert_eq!(mail.to, ["bob@acme.test"]);
+    let link = link_in(&mail, &format!("{}/t/acme/password/reset/", app.base));
+    let form = visitor.page(&path_of(&link)).await;
+    assert!(form.contains("bob@acme.test"));
+    let res = visitor.post(&path_of(&link), &[("password", "short")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("Please choose a password of at least 12 characters."));
+    let res = visitor.post(&path_of(&link), &[("password", "bob's new long password")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(visitor.page("/t/acme/login").await.contains("Your password has been changed. Sign in with the new one."));
+
+    for device in [&laptop, &phone] {
+        assert_eq!(device.get("/t/acme/").await.status(), StatusCode::SEE_OTHER, "the other sessions ended");
+    }
+    assert_eq!(visitor.get(&path_of(&link)).await.status(), StatusCode::GONE, "the link works once");
+    assert_eq!(
+        laptop.sign_in("bob@acme.test", "bob's old long password").await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(laptop.sign_in("bob@acme.test", "bob's new long password").await.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn an_unknown_address_gets_the_same_answer_and_nothing_is_sent() {
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    let app = mailing_app(&server, |_| {}).await;
+    let visitor = app.share();
+    let unknown = visitor.post("/t/acme/password/forgot", &[("email", "nobody@acme.test")]).await;
+    let known = visitor.post("/t/acme/password/forgot", &[("email", ADMIN_EMAIL)]).await;
+    assert_eq!(unknown.status(), known.status());
+    assert_eq!(location(&unknown), location(&known));
+    server.wait_for(1, 10).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.messages().len(), 1, "only the real account got a mail");
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox WHERE recipient = 'nobody@acme.test'").await, 0);
+}
+
+#[tokio::test]
+async fn an_admin_makes_a_reset_link_to_share() {
+    let app = spawn_app().await;
+    app.sign_in_admin().await;
+    app.add_user("bob@acme.test", "bob's old long password", Role::User, false).await;
+    let (bob,): (i64,) =
+        sqlx::query_as("SELECT id FROM users WHERE email = 'bob@acme.test'").fetch_one(&app.db).await.unwrap();
+    let res = app.post(&format!("/t/acme/members/{bob}/reset-link"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = app.page("/t/acme/members").await;
+    let marker = r#"id="shared-link" type="text" value=""#;
+    let start = html.find(marker).unwrap() + marker.len();
+    let link = html[start..].split('"').next().unwrap().to_owned();
+    let visitor = app.share();
+    assert_eq!(
+        visitor.post(&path_of(&link), &[("password", "bob's new long password")]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(visitor.sign_in("bob@acme.test", "bob's new long password").await.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn a_4xx_is_retried_on_schedule_and_then_delivered_with_the_same_message_id() {
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    server.script().rcpt_replies.push_back("451 4.3.0 Mailbox busy, try again later".into());
+    let app = mailing_app(&server, |_| {}).await;
+    app.post("/t/acme/invitations", &[("email", "later@example.test"), ("role", "user")]).await;
+
+    let started = relaydesk::db::now();
+    let (status, attempts, error, message_id, next) = loop {
+        let row = outbox_row(&app).await;
+        if row.1 == 1 && row.2.is_some() {
+            break row;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!((status.as_str(), attempts), ("pending", 1));
+    assert!(error.as_deref().unwrap().contains("451 4.3.0 Mailbox busy, try again later"), "{error:?}");
+    assert!((29..=31).contains(&(next - started)), "the 2nd attempt after 30 s: {}", next - started);
+    let log = app.page("/t/acme/email-log").await;
+    assert!(log.contains("later@example.test") && log.contains("Waiting") && log.contains("451 4.3.0"));
+
+    let (id,): (i64,) = sqlx::query_as("SELECT id FROM outbox").fetch_one(&app.db).await.unwrap();
+    let res = app.post(&format!("/t/acme/email-log/{id}/retry"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let mail = server.wait_for(1, 10).await.remove(0);
+    let (status, attempts, _, same_id, _) = wait_for_status(&app, "sent").await;
+    assert_eq!((status.as_str(), attempts), ("sent", 2));
+    assert_eq!(same_id, message_id);
+    assert_eq!(mail.header("Message-ID").unwrap(), message_id, "one Message-ID across attempts");
+    let attempts: Vec<(i64, bool)> =
+        sqlx::query_as("SELECT attempt, ok FROM outbox_attempts ORDER BY id").fetch_all(&app.db).await.unwrap();
+    assert_eq!(attempts, [(1, false), (2, true)]);
+}
+
+#[tokio::test]
+async fn a_5xx_fails_at_once_without_retrying() {
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    server.script().rcpt_replies.push_back("550 5.1.1 No such user here".into());
+    let app = mailing_app(&server, |_| {}).await;
+    app.post("/t/acme/invitations", &[("email", "gone@example.test"), ("role", "user")]).await;
+    let (_, attempts, error, _, _) = wait_for_status(&app, "failed").await;
+    assert_eq!(attempts, 1);
+    assert!(error
+        .unwrap()
+        .contains("The server refused the recipient gone@example.test: 550 5.1.1 No such user here."));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(outbox_row(&app).await.1, 1, "no second attempt");
+    assert!(app.page("/t/acme/email-log").await.contains("Failed"));
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_send_leaves_the_message_for_the_next_one() {
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    server.script().hang_after_data = true;
+    let app = mailing_app(&server, |c| {
+        c.outbox_lease = Duration::from_secs(2);
+        c.send_timeout = Duration::from_secs(30);
+    })
+    .await;
+    app.post("/t/acme/invitations", &[("email", "durable@example.test"), ("role", "user")]).await;
+
+    // Wait until the worker holds the message and the server has the data.
+    for _ in 0..100 {
+        let (lease,): (Option<i64>,) =
+            sqlx::query_as("SELECT lease_until FROM outbox").fetch_one(&app.db).await.unwrap();
+        if lease.is_some() && server.connections() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.kill_worker();
+    assert!(server.messages().is_empty(), "the first attempt never completed");
+    assert_eq!(outbox_row(&app).await.0, "pending");
+
+    server.script().hang_after_data = false;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    app.start_worker();
+    let mail = server.wait_for(1, 10).await.remove(0);
+    let (status, attempts, _, message_id, _) = wait_for_status(&app, "sent").await;
+    assert_eq!((status.as_str(), attempts), ("sent", 2));
+    assert_eq!(mail.header("Message-ID").unwrap(), message_id);
+    assert_eq!(mail.to, ["durable@example.test"]);
+}
+
+#[tokio::test]
+async fn mail_waits_while_email_is_off_and_is_never_lost() {
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    let app = mailing_app(&server, |_| {}).await;
+    app.kill_worker();
+    app.post("/t/acme/invitations", &[("email", "queued@example.test"), ("role", "user")]).await;
+    app.post("/t/acme/settings/email", &[]).await;
+    app.start_worker();
+    let (status, attempts, error, _, _) = loop {
+        let row = outbox_row(&app).await;
+        if row.1 == 1 && row.2.is_some() {
+            break row;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!((status.as_str(), attempts), ("pending", 1));
+    assert!(error.unwrap().contains("Email is off or there is no default SMTP profile"));
+    assert!(server.messages().is_empty());
+
+    app.post("/t/acme/settings/email", &[("enabled", "on")]).await;
+    let (id,): (i64,) = sqlx::query_as("SELECT id FROM outbox").fetch_one(&app.db).await.unwrap();
+    app.post(&format!("/t/acme/email-log/{id}/retry"), &[]).await;
+    assert_eq!(server.wait_for(1, 10).await[0].to, ["queued@example.test"]);
+}
