@@ -72,7 +72,60 @@ function enhanceProfileForm(form) {
   update();
 }
 
+// Links marked data-dialog open their page's panel in a <dialog> instead of navigating.
+// The page behind the link is a complete form, so without script the link just works.
+function enhanceDialogLinks() {
+  if (typeof HTMLDialogElement !== "function") return;
+  const dialog = document.createElement("dialog");
+  dialog.className = "panel-dialog";
+  dialog.setAttribute("aria-modal", "true");
+  document.body.appendChild(dialog);
+  dialog.addEventListener("click", (event) => {
+    if (event.target === dialog) dialog.close();
+  });
+
+  document.querySelectorAll("a[data-dialog]").forEach((link) => {
+    link.addEventListener("click", async (event) => {
+      event.preventDefault();
+      let html;
+      try {
+        const response = await fetch(link.href, { credentials: "same-origin" });
+        if (!response.ok) throw new Error(String(response.status));
+        html = await response.text();
+      } catch {
+        window.location.href = link.href;
+        return;
+      }
+      const page = new DOMParser().parseFromString(html, "text/html");
+      const panel = page.querySelector("[data-panel]");
+      if (!panel) {
+        window.location.href = link.href;
+        return;
+      }
+      dialog.replaceChildren(document.importNode(panel, true));
+      const heading = dialog.querySelector("h1");
+      if (heading) {
+        heading.id = "dialog-title";
+        dialog.setAttribute("aria-labelledby", "dialog-title");
+      }
+      // Cancel closes the dialog rather than leaving the page.
+      dialog.querySelectorAll("a.cancel").forEach((cancel) => {
+        cancel.addEventListener("click", (e) => {
+          e.preventDefault();
+          dialog.close();
+        });
+      });
+      const menu = link.closest("details");
+      if (menu) menu.open = false;
+      dialog.showModal();
+      const first = dialog.querySelector("input:not([type=hidden]), select, button");
+      if (first) first.focus();
+    });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  enhanceDialogLinks();
   // Move focus to the error summary after a failed submit, so it is announced.
   const summary = document.querySelector(".error-summary[tabindex]");
   if (summary) summary.focus();
