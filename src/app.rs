@@ -151,10 +151,14 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
         tokio::time::Duration::from_secs(60),
     ));
     tracing::info!(%address, public_url = %app.state.config.public_url, "relaydesk is listening");
+    let worker = crate::mail::outbox::spawn_worker(app.state.clone());
+    tracing::info!("outbox worker started");
     axum::serve(listener, app.router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     deletion.abort();
+    // Let a send in progress finish; an unfinished one is retried after its lease.
+    worker.stop(app.state.config.send_timeout).await;
     app.state.db.close().await;
     tracing::info!("relaydesk stopped");
     Ok(())

@@ -9,6 +9,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::helpers::{csrf_in, location, new_client};
+use crate::smtp_server::{Script, TestSmtp, TlsMode};
 
 struct Server {
     child: Child,
@@ -144,6 +145,40 @@ async fn the_logged_setup_link_creates_the_first_tenant_and_signs_its_admin_in()
         .await
         .unwrap();
     assert_eq!(location(&res), "/t/first/");
+
+    // The binary's outbox worker delivers an invitation through a real SMTP server.
+    let smtp = TestSmtp::start(TlsMode::Plain, Script::default()).await;
+    let html = client.get(format!("{base}/t/first/smtp/new")).send().await.unwrap().text().await.unwrap();
+    let token = csrf_in(&html);
+    let port = smtp.port.to_string();
+    let res = client
+        .post(format!("{base}/t/first/smtp"))
+        .form(&[
+            ("name", "Relay"),
+            ("kind", "generic"),
+            ("from_address", "no-reply@first.test"),
+            ("from_name", "First Org"),
+            ("host", "127.0.0.1"),
+            ("port", port.as_str()),
+            ("security", "none"),
+            ("csrf_token", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    for (path, fields) in [
+        ("/t/first/settings/email", vec![("enabled", "on")]),
+        ("/t/first/invitations", vec![("email", "colleague@first.test"), ("role", "user")]),
+    ] {
+        let mut fields = fields;
+        fields.push(("csrf_token", token.as_str()));
+        let res = client.post(format!("{base}{path}")).form(&fields).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
+    }
+    let mail = smtp.wait_for(1, 15).await.remove(0);
+    assert_eq!(mail.to, ["colleague@first.test"]);
+    assert!(mail.text_body().contains(&format!("{base}/invite/")));
 
     let log = server.stop().await;
     assert!(log.iter().any(|l| l.contains("relaydesk stopped")), "{}", log.join("\n"));
