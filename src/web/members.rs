@@ -3,6 +3,7 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
@@ -19,6 +20,14 @@ use crate::mail::outbox;
 use crate::store::{self, audit, tokens, users, UserId};
 
 pub const MSG_ROLE_NOT_ALLOWED: &str = "Organizers can invite users only.";
+pub const MSG_RESET_LINK_NOT_ALLOWED: &str =
+    "Reset links can be made for organizers and users only. Administrators reset their own password from the sign-in page.";
+
+/// An admin may make reset links only for accounts with fewer rights: never for another
+/// admin or an operator, whose account would otherwise be theirs to take over.
+fn may_get_reset_link(user: &users::User) -> bool {
+    user.role() < Role::Admin && !user.is_operator
+}
 
 struct MemberRow {
     id: i64,
@@ -26,6 +35,7 @@ struct MemberRow {
     email: String,
     role: &'static str,
     is_you: bool,
+    can_reset: bool,
 }
 
 #[derive(Template)]
@@ -43,6 +53,7 @@ pub async fn members(State(state): State<AppState>, member: Member) -> Result<Re
         .await?
         .into_iter()
         .map(|u| MemberRow {
+            can_reset: may_get_reset_link(&u),
             id: u.id.0,
             is_you: u.id == member.user.id,
             role: u.role().label(),
@@ -68,6 +79,9 @@ pub async fn reset_link(
     member.require(Role::Admin)?;
     let id = id.parse::<i64>().map_err(|_| AppError::NotFound)?;
     let user = users::by_id(&state.db, member.tenant.id, UserId(id)).await?.ok_or(AppError::NotFound)?;
+    if !may_get_reset_link(&user) {
+        return Err(AppError::Refused(StatusCode::FORBIDDEN, MSG_RESET_LINK_NOT_ALLOWED));
+    }
     let token = random_token();
     let mut tx = store::begin_write(&state.db).await?;
     tokens::reset(&mut tx, member.tenant.id, user.id, &token_hash(&token), RESET_SECS).await?;

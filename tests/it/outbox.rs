@@ -385,3 +385,21 @@ async fn mail_waits_while_email_is_off_and_is_never_lost() {
     app.post(&format!("/t/acme/email-log/{id}/retry"), &[]).await;
     assert_eq!(server.wait_for(1, 10).await[0].to, ["queued@example.test"]);
 }
+
+#[tokio::test]
+async fn no_reset_link_for_another_admin_or_an_operator() {
+    let app = spawn_app().await;
+    app.sign_in_admin().await;
+    app.add_user("peer@acme.test", "peer's long password", Role::Admin, false).await;
+    app.add_user("op@acme.test", "operator's long password", Role::User, true).await;
+    for email in ["peer@acme.test", "op@acme.test"] {
+        let (id,): (i64,) =
+            sqlx::query_as("SELECT id FROM users WHERE email = ?").bind(email).fetch_one(&app.db).await.unwrap();
+        let res = app.post(&format!("/t/acme/members/{id}/reset-link"), &[]).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{email}");
+        assert!(res.text().await.unwrap().contains("Reset links can be made for organizers and users only."));
+        let members = app.page("/t/acme/members").await;
+        assert!(!members.contains(&format!("/members/{id}/reset-link")), "no button for {email}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM password_resets").await, 0);
+}
