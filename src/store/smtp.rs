@@ -5,7 +5,7 @@ use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
 use super::TenantId;
 use crate::db::now;
-use crate::domain::smtp::{ProfileInput, ProfileKind, SecretScope, Transport};
+use crate::domain::smtp::{ProfileInput, ProfileKind, SecretScope, Security, Transport};
 
 /// A profile's row id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, serde::Serialize, serde::Deserialize)]
@@ -58,6 +58,9 @@ impl Profile {
             kind: if graph { ProfileKind::Graph } else { ProfileKind::Generic },
             host: self.host.as_ref().map(|h| h.to_ascii_lowercase()),
             port: self.port.and_then(|p| u16::try_from(p).ok()),
+            security: if graph { None } else { self.security.as_deref().and_then(Security::parse) },
+            tls_verify: if graph { None } else { Some(self.tls_verify) },
+            ca_pem: if graph { None } else { self.ca_pem.clone() },
             username: if graph || self.auth_required { self.username.clone() } else { None },
             graph_tenant_id: self.graph_tenant_id.clone(),
             graph_client_id: self.graph_client_id.clone(),

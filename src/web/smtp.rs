@@ -13,8 +13,8 @@ use crate::domain::account::Role;
 use crate::domain::smtp::{
     check_duplicate_password, copied_name, msg_copied, CredentialPolicy, Description, FieldErrors, FormMode,
     GraphClientSecret, GraphPassword, GraphTenantId, ProfileForm, ProfileInput, ProfileKind, ProfileName, SecretScope,
-    Security, SenderName, Signature, SmtpHost, SmtpUsername, Transport, MSG_NAME_TAKEN, MSG_RETYPE_PASSWORD,
-    MSG_RETYPE_SECRET,
+    Security, SenderName, Signature, SmtpHost, SmtpUsername, Transport, MSG_GRAPH_CLIENT_SECRET, MSG_GRAPH_PASSWORD,
+    MSG_NAME_TAKEN, MSG_PROVIDER_PASSWORD, MSG_SMTP_PASSWORD,
 };
 use crate::domain::{email, smtp_password};
 use crate::error::AppError;
@@ -183,7 +183,12 @@ fn profile_fields(
         (_, CredentialPolicy::Provider) => smtp_password::PROVIDER_MAX_LEN,
         (_, CredentialPolicy::Documented) => smtp_password::DOCUMENTED_MAX_LEN,
     };
-    let keep_hint = if stored.is_some() { " Leave blank to keep the saved one." } else { "" };
+    let keep_hint = if stored.is_some() {
+        " Leave blank to keep the saved one; it is kept only while the type, host, port, security, certificate \
+         settings and account stay the same."
+    } else {
+        ""
+    };
     ProfileFields {
         name: FieldView::new("name", "Name", &form.name, e("name"))
             .max(ProfileName::MAX_LEN)
@@ -252,7 +257,14 @@ fn profile_fields(
             .max(GraphClientSecret::MAX_LEN)
             .autocomplete("new-password")
             .placeholder(secret_placeholder(has_secret))
-            .hint(format!("The secret's value from Certificates & secrets in the Azure portal.{keep_hint}")),
+            .hint(format!(
+                "The secret's value from Certificates & secrets in the Azure portal.{}",
+                if stored.is_some() {
+                    " Leave blank to keep the saved one; it is kept only while the tenant ID, client ID and user name stay the same."
+                } else {
+                    ""
+                }
+            )),
     }
 }
 
@@ -385,9 +397,12 @@ pub async fn edit_form(
 
 /// Seals the secrets of a parsed form. On edit, a blank secret keeps the stored one, but
 /// only while its `SecretScope` is unchanged; otherwise it must be typed again.
+/// A missing secret gets its field's own message (SPEC §2); the hint beside the field
+/// says when a saved one is kept.
 pub(super) fn secrets_for(
     state: &AppState,
     input: &ProfileInput,
+    policy: CredentialPolicy,
     stored: Option<&Profile>,
     errors: &mut FieldErrors,
 ) -> Secrets {
@@ -409,7 +424,10 @@ pub(super) fn secrets_for(
                 auth.password.as_ref(),
                 stored.and_then(|p| p.password_sealed.as_ref()),
                 "password",
-                MSG_RETYPE_PASSWORD,
+                match policy {
+                    CredentialPolicy::Documented => MSG_SMTP_PASSWORD,
+                    CredentialPolicy::Provider => MSG_PROVIDER_PASSWORD,
+                },
             ),
             graph_secret: None,
         },
@@ -418,13 +436,13 @@ pub(super) fn secrets_for(
                 password.as_ref(),
                 stored.and_then(|p| p.password_sealed.as_ref()),
                 "password",
-                MSG_RETYPE_PASSWORD,
+                MSG_GRAPH_PASSWORD,
             ),
             graph_secret: keep_or_ask(
                 client_secret.as_ref(),
                 stored.and_then(|p| p.graph_secret_sealed.as_ref()),
                 "graph_client_secret",
-                MSG_RETYPE_SECRET,
+                MSG_GRAPH_CLIENT_SECRET,
             ),
         },
     }
@@ -461,7 +479,7 @@ async fn save(
     let mode = if stored.is_some() { FormMode::Edit } else { FormMode::Create };
     let parsed = form.parse(policy, mode);
     let mut errors = parsed.as_ref().err().cloned().unwrap_or_default();
-    let secrets = parsed.as_ref().ok().map(|input| secrets_for(&state, input, stored.as_ref(), &mut errors));
+    let secrets = parsed.as_ref().ok().map(|input| secrets_for(&state, input, policy, stored.as_ref(), &mut errors));
     let (input, secrets) = match (parsed, secrets) {
         (Ok(input), Some(secrets)) if errors.is_empty() => (input, secrets),
         _ => return invalid_form(&member, &form, errors, stored.as_ref()).await,

@@ -129,7 +129,7 @@ async fn send_unsaved(
             None
         }
     };
-    let secrets = parsed.as_ref().ok().map(|input| secrets_for(state, input, Some(&stored), &mut errors));
+    let secrets = parsed.as_ref().ok().map(|input| secrets_for(state, input, policy, Some(&stored), &mut errors));
     let (input, secrets, to) = match (parsed, secrets, to) {
         (Ok(input), Some(secrets), Some(to)) if errors.is_empty() => (input, secrets, to),
         _ => {

@@ -286,7 +286,8 @@ async fn unsaved_values_are_tested_with_the_stored_password_only_for_the_same_se
     form.push(("unsaved", "1".into()));
     let res = app.post_form(&format!("/t/acme/smtp/{id}/test"), &form).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(res.text().await.unwrap().contains("Please enter the password again"));
+    let html = res.text().await.unwrap();
+    assert!(html.contains(r#"id="error-password">The SMTP account password does not meet the rules.</p>"#));
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(other.connections(), 0, "the other server was never contacted");
 }

@@ -381,12 +381,19 @@ async fn editing_with_a_blank_password_keeps_the_stored_one() {
 async fn a_stored_password_is_not_kept_for_another_server() {
     let app = admin_app().await;
     let id = app.create_profile(&generic("Main")).await;
-    for (field, value) in [("host", "smtp.elsewhere.test"), ("port", "465"), ("username", "other@acme.test")] {
-        let form = with(with(generic("Main"), "password", ""), field, value);
-        let res = app.post_form(&format!("/t/acme/smtp/{id}"), &form).await;
-        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{field}");
+    let downgrades = [
+        with(generic("Main"), "host", "smtp.elsewhere.test"),
+        with(generic("Main"), "port", "465"),
+        with(generic("Main"), "username", "other@acme.test"),
+        with(generic("Main"), "security", "none"),
+        without(generic("Main"), "tls_verify"),
+        with(generic("Main"), "ca_pem", &crate::smtp_server::certificates(&["localhost"]).0),
+    ];
+    for form in downgrades {
+        let res = app.post_form(&format!("/t/acme/smtp/{id}"), &with(form.clone(), "password", "")).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{form:?}");
         let html = res.text().await.unwrap();
-        assert!(html.contains("Please enter the password again"), "{field}");
+        assert!(shows_error(&html, "password", "The SMTP account password does not meet the rules."), "{form:?}");
     }
     let (host,): (String,) = sqlx::query_as("SELECT host FROM smtp_profiles").fetch_one(&app.db).await.unwrap();
     assert_eq!(host, "smtp.acme.test", "nothing changed");
@@ -405,7 +412,9 @@ async fn a_stored_password_is_not_kept_for_another_server() {
     );
     let res = app.post_form(&format!("/t/acme/smtp/{gid}"), &form).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(res.text().await.unwrap().contains("Please enter the client secret again"));
+    let html = res.text().await.unwrap();
+    assert!(shows_error(&html, "graph_client_secret", "Please enter a client secret."));
+    assert!(shows_error(&html, "password", "Please enter a password."));
 }
 
 #[tokio::test]
