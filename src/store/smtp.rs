@@ -235,14 +235,15 @@ pub async fn update(
     Ok(done.rows_affected() == 1)
 }
 
-/// Copies `source` under `name` with a new sealed password; never the default, no test
-/// result. A taken name is a unique violation.
+/// Copies `source` under `name` with newly typed secrets (SPEC §2: the password and the
+/// client secret are asked again); never the default, no test result. A taken name is a
+/// unique violation.
 pub async fn duplicate(
     conn: &mut SqliteConnection,
     tenant: TenantId,
     source: ProfileId,
     name: &str,
-    password_sealed: Option<&str>,
+    secrets: &Secrets,
 ) -> sqlx::Result<Option<ProfileId>> {
     let t = now();
     let row: Option<(ProfileId,)> = sqlx::query_as(
@@ -251,12 +252,13 @@ pub async fn duplicate(
              password_sealed, graph_tenant_id, graph_client_id, graph_secret_sealed, created_at, updated_at)
          SELECT tenant_id, ?, kind, 0, from_address, from_name, reply_to, signature, description, host,
              port, security, tls_verify, ca_pem, auth_required, username, ?, graph_tenant_id,
-             graph_client_id, graph_secret_sealed, ?, ?
+             graph_client_id, ?, ?, ?
          FROM smtp_profiles WHERE tenant_id = ? AND id = ?
          RETURNING id",
     )
     .bind(name)
-    .bind(password_sealed)
+    .bind(&secrets.password)
+    .bind(&secrets.graph_secret)
     .bind(t)
     .bind(t)
     .bind(tenant)

@@ -552,31 +552,43 @@ struct DuplicatePage {
     new_name: String,
     asks_password: bool,
     password: FieldView,
+    /// Graph profiles also ask for the client secret.
+    client_secret: Option<FieldView>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct DuplicateForm {
     password: String,
+    graph_client_secret: String,
 }
 
 async fn duplicate_page(
     state: &AppState,
     member: &Member,
     source: Profile,
-    error: Option<&'static str>,
+    errors: &FieldErrors,
 ) -> Result<DuplicatePage, AppError> {
     let mut conn = state.db.acquire().await?;
     let taken = profiles::names(&mut conn, member.tenant.id).await?;
     let new_name = copied_name(&source.name, |n| taken.iter().any(|t| t.eq_ignore_ascii_case(n)));
     let kind = kind_of(&source);
     let label = if kind == ProfileKind::Graph { "Password" } else { "SMTP Account Password" };
-    let password = FieldView::new("password", label, "", error)
+    let password = FieldView::new("password", label, "", errors.get("password"))
         .kind("password")
         .autocomplete("new-password")
         .required()
         .hint(password_rules(kind, member.tenant.policy()));
+    let client_secret = (kind == ProfileKind::Graph).then(|| {
+        FieldView::new("graph_client_secret", "Client Secret", "", errors.get("graph_client_secret"))
+            .kind("password")
+            .max(GraphClientSecret::MAX_LEN)
+            .autocomplete("new-password")
+            .required()
+            .hint("The secret's value from Certificates & secrets in the Azure portal.")
+    });
     Ok(DuplicatePage {
+        client_secret,
         page: member.chrome(format!("Duplicate {}", source.name), "smtp").await?,
         asks_password: source.has_password(),
         profile: row(source),
@@ -592,7 +604,7 @@ pub async fn duplicate_form(
 ) -> Result<Response, AppError> {
     member.require(Role::Admin)?;
     let source = load(&state, &member, &id).await?;
-    render(&duplicate_page(&state, &member, source, None).await?)
+    render(&duplicate_page(&state, &member, source, &FieldErrors::default()).await?)
 }
 
 pub async fn duplicate(
@@ -603,21 +615,27 @@ pub async fn duplicate(
 ) -> Result<Response, AppError> {
     member.require(Role::Admin)?;
     let source = load(&state, &member, &id).await?;
-    let sealed = if source.has_password() {
-        if let Err(message) = check_duplicate_password(kind_of(&source), member.tenant.policy(), &form.password) {
-            return render_invalid(&duplicate_page(&state, &member, source, Some(message)).await?);
-        }
-        Some(state.secrets.seal(&form.password))
-    } else {
-        None
+    let kind = kind_of(&source);
+    let mut errors = FieldErrors::default();
+    if source.has_password() {
+        errors.check("password", check_duplicate_password(kind, member.tenant.policy(), &form.password));
+    }
+    if kind == ProfileKind::Graph {
+        errors.check("graph_client_secret", GraphClientSecret::parse(&form.graph_client_secret));
+    }
+    if !errors.is_empty() {
+        return render_invalid(&duplicate_page(&state, &member, source, &errors).await?);
+    }
+    let seal = |typed: &str, asked: bool| asked.then(|| state.secrets.seal(typed));
+    let secrets = Secrets {
+        password: seal(&form.password, source.has_password()),
+        graph_secret: seal(&form.graph_client_secret, kind == ProfileKind::Graph),
     };
     let mut tx = store::begin_write(&state.db).await?;
     // Names are read inside the write transaction, so the chosen name is still free.
     let taken = profiles::names(&mut tx, member.tenant.id).await?;
     let new_name = copied_name(&source.name, |n| taken.iter().any(|t| t.eq_ignore_ascii_case(n)));
-    profiles::duplicate(&mut tx, member.tenant.id, source.id, &new_name, sealed.as_deref())
-        .await?
-        .ok_or(AppError::NotFound)?;
+    profiles::duplicate(&mut tx, member.tenant.id, source.id, &new_name, &secrets).await?.ok_or(AppError::NotFound)?;
     let detail = format!("{} as {new_name}", source.name);
     audit::record(&mut tx, member.tenant.id, member.actor(), "profile.duplicated", &detail).await?;
     tx.commit().await?;

@@ -543,19 +543,32 @@ async fn a_profile_without_a_password_duplicates_without_asking() {
 }
 
 #[tokio::test]
-async fn a_graph_profile_duplicates_with_the_graph_password_rule() {
+async fn a_graph_profile_duplicate_asks_for_the_password_and_the_client_secret() {
     let app = admin_app().await;
     let id = app.create_profile(&graph("Graph_Main")).await;
-    let res = app.post(&format!("/t/acme/smtp/{id}/duplicate"), &[("password", "")]).await;
-    assert!(shows_error(&res.text().await.unwrap(), "password", "Please enter a password."));
-    let res = app.post(&format!("/t/acme/smtp/{id}/duplicate"), &[("password", "any graph password")]).await;
+    let form = app.page(&format!("/t/acme/smtp/{id}/duplicate")).await;
+    assert!(form.contains(r#"name="password""#) && form.contains(r#"name="graph_client_secret""#));
+    let res = app.post(&format!("/t/acme/smtp/{id}/duplicate"), &[("password", ""), ("graph_client_secret", "")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(shows_error(&html, "password", "Please enter a password."));
+    assert!(shows_error(&html, "graph_client_secret", "Please enter a client secret."));
+    assert_eq!(app.profile_count().await, 1);
+    let res = app
+        .post(
+            &format!("/t/acme/smtp/{id}/duplicate"),
+            &[("password", "any graph password"), ("graph_client_secret", "a~new~secret")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let (secret,): (String,) =
-        sqlx::query_as("SELECT graph_secret_sealed FROM smtp_profiles WHERE name = 'Graph_Main_copied'")
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
-    assert_eq!(app.secrets.open(&secret).unwrap(), "very~secret~value", "the client secret is copied");
+    let (password, secret): (String, String) = sqlx::query_as(
+        "SELECT password_sealed, graph_secret_sealed FROM smtp_profiles WHERE name = 'Graph_Main_copied'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(app.secrets.open(&password).unwrap(), "any graph password");
+    assert_eq!(app.secrets.open(&secret).unwrap(), "a~new~secret", "the typed secret, not the source's");
 }
 
 #[tokio::test]
