@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use fantoccini::elements::Element;
+use fantoccini::error::CmdError;
 use fantoccini::{Client, ClientBuilder, Locator};
 use relaydesk::store::{self, tenants, TenantId};
 use relaydesk::Config;
@@ -120,7 +121,11 @@ impl TestApp {
         let outcome = tokio::spawn(body(browser)).await;
         let failed = !matches!(outcome, Ok(Ok(())));
         let shot = if failed {
-            Some(save_screenshot(&client, &name).await)
+            let page = match client.current_url().await {
+                Ok(url) => url.to_string(),
+                Err(e) => format!("unknown ({e})"),
+            };
+            Some((page, save_screenshot(&client, &name).await))
         } else {
             None
         };
@@ -129,8 +134,8 @@ impl TestApp {
         }
         drop(profile);
         let shot_note = match shot {
-            Some(Ok(path)) => format!("screenshot: {}", path.display()),
-            Some(Err(e)) => format!("no screenshot: {e:#}"),
+            Some((page, Ok(path))) => format!("page: {page}\nscreenshot: {}", path.display()),
+            Some((page, Err(e))) => format!("page: {page}\nno screenshot: {e:#}"),
             None => String::new(),
         };
         match outcome {
@@ -360,13 +365,23 @@ impl Browser {
 
     /// Waits until an element matches `css` and returns the first one.
     pub async fn wait_for(&self, css: &str) -> anyhow::Result<Element> {
-        self.client
+        match self
+            .client
             .wait()
             .at_most(WAIT)
             .every(POLL)
             .for_element(Locator::Css(css))
             .await
-            .map_err(|e| anyhow!("no element matches `{css}` after {WAIT:?}: {e}"))
+        {
+            Ok(element) => Ok(element),
+            Err(CmdError::WaitTimeout) => {
+                let path = self.current_path().await.unwrap_or_default();
+                Err(anyhow!(
+                    "no element matches `{css}` on {path} after {WAIT:?}"
+                ))
+            }
+            Err(e) => Err(anyhow!("looking for `{css}`: {e}")),
+        }
     }
 
     /// Types `text` into the field matching `css`, replacing what it held.
