@@ -3,7 +3,7 @@
 use relaydesk::auth::{random_token, token_hash};
 use relaydesk::domain::account::MSG_SLUG;
 
-use crate::harness::TestApp;
+use crate::harness::{TestApp, SUBMIT};
 
 /// A valid setup link's token, as `serve` would log it on a first run.
 async fn setup_token(app: &TestApp) -> String {
@@ -25,7 +25,7 @@ async fn first_run_setup_creates_the_organization_and_signs_in() {
         b.fill("#admin_name", "Grace Hopper").await?;
         b.fill("#admin_email", "grace@globex.test").await?;
         b.fill("#admin_password", "grace's long password").await?;
-        b.click_and_load("button[type=submit]").await?;
+        b.click_and_load(SUBMIT).await?;
 
         assert_eq!(b.current_path().await?, "/t/globex/");
         assert_eq!(b.text_of("h1").await?, "Dashboard");
@@ -47,7 +47,7 @@ async fn setup_shows_each_error_beside_its_field() {
     let token = setup_token(&app).await;
     app.in_browser(|b| async move {
         b.goto(&format!("/setup/{token}")).await?;
-        b.click_and_load("button[type=submit]").await?;
+        b.click_and_load(SUBMIT).await?;
 
         assert_eq!(b.current_path().await?, format!("/setup/{token}"));
         let summary = b.text_of(".error-summary").await?;

@@ -22,9 +22,10 @@
 use std::future::Future;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
@@ -44,10 +45,16 @@ pub const ADMIN_NAME: &str = "Ada Lovelace";
 pub const ADMIN_EMAIL: &str = "ada@acme.test";
 pub const ADMIN_PASSWORD: &str = "ada's long password";
 
-/// How long `wait_for` and page loads wait before failing.
+/// The submit button of the page's own form. Not `button[type=submit]` alone: on signed-in
+/// pages the header's "Sign out" is a form too, and it comes first.
+pub const SUBMIT: &str = "main form button[type=submit]";
+
+/// How long `wait_for`, page loads and scripts wait before failing.
 const WAIT: Duration = Duration::from_secs(10);
 /// How often `wait_for` looks again.
 const POLL: Duration = Duration::from_millis(50);
+/// A test body still running after this fails (with its screenshot) instead of hanging.
+const TEST_LIMIT: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------------------------------
 // The application
@@ -118,37 +125,53 @@ impl TestApp {
         };
         // A spawned task turns a panic into a `JoinError`, so the screenshot can still be
         // taken before the panic carries on.
-        let outcome = tokio::spawn(body(browser)).await;
-        let failed = !matches!(outcome, Ok(Ok(())));
-        let shot = if failed {
-            let page = match client.current_url().await {
-                Ok(url) => url.to_string(),
-                Err(e) => format!("unknown ({e})"),
-            };
-            Some((page, save_screenshot(&client, &name).await))
-        } else {
-            None
+        let mut task = tokio::spawn(body(browser));
+        let outcome = match tokio::time::timeout(TEST_LIMIT, &mut task).await {
+            Ok(Ok(Ok(()))) => Outcome::Passed,
+            Ok(Ok(Err(e))) => Outcome::Failed(format!("{e:#}")),
+            Ok(Err(join)) => match join.try_into_panic() {
+                Ok(payload) => Outcome::Panicked(payload),
+                Err(e) => Outcome::Failed(format!("the test body did not finish: {e}")),
+            },
+            Err(_) => {
+                task.abort();
+                Outcome::Failed(format!("still running after {TEST_LIMIT:?}"))
+            }
+        };
+        let note = match outcome {
+            Outcome::Passed => String::new(),
+            _ => failure_note(&client, &name).await,
         };
         if let Err(e) = client.close().await {
             eprintln!("closing the browser session failed: {e}");
         }
         drop(profile);
-        let shot_note = match shot {
-            Some((page, Ok(path))) => format!("page: {page}\nscreenshot: {}", path.display()),
-            Some((page, Err(e))) => format!("page: {page}\nno screenshot: {e:#}"),
-            None => String::new(),
-        };
         match outcome {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => panic!("{name} failed: {e:#}\n{shot_note}"),
-            Err(join) => {
-                eprintln!("{name}: {shot_note}");
-                match join.try_into_panic() {
-                    Ok(payload) => std::panic::resume_unwind(payload),
-                    Err(e) => panic!("{name}: the test body did not finish: {e}"),
-                }
+            Outcome::Passed => {}
+            Outcome::Failed(e) => panic!("{name} failed: {e}\n{note}"),
+            Outcome::Panicked(payload) => {
+                eprintln!("{name}: {note}");
+                std::panic::resume_unwind(payload)
             }
         }
+    }
+}
+
+enum Outcome {
+    Passed,
+    Failed(String),
+    Panicked(Box<dyn std::any::Any + Send>),
+}
+
+/// Where the browser was, and the screenshot saved of it.
+async fn failure_note(client: &Client, name: &str) -> String {
+    let page = match client.current_url().await {
+        Ok(url) => url.to_string(),
+        Err(e) => format!("unknown ({e})"),
+    };
+    match save_screenshot(client, name).await {
+        Ok(path) => format!("page: {page}\nscreenshot: {}", path.display()),
+        Err(e) => format!("page: {page}\nno screenshot: {e:#}"),
     }
 }
 
@@ -203,8 +226,8 @@ async fn save_screenshot(client: &Client, name: &str) -> anyhow::Result<PathBuf>
 struct Driver {
     url: String,
     /// Closed when this process ends, however it ends: the shell around chromedriver then
-    /// stops it (see `start_driver`). Never written to.
-    _lifeline: Mutex<ChildStdin>,
+    /// stops it and its browsers (see `start_driver`). Never written to.
+    _lifeline: ChildStdin,
 }
 
 /// Started by the first test that needs it; a failure to start is kept too, so that every
@@ -235,9 +258,10 @@ fn require_installed() -> Result<(), String> {
 
 /// Starts chromedriver on a free port and waits until it says it is ready.
 ///
-/// It runs under `sh`, which waits for its standard input to close and then stops it: the
-/// test binary holds the other end of that pipe, so chromedriver never outlives the tests
-/// (statics are never dropped, so nothing else would stop it).
+/// It runs under `sh` in a process group of its own. The shell waits for its standard input
+/// to close, then ends the whole group: chromedriver and any Chromium still open. The test
+/// binary holds the other end of that pipe, so neither outlives the tests, even when the
+/// binary is killed mid-test (statics are never dropped, so nothing else would stop them).
 fn start_driver() -> Result<Driver, String> {
     require_installed()?;
     let mut last_error = String::new();
@@ -245,12 +269,13 @@ fn start_driver() -> Result<Driver, String> {
         let port = free_port();
         let mut child = Command::new("sh")
             .arg("-c")
-            .arg(r#""$0" --port="$1" --log-level=WARNING & cat >/dev/null; kill "$!""#)
+            .arg(r#""$0" --port="$1" & cat >/dev/null; kill -TERM 0"#)
             .arg(CHROMEDRIVER)
             .arg(port.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .map_err(|e| format!("cannot start chromedriver under sh: {e}"))?;
         let lifeline = child.stdin.take().unwrap();
@@ -259,7 +284,7 @@ fn start_driver() -> Result<Driver, String> {
             if driver_is_ready(port) {
                 return Ok(Driver {
                     url: format!("http://127.0.0.1:{port}"),
-                    _lifeline: Mutex::new(lifeline),
+                    _lifeline: lifeline,
                 });
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -325,6 +350,7 @@ async fn new_session(profile: &Path) -> Client {
     let capabilities = json!({
         "browserName": "chrome",
         "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+        "timeouts": { "pageLoad": WAIT.as_millis() as u64, "script": WAIT.as_millis() as u64 },
     });
     let serde_json::Value::Object(capabilities) = capabilities else {
         unreachable!()

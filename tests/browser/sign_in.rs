@@ -2,7 +2,7 @@
 
 use fantoccini::Locator;
 
-use crate::harness::{TestApp, ADMIN_EMAIL, ADMIN_NAME, ADMIN_PASSWORD, SLUG};
+use crate::harness::{TestApp, ADMIN_EMAIL, ADMIN_NAME, ADMIN_PASSWORD, SLUG, SUBMIT};
 
 #[tokio::test]
 async fn an_admin_signs_in_and_out() {
@@ -12,7 +12,7 @@ async fn an_admin_signs_in_and_out() {
         assert_eq!(b.current_path().await?, format!("/t/{SLUG}/login"));
         b.fill("#email", ADMIN_EMAIL).await?;
         b.fill("#password", ADMIN_PASSWORD).await?;
-        b.click_and_load("button[type=submit]").await?;
+        b.click_and_load(SUBMIT).await?;
 
         assert_eq!(b.current_path().await?, format!("/t/{SLUG}/"));
         assert_eq!(b.text_of("h1").await?, "Dashboard");
@@ -40,7 +40,7 @@ async fn a_wrong_password_shows_the_one_message() {
         b.goto(&format!("/t/{SLUG}/login")).await?;
         b.fill("#email", ADMIN_EMAIL).await?;
         b.fill("#password", "not the password at all").await?;
-        b.click_and_load("button[type=submit]").await?;
+        b.click_and_load(SUBMIT).await?;
 
         assert_eq!(b.current_path().await?, format!("/t/{SLUG}/login"));
         assert_eq!(
