@@ -1,0 +1,398 @@
+//! The browser harness: the app in-process on a loopback port with a temp SQLite file,
+//! one shared `chromedriver` per test binary, and one headless Chromium session per test.
+//!
+//! A test looks like:
+//!
+//! ```ignore
+//! #[tokio::test]
+//! async fn something_a_person_does() {
+//!     let app = TestApp::seeded().await;
+//!     app.in_browser(|b| async move {
+//!         b.goto("/t/acme/").await?;
+//!         assert_eq!(b.text_of("h1").await?, "Sign in");
+//!         Ok(())
+//!     })
+//!     .await;
+//! }
+//! ```
+//!
+//! `in_browser` saves `target/screenshots/{test_name}.png` when the body fails (an `Err`
+//! or a panic) and always ends the browser session.
+
+use std::future::Future;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{ChildStdin, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use fantoccini::elements::Element;
+use fantoccini::error::CmdError;
+use fantoccini::{Client, ClientBuilder, Locator};
+use relaydesk::store::{self, tenants, TenantId};
+use relaydesk::Config;
+use serde_json::json;
+use sqlx::SqlitePool;
+
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+pub const SLUG: &str = "acme";
+pub const ADMIN_NAME: &str = "Ada Lovelace";
+pub const ADMIN_EMAIL: &str = "ada@acme.test";
+pub const ADMIN_PASSWORD: &str = "ada's long password";
+
+/// The submit button of the page's own form. Not `button[type=submit]` alone: on signed-in
+/// pages the header's "Sign out" is a form too, and it comes first.
+pub const SUBMIT: &str = "main form button[type=submit]";
+
+/// How long `wait_for`, page loads and scripts wait before failing.
+const WAIT: Duration = Duration::from_secs(10);
+/// How often `wait_for` looks again.
+const POLL: Duration = Duration::from_millis(50);
+/// A test body still running after this fails (with its screenshot) instead of hanging.
+const TEST_LIMIT: Duration = Duration::from_secs(60);
+
+// ---------------------------------------------------------------------------------------
+// The application
+// ---------------------------------------------------------------------------------------
+
+/// The real app, served on `127.0.0.1:{random}` against a SQLite file in a temp folder.
+pub struct TestApp {
+    pub base: String,
+    pub db: SqlitePool,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// No organization yet: the state of a first run.
+    pub async fn empty() -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::for_database(&dir.path().join("relaydesk.db"), "127.0.0.1:0".parse().unwrap());
+        let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind");
+        let addr = listener.local_addr().unwrap();
+        config.public_url = format!("http://{addr}").parse().unwrap();
+        let app = relaydesk::build_app(config).await.expect("app builds");
+        let db = app.state.db.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, app.router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+        });
+        TestApp { base: format!("http://{addr}"), db, _dir: dir }
+    }
+
+    /// Organization `acme` with one administrator (`ADMIN_EMAIL`, `ADMIN_PASSWORD`).
+    pub async fn seeded() -> TestApp {
+        let app = TestApp::empty().await;
+        seed_tenant(&app.db, SLUG, "Acme Ltd", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        app
+    }
+
+    /// Runs `body` in a fresh headless Chromium pointed at this app. On failure (an `Err`
+    /// or a panic) saves a screenshot to `target/screenshots/{test_name}.png` first; the
+    /// browser session is always ended.
+    pub async fn in_browser<F, Fut>(&self, body: F)
+    where
+        F: FnOnce(Browser) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let name = test_name();
+        let profile =
+            tempfile::Builder::new().prefix("relaydesk-chromium-").tempdir().expect("temp dir for the browser profile");
+        let client = new_session(profile.path()).await;
+        let browser = Browser { client: client.clone(), base: self.base.clone() };
+        // A spawned task turns a panic into a `JoinError`, so the screenshot can still be
+        // taken before the panic carries on.
+        let mut task = tokio::spawn(body(browser));
+        let outcome = match tokio::time::timeout(TEST_LIMIT, &mut task).await {
+            Ok(Ok(Ok(()))) => Outcome::Passed,
+            Ok(Ok(Err(e))) => Outcome::Failed(format!("{e:#}")),
+            Ok(Err(join)) => match join.try_into_panic() {
+                Ok(payload) => Outcome::Panicked(payload),
+                Err(e) => Outcome::Failed(format!("the test body did not finish: {e}")),
+            },
+            Err(_) => {
+                task.abort();
+                Outcome::Failed(format!("still running after {TEST_LIMIT:?}"))
+            }
+        };
+        let note = match outcome {
+            Outcome::Passed => String::new(),
+            _ => failure_note(&client, &name).await,
+        };
+        if let Err(e) = client.close().await {
+            eprintln!("closing the browser session failed: {e}");
+        }
+        drop(profile);
+        match outcome {
+            Outcome::Passed => {}
+            Outcome::Failed(e) => panic!("{name} failed: {e}\n{note}"),
+            Outcome::Panicked(payload) => {
+                eprintln!("{name}: {note}");
+                std::panic::resume_unwind(payload)
+            }
+        }
+    }
+}
+
+enum Outcome {
+    Passed,
+    Failed(String),
+    Panicked(Box<dyn std::any::Any + Send>),
+}
+
+/// Where the browser was, and the screenshot saved of it.
+async fn failure_note(client: &Client, name: &str) -> String {
+    let page = match client.current_url().await {
+        Ok(url) => url.to_string(),
+        Err(e) => format!("unknown ({e})"),
+    };
+    match save_screenshot(client, name).await {
+        Ok(path) => format!("page: {page}\nscreenshot: {}", path.display()),
+        Err(e) => format!("page: {page}\nno screenshot: {e:#}"),
+    }
+}
+
+/// Creates a tenant with an admin, as the operator's form would.
+pub async fn seed_tenant(db: &SqlitePool, slug: &str, name: &str, email: &str, password: &str) -> TenantId {
+    let form = relaydesk::domain::account::NewTenantForm {
+        slug: slug.into(),
+        name: name.into(),
+        admin_name: ADMIN_NAME.into(),
+        admin_email: email.into(),
+        admin_password: password.into(),
+    };
+    let Ok(new) = form.parse() else { panic!("invalid seed") };
+    let hash = relaydesk::auth::password::hash(password).await.unwrap();
+    let mut tx = store::begin_write(db).await.unwrap();
+    let (tenant, _) = tenants::create_with_admin(&mut tx, &new, &hash, false).await.unwrap();
+    tx.commit().await.unwrap();
+    tenant
+}
+
+/// The running test's function name (libtest names each test's thread after the test).
+fn test_name() -> String {
+    let thread = std::thread::current();
+    let full = thread.name().unwrap_or("unnamed_test");
+    full.rsplit("::").next().unwrap_or(full).to_owned()
+}
+
+async fn save_screenshot(client: &Client, name: &str) -> anyhow::Result<PathBuf> {
+    let png = client.screenshot().await.context("taking the screenshot")?;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(format!("{name}.png"));
+    std::fs::write(&path, png).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+// ---------------------------------------------------------------------------------------
+// chromedriver and Chromium
+// ---------------------------------------------------------------------------------------
+
+/// The one chromedriver of this test binary.
+struct Driver {
+    url: String,
+    /// Closed when this process ends, however it ends: the shell around chromedriver then
+    /// stops it and its browsers (see `start_driver`). Never written to.
+    _lifeline: ChildStdin,
+}
+
+/// Started by the first test that needs it; a failure to start is kept too, so that every
+/// test fails at once with the same message.
+static DRIVER: OnceLock<Result<Driver, String>> = OnceLock::new();
+
+fn driver_url() -> &'static str {
+    match DRIVER.get_or_init(start_driver) {
+        Ok(driver) => &driver.url,
+        Err(message) => panic!("{message}"),
+    }
+}
+
+fn require_installed() -> Result<(), String> {
+    let missing: Vec<&str> = [CHROMEDRIVER, CHROMIUM].into_iter().filter(|p| !Path::new(p).exists()).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "the browser tests need Chromium and its driver, but {} is missing: install them with \
+         `sudo apt-get install chromium chromium-driver`",
+        missing.join(" and "),
+    ))
+}
+
+/// Starts chromedriver on a free port and waits until it says it is ready.
+///
+/// It runs under `sh` in a process group of its own. The shell waits for its standard input
+/// to close, then ends the whole group: chromedriver and any Chromium still open. The test
+/// binary holds the other end of that pipe, so neither outlives the tests, even when the
+/// binary is killed mid-test (statics are never dropped, so nothing else would stop them).
+fn start_driver() -> Result<Driver, String> {
+    require_installed()?;
+    let mut last_error = String::new();
+    for _ in 0..3 {
+        let port = free_port();
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(r#""$0" --port="$1" & cat >/dev/null; kill -TERM 0"#)
+            .arg(CHROMEDRIVER)
+            .arg(port.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("cannot start chromedriver under sh: {e}"))?;
+        let lifeline = child.stdin.take().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if driver_is_ready(port) {
+                return Ok(Driver { url: format!("http://127.0.0.1:{port}"), _lifeline: lifeline });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        last_error = format!("chromedriver did not answer on port {port} within 20 s");
+        drop(lifeline); // stops it
+        let _ = child.wait();
+    }
+    Err(last_error)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
+/// `GET /status` by hand (this runs outside any async runtime). chromedriver keeps the
+/// connection open after answering, so read only until the answer says it is ready.
+fn driver_is_ready(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET /status HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while let Ok(n @ 1..) = stream.read(&mut chunk) {
+        answer.extend_from_slice(&chunk[..n]);
+        if String::from_utf8_lossy(&answer).contains(r#""ready":true"#) {
+            return true;
+        }
+    }
+    false
+}
+
+/// A new WebDriver session: headless Chromium with its own empty profile.
+async fn new_session(profile: &Path) -> Client {
+    let url = match tokio::task::spawn_blocking(driver_url).await {
+        Ok(url) => url,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    };
+    let args = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,900",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .chain([format!("--user-data-dir={}", profile.display())])
+    .collect::<Vec<_>>();
+    let capabilities = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+        "timeouts": { "pageLoad": WAIT.as_millis() as u64, "script": WAIT.as_millis() as u64 },
+    });
+    let serde_json::Value::Object(capabilities) = capabilities else { unreachable!() };
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(capabilities)
+        .connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot open a Chromium session through {url}: {e}"))
+}
+
+// ---------------------------------------------------------------------------------------
+// The browser, as tests use it
+// ---------------------------------------------------------------------------------------
+
+/// One browser session on the app. Every finder waits up to 10 s for its element.
+#[derive(Clone)]
+pub struct Browser {
+    pub client: Client,
+    base: String,
+}
+
+impl Browser {
+    /// Opens a path of the app (`/t/acme/`) and waits for the page to load.
+    pub async fn goto(&self, path: &str) -> anyhow::Result<()> {
+        let url = format!("{}{path}", self.base);
+        self.client.goto(&url).await.with_context(|| format!("opening {url}"))
+    }
+
+    /// The path of the page shown now (no query).
+    pub async fn current_path(&self) -> anyhow::Result<String> {
+        Ok(self.client.current_url().await?.path().to_owned())
+    }
+
+    /// Waits until an element matches `css` and returns the first one.
+    pub async fn wait_for(&self, css: &str) -> anyhow::Result<Element> {
+        match self.client.wait().at_most(WAIT).every(POLL).for_element(Locator::Css(css)).await {
+            Ok(element) => Ok(element),
+            Err(CmdError::WaitTimeout) => {
+                let path = self.current_path().await.unwrap_or_default();
+                Err(anyhow!("no element matches `{css}` on {path} after {WAIT:?}"))
+            }
+            Err(e) => Err(anyhow!("looking for `{css}`: {e}")),
+        }
+    }
+
+    /// Types `text` into the field matching `css`, replacing what it held.
+    pub async fn fill(&self, css: &str, text: &str) -> anyhow::Result<()> {
+        let field = self.wait_for(css).await?;
+        field.clear().await.with_context(|| format!("clearing `{css}`"))?;
+        field.send_keys(text).await.with_context(|| format!("typing into `{css}`"))
+    }
+
+    /// Clicks the element matching `css`, without waiting for what follows.
+    pub async fn click(&self, css: &str) -> anyhow::Result<()> {
+        self.wait_for(css).await?.click().await.with_context(|| format!("clicking `{css}`"))
+    }
+
+    /// Clicks a link or submit button matching `css` and waits until the next page has
+    /// replaced this one (so later finders cannot match the old page).
+    pub async fn click_and_load(&self, css: &str) -> anyhow::Result<()> {
+        let old_page = self.client.find(Locator::Css("html")).await?;
+        self.click(css).await?;
+        let deadline = Instant::now() + WAIT;
+        // Any command on an element of a replaced page fails ("stale element reference").
+        while old_page.tag_name().await.is_ok() {
+            if Instant::now() > deadline {
+                return Err(anyhow!("clicking `{css}` did not load a new page"));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        self.wait_for("body").await?;
+        Ok(())
+    }
+
+    /// The visible text of the first element matching `css`.
+    pub async fn text_of(&self, css: &str) -> anyhow::Result<String> {
+        self.wait_for(css).await?.text().await.with_context(|| format!("reading the text of `{css}`"))
+    }
+
+    /// An attribute of the first element matching `css`.
+    pub async fn attr_of(&self, css: &str, attribute: &str) -> anyhow::Result<Option<String>> {
+        self.wait_for(css).await?.attr(attribute).await.with_context(|| format!("reading `{attribute}` of `{css}`"))
+    }
+}
