@@ -95,7 +95,7 @@ impl IntoResponse for AppError {
                 )
             }
         };
-        let page = ErrorPage { page: Chrome::bare(heading), heading, text, reference };
+        let page = ErrorPage { page: Chrome { nav: "error", ..Chrome::bare(heading) }, heading, text, reference };
         match page.render() {
             Ok(html) => (status, Html(html)).into_response(),
             Err(_) => (status, text.to_owned()).into_response(),

@@ -24,7 +24,12 @@ struct HomePage {
 /// `/`: where to sign in, or, before the first tenant exists, how to set up.
 pub async fn index(State(state): State<AppState>) -> Result<Response, AppError> {
     let set_up = !tenants::none_exist(&state.db).await?;
-    render(&HomePage { page: Chrome::bare("Welcome"), set_up, slug: String::new(), error: None })
+    render(&HomePage {
+        page: Chrome { nav: "home", ..Chrome::bare("Welcome") },
+        set_up,
+        slug: String::new(),
+        error: None,
+    })
 }
 
 #[derive(Deserialize)]
@@ -43,7 +48,7 @@ pub async fn go(State(state): State<AppState>, Query(q): Query<GoQuery>) -> Resu
         Some(tenant) => Ok(Redirect::to(&format!("/t/{}/login", tenant.slug)).into_response()),
         None => {
             let page = HomePage {
-                page: Chrome::bare("Welcome"),
+                page: Chrome { nav: "home", ..Chrome::bare("Welcome") },
                 set_up: true,
                 slug: q.slug.trim().to_owned(),
                 error: Some(

@@ -61,6 +61,7 @@ async fn page(
     let chrome = Chrome {
         csrf: session.csrf_token().await?,
         tenant: Some(TenantChrome { slug: tenant.slug.clone(), name: tenant.name.clone() }),
+        nav: "invite",
         ..Chrome::bare("Join")
     };
     Ok(AcceptPage {

@@ -44,11 +44,12 @@ struct ResetPage {
     password: FieldView,
 }
 
-async fn chrome(session: &WebSession, tenant: &Tenant, title: &str) -> Result<Chrome, AppError> {
+async fn chrome(session: &WebSession, tenant: &Tenant, title: &str, nav: &'static str) -> Result<Chrome, AppError> {
     Ok(Chrome {
         csrf: session.csrf_token().await?,
         flash: session.take_flash().await?,
         tenant: Some(TenantChrome { slug: tenant.slug.clone(), name: tenant.name.clone() }),
+        nav,
         ..Chrome::bare(title)
     })
 }
@@ -59,7 +60,11 @@ pub async fn forgot_form(PathTenant(tenant): PathTenant, session: WebSession) ->
         .max(email::MAX_LEN)
         .autocomplete("username")
         .required();
-    render(&ForgotPage { page: chrome(&session, &tenant, "Forgot your password?").await?, slug: tenant.slug, email })
+    render(&ForgotPage {
+        page: chrome(&session, &tenant, "Forgot your password?", "forgot").await?,
+        slug: tenant.slug,
+        email,
+    })
 }
 
 #[derive(Deserialize, Default)]
@@ -108,7 +113,7 @@ pub async fn reset_form(
     session: WebSession,
 ) -> Result<Response, AppError> {
     let (_, user) = open(&state, &tenant, &token).await?;
-    let page = chrome(&session, &tenant, "Choose a new password").await?;
+    let page = chrome(&session, &tenant, "Choose a new password", "reset").await?;
     render(&ResetPage { page, slug: tenant.slug, token, email: user.email, password: password_field(None) })
 }
 
@@ -129,7 +134,7 @@ pub async fn reset(
     let password = match ConsolePassword::parse(&form.password, &user.email) {
         Ok(p) => p,
         Err(message) => {
-            let page = chrome(&session, &tenant, "Choose a new password").await?;
+            let page = chrome(&session, &tenant, "Choose a new password", "reset").await?;
             let view = ResetPage {
                 page,
                 slug: tenant.slug,

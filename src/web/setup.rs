@@ -27,16 +27,17 @@ struct SetupPage {
     errors: FieldErrors,
 }
 
-/// Logs the setup link when the database holds no tenant. Each start makes a new link.
-pub async fn announce_link(state: &AppState) -> anyhow::Result<()> {
+/// Logs the setup link when the database holds no tenant, and returns it. Each start
+/// makes a new link.
+pub async fn announce_link(state: &AppState) -> anyhow::Result<Option<String>> {
     if !tenants::none_exist(&state.db).await? {
-        return Ok(());
+        return Ok(None);
     }
     let token = random_token();
     setup::replace_token(&state.db, &token_hash(&token)).await?;
     let link = state.config.link(&format!("/setup/{token}"));
     tracing::info!("First run: open {link} to create your organization and its administrator.");
-    Ok(())
+    Ok(Some(link))
 }
 
 async fn check_token(state: &AppState, token: &str) -> Result<(), AppError> {
@@ -52,7 +53,7 @@ pub async fn show(
     session: WebSession,
 ) -> Result<Response, AppError> {
     check_token(&state, &token).await?;
-    let page = Chrome { csrf: session.csrf_token().await?, ..Chrome::bare("Set up relaydesk") };
+    let page = Chrome { csrf: session.csrf_token().await?, nav: "setup", ..Chrome::bare("Set up relaydesk") };
     render(&SetupPage { page, token, form: NewTenantForm::default(), errors: FieldErrors::default() })
 }
 
@@ -64,7 +65,7 @@ pub async fn submit(
 ) -> Result<Response, AppError> {
     check_token(&state, &token).await?;
     let invalid = |errors: FieldErrors, csrf: String| {
-        let page = Chrome { csrf, ..Chrome::bare("Set up relaydesk") };
+        let page = Chrome { csrf, nav: "setup", ..Chrome::bare("Set up relaydesk") };
         render_invalid(&SetupPage { page, token: token.clone(), form: form.without_password(), errors })
     };
     let new = match form.parse() {

@@ -57,6 +57,7 @@ async fn login_page(
         csrf: session.csrf_token().await?,
         flash: session.take_flash().await?,
         tenant: Some(TenantChrome { slug: tenant.slug.clone(), name: tenant.name.clone() }),
+        nav: "login",
         ..Chrome::bare("Sign in")
     };
     Ok(LoginPage { page, slug: tenant.slug.clone(), email, next, error })
