@@ -208,11 +208,11 @@ fn profile_fields(
             .max(email::MAX_LEN)
             .hint("Where replies go, if not to the From address."),
         signature: FieldView::new("signature", "Signature", &form.signature, e("signature"))
-            .kind("textarea")
+            .kind("text")
             .max(Signature::MAX_LEN)
             .hint(format!("Added to the end of every email; up to {} characters.", Signature::MAX_LEN)),
         description: FieldView::new("description", "Description", &form.description, e("description"))
-            .kind("textarea")
+            .kind("text")
             .max(Description::MAX_LEN)
             .hint(format!("A note for your colleagues; up to {} characters.", Description::MAX_LEN)),
         host: FieldView::new("host", "SMTP Host", &form.host, e("host"))

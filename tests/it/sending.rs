@@ -70,7 +70,7 @@ async fn a_test_email_over_starttls_with_a_trusted_ca_and_a_login_arrives() {
     ] {
         assert!(body.contains(&line), "{line} in\n{body}");
     }
-    assert!(body.contains("-- \r\nAcme Ltd\r\nSupport team"), "the signature is appended: {body}");
+    assert!(body.contains("-- \r\nAcme Ltd, Support team"), "the signature is appended: {body}");
     assert!(!mail.data.contains(PASSWORD), "never the password");
 
     let (ok, message): (bool, String) =

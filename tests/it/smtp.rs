@@ -20,7 +20,7 @@ pub fn generic(name: &str) -> Vec<(&'static str, String)> {
         ("from_address", "no-reply@acme.test".into()),
         ("from_name", "Acme Accounts".into()),
         ("reply_to", "help@acme.test".into()),
-        ("signature", "Acme Ltd\nSupport team".into()),
+        ("signature", "Acme Ltd, Support team".into()),
         ("description", "Main office relay".into()),
         ("host", "smtp.acme.test".into()),
         ("port", "587".into()),
@@ -137,7 +137,7 @@ async fn creating_a_profile_stores_it_with_the_password_encrypted() {
     assert!(row.2, "the first profile is the default");
     assert_eq!((row.3.as_str(), row.4.as_str()), ("no-reply@acme.test", "Acme Accounts"));
     assert_eq!(row.5.as_deref(), Some("help@acme.test"));
-    assert_eq!(row.6.as_deref(), Some("Acme Ltd\nSupport team"));
+    assert_eq!(row.6.as_deref(), Some("Acme Ltd, Support team"));
     assert_eq!((row.7.as_str(), row.8, row.9.as_str()), ("smtp.acme.test", 587, "starttls"));
     assert!(row.10 && row.11);
     assert_eq!(row.12, "mailer@acme.test");
@@ -195,6 +195,26 @@ async fn every_field_message_is_reachable_through_the_form_and_nothing_is_stored
             "Please enter a reply-to address in email format.",
         ),
         (with(generic("x"), "signature", &long(251)), "signature", "Please enter a signature within 250 characters."),
+        (
+            with(generic("x"), "signature", "Regards\r\nBcc: victim@evil.test"),
+            "signature",
+            "Please enter a signature within 250 characters.",
+        ),
+        (
+            with(generic("x"), "description", "two\nlines"),
+            "description",
+            "Please enter a description within 1000 characters.",
+        ),
+        (
+            with(generic("x"), "reply_to", "help@acme.test\r\nBcc: victim@evil.test"),
+            "reply_to",
+            "Please enter a reply-to address in email format.",
+        ),
+        (
+            with(generic("x"), "host", "smtp.acme.test\r\n"),
+            "host",
+            "Please enter a valid SMTP host name or IP address.",
+        ),
         (
             with(generic("x"), "description", &long(1001)),
             "description",
