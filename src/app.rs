@@ -96,6 +96,8 @@ fn router(state: AppState, sessions: SqliteStore) -> Router {
         .route("/t/{slug}/login", get(web::sign_in::show).post(web::sign_in::submit))
         .route("/t/{slug}/logout", post(web::sign_in::sign_out))
         .route("/t/{slug}/audit", get(web::audit::show))
+        .route("/t/{slug}/account", get(web::account::show))
+        .route("/t/{slug}/account/password", post(web::account::change_password))
         .route("/t/{slug}/email-log", get(web::email_log::show))
         .route("/t/{slug}/email-log/{id}/retry", post(web::email_log::retry))
         .route("/t/{slug}/members", get(web::members::members))

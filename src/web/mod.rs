@@ -1,5 +1,6 @@
 //! Screens, one file per area, and what every page's layout needs.
 
+pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod dashboard;

@@ -68,3 +68,38 @@ async fn bumping_the_session_epoch_ends_existing_sessions() {
     sqlx::query("UPDATE users SET session_epoch = session_epoch + 1").execute(&app.db).await.unwrap();
     assert_eq!(app.get("/t/acme/").await.status(), StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn a_member_changes_their_own_password_and_other_sessions_end() {
+    let app = spawn_app().await;
+    app.add_user("ulf@acme.test", "ulf's old long password", relaydesk::domain::account::Role::User, false).await;
+    let here = app.share();
+    let elsewhere = app.share();
+    for device in [&here, &elsewhere] {
+        assert_eq!(device.sign_in("ulf@acme.test", "ulf's old long password").await.status(), StatusCode::SEE_OTHER);
+    }
+    assert!(here.page("/t/acme/account").await.contains("ulf@acme.test"));
+
+    let res =
+        here.post("/t/acme/account/password", &[("current_password", "wrong password!!"), ("password", "x")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains(r#"id="error-current_password">Your current password is not correct.</p>"#));
+    assert!(html.contains(r#"id="error-password">Please choose a password of at least 12 characters.</p>"#));
+
+    let res = here
+        .post(
+            "/t/acme/account/password",
+            &[("current_password", "ulf's old long password"), ("password", "ulf's new long password")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(here.page("/t/acme/account").await.contains("Your password has been changed."), "this session goes on");
+    assert_eq!(elsewhere.get("/t/acme/").await.status(), StatusCode::SEE_OTHER, "the other session ended");
+    let fresh = app.share();
+    assert_eq!(
+        fresh.sign_in("ulf@acme.test", "ulf's old long password").await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(fresh.sign_in("ulf@acme.test", "ulf's new long password").await.status(), StatusCode::SEE_OTHER);
+}
