@@ -18,7 +18,7 @@ use crate::db::now;
 use crate::secret::SecretBox;
 use crate::store::outbox::{self, Claimed, NewMessage};
 use crate::store::smtp as profiles;
-use crate::store::{tenants, TenantId};
+use crate::store::{tenants, tokens, TenantId};
 
 /// Attempts before a message is failed for good.
 pub const MAX_ATTEMPTS: i64 = 8;
@@ -41,24 +41,48 @@ struct Body {
     html: String,
 }
 
+/// The one-time link a message carries.
+#[derive(Debug, Clone, Copy)]
+pub enum Link {
+    Invitation(i64),
+    Reset(i64),
+}
+
+impl Link {
+    fn kind(self) -> &'static str {
+        match self {
+            Link::Invitation(_) => "invitation",
+            Link::Reset(_) => "password_reset",
+        }
+    }
+}
+
 /// Writes `mail` to the outbox in the caller's transaction, its body sealed (it carries
 /// a one-time link). Wake the worker after the commit.
 pub async fn enqueue(
     conn: &mut SqliteConnection,
     secrets: &SecretBox,
     tenant: TenantId,
-    kind: &str,
+    link: Link,
     mail: &Outgoing,
 ) -> sqlx::Result<i64> {
     let body = serde_json::to_string(&Body { text: mail.text.clone(), html: mail.html.clone() })
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let sealed = secrets.seal(&body);
     let new = NewMessage {
-        kind,
+        kind: link.kind(),
         recipient: &mail.to,
         subject: &mail.subject,
         body_sealed: &sealed,
         message_id: &mail.message_id,
+        invitation_id: match link {
+            Link::Invitation(id) => Some(id),
+            Link::Reset(_) => None,
+        },
+        reset_id: match link {
+            Link::Reset(id) => Some(id),
+            Link::Invitation(_) => None,
+        },
     };
     outbox::enqueue(conn, tenant, new).await
 }
@@ -134,8 +158,28 @@ pub async fn process_one(state: &AppState) -> anyhow::Result<bool> {
     Ok(true)
 }
 
+/// Whether the link in the message still works; a replaced or used one is not sent.
+async fn link_still_open(state: &AppState, msg: &Claimed) -> Result<bool, SendError> {
+    let open = match (msg.invitation_id, msg.reset_id) {
+        (Some(id), _) => tokens::invitation_is_open(&state.db, id).await,
+        (None, Some(id)) => tokens::reset_is_open(&state.db, id).await,
+        (None, None) => Ok(true),
+    };
+    open.map_err(|e| SendError::transient(format!("relaydesk could not read its database: {e}")))
+}
+
 /// Sends through the tenant's default profile as it is now; names the profile used.
 async fn deliver(state: &AppState, msg: &Claimed) -> (Option<String>, Result<(), SendError>) {
+    match link_still_open(state, msg).await {
+        Ok(true) => {}
+        Ok(false) => return (
+            None,
+            Err(SendError::permanent(
+                "Not sent: the link in this message was replaced by a newer one, used, or expired before it went out.",
+            )),
+        ),
+        Err(e) => return (None, Err(e)),
+    }
     let tenant = match tenants::by_id(&state.db, msg.tenant_id).await {
         Ok(Some(t)) => t,
         Ok(None) => return (None, Err(SendError::permanent("The organization no longer exists."))),

@@ -13,14 +13,18 @@ pub struct NewMessage<'a> {
     pub subject: &'a str,
     pub body_sealed: &'a str,
     pub message_id: &'a str,
+    /// The invitation or reset whose link the message carries.
+    pub invitation_id: Option<i64>,
+    pub reset_id: Option<i64>,
 }
 
 /// Adds a message, due now. Takes the caller's transaction.
 pub async fn enqueue(conn: &mut SqliteConnection, tenant: TenantId, msg: NewMessage<'_>) -> sqlx::Result<i64> {
     let t = now();
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO outbox (tenant_id, kind, recipient, subject, body_sealed, message_id, next_attempt_at, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO outbox (tenant_id, kind, recipient, subject, body_sealed, message_id, next_attempt_at, created_at,
+             invitation_id, reset_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(tenant)
     .bind(msg.kind)
@@ -30,6 +34,8 @@ pub async fn enqueue(conn: &mut SqliteConnection, tenant: TenantId, msg: NewMess
     .bind(msg.message_id)
     .bind(t)
     .bind(t)
+    .bind(msg.invitation_id)
+    .bind(msg.reset_id)
     .fetch_one(conn)
     .await?;
     Ok(id)
@@ -47,10 +53,14 @@ pub struct Claimed {
     pub message_id: String,
     /// This attempt's number (1 for the first).
     pub attempts: i64,
+    pub invitation_id: Option<i64>,
+    pub reset_id: Option<i64>,
 }
 
 /// Takes the next due message under a lease of `lease_secs`, counting the attempt. A
-/// message whose lease ran out (its worker died) is due again.
+/// message whose lease ran out (its worker died) is due again. Mail of a tenant whose
+/// email is off (or has no default profile, or is suspended) waits without using up
+/// attempts.
 pub async fn claim(pool: &SqlitePool, lease_secs: i64) -> sqlx::Result<Option<Claimed>> {
     let t = now();
     let mut tx = super::begin_write(pool).await?;
@@ -58,8 +68,11 @@ pub async fn claim(pool: &SqlitePool, lease_secs: i64) -> sqlx::Result<Option<Cl
         "UPDATE outbox SET attempts = attempts + 1, lease_until = ?
          WHERE id = (SELECT id FROM outbox
                      WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+                       AND EXISTS (SELECT 1 FROM tenants t
+                                   WHERE t.id = outbox.tenant_id AND t.email_enabled = 1 AND t.suspended = 0)
+                       AND EXISTS (SELECT 1 FROM smtp_profiles p WHERE p.tenant_id = outbox.tenant_id AND p.is_default = 1)
                      ORDER BY next_attempt_at, id LIMIT 1)
-         RETURNING id, tenant_id, kind, recipient, subject, body_sealed, message_id, attempts",
+         RETURNING id, tenant_id, kind, recipient, subject, body_sealed, message_id, attempts, invitation_id, reset_id",
     )
     .bind(t + lease_secs)
     .bind(t)

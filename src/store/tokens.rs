@@ -167,3 +167,27 @@ pub async fn use_reset(conn: &mut SqliteConnection, id: i64) -> sqlx::Result<boo
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Whether the invitation can still be accepted (not used, voided or expired).
+pub async fn invitation_is_open(pool: &SqlitePool, id: i64) -> sqlx::Result<bool> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT 1 FROM invitations WHERE id = ? AND accepted_at IS NULL AND voided_at IS NULL AND expires_at > ?",
+    )
+    .bind(id)
+    .bind(now())
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Whether the reset can still be used.
+pub async fn reset_is_open(pool: &SqlitePool, id: i64) -> sqlx::Result<bool> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT 1 FROM password_resets WHERE id = ? AND used_at IS NULL AND voided_at IS NULL AND expires_at > ?",
+    )
+    .bind(id)
+    .bind(now())
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.is_some())
+}

@@ -100,6 +100,10 @@ pub async fn switch(
     let action = if enable { "email.enabled" } else { "email.disabled" };
     audit::record(&mut tx, member.tenant.id, member.actor(), action, "").await?;
     tx.commit().await?;
+    if enable {
+        // Mail that waited while email was off can go now.
+        state.outbox_wake.notify_one();
+    }
     let message = if enable {
         "Email is on: invitations and password resets are sent through the default profile."
     } else {

@@ -35,6 +35,8 @@ struct LogPage {
     slug: String,
     rows: Vec<Row>,
     max_attempts: i64,
+    /// Email is off or has no default profile: waiting mail goes when it is on again.
+    paused: bool,
 }
 
 pub async fn show(State(state): State<AppState>, member: Member) -> Result<Response, AppError> {
@@ -55,7 +57,10 @@ pub async fn show(State(state): State<AppState>, member: Member) -> Result<Respo
             last_error: r.last_error.unwrap_or_default(),
         })
         .collect();
+    let mut conn = state.db.acquire().await?;
+    let paused = !super::links::can_email(&mut conn, &member.tenant).await?;
     let page = LogPage {
+        paused,
         page: member.chrome("Email log", "email-log").await?,
         slug: member.tenant.slug.clone(),
         rows,

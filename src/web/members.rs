@@ -16,7 +16,7 @@ use crate::auth::{random_token, token_hash};
 use crate::domain::account::{AccountEmail, Role, MSG_EMAIL_TAKEN, MSG_ROLE};
 use crate::domain::{email, FieldErrors};
 use crate::error::AppError;
-use crate::mail::outbox;
+use crate::mail::outbox::{self, Link};
 use crate::store::{self, audit, tokens, users, UserId};
 
 pub const MSG_ROLE_NOT_ALLOWED: &str = "Organizers can invite users only.";
@@ -240,7 +240,7 @@ async fn send_invitation(
     let token = random_token();
     let url = state.config.link(&format!("/invite/{token}"));
     let mut tx = store::begin_write(&state.db).await?;
-    tokens::invite(
+    let invitation = tokens::invite(
         &mut tx,
         member.tenant.id,
         email,
@@ -260,7 +260,7 @@ async fn send_invitation(
             email,
             &url,
         )?;
-        outbox::enqueue(&mut tx, &state.secrets, member.tenant.id, "invitation", &mail).await?;
+        outbox::enqueue(&mut tx, &state.secrets, member.tenant.id, Link::Invitation(invitation), &mail).await?;
     }
     audit::record(&mut tx, member.tenant.id, member.actor(), action, &format!("{email} as {}", role.as_str())).await?;
     tx.commit().await?;
@@ -291,9 +291,9 @@ pub async fn queue_reset(
     if !can_email(&mut tx, tenant).await? {
         return Ok(false);
     }
-    tokens::reset(&mut tx, tenant.id, user.id, &token_hash(&token), RESET_SECS).await?;
+    let reset = tokens::reset(&mut tx, tenant.id, user.id, &token_hash(&token), RESET_SECS).await?;
     let mail = reset_mail(state, tenant, &user.email, &url)?;
-    outbox::enqueue(&mut tx, &state.secrets, tenant.id, "password_reset", &mail).await?;
+    outbox::enqueue(&mut tx, &state.secrets, tenant.id, Link::Reset(reset), &mail).await?;
     let actor = audit::Actor { id: Some(user.id), label: &user.email };
     audit::record(&mut tx, tenant.id, actor, "reset.requested", "").await?;
     tx.commit().await?;

@@ -362,28 +362,44 @@ async fn a_worker_killed_mid_send_leaves_the_message_for_the_next_one() {
 }
 
 #[tokio::test]
-async fn mail_waits_while_email_is_off_and_is_never_lost() {
+async fn mail_waits_while_email_is_off_without_using_attempts_and_goes_when_it_is_on() {
     let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
-    let app = mailing_app(&server, |_| {}).await;
+    let app = mailing_app(&server, |c| c.outbox_poll = Duration::from_millis(100)).await;
     app.kill_worker();
     app.post("/t/acme/invitations", &[("email", "queued@example.test"), ("role", "user")]).await;
     app.post("/t/acme/settings/email", &[]).await;
     app.start_worker();
-    let (status, attempts, error, _, _) = loop {
-        let row = outbox_row(&app).await;
-        if row.1 == 1 && row.2.is_some() {
-            break row;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert_eq!((status.as_str(), attempts), ("pending", 1));
-    assert!(error.unwrap().contains("Email is off or there is no default SMTP profile"));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (status, attempts, error, _, _) = outbox_row(&app).await;
+    assert_eq!((status.as_str(), attempts, error), ("pending", 0, None), "waits, no attempt used");
     assert!(server.messages().is_empty());
+    assert!(app.page("/t/acme/email-log").await.contains("Email is off"));
 
+    // Turning email on is enough: no retry needed.
     app.post("/t/acme/settings/email", &[("enabled", "on")]).await;
-    let (id,): (i64,) = sqlx::query_as("SELECT id FROM outbox").fetch_one(&app.db).await.unwrap();
-    app.post(&format!("/t/acme/email-log/{id}/retry"), &[]).await;
     assert_eq!(server.wait_for(1, 10).await[0].to, ["queued@example.test"]);
+    assert_eq!(wait_for_status(&app, "sent").await.1, 1);
+}
+
+#[tokio::test]
+async fn a_message_whose_link_was_replaced_is_not_sent() {
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    let app = mailing_app(&server, |_| {}).await;
+    app.kill_worker();
+    app.post("/t/acme/invitations", &[("email", "twice@example.test"), ("role", "user")]).await;
+    let (id,): (i64,) = sqlx::query_as("SELECT id FROM invitations").fetch_one(&app.db).await.unwrap();
+    app.post(&format!("/t/acme/invitations/{id}/regenerate"), &[]).await;
+    app.start_worker();
+    let mail = server.wait_for(1, 10).await.remove(0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(server.messages().len(), 1, "only the newer link is mailed");
+    let link = link_in(&mail, &format!("{}/invite/", app.base));
+    assert_eq!(app.share().get(&path_of(&link)).await.status(), StatusCode::OK, "and it is the one that works");
+    let rows: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT status, last_error FROM outbox ORDER BY id").fetch_all(&app.db).await.unwrap();
+    assert_eq!(rows[0].0, "failed");
+    assert!(rows[0].1.as_deref().unwrap().starts_with("Not sent: the link in this message was replaced"));
+    assert_eq!(rows[1].0, "sent");
 }
 
 #[tokio::test]
