@@ -130,7 +130,15 @@ fn router(state: AppState, sessions: SqliteStore) -> Router {
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(TraceLayer::new_for_http())
+        // Spans name the route (`/invite/{token}`), never the URI, which can hold a token.
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::extract::Request| {
+            let route = request
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_else(|| "(no route)".to_owned());
+            tracing::info_span!("request", method = %request.method(), route = %route)
+        }))
         .with_state(state)
 }
 

@@ -1,12 +1,12 @@
 //! Pages outside any tenant: the front door, health, static files, not found.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{render, Chrome};
+use super::{render, Chrome, Query};
 use crate::app::AppState;
 use crate::domain::account::TenantSlug;
 use crate::error::AppError;

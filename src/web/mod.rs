@@ -98,6 +98,24 @@ where
     }
 }
 
+/// `axum::extract::Query`, but a query string that cannot be read (a repeated field, say)
+/// becomes the plain 400 page instead of axum's text rejection.
+pub struct Query<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Query<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state).await.map(|q| Query(q.0)).map_err(|_| {
+            AppError::Refused(StatusCode::BAD_REQUEST, "This address has parts relaydesk cannot read. Check the link.")
+        })
+    }
+}
+
 /// A time column as people read it: `2026-11-22 20:15 UTC`.
 pub fn format_time(unix: i64) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");

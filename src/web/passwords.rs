@@ -92,6 +92,9 @@ pub async fn forgot(
 
 async fn open(state: &AppState, tenant: &Tenant, token: &str) -> Result<(tokens::Reset, users::User), AppError> {
     let gone = || AppError::Refused(StatusCode::GONE, MSG_RESET_GONE);
+    if tenant.suspended {
+        return Err(gone());
+    }
     let reset = tokens::reset_by_token(&state.db, tenant.id, &token_hash(token)).await?.ok_or_else(gone)?;
     let user = users::by_id(&state.db, tenant.id, reset.user_id).await?.ok_or_else(gone)?;
     Ok((reset, user))

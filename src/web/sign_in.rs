@@ -3,12 +3,12 @@
 use std::net::SocketAddr;
 
 use askama::Template;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{render, Chrome, Form, TenantChrome};
+use super::{render, Chrome, Form, Query, TenantChrome};
 use crate::app::AppState;
 use crate::auth::extract::{Member, PathTenant};
 use crate::auth::password;

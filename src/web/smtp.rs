@@ -1,12 +1,12 @@
 //! SMTP profiles: the list, create and edit, duplicate, make default, delete (SPEC §2-§4).
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::fields::FieldView;
-use super::{format_time, render, render_invalid, Chrome, Form};
+use super::{format_time, render, render_invalid, Chrome, Form, Query};
 use crate::app::AppState;
 use crate::auth::extract::Member;
 use crate::domain::account::Role;

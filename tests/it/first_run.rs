@@ -93,6 +93,8 @@ async fn the_logged_setup_link_creates_the_first_tenant_and_signs_its_admin_in()
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(dir.path().join("data/secret.key")).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+        let mode = std::fs::metadata(dir.path().join("data/relaydesk.db")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the database holds session ids: owner only");
     }
 
     let (client, _) = new_client();

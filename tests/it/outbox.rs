@@ -419,3 +419,22 @@ async fn no_reset_link_for_another_admin_or_an_operator() {
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM password_resets").await, 0);
 }
+
+#[tokio::test]
+async fn a_reset_link_stops_working_when_the_tenant_is_suspended() {
+    let app = spawn_app().await;
+    app.sign_in_admin().await;
+    app.add_user("bob@acme.test", "bob's old long password", Role::User, false).await;
+    let (bob,): (i64,) =
+        sqlx::query_as("SELECT id FROM users WHERE email = 'bob@acme.test'").fetch_one(&app.db).await.unwrap();
+    app.post(&format!("/t/acme/members/{bob}/reset-link"), &[]).await;
+    let html = app.page("/t/acme/members").await;
+    let marker = r#"id="shared-link" type="text" value=""#;
+    let start = html.find(marker).unwrap() + marker.len();
+    let link = html[start..].split('"').next().unwrap().to_owned();
+    sqlx::query("UPDATE tenants SET suspended = 1").execute(&app.db).await.unwrap();
+    let visitor = app.share();
+    assert_eq!(visitor.get(&path_of(&link)).await.status(), StatusCode::GONE);
+    let res = visitor.post(&path_of(&link), &[("password", "bob's new long password")]).await;
+    assert_eq!(res.status(), StatusCode::GONE);
+}

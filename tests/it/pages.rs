@@ -105,3 +105,14 @@ fn has_inline_handler(html: &str) -> bool {
         name_len > 0 && rest[name_len..].starts_with('=')
     })
 }
+
+#[tokio::test]
+async fn an_unreadable_query_string_gets_the_plain_400_page() {
+    let app = spawn_app().await;
+    app.sign_in_admin().await;
+    for path in ["/t/acme/smtp?q=a&q=b", "/t/acme/login?next=a&next=b", "/go?slug=a&slug=b"] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{path}");
+        assert!(res.text().await.unwrap().contains("This address has parts relaydesk cannot read."), "{path}");
+    }
+}
