@@ -582,6 +582,13 @@ fn is_pem_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\r' | '\n')
 }
 
+/// Whether `der` is an X.509 certificate usable as a trust anchor (so a block that only
+/// looks like one is refused when it is pasted, not when the first email fails).
+fn is_x509_certificate(der: &[u8]) -> bool {
+    let cert = rustls::pki_types::CertificateDer::from(der);
+    webpki::anchor_from_trusted_cert(&cert).is_ok()
+}
+
 impl CaPem {
     /// Largest accepted paste, in bytes; a CA bundle is a few KiB.
     pub const MAX_BYTES: usize = 64 * 1024;
@@ -606,7 +613,7 @@ impl CaPem {
             let (body, after_end) = after_begin.split_once(PEM_END).ok_or(MSG_CA_PEM)?;
             let body: String = body.chars().filter(|&c| !is_pem_space(c)).collect();
             match base64::engine::general_purpose::STANDARD.decode(body) {
-                Ok(bytes) if !bytes.is_empty() => der.push(bytes),
+                Ok(bytes) if is_x509_certificate(&bytes) => der.push(bytes),
                 _ => return Err(MSG_CA_PEM),
             }
             rest = after_end;
@@ -1581,9 +1588,14 @@ mod tests {
         );
     }
 
-    /// A small self-signed certificate's DER, base64 (not checked as X.509:
-    /// the rule is PEM framing and base64).
-    const CERT_B64: &str = "MIIBdzCCAR2gAwIBAgIUJ0vkq5g7DtqHTX5T0Y7a0Hdn1mYwCgYIKoZIzj0EAwIw\nETEPMA0GA1UEAwwGdGVzdGNhMB4XDTI0MDEwMTAwMDAwMFoXDTM0MDEwMTAwMDAw\nMFowETEPMA0GA1UEAwwGdGVzdGNh";
+    /// A real self-signed CA certificate's DER, base64, made by rcgen.
+    fn cert_b64() -> String {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        base64::engine::general_purpose::STANDARD.encode(cert.der())
+    }
 
     fn pem(body: &str) -> String {
         format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----")
@@ -1591,13 +1603,14 @@ mod tests {
 
     #[test]
     fn ca_pem() {
-        let one = pem(CERT_B64);
-        let two = format!("{one}\n\n{}\n", pem("AAEC"));
+        let one = pem(&cert_b64());
+        let two = format!("{one}\n\n{}\n", pem(&cert_b64()));
+        let not_x509 = pem("AAEC");
         let crlf = one.replace('\n', "\r\n");
         let explanatory = format!("Certificate:\n    Data: ...\n{one}");
         let trailing = format!("{one}\ngarbage");
         let key = "-----BEGIN PRIVATE KEY-----\nAAEC\n-----END PRIVATE KEY-----";
-        let unterminated = format!("-----BEGIN CERTIFICATE-----\n{CERT_B64}\n");
+        let unterminated = format!("-----BEGIN CERTIFICATE-----\n{}\n", cert_b64());
         let bad_b64 = pem("not*base64");
         let bad_padding = pem("AAE");
         let empty_body = pem("");
@@ -1609,6 +1622,7 @@ mod tests {
             (&one, Ok(1)),
             (&two, Ok(2)),
             (&crlf, Ok(1)),
+            (&not_x509, Err(MSG_CA_PEM)),
             (&explanatory, Err(MSG_CA_PEM)),
             (&trailing, Err(MSG_CA_PEM)),
             (key, Err(MSG_CA_PEM)),
