@@ -37,9 +37,19 @@ impl EmailState {
     }
 }
 
+/// One step of the getting-started list.
+struct Step {
+    label: &'static str,
+    hint: &'static str,
+    href: String,
+    done: bool,
+}
+
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 struct DashboardPage {
+    /// Shown to admins until every step is done.
+    steps: Vec<Step>,
     page: Chrome,
     slug: String,
     state: EmailState,
@@ -49,9 +59,48 @@ struct DashboardPage {
     error: Option<&'static str>,
 }
 
+async fn getting_started(state: &AppState, member: &Member, has_default: bool) -> Result<Vec<Step>, AppError> {
+    let (tested, invited): (bool, bool) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM smtp_profiles WHERE tenant_id = ?1 AND last_test_ok = 1),
+                EXISTS (SELECT 1 FROM invitations WHERE tenant_id = ?1)",
+    )
+    .bind(member.tenant.id)
+    .fetch_one(&state.db)
+    .await?;
+    let slug = &member.tenant.slug;
+    let steps = vec![
+        Step {
+            label: "Add an SMTP profile",
+            hint: "The mail server that sends for you: its host, port, security and login. Presets fill in the common providers.",
+            href: format!("/t/{slug}/smtp/new"),
+            done: has_default,
+        },
+        Step {
+            label: "Send a test email",
+            hint: "From the profile's Actions menu. It tells you what to fix if it fails.",
+            href: format!("/t/{slug}/smtp"),
+            done: tested,
+        },
+        Step {
+            label: "Turn email on",
+            hint: "With the button below, so invitations and password resets are emailed.",
+            href: format!("/t/{slug}/#email-heading"),
+            done: member.tenant.email_enabled && has_default,
+        },
+        Step {
+            label: "Invite your colleagues",
+            hint: "They get a link to choose their name and password.",
+            href: format!("/t/{slug}/invitations"),
+            done: invited,
+        },
+    ];
+    Ok(if member.user.role() == Role::Admin && steps.iter().any(|s| !s.done) { steps } else { Vec::new() })
+}
+
 async fn dashboard(state: &AppState, member: &Member, error: Option<&'static str>) -> Result<DashboardPage, AppError> {
     let default = profiles::default_profile(&state.db, member.tenant.id).await?;
     Ok(DashboardPage {
+        steps: getting_started(state, member, default.is_some()).await?,
         page: member.chrome("Dashboard", "dashboard").await?,
         slug: member.tenant.slug.clone(),
         state: EmailState::of(member.tenant.email_enabled, default.is_some()),

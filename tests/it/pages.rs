@@ -116,3 +116,28 @@ async fn an_unreadable_query_string_gets_the_plain_400_page() {
         assert!(res.text().await.unwrap().contains("This address has parts relaydesk cannot read."), "{path}");
     }
 }
+
+#[tokio::test]
+async fn the_dashboard_walks_a_new_admin_through_getting_started() {
+    let app = spawn_app().await;
+    app.sign_in_admin().await;
+    let html = app.page("/t/acme/").await;
+    assert!(html.contains("Getting started"));
+    for step in ["Add an SMTP profile", "Send a test email", "Turn email on", "Invite your colleagues"] {
+        assert!(html.contains(&format!(">{step}</a>")), "{step} is still to do");
+    }
+    sqlx::query(
+        "INSERT INTO smtp_profiles (tenant_id, name, kind, is_default, from_address, from_name, last_test_ok, created_at, updated_at)
+         VALUES (?, 'Main', 'generic', 1, 'a@acme.test', 'Acme', 1, 0, 0)",
+    )
+    .bind(app.tenant)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let html = app.page("/t/acme/").await;
+    assert!(html.contains("Done: </span>Add an SMTP profile") && html.contains("Done: </span>Send a test email"));
+    assert!(html.contains(">Turn email on</a>"));
+    sqlx::query("UPDATE tenants SET email_enabled = 1").execute(&app.db).await.unwrap();
+    app.post("/t/acme/invitations", &[("email", "pal@example.test"), ("role", "user")]).await;
+    assert!(!app.page("/t/acme/").await.contains("Getting started"), "gone once every step is done");
+}
