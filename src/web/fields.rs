@@ -52,6 +52,13 @@ impl FieldView {
         self
     }
 
+    /// Required only when `required` holds (a secret is required on create, and may be left
+    /// blank on edit to keep the saved one).
+    pub fn required_if(mut self, required: bool) -> Self {
+        self.required = required;
+        self
+    }
+
     pub fn inputmode(mut self, mode: &'static str) -> Self {
         self.inputmode = mode;
         self

@@ -236,6 +236,7 @@ fn profile_fields(
             .hints_by_kind(generic_user_hint.into(), GRAPH_USER_HINT.into()),
         password: FieldView::new("password", if kind == ProfileKind::Graph { "Password" } else { "SMTP Account Password" }, "", e("password"))
             .kind("password")
+            .required_if(stored.is_none())
             .max(password_max)
             .autocomplete("new-password")
             .placeholder(secret_placeholder(has_password))
@@ -254,6 +255,7 @@ fn profile_fields(
             .hint("The Application (client) ID of your Azure app, a GUID such as 00000000-0000-0000-0000-000000000000."),
         graph_client_secret: FieldView::new("graph_client_secret", "Client Secret", "", e("graph_client_secret"))
             .kind("password")
+            .required_if(stored.is_none())
             .max(GraphClientSecret::MAX_LEN)
             .autocomplete("new-password")
             .placeholder(secret_placeholder(has_secret))

@@ -64,6 +64,9 @@ const TEST_LIMIT: Duration = Duration::from_secs(60);
 pub struct TestApp {
     pub base: String,
     pub db: SqlitePool,
+    /// The outbox worker, as `serve` runs it beside the server: it mails invitations and
+    /// password resets. It ends with the test's runtime.
+    _worker: relaydesk::mail::outbox::Worker,
     _dir: tempfile::TempDir,
 }
 
@@ -77,10 +80,11 @@ impl TestApp {
         config.public_url = format!("http://{addr}").parse().unwrap();
         let app = relaydesk::build_app(config).await.expect("app builds");
         let db = app.state.db.clone();
+        let worker = relaydesk::mail::outbox::spawn_worker(app.state.clone());
         tokio::spawn(async move {
             axum::serve(listener, app.router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
         });
-        TestApp { base: format!("http://{addr}"), db, _dir: dir }
+        TestApp { base: format!("http://{addr}"), db, _worker: worker, _dir: dir }
     }
 
     /// Organization `acme` with one administrator (`ADMIN_EMAIL`, `ADMIN_PASSWORD`).
@@ -98,14 +102,45 @@ impl TestApp {
         F: FnOnce(Browser) -> Fut,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
+        self.in_sessions(1, |mut browsers| body(browsers.remove(0))).await
+    }
+
+    /// Like `in_browser`, with two separate browsers (own profiles, own cookies): two people
+    /// at once, say an admin and the person they invite. On failure each one's screenshot
+    /// is saved (`{test_name}.png` and `{test_name}-2.png`).
+    pub async fn in_two_browsers<F, Fut>(&self, body: F)
+    where
+        F: FnOnce(Browser, Browser) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        self.in_sessions(2, |mut browsers| {
+            let second = browsers.pop().unwrap();
+            body(browsers.pop().unwrap(), second)
+        })
+        .await
+    }
+
+    async fn in_sessions<F, Fut>(&self, count: usize, body: F)
+    where
+        F: FnOnce(Vec<Browser>) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
         let name = test_name();
-        let profile =
-            tempfile::Builder::new().prefix("relaydesk-chromium-").tempdir().expect("temp dir for the browser profile");
-        let client = new_session(profile.path()).await;
-        let browser = Browser { client: client.clone(), base: self.base.clone() };
+        let mut profiles = Vec::new();
+        let mut clients = Vec::new();
+        for _ in 0..count {
+            let profile = tempfile::Builder::new()
+                .prefix("relaydesk-chromium-")
+                .tempdir()
+                .expect("temp dir for the browser profile");
+            clients.push(new_session(profile.path()).await);
+            profiles.push(profile);
+        }
+        let browsers =
+            clients.iter().map(|client| Browser { client: client.clone(), base: self.base.clone() }).collect();
         // A spawned task turns a panic into a `JoinError`, so the screenshot can still be
         // taken before the panic carries on.
-        let mut task = tokio::spawn(body(browser));
+        let mut task = tokio::spawn(body(browsers));
         let outcome = match tokio::time::timeout(TEST_LIMIT, &mut task).await {
             Ok(Ok(Ok(()))) => Outcome::Passed,
             Ok(Ok(Err(e))) => Outcome::Failed(format!("{e:#}")),
@@ -118,14 +153,20 @@ impl TestApp {
                 Outcome::Failed(format!("still running after {TEST_LIMIT:?}"))
             }
         };
-        let note = match outcome {
-            Outcome::Passed => String::new(),
-            _ => failure_note(&client, &name).await,
-        };
-        if let Err(e) = client.close().await {
-            eprintln!("closing the browser session failed: {e}");
+        let mut notes = Vec::new();
+        if !matches!(outcome, Outcome::Passed) {
+            for (i, client) in clients.iter().enumerate() {
+                let shot = if i == 0 { name.clone() } else { format!("{name}-{}", i + 1) };
+                notes.push(failure_note(client, &shot).await);
+            }
         }
-        drop(profile);
+        let note = notes.join("\n");
+        for client in clients {
+            if let Err(e) = client.close().await {
+                eprintln!("closing the browser session failed: {e}");
+            }
+        }
+        drop(profiles);
         match outcome {
             Outcome::Passed => {}
             Outcome::Failed(e) => panic!("{name} failed: {e}\n{note}"),
@@ -334,6 +375,11 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// The app's public URL (`http://127.0.0.1:{port}`), which mailed links start with.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// Opens a path of the app (`/t/acme/`) and waits for the page to load.
     pub async fn goto(&self, path: &str) -> anyhow::Result<()> {
         let url = format!("{}{path}", self.base);
@@ -361,7 +407,29 @@ impl Browser {
     pub async fn fill(&self, css: &str, text: &str) -> anyhow::Result<()> {
         let field = self.wait_for(css).await?;
         field.clear().await.with_context(|| format!("clearing `{css}`"))?;
+        if text.is_empty() {
+            return Ok(());
+        }
         field.send_keys(text).await.with_context(|| format!("typing into `{css}`"))
+    }
+
+    /// Puts `text` into the field matching `css` at once, as pasting it would (typing a
+    /// long certificate key by key takes seconds), replacing what it held.
+    pub async fn paste(&self, css: &str, text: &str) -> anyhow::Result<()> {
+        let field = self.wait_for(css).await?;
+        if !field.is_displayed().await? {
+            return Err(anyhow!("`{css}` is not shown, so nothing can be pasted into it"));
+        }
+        field.click().await.with_context(|| format!("clicking into `{css}`"))?;
+        let script = "const [field, text] = arguments; field.value = text; \
+                      field.dispatchEvent(new Event('input', { bubbles: true })); \
+                      field.dispatchEvent(new Event('change', { bubbles: true }));";
+        let element = serde_json::to_value(&field)?;
+        self.client
+            .execute(script, vec![element, json!(text)])
+            .await
+            .with_context(|| format!("pasting into `{css}`"))?;
+        Ok(())
     }
 
     /// Clicks the element matching `css`, without waiting for what follows.
@@ -374,11 +442,17 @@ impl Browser {
     pub async fn click_and_load(&self, css: &str) -> anyhow::Result<()> {
         let old_page = self.client.find(Locator::Css("html")).await?;
         self.click(css).await?;
+        self.wait_for_new_page(old_page).await.with_context(|| format!("after clicking `{css}`"))
+    }
+
+    /// Waits until the page whose `<html>` element is `old_page` has been replaced (after a
+    /// key press that submits a form, say).
+    pub async fn wait_for_new_page(&self, old_page: Element) -> anyhow::Result<()> {
         let deadline = Instant::now() + WAIT;
         // Any command on an element of a replaced page fails ("stale element reference").
         while old_page.tag_name().await.is_ok() {
             if Instant::now() > deadline {
-                return Err(anyhow!("clicking `{css}` did not load a new page"));
+                return Err(anyhow!("no new page loaded within {WAIT:?}"));
             }
             tokio::time::sleep(POLL).await;
         }
@@ -394,5 +468,94 @@ impl Browser {
     /// An attribute of the first element matching `css`.
     pub async fn attr_of(&self, css: &str, attribute: &str) -> anyhow::Result<Option<String>> {
         self.wait_for(css).await?.attr(attribute).await.with_context(|| format!("reading `{attribute}` of `{css}`"))
+    }
+
+    /// Opens an absolute link the app gave out (in an email, say). It must point at this
+    /// app's public URL.
+    pub async fn goto_link(&self, link: &str) -> anyhow::Result<()> {
+        if !link.starts_with(&format!("{}/", self.base)) {
+            return Err(anyhow!("the link {link} does not start with the public URL {}", self.base));
+        }
+        self.client.goto(link).await.with_context(|| format!("opening {link}"))
+    }
+
+    /// Whether an element matches `css` now (no waiting).
+    pub async fn exists(&self, css: &str) -> anyhow::Result<bool> {
+        Ok(!self.client.find_all(Locator::Css(css)).await?.is_empty())
+    }
+
+    /// The visible texts of every element matching `css` now (no waiting).
+    pub async fn texts_of(&self, css: &str) -> anyhow::Result<Vec<String>> {
+        let mut texts = Vec::new();
+        for element in self.client.find_all(Locator::Css(css)).await? {
+            texts.push(element.text().await?);
+        }
+        Ok(texts)
+    }
+
+    /// Whether the first element matching `css` is shown (not `hidden`, not in a hidden
+    /// fieldset, not `display: none`).
+    pub async fn is_displayed(&self, css: &str) -> anyhow::Result<bool> {
+        self.wait_for(css).await?.is_displayed().await.with_context(|| format!("checking whether `{css}` is shown"))
+    }
+
+    /// The current value of a form field (what the person sees in it, not the attribute).
+    pub async fn value_of(&self, css: &str) -> anyhow::Result<String> {
+        let value = self.wait_for(css).await?.prop("value").await.with_context(|| format!("reading `{css}`"))?;
+        Ok(value.unwrap_or_default())
+    }
+
+    /// Chooses the option with `value` in the select matching `css`, as a click would.
+    pub async fn select(&self, css: &str, value: &str) -> anyhow::Result<()> {
+        self.wait_for(css).await?.select_by_value(value).await.with_context(|| format!("choosing {value:?} in `{css}`"))
+    }
+
+    /// Ticks or unticks the checkbox matching `css` by clicking it when needed.
+    pub async fn set_checked(&self, css: &str, checked: bool) -> anyhow::Result<()> {
+        let checkbox = self.wait_for(css).await?;
+        if checkbox.is_selected().await? != checked {
+            checkbox.click().await.with_context(|| format!("clicking `{css}`"))?;
+        }
+        Ok(())
+    }
+
+    /// The page's name from `<body data-page="…">`.
+    pub async fn page_name(&self) -> anyhow::Result<String> {
+        Ok(self.attr_of("body", "data-page").await?.unwrap_or_default())
+    }
+
+    /// The one-time message at the top of the page.
+    pub async fn flash(&self) -> anyhow::Result<String> {
+        self.text_of("#flash").await
+    }
+
+    /// Presses keys (text, or `fantoccini::key::Key`s as chars) in the focused element.
+    pub async fn press(&self, keys: &str) -> anyhow::Result<()> {
+        let focused = self.client.active_element().await?;
+        focused.send_keys(keys).await.context("pressing keys")
+    }
+
+    /// The `id` of the focused element (empty when it has none).
+    pub async fn focused_id(&self) -> anyhow::Result<String> {
+        let focused = self.client.active_element().await?;
+        Ok(focused.attr("id").await?.unwrap_or_default())
+    }
+
+    /// Signs in to `SLUG` from its sign-in page and checks the dashboard was reached.
+    pub async fn sign_in(&self, email: &str, password: &str) -> anyhow::Result<()> {
+        self.goto(&format!("/t/{SLUG}/login")).await?;
+        self.fill("#email", email).await?;
+        self.fill("#password", password).await?;
+        self.click_and_load(SUBMIT).await?;
+        let path = self.current_path().await?;
+        if path != format!("/t/{SLUG}/") {
+            return Err(anyhow!("signing in as {email} led to {path}, not the dashboard"));
+        }
+        Ok(())
+    }
+
+    /// Signs the seeded administrator in.
+    pub async fn sign_in_admin(&self) -> anyhow::Result<()> {
+        self.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await
     }
 }

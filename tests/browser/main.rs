@@ -3,6 +3,15 @@
 //! test leaves a screenshot in `target/screenshots/`.
 
 mod harness;
+#[path = "../support/smtp_server.rs"]
+mod smtp_server;
+mod steps;
 
+mod access;
+mod email_switch;
 mod first_run;
+mod invitations;
+mod password_reset;
+mod profiles;
 mod sign_in;
+mod test_email;

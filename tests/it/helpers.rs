@@ -36,6 +36,12 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like `spawn_app`, with the config adjusted first (short session limits, say).
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    if std::env::var_os("RELAYDESK_TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("relaydesk=debug,tower_sessions=debug")
+            .with_test_writer()
+            .try_init();
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config::for_database(&dir.path().join("relaydesk.db"), "127.0.0.1:0".parse().unwrap());
     let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind");
@@ -151,10 +157,20 @@ impl TestApp {
         add_user_to(&self.db, self.tenant, email, password, role, operator).await;
     }
 
-    /// Kills the outbox worker at once, as a crash would (mid-send if it is sending).
-    pub fn kill_worker(&self) {
+    /// Kills the outbox worker at once, as a crash would. Only while it waits on the SMTP
+    /// server: aborted inside a database transaction, the in-process task would leak a
+    /// locked SQLite connection, which a real crash (the process gone) never does.
+    pub fn kill_worker_mid_send(&self) {
         if let Some(worker) = self.worker.lock().unwrap().take() {
             worker.abort();
+        }
+    }
+
+    /// Stops the outbox worker after the message in hand, as a shutdown would.
+    pub async fn stop_worker(&self) {
+        let worker = self.worker.lock().unwrap().take();
+        if let Some(worker) = worker {
+            worker.stop(std::time::Duration::from_secs(10)).await;
         }
     }
 

@@ -347,7 +347,7 @@ async fn a_worker_killed_mid_send_leaves_the_message_for_the_next_one() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    app.kill_worker();
+    app.kill_worker_mid_send();
     assert!(server.messages().is_empty(), "the first attempt never completed");
     assert_eq!(outbox_row(&app).await.0, "pending");
 
@@ -365,7 +365,7 @@ async fn a_worker_killed_mid_send_leaves_the_message_for_the_next_one() {
 async fn mail_waits_while_email_is_off_without_using_attempts_and_goes_when_it_is_on() {
     let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
     let app = mailing_app(&server, |c| c.outbox_poll = Duration::from_millis(100)).await;
-    app.kill_worker();
+    app.stop_worker().await;
     app.post("/t/acme/invitations", &[("email", "queued@example.test"), ("role", "user")]).await;
     app.post("/t/acme/settings/email", &[]).await;
     app.start_worker();
@@ -385,7 +385,7 @@ async fn mail_waits_while_email_is_off_without_using_attempts_and_goes_when_it_i
 async fn a_message_whose_link_was_replaced_is_not_sent() {
     let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
     let app = mailing_app(&server, |_| {}).await;
-    app.kill_worker();
+    app.stop_worker().await;
     app.post("/t/acme/invitations", &[("email", "twice@example.test"), ("role", "user")]).await;
     let (id,): (i64,) = sqlx::query_as("SELECT id FROM invitations").fetch_one(&app.db).await.unwrap();
     app.post(&format!("/t/acme/invitations/{id}/regenerate"), &[]).await;
