@@ -160,11 +160,12 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
         app.sessions.clone(),
         tokio::time::Duration::from_secs(60),
     ));
+    let shutdown = shutdown_signal()?;
     tracing::info!(%address, public_url = %app.state.config.public_url, "relaydesk is listening");
     let worker = crate::mail::outbox::spawn_worker(app.state.clone());
     tracing::info!("outbox worker started");
     axum::serve(listener, app.router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await?;
     deletion.abort();
     // Let a send in progress finish; an unfinished one is retried after its lease.
@@ -174,24 +175,25 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Registers for Ctrl-C and SIGTERM now (before the server says it is ready, so a
+/// signal sent right after can never be missed) and resolves when one arrives.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (mut terminate, mut interrupt) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+            signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?,
+        )
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down");
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = terminate.recv() => {},
+            _ = interrupt.recv() => {},
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    })
 }

@@ -6,20 +6,23 @@ pub mod email;
 pub mod smtp;
 pub mod smtp_password;
 
-use std::collections::BTreeMap;
-
-/// The messages of a form that failed its rules, by field name.
+/// The messages of a form that failed its rules, by field name, in the order the rules
+/// ran (the form's order), so the summary at the top reads like the form.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct FieldErrors(pub BTreeMap<&'static str, &'static str>);
+pub struct FieldErrors(Vec<(&'static str, &'static str)>);
 
 impl FieldErrors {
     /// The message for `field`, if its rule failed.
     pub fn get(&self, field: &str) -> Option<&'static str> {
-        self.0.get(field).copied()
+        self.0.iter().find(|(k, _)| *k == field).map(|(_, v)| *v)
     }
 
+    /// Records `message` for `field`, replacing an earlier one for the same field.
     pub fn insert(&mut self, field: &'static str, message: &'static str) {
-        self.0.insert(field, message);
+        match self.0.iter_mut().find(|(k, _)| *k == field) {
+            Some(entry) => entry.1 = message,
+            None => self.0.push((field, message)),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -37,8 +40,13 @@ impl FieldErrors {
         }
     }
 
-    /// `(field, message)` pairs in field order, for the summary at the top of a form.
+    /// `(field, message)` pairs in form order, for the summary at the top of a form.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
-        self.0.iter().map(|(k, v)| (*k, *v))
+        self.0.iter().copied()
+    }
+
+    /// How many fields failed.
+    pub fn len(&self) -> usize {
+        self.0.len()
     }
 }

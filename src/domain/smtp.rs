@@ -1827,11 +1827,27 @@ mod tests {
         }
     }
 
+    /// The form's errors, sorted by field (the tables list them that way; the form's own
+    /// order is checked in `errors_come_in_form_order`).
     fn errors_of(form: &ProfileForm, policy: CredentialPolicy, mode: FormMode) -> Vec<(&'static str, &'static str)> {
         match form.parse(policy, mode) {
             Ok(_) => Vec::new(),
-            Err(errors) => errors.iter().collect(),
+            Err(errors) => {
+                let mut list: Vec<_> = errors.iter().collect();
+                list.sort();
+                list
+            }
         }
+    }
+
+    #[test]
+    fn errors_come_in_form_order() {
+        let form = ProfileForm { name: "bad name".into(), port: "0".into(), password: "x".into(), ..generic_form() };
+        let fields: Vec<&str> = match form.parse(CredentialPolicy::Documented, FormMode::Create) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.iter().map(|(field, _)| field).collect(),
+        };
+        assert_eq!(fields, ["name", "port", "password"]);
     }
 
     #[test]

@@ -15,3 +15,4 @@ mod password_reset;
 mod profiles;
 mod sign_in;
 mod test_email;
+mod tour;

@@ -1,0 +1,39 @@
+//! Not a test of behaviour: makes the README's screenshots of the real pages.
+//! Run with `cargo test --test browser readme_screenshots -- --ignored`.
+
+use crate::harness::*;
+use crate::smtp_server::{TestSmtp, TlsMode};
+use crate::steps::*;
+
+async fn shot(b: &Browser, name: &str) -> anyhow::Result<()> {
+    let png = b.client.screenshot().await?;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join(format!("{name}.png")), png)?;
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "writes docs/screenshots/*.png for the README; run by hand"]
+async fn readme_screenshots() {
+    let server = TestSmtp::start(TlsMode::StartTls, smtp_login()).await;
+    let app = TestApp::seeded().await;
+    app.in_browser(|b| async move {
+        b.client.set_window_size(1200, 820).await?;
+        b.sign_in_admin().await?;
+        shot(&b, "dashboard").await?;
+        let office = create_profile(&b, &NewProfile::for_server("Office_Relay", &server)).await?;
+        create_profile(&b, &NewProfile::offline("Backup_Relay")).await?;
+        open_dialog(&b, office, "test").await?;
+        b.click_and_load(&format!("{DIALOG} button[type=submit]")).await?;
+        server.wait_for(1, 10).await;
+        shot(&b, "profiles").await?;
+        b.goto(&format!("/t/{SLUG}/smtp/new")).await?;
+        b.fill("#name", "bad name!").await?;
+        b.fill("#port", "0").await?;
+        b.click_and_load(SUBMIT).await?;
+        shot(&b, "profile-errors").await?;
+        Ok(())
+    })
+    .await;
+}
