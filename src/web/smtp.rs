@@ -1,7 +1,8 @@
 //! SMTP profiles: the list, create and edit, duplicate, make default, delete (SPEC §2-§4).
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
@@ -373,10 +374,25 @@ fn without_secrets(form: &ProfileForm) -> ProfileForm {
     ProfileForm { password: String::new(), graph_client_secret: String::new(), ..form.clone() }
 }
 
-/// Loads a profile of the member's tenant; another tenant's id (or no number) is 404.
-pub(super) async fn load(state: &AppState, member: &Member, id: &str) -> Result<Profile, AppError> {
-    let id = id.parse::<i64>().map_err(|_| AppError::NotFound)?;
-    profiles::get(&state.db, member.tenant.id, ProfileId(id)).await?.ok_or(AppError::NotFound)
+/// An admin of the tenant in the path, and the profile `{id}` of that tenant. Any other
+/// id (another tenant's, or not a number) is 404; any other role is 403.
+pub struct AdminProfile {
+    pub member: Member,
+    pub profile: Profile,
+}
+
+impl FromRequestParts<AppState> for AdminProfile {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let member = Member::from_request_parts(parts, state).await?;
+        member.require(Role::Admin)?;
+        let Path((_, id)) =
+            Path::<(String, String)>::from_request_parts(parts, state).await.map_err(|_| AppError::NotFound)?;
+        let id = id.parse::<i64>().map_err(|_| AppError::NotFound)?;
+        let profile = profiles::get(&state.db, member.tenant.id, ProfileId(id)).await?.ok_or(AppError::NotFound)?;
+        Ok(AdminProfile { member, profile })
+    }
 }
 
 pub async fn new_form(member: Member) -> Result<Response, AppError> {
@@ -385,13 +401,7 @@ pub async fn new_form(member: Member) -> Result<Response, AppError> {
     render(&form_page_for(page, &member, &blank_form(), FieldErrors::default(), None))
 }
 
-pub async fn edit_form(
-    State(state): State<AppState>,
-    member: Member,
-    Path((_, id)): Path<(String, String)>,
-) -> Result<Response, AppError> {
-    member.require(Role::Admin)?;
-    let stored = load(&state, &member, &id).await?;
+pub async fn edit_form(AdminProfile { member, profile: stored }: AdminProfile) -> Result<Response, AppError> {
     let page = member.chrome(format!("Edit {}", stored.name), "smtp").await?;
     let form = stored_form(&stored);
     render(&form_page_for(page, &member, &form, FieldErrors::default(), Some(&stored)))
@@ -461,12 +471,9 @@ pub async fn create(
 
 pub async fn update(
     State(state): State<AppState>,
-    member: Member,
-    Path((_, id)): Path<(String, String)>,
+    AdminProfile { member, profile: stored }: AdminProfile,
     Form(form): Form<ProfileForm>,
 ) -> Result<Response, AppError> {
-    member.require(Role::Admin)?;
-    let stored = load(&state, &member, &id).await?;
     save(state, member, form, Some(stored)).await
 }
 
@@ -601,22 +608,16 @@ async fn duplicate_page(
 
 pub async fn duplicate_form(
     State(state): State<AppState>,
-    member: Member,
-    Path((_, id)): Path<(String, String)>,
+    AdminProfile { member, profile: source }: AdminProfile,
 ) -> Result<Response, AppError> {
-    member.require(Role::Admin)?;
-    let source = load(&state, &member, &id).await?;
     render(&duplicate_page(&state, &member, source, &FieldErrors::default()).await?)
 }
 
 pub async fn duplicate(
     State(state): State<AppState>,
-    member: Member,
-    Path((_, id)): Path<(String, String)>,
+    AdminProfile { member, profile: source }: AdminProfile,
     Form(form): Form<DuplicateForm>,
 ) -> Result<Response, AppError> {
-    member.require(Role::Admin)?;
-    let source = load(&state, &member, &id).await?;
     let kind = kind_of(&source);
     let mut errors = FieldErrors::default();
     if source.has_password() {
@@ -650,11 +651,8 @@ pub async fn duplicate(
 
 pub async fn make_default(
     State(state): State<AppState>,
-    member: Member,
-    Path((_, id)): Path<(String, String)>,
+    AdminProfile { member, profile }: AdminProfile,
 ) -> Result<Response, AppError> {
-    member.require(Role::Admin)?;
-    let profile = load(&state, &member, &id).await?;
     let mut tx = store::begin_write(&state.db).await?;
     if !profiles::make_default(&mut tx, member.tenant.id, profile.id).await? {
         return Err(AppError::NotFound);
@@ -704,22 +702,16 @@ async fn delete_page(
 
 pub async fn delete_form(
     State(state): State<AppState>,
-    member: Member,
-    Path((_, id)): Path<(String, String)>,
+    AdminProfile { member, profile }: AdminProfile,
 ) -> Result<Response, AppError> {
-    member.require(Role::Admin)?;
-    let profile = load(&state, &member, &id).await?;
     render(&delete_page(&state, &member, profile, None).await?)
 }
 
 pub async fn delete(
     State(state): State<AppState>,
-    member: Member,
-    Path((_, id)): Path<(String, String)>,
+    AdminProfile { member, profile }: AdminProfile,
     Form(form): Form<DeleteForm>,
 ) -> Result<Response, AppError> {
-    member.require(Role::Admin)?;
-    let profile = load(&state, &member, &id).await?;
     let new_default = match form.new_default.trim() {
         "" => None,
         text => match text.parse::<i64>() {

@@ -5,18 +5,17 @@
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::fields::FieldView;
-use super::smtp::{form_page_for, load, secrets_for};
+use super::smtp::{form_page_for, secrets_for, AdminProfile};
 use super::{render, render_invalid, Chrome};
 use crate::app::AppState;
 use crate::auth::extract::Member;
 use crate::auth::session::Flash;
-use crate::domain::account::Role;
 use crate::domain::email;
 use crate::domain::smtp::{msg_test_sent, parse_test_to, FormMode, ProfileForm, ProfileKind, Security};
 use crate::error::AppError;
@@ -51,13 +50,7 @@ fn to_field(value: &str, error: Option<&'static str>) -> FieldView {
         .hint("A mailbox you can check. The email lists the server settings, never the password.")
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    member: Member,
-    Path((_, id)): Path<(String, String)>,
-) -> Result<Response, AppError> {
-    member.require(Role::Admin)?;
-    let profile = load(&state, &member, &id).await?;
+pub async fn show(AdminProfile { member, profile }: AdminProfile) -> Result<Response, AppError> {
     let page = TestPage {
         page: member.chrome(format!("Test {}", profile.name), "smtp").await?,
         profile_id: profile.id.0,
@@ -69,12 +62,9 @@ pub async fn show(
 
 pub async fn send(
     State(state): State<AppState>,
-    member: Member,
-    Path((_, id)): Path<(String, String)>,
+    AdminProfile { member, profile: stored }: AdminProfile,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    member.require(Role::Admin)?;
-    let stored = load(&state, &member, &id).await?;
     let unreadable = || {
         AppError::Refused(
             StatusCode::UNPROCESSABLE_ENTITY,
