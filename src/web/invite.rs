@@ -132,6 +132,9 @@ pub async fn accept(
 
     let user = users::by_id(&state.db, tenant.id, user_id).await?.ok_or(AppError::NotFound)?;
     session.sign_in(&user).await?;
-    session.flash_ok(format!("Welcome to {}, {}.", tenant.name, user.display_name)).await?;
+    let login = state.config.link(&format!("/t/{}/login", tenant.slug));
+    session
+        .flash_ok(format!("Welcome to {}, {}. Next time, sign in at {login}", tenant.name, user.display_name))
+        .await?;
     Ok(Redirect::to(&format!("/t/{}/", tenant.slug)).into_response())
 }

@@ -34,6 +34,7 @@ struct InvitationText<'a> {
     tenant: &'a str,
     role: &'a str,
     link: &'a str,
+    login: &'a str,
 }
 
 #[derive(Template)]
@@ -43,6 +44,7 @@ struct InvitationHtml<'a> {
     tenant: &'a str,
     role: &'a str,
     link: &'a str,
+    login: &'a str,
 }
 
 #[derive(Template)]
@@ -71,11 +73,12 @@ pub fn invitation_mail(
     link: &str,
 ) -> Result<Outgoing, AppError> {
     let t = &tenant.name;
+    let login = &state.config.link(&format!("/t/{}/login", tenant.slug));
     Ok(Outgoing {
         to: to.to_owned(),
         subject: format!("You are invited to {t} on relaydesk"),
-        text: InvitationText { inviter, tenant: t, role, link }.render()?,
-        html: InvitationHtml { inviter, tenant: t, role, link }.render()?,
+        text: InvitationText { inviter, tenant: t, role, link, login }.render()?,
+        html: InvitationHtml { inviter, tenant: t, role, link, login }.render()?,
         message_id: new_message_id(&state.config.public_host()),
     })
 }

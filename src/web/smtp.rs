@@ -194,7 +194,7 @@ fn profile_fields(
         name: FieldView::new("name", "Name", &form.name, e("name"))
             .max(ProfileName::MAX_LEN)
             .required()
-            .hint(format!("Up to {} letters, digits or underscores, for example Office365_Main.", ProfileName::MAX_LEN)),
+            .hint(format!("Up to {} letters, digits or underscores (no spaces), for example Office365_Main.", ProfileName::MAX_LEN)),
         from_address: FieldView::new("from_address", "From Address", &form.from_address, e("from_address"))
             .kind("email")
             .max(email::MAX_LEN)
@@ -289,6 +289,8 @@ pub(super) struct FormPage {
     errors: FieldErrors,
     /// The To address offered for testing unsaved values.
     test_to: String,
+    /// The tenant checks SMTP passwords against the documented rules (not provider keys).
+    documented: bool,
 }
 
 impl FormPage {
@@ -328,6 +330,7 @@ fn form_page(
         f: profile_fields(form, &errors, policy, stored),
         errors,
         test_to: String::new(),
+        documented: policy == CredentialPolicy::Documented,
     }
 }
 

@@ -33,6 +33,11 @@ function enhanceProfileForm(form) {
     if (credentials) {
       credentials.hidden = chosen === "generic" && auth && !auth.checked;
     }
+    // Certificate settings mean nothing without TLS.
+    const plain = security && security.value === "none";
+    form.querySelectorAll("[data-tls-only]").forEach((el) => {
+      el.hidden = plain;
+    });
     const labels = ACCOUNT_LABELS[chosen] || ACCOUNT_LABELS.generic;
     setLabel(form, "username", labels.username);
     setLabel(form, "password", labels.password);
@@ -45,6 +50,7 @@ function enhanceProfileForm(form) {
   const defaultPorts = security
     ? Array.from(security.options).map((o) => o.dataset.port)
     : [];
+  if (security) security.addEventListener("change", update);
   if (security && port) {
     security.addEventListener("change", () => {
       const suggested = security.selectedOptions[0].dataset.port;

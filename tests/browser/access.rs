@@ -167,3 +167,41 @@ async fn tab_reaches_the_sign_in_fields_and_enter_signs_in() {
     })
     .await;
 }
+
+/// Whether every item of row `id`'s open actions menu is inside the table's scroll box
+/// (not clipped by it): a person sees and reaches them without scrolling the box.
+const MENU_FITS: &str = r#"
+const wrap = document.querySelector('.table-wrap').getBoundingClientRect();
+const items = Array.from(document.querySelectorAll(arguments[0] + ' .menu-items > *'));
+return items.length > 0 && items.every((el) => {
+  const r = el.getBoundingClientRect();
+  return r.height > 0 && r.top >= wrap.top - 1 && r.bottom <= wrap.bottom + 1;
+});
+"#;
+
+#[tokio::test]
+async fn the_actions_menu_of_a_single_profile_is_not_clipped_by_the_table() {
+    let app = TestApp::seeded().await;
+    app.in_browser(|b| async move {
+        b.sign_in_admin().await?;
+        for width in [1200, PHONE_WIDTH as u32] {
+            b.client.set_window_size(width, 800).await?;
+            let id = match row_or_none(&b).await? {
+                Some(id) => id,
+                None => create_profile(&b, &NewProfile::offline("Only_Profile")).await?,
+            };
+            b.goto(&format!("/t/{SLUG}/smtp")).await?;
+            open_menu(&b, id).await?;
+            let fits = b.client.execute(MENU_FITS, vec![serde_json::json!(row(id))]).await?;
+            assert_eq!(fits, serde_json::json!(true), "menu items visible at {width} px");
+        }
+        Ok(())
+    })
+    .await;
+}
+
+async fn row_or_none(b: &Browser) -> anyhow::Result<Option<i64>> {
+    b.goto(&format!("/t/{SLUG}/smtp")).await?;
+    let id = b.attr_of("tr[data-profile-id]", "data-profile-id").await.ok().flatten();
+    Ok(id.and_then(|v| v.parse().ok()))
+}

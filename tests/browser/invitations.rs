@@ -47,7 +47,10 @@ async fn an_invited_person_accepts_from_the_email_and_is_signed_in() {
         assert_eq!(newbie.current_path().await?, format!("/t/{SLUG}/"));
         assert_eq!(newbie.page_name().await?, "dashboard");
         assert_eq!(newbie.text_of("#current-user").await?, "New Bie");
-        assert_eq!(newbie.flash().await?, "Welcome to Acme Ltd, New Bie.");
+        assert_eq!(
+            newbie.flash().await?,
+            format!("Welcome to Acme Ltd, New Bie. Next time, sign in at {}/t/{SLUG}/login", newbie.base())
+        );
 
         let (name, role): (String, String) =
             sqlx::query_as("SELECT display_name, role FROM users WHERE email = 'newbie@example.test'")
