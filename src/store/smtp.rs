@@ -1,7 +1,7 @@
 //! SMTP profiles. Every query takes the tenant; "at most one default" is enforced by a
 //! partial unique index, and every change of default happens inside one transaction.
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::{FromRow, Row as _, SqliteConnection, SqlitePool};
 
 use super::TenantId;
 use crate::db::now;
@@ -121,6 +121,55 @@ fn columns(input: &ProfileInput) -> Columns {
     }
 }
 
+/// The columns a profile form sets, in the order `bind_settings` binds them; create and
+/// update both write exactly these.
+const SETTINGS: [&str; 18] = [
+    "name",
+    "kind",
+    "from_address",
+    "from_name",
+    "reply_to",
+    "signature",
+    "description",
+    "host",
+    "port",
+    "security",
+    "tls_verify",
+    "ca_pem",
+    "auth_required",
+    "username",
+    "password_sealed",
+    "graph_tenant_id",
+    "graph_client_id",
+    "graph_secret_sealed",
+];
+
+type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+/// Binds the values of `SETTINGS`, in that order.
+fn bind_settings<'q>(query: Query<'q>, input: &'q ProfileInput, secrets: &'q Secrets) -> Query<'q> {
+    let c = columns(input);
+    query
+        .bind(input.name.as_str())
+        .bind(c.kind)
+        .bind(input.from_address.as_str())
+        .bind(input.from_name.as_str())
+        .bind(input.reply_to.as_ref().map(|r| r.as_str()))
+        .bind(input.signature.as_ref().map(|s| s.as_str()))
+        .bind(input.description.as_ref().map(|d| d.as_str()))
+        .bind(c.host)
+        .bind(c.port)
+        .bind(c.security)
+        .bind(c.tls_verify)
+        .bind(c.ca_pem)
+        .bind(c.auth_required)
+        .bind(c.username)
+        .bind(&secrets.password)
+        .bind(c.graph_tenant_id)
+        .bind(c.graph_client_id)
+        .bind(&secrets.graph_secret)
+}
+
 /// Takes the default away from whichever profile of the tenant has it.
 async fn clear_default(conn: &mut SqliteConnection, tenant: TenantId) -> sqlx::Result<()> {
     sqlx::query("UPDATE smtp_profiles SET is_default = 0 WHERE tenant_id = ? AND is_default = 1")
@@ -151,39 +200,21 @@ pub async fn create(
     if default {
         clear_default(&mut *conn, tenant).await?;
     }
-    let c = columns(input);
     let t = now();
-    let (id,): (ProfileId,) = sqlx::query_as(
-        "INSERT INTO smtp_profiles (tenant_id, name, kind, is_default, from_address, from_name, reply_to,
-             signature, description, host, port, security, tls_verify, ca_pem, auth_required, username,
-             password_sealed, graph_tenant_id, graph_client_id, graph_secret_sealed, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(tenant)
-    .bind(input.name.as_str())
-    .bind(c.kind)
-    .bind(default)
-    .bind(input.from_address.as_str())
-    .bind(input.from_name.as_str())
-    .bind(input.reply_to.as_ref().map(|r| r.as_str()))
-    .bind(input.signature.as_ref().map(|s| s.as_str()))
-    .bind(input.description.as_ref().map(|d| d.as_str()))
-    .bind(c.host)
-    .bind(c.port)
-    .bind(c.security)
-    .bind(c.tls_verify)
-    .bind(c.ca_pem)
-    .bind(c.auth_required)
-    .bind(c.username)
-    .bind(&secrets.password)
-    .bind(c.graph_tenant_id)
-    .bind(c.graph_client_id)
-    .bind(&secrets.graph_secret)
-    .bind(t)
-    .bind(t)
-    .fetch_one(conn)
-    .await?;
-    Ok(id)
+    let insert = format!(
+        "INSERT INTO smtp_profiles ({}, tenant_id, is_default, created_at, updated_at)
+         VALUES ({}, ?, ?, ?, ?) RETURNING id",
+        SETTINGS.join(", "),
+        vec!["?"; SETTINGS.len()].join(", "),
+    );
+    let row = bind_settings(sqlx::query(&insert), input, secrets)
+        .bind(tenant)
+        .bind(default)
+        .bind(t)
+        .bind(t)
+        .fetch_one(conn)
+        .await?;
+    row.try_get(0)
 }
 
 /// Saves an edit. Ticking "Is Default" makes it the default; unticking never removes
@@ -199,39 +230,19 @@ pub async fn update(
     if input.is_default {
         clear_default(&mut *conn, tenant).await?;
     }
-    let c = columns(input);
-    let done = sqlx::query(
-        "UPDATE smtp_profiles SET name = ?, kind = ?, is_default = (is_default OR ?), from_address = ?,
-             from_name = ?, reply_to = ?, signature = ?, description = ?, host = ?, port = ?, security = ?,
-             tls_verify = ?, ca_pem = ?, auth_required = ?, username = ?, password_sealed = ?,
-             graph_tenant_id = ?, graph_client_id = ?, graph_secret_sealed = ?, updated_at = ?,
+    let update = format!(
+        "UPDATE smtp_profiles SET {}, is_default = (is_default OR ?), updated_at = ?,
              last_test_at = NULL, last_test_ok = NULL, last_test_message = NULL
          WHERE tenant_id = ? AND id = ?",
-    )
-    .bind(input.name.as_str())
-    .bind(c.kind)
-    .bind(input.is_default)
-    .bind(input.from_address.as_str())
-    .bind(input.from_name.as_str())
-    .bind(input.reply_to.as_ref().map(|r| r.as_str()))
-    .bind(input.signature.as_ref().map(|s| s.as_str()))
-    .bind(input.description.as_ref().map(|d| d.as_str()))
-    .bind(c.host)
-    .bind(c.port)
-    .bind(c.security)
-    .bind(c.tls_verify)
-    .bind(c.ca_pem)
-    .bind(c.auth_required)
-    .bind(c.username)
-    .bind(&secrets.password)
-    .bind(c.graph_tenant_id)
-    .bind(c.graph_client_id)
-    .bind(&secrets.graph_secret)
-    .bind(now())
-    .bind(tenant)
-    .bind(id)
-    .execute(conn)
-    .await?;
+        SETTINGS.iter().map(|c| format!("{c} = ?")).collect::<Vec<_>>().join(", "),
+    );
+    let done = bind_settings(sqlx::query(&update), input, secrets)
+        .bind(input.is_default)
+        .bind(now())
+        .bind(tenant)
+        .bind(id)
+        .execute(conn)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
