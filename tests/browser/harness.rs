@@ -32,7 +32,7 @@ use anyhow::{anyhow, Context};
 use fantoccini::elements::Element;
 use fantoccini::error::CmdError;
 use fantoccini::{Client, ClientBuilder, Locator};
-use relaydesk::store::{self, tenants, TenantId};
+use relaydesk::store::TenantId;
 use relaydesk::Config;
 use serde_json::json;
 use sqlx::SqlitePool;
@@ -198,19 +198,7 @@ async fn failure_note(client: &Client, name: &str) -> String {
 
 /// Creates a tenant with an admin, as the operator's form would.
 pub async fn seed_tenant(db: &SqlitePool, slug: &str, name: &str, email: &str, password: &str) -> TenantId {
-    let form = relaydesk::domain::account::NewTenantForm {
-        slug: slug.into(),
-        name: name.into(),
-        admin_name: ADMIN_NAME.into(),
-        admin_email: email.into(),
-        admin_password: password.into(),
-    };
-    let Ok(new) = form.parse() else { panic!("invalid seed") };
-    let hash = relaydesk::auth::password::hash(password).await.unwrap();
-    let mut tx = store::begin_write(db).await.unwrap();
-    let (tenant, _) = tenants::create_with_admin(&mut tx, &new, &hash, false).await.unwrap();
-    tx.commit().await.unwrap();
-    tenant
+    crate::seed::tenant_with_admin(db, slug, name, ADMIN_NAME, email, password).await
 }
 
 /// The running test's function name (libtest names each test's thread after the test).

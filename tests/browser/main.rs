@@ -3,6 +3,8 @@
 //! test leaves a screenshot in `target/screenshots/`.
 
 mod harness;
+#[path = "../support/seed.rs"]
+mod seed;
 #[path = "../support/smtp_server.rs"]
 mod smtp_server;
 mod steps;

@@ -4,9 +4,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use relaydesk::domain::account::{AccountEmail, DisplayName, NewTenantForm, Role};
+use relaydesk::domain::account::{AccountEmail, DisplayName, Role};
 use relaydesk::mail::outbox::Worker;
-use relaydesk::store::{self, tenants, users, TenantId};
+use relaydesk::store::{users, TenantId};
 use relaydesk::Config;
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::redirect::Policy;
@@ -70,19 +70,7 @@ pub fn new_client() -> (reqwest::Client, Arc<Jar>) {
 
 /// Creates a tenant with an admin, as the operator's form would.
 pub async fn seed_tenant(db: &SqlitePool, slug: &str, name: &str, email: &str, password: &str) -> TenantId {
-    let form = NewTenantForm {
-        slug: slug.into(),
-        name: name.into(),
-        admin_name: "Admin".into(),
-        admin_email: email.into(),
-        admin_password: password.into(),
-    };
-    let Ok(new) = form.parse() else { panic!("invalid seed") };
-    let hash = relaydesk::auth::password::hash(password).await.unwrap();
-    let mut tx = store::begin_write(db).await.unwrap();
-    let (tenant, _) = tenants::create_with_admin(&mut tx, &new, &hash, false).await.unwrap();
-    tx.commit().await.unwrap();
-    tenant
+    crate::seed::tenant_with_admin(db, slug, name, "Admin", email, password).await
 }
 
 impl TestApp {

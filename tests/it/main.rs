@@ -1,6 +1,8 @@
 //! HTTP-level tests: the real app on a loopback port, a real SQLite file per test.
 
 mod helpers;
+#[path = "../support/seed.rs"]
+mod seed;
 #[path = "../support/smtp_server.rs"]
 mod smtp_server;
 
