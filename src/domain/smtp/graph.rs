@@ -1,0 +1,150 @@
+//! The fields of an MS Graph API profile (SPEC §2).
+
+use std::fmt;
+
+use super::*;
+use crate::domain::email::EmailAddress;
+use crate::domain::text::*;
+
+/// The mailbox a Graph profile sends as (`/users/{username}/sendMail`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphUserName(EmailAddress);
+
+impl GraphUserName {
+    /// Checks §2.1; the error is [`MSG_GRAPH_USERNAME`].
+    pub fn parse(input: &str) -> Result<Self, &'static str> {
+        EmailAddress::parse(input).map(Self).ok_or(MSG_GRAPH_USERNAME)
+    }
+
+    /// The address text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// The address.
+    pub fn into_inner(self) -> EmailAddress {
+        self.0
+    }
+}
+
+/// Checks a Graph secret: 1–256 characters, none of them control characters,
+/// not trimmed (a secret's spaces are its own).
+fn graph_secret(input: &str) -> bool {
+    char_len_within(input, 1, 256) && !input.chars().any(char::is_control)
+}
+
+/// A Graph profile's password. Its `Debug` shows no characters of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GraphPassword(String);
+
+impl GraphPassword {
+    /// Longest password, in characters.
+    pub const MAX_LEN: usize = 256;
+
+    /// Not trimmed; the error is [`MSG_GRAPH_PASSWORD`].
+    pub fn parse(input: &str) -> Result<Self, &'static str> {
+        if graph_secret(input) {
+            Ok(Self(input.to_owned()))
+        } else {
+            Err(MSG_GRAPH_PASSWORD)
+        }
+    }
+
+    /// The password, for the encrypting store only.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+
+    /// The password, owned.
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Debug for GraphPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("GraphPassword").field(&Redacted).finish()
+    }
+}
+
+/// The Entra ID tenant: a GUID or a verified domain such as
+/// `contoso.onmicrosoft.com`. The aliases `common` and `organizations` are
+/// refused: they cannot issue client-credentials tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphTenantId(String);
+
+impl GraphTenantId {
+    /// The longest domain name DNS allows.
+    pub const MAX_LEN: usize = 253;
+
+    /// Trims spaces, then checks the rule; the error is [`MSG_GRAPH_TENANT_ID`].
+    pub fn parse(input: &str) -> Result<Self, &'static str> {
+        let id = trim_spaces(input);
+        if id.len() <= Self::MAX_LEN && (is_guid(id) || is_host_name(id, 2)) {
+            Ok(Self(id.to_owned()))
+        } else {
+            Err(MSG_GRAPH_TENANT_ID)
+        }
+    }
+
+    /// The tenant, as it goes into the token URL.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The application (client) ID: a GUID, `8-4-4-4-12` hex digits in either
+/// case, without braces (the Entra portal never shows them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphClientId(String);
+
+impl GraphClientId {
+    /// Trims spaces, then checks the rule; the error is [`MSG_GRAPH_CLIENT_ID`].
+    pub fn parse(input: &str) -> Result<Self, &'static str> {
+        let id = trim_spaces(input);
+        if is_guid(id) {
+            Ok(Self(id.to_owned()))
+        } else {
+            Err(MSG_GRAPH_CLIENT_ID)
+        }
+    }
+
+    /// The client ID, as entered.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A Graph client secret. Its `Debug` shows no characters of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GraphClientSecret(String);
+
+impl GraphClientSecret {
+    /// Longest secret, in characters.
+    pub const MAX_LEN: usize = 256;
+
+    /// Not trimmed; the error is [`MSG_GRAPH_CLIENT_SECRET`].
+    pub fn parse(input: &str) -> Result<Self, &'static str> {
+        if graph_secret(input) {
+            Ok(Self(input.to_owned()))
+        } else {
+            Err(MSG_GRAPH_CLIENT_SECRET)
+        }
+    }
+
+    /// The secret, for the encrypting store only.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+
+    /// The secret, owned.
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Debug for GraphClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("GraphClientSecret").field(&Redacted).finish()
+    }
+}
