@@ -115,7 +115,7 @@ fn router(state: AppState, sessions: SqliteStore) -> Router {
         .route("/t/{slug}/smtp/{id}", get(web::smtp::edit_form).post(web::smtp::update))
         .route("/t/{slug}/smtp/{id}/duplicate", get(web::smtp::duplicate_form).post(web::smtp::duplicate))
         .route("/t/{slug}/smtp/{id}/default", post(web::smtp::make_default))
-        .route("/t/{slug}/smtp/{id}/test", get(web::test_email::show).post(web::test_email::send))
+        .route("/t/{slug}/smtp/{id}/test", get(web::smtp::test_form).post(web::smtp::send_test))
         .route("/t/{slug}/smtp/{id}/delete", get(web::smtp::delete_form).post(web::smtp::delete))
         .fallback(web::home::not_found)
         .layer(axum::middleware::from_fn(crate::auth::csrf::require_token))

@@ -10,6 +10,7 @@ use base64::Engine;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
 
 const NONCE_LEN: usize = 24;
 const KEY_FILE: &str = "secret.key";
@@ -23,6 +24,25 @@ pub struct SecretBox {
 impl std::fmt::Debug for SecretBox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SecretBox(..)")
+    }
+}
+
+/// A secret as the database keeps it: sealed by a [`SecretBox`] (nonce and ciphertext,
+/// base64). Only the box that sealed it can open it.
+#[derive(Clone, PartialEq, Eq, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct Sealed(String);
+
+impl Sealed {
+    /// The stored text (for a test that reads the column back).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealed(..)")
     }
 }
 
@@ -67,6 +87,17 @@ impl SecretBox {
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
         STANDARD.encode(out)
+    }
+
+    /// Seals a secret typed into a form.
+    pub fn seal_secret(&self, secret: &SecretString) -> Sealed {
+        Sealed(self.seal(secret.expose_secret()))
+    }
+
+    /// Opens a stored secret for the one moment it is needed (an SMTP login, a token
+    /// request).
+    pub fn open_secret(&self, sealed: &Sealed) -> Result<SecretString, OpenError> {
+        self.open(&sealed.0).map(SecretString::from)
     }
 
     pub fn open(&self, sealed: &str) -> Result<String, OpenError> {

@@ -2,8 +2,6 @@
 //! labels and host names, GUIDs. Lengths are counted in characters, never bytes, and no
 //! string is sliced at a computed index, so multi-byte input cannot panic.
 
-use std::fmt;
-
 /// §2 trims spaces only; see the module comment for why not `str::trim`.
 pub(crate) fn trim_spaces(input: &str) -> &str {
     input.trim_matches(' ')
@@ -60,17 +58,4 @@ pub(crate) fn is_guid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
         && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-/// Shows that a secret is there without showing it (§2.2: never in a log line).
-pub(crate) struct Redacted;
-
-impl fmt::Debug for Redacted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-pub(crate) fn redact(secret: &Option<String>) -> Option<Redacted> {
-    secret.as_ref().map(|_| Redacted)
 }

@@ -2,32 +2,17 @@
 //! endpoint, then `sendMail` for the User Name mailbox. A 401/403 from either is shown
 //! as a rejected login with Microsoft's error code and description (SPEC §2).
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 use url::Url;
 
 use super::error::SendError;
 use super::message::{header_safe, Identity, Outgoing};
+use crate::domain::smtp::GraphApi;
 
-/// The Graph part of a profile (secrets already opened).
-#[derive(Clone)]
-pub struct GraphSettings {
-    pub tenant_id: String,
-    pub client_id: String,
-    pub client_secret: String,
-    /// The mailbox that sends.
-    pub user: String,
-}
-
-impl std::fmt::Debug for GraphSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GraphSettings")
-            .field("tenant_id", &self.tenant_id)
-            .field("client_id", &self.client_id)
-            .field("user", &self.user)
-            .finish_non_exhaustive()
-    }
-}
+/// An MS Graph profile's settings with its secrets opened.
+pub type GraphSettings = GraphApi<SecretString>;
 
 /// Where Microsoft's two services are (configurable so tests can stand in for them).
 #[derive(Debug, Clone)]
@@ -94,13 +79,13 @@ pub async fn send(
 ) -> Result<(), SendError> {
     header_safe("subject", &mail.subject)?;
     header_safe("recipient", &mail.to)?;
-    let token_url = endpoint(&endpoints.login, &[&settings.tenant_id, "oauth2", "v2.0", "token"])?;
+    let token_url = endpoint(&endpoints.login, &[settings.tenant_id.as_str(), "oauth2", "v2.0", "token"])?;
     let response = http
         .post(token_url)
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", settings.client_id.as_str()),
-            ("client_secret", settings.client_secret.as_str()),
+            ("client_secret", settings.client_secret.expose_secret()),
             ("scope", "https://graph.microsoft.com/.default"),
         ])
         .send()
@@ -134,7 +119,7 @@ pub async fn send(
     if let Some(reply_to) = &identity.reply_to {
         message["replyTo"] = json!([ { "emailAddress": { "address": reply_to } } ]);
     }
-    let send_url = endpoint(&endpoints.api, &["v1.0", "users", &settings.user, "sendMail"])?;
+    let send_url = endpoint(&endpoints.api, &["v1.0", "users", settings.username.as_str(), "sendMail"])?;
     let response = http
         .post(send_url)
         .bearer_auth(token.access_token)
@@ -152,7 +137,7 @@ pub async fn send(
         401 | 403 => SendError::permanent(format!(
             "Microsoft rejected the login ({detail}). Check that the Azure app has the Mail.Send application \
              permission and may send as {}.",
-            settings.user
+            settings.username.as_str()
         )),
         429 | 500..=599 => {
             SendError::transient(format!("Microsoft Graph answered {status} ({detail}). Try again later."))

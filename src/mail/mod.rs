@@ -11,13 +11,14 @@ use std::time::Duration;
 
 use lettre::address::Envelope;
 
-use crate::domain::smtp::Security;
+use secrecy::SecretString;
+
+use crate::domain::smtp::Transport;
 use crate::secret::SecretBox;
-use crate::store::smtp::Profile;
+use crate::store::smtp::Settings;
 use error::SendError;
-use graph::{GraphEndpoints, GraphSettings};
+use graph::GraphEndpoints;
 use message::{Identity, Outgoing};
-use smtp::SmtpSettings;
 
 /// What sending needs from the app: an HTTP client, where Graph is, the name relaydesk
 /// greets servers with, and the bound on one whole send.
@@ -29,12 +30,8 @@ pub struct Mailer {
     pub send_timeout: Duration,
 }
 
-/// How a profile sends.
-#[derive(Debug, Clone)]
-pub enum Route {
-    Smtp(SmtpSettings),
-    Graph(GraphSettings),
-}
+/// How a profile sends, its secrets opened.
+pub type Route = Transport<SecretString>;
 
 /// A profile ready to send: who it sends as and how.
 #[derive(Debug, Clone)]
@@ -43,48 +40,22 @@ pub struct Sender {
     pub route: Route,
 }
 
-fn opened(secrets: &SecretBox, sealed: Option<&String>) -> Result<String, SendError> {
-    let sealed = sealed
-        .ok_or_else(|| SendError::permanent("The profile has no saved password. Edit it and enter the password."))?;
-    secrets.open(sealed).map_err(|_| {
-        SendError::permanent(
-            "relaydesk cannot decrypt this profile's saved password (was the secret key changed?). Edit the profile and \
-             enter the password again.",
-        )
-    })
-}
-
 impl Sender {
-    /// The sender for a stored profile, with its secrets opened.
-    pub fn from_profile(profile: &Profile, secrets: &SecretBox) -> Result<Sender, SendError> {
+    /// The sender for a profile's stored settings, with its secrets opened.
+    pub fn from_profile(settings: &Settings, secrets: &SecretBox) -> Result<Sender, SendError> {
         let identity = Identity {
-            from_name: profile.from_name.clone(),
-            from_address: profile.from_address.clone(),
-            reply_to: profile.reply_to.clone(),
-            signature: profile.signature.clone(),
+            from_name: settings.from_name.as_str().to_owned(),
+            from_address: settings.from_address.as_str().to_owned(),
+            reply_to: settings.reply_to.as_ref().map(|r| r.as_str().to_owned()),
+            signature: settings.signature.as_ref().map(|s| s.as_str().to_owned()),
         };
-        let route = if profile.is_graph() {
-            Route::Graph(GraphSettings {
-                tenant_id: profile.graph_tenant_id.clone().unwrap_or_default(),
-                client_id: profile.graph_client_id.clone().unwrap_or_default(),
-                client_secret: opened(secrets, profile.graph_secret_sealed.as_ref())?,
-                user: profile.username.clone().unwrap_or_default(),
-            })
-        } else {
-            let auth = if profile.auth_required {
-                Some((profile.username.clone().unwrap_or_default(), opened(secrets, profile.password_sealed.as_ref())?))
-            } else {
-                None
-            };
-            Route::Smtp(SmtpSettings {
-                host: profile.host.clone().unwrap_or_default(),
-                port: profile.port.and_then(|p| u16::try_from(p).ok()).unwrap_or(25),
-                security: Security::parse(profile.security.as_deref().unwrap_or_default()).unwrap_or_default(),
-                tls_verify: profile.tls_verify,
-                ca_pem: profile.ca_pem.clone(),
-                auth,
-            })
-        };
+        let route =
+            settings.transport.clone().try_map_secrets(|sealed| secrets.open_secret(&sealed)).map_err(|_| {
+                SendError::permanent(
+                    "relaydesk cannot decrypt this profile's saved password (was the secret key changed?). Edit the \
+                 profile and enter the password again.",
+                )
+            })?;
         Ok(Sender { identity, route })
     }
 
@@ -106,14 +77,14 @@ impl Sender {
     /// `host:port`, or Microsoft Graph.
     pub fn endpoint(&self) -> String {
         match &self.route {
-            Route::Smtp(s) => format!("{}:{}", s.host, s.port),
+            Route::Generic(s) => format!("{}:{}", s.host, s.port),
             Route::Graph(_) => "Microsoft Graph".to_owned(),
         }
     }
 
     async fn send_unbounded(&self, mailer: &Mailer, mail: &Outgoing) -> Result<(), SendError> {
         match &self.route {
-            Route::Smtp(settings) => {
+            Route::Generic(settings) => {
                 let message = message::build(&self.identity, mail)?;
                 let envelope: Envelope = message.envelope().clone();
                 let bytes = message.formatted();

@@ -198,7 +198,7 @@ async fn deliver(state: &AppState, msg: &Claimed) -> (Option<String>, Result<(),
             )),
         );
     };
-    let name = Some(profile.name.clone());
+    let name = Some(profile.settings.name.to_string());
     let body: Body = match state.secrets.open(&msg.body_sealed).ok().and_then(|b| serde_json::from_str(&b).ok()) {
         Some(body) => body,
         None => {
@@ -215,7 +215,7 @@ async fn deliver(state: &AppState, msg: &Claimed) -> (Option<String>, Result<(),
         html: body.html,
         message_id: msg.message_id.clone(),
     };
-    let result = match Sender::from_profile(&profile, &state.secrets) {
+    let result = match Sender::from_profile(&profile.settings, &state.secrets) {
         Ok(sender) => sender.send(&state.mailer, &mail).await,
         Err(e) => Err(e),
     };

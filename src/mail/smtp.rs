@@ -13,32 +13,13 @@ use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::ClientId;
 
 use super::error::SendError;
-use crate::domain::smtp::Security;
+use secrecy::{ExposeSecret, SecretString};
 
-/// Everything needed to reach and log in to an SMTP server (secrets already opened).
-#[derive(Clone)]
-pub struct SmtpSettings {
-    pub host: String,
-    pub port: u16,
-    pub security: Security,
-    pub tls_verify: bool,
-    /// Extra CA certificates (PEM) trusted for this profile only.
-    pub ca_pem: Option<String>,
-    /// Account and password, when the server needs a login.
-    pub auth: Option<(String, String)>,
-}
+use crate::domain::smtp::{CaPem, GenericSmtp, Security};
 
-impl std::fmt::Debug for SmtpSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SmtpSettings")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("security", &self.security)
-            .field("tls_verify", &self.tls_verify)
-            .field("user", &self.auth.as_ref().map(|a| &a.0))
-            .finish_non_exhaustive()
-    }
-}
+/// Everything needed to reach and log in to an SMTP server: a Generic SMTP profile's
+/// settings with the password opened.
+pub type SmtpSettings = GenericSmtp<SecretString>;
 
 /// The step a failure happened in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +47,7 @@ pub async fn send(
     let fail = |step, e: lettre::transport::smtp::Error| describe(step, &e, settings, envelope);
 
     let mut conn = AsyncSmtpConnection::connect_tokio1(
-        (settings.host.as_str(), settings.port),
+        (settings.host.as_str(), settings.port.get()),
         Some(connect_timeout),
         &hello,
         wrapper,
@@ -86,8 +67,8 @@ pub async fn send(
         }
         conn.starttls(tls, &hello).await.map_err(|e| fail(Step::StartTls, e))?;
     }
-    if let Some((user, password)) = &settings.auth {
-        let credentials = Credentials::new(user.clone(), password.clone());
+    if let Some(auth) = &settings.auth {
+        let credentials = Credentials::new(auth.username.as_str().to_owned(), auth.password.expose_secret().to_owned());
         if let Err(e) = conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials).await {
             conn.abort().await;
             return Err(fail(Step::Login, e));
@@ -116,10 +97,10 @@ pub async fn send(
 }
 
 fn tls_parameters(settings: &SmtpSettings) -> Result<TlsParameters, SendError> {
-    let mut builder = TlsParameters::builder(settings.host.clone())
+    let mut builder = TlsParameters::builder(settings.host.as_str().to_owned())
         .dangerous_accept_invalid_certs(!settings.tls_verify)
         .dangerous_accept_invalid_hostnames(!settings.tls_verify);
-    if let Some(pem) = settings.ca_pem.as_deref() {
+    if let Some(pem) = settings.ca_pem.as_ref().map(CaPem::as_str) {
         for block in pem_blocks(pem) {
             let cert = Certificate::from_pem(block.as_bytes()).map_err(|_| {
                 SendError::permanent(

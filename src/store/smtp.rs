@@ -5,108 +5,171 @@ use sqlx::{FromRow, Row as _, SqliteConnection, SqlitePool};
 
 use super::TenantId;
 use crate::db::now;
-use crate::domain::smtp::{ProfileInput, ProfileKind, SecretScope, Security, Transport};
+use crate::domain::smtp::{
+    self as domain, CaPem, CredentialPolicy, Description, FromAddress, GenericSmtp, GraphApi, GraphClientId,
+    GraphTenantId, GraphUserName, LastTest, ProfileName, ProfileSettings, ReplyTo, Security, SenderName, Signature,
+    SmtpAuth, SmtpHost, SmtpPort, SmtpUsername, Transport,
+};
+use crate::secret::Sealed;
 
-/// A profile's row id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, serde::Serialize, serde::Deserialize)]
-#[sqlx(transparent)]
-pub struct ProfileId(pub i64);
+pub use crate::domain::smtp::ProfileId;
 
-/// A stored profile. Secrets are sealed (see `secret::SecretBox`); nothing here is plain.
-#[derive(Debug, Clone, FromRow)]
-pub struct Profile {
-    pub id: ProfileId,
-    pub tenant_id: TenantId,
-    pub name: String,
-    pub kind: String,
-    pub is_default: bool,
-    pub from_address: String,
-    pub from_name: String,
-    pub reply_to: Option<String>,
-    pub signature: Option<String>,
-    pub description: Option<String>,
-    pub host: Option<String>,
-    pub port: Option<i64>,
-    pub security: Option<String>,
-    pub tls_verify: bool,
-    pub ca_pem: Option<String>,
-    pub auth_required: bool,
-    pub username: Option<String>,
-    pub password_sealed: Option<String>,
-    pub graph_tenant_id: Option<String>,
-    pub graph_client_id: Option<String>,
-    pub graph_secret_sealed: Option<String>,
-    pub last_test_at: Option<i64>,
-    pub last_test_ok: Option<bool>,
-    pub last_test_message: Option<String>,
-}
+/// A stored profile, its secrets sealed.
+pub type Profile = domain::Profile<Sealed>;
+/// A stored profile's settings, its secrets sealed.
+pub type Settings = ProfileSettings<Sealed>;
 
-impl Profile {
-    pub fn is_graph(&self) -> bool {
-        self.kind == "graph"
-    }
-
-    /// Whether a test or a copy needs a password typed (one is part of this profile).
-    pub fn has_password(&self) -> bool {
-        self.is_graph() || self.auth_required
-    }
-
-    /// What the stored secrets are bound to (see `SecretScope`).
-    pub fn secret_scope(&self) -> SecretScope {
-        let graph = self.is_graph();
-        SecretScope {
-            kind: if graph { ProfileKind::Graph } else { ProfileKind::Generic },
-            host: self.host.as_ref().map(|h| h.to_ascii_lowercase()),
-            port: self.port.and_then(|p| u16::try_from(p).ok()),
-            security: if graph { None } else { self.security.as_deref().and_then(Security::parse) },
-            tls_verify: if graph { None } else { Some(self.tls_verify) },
-            ca_pem: if graph { None } else { self.ca_pem.clone() },
-            username: if graph || self.auth_required { self.username.clone() } else { None },
-            graph_tenant_id: self.graph_tenant_id.clone(),
-            graph_client_id: self.graph_client_id.clone(),
-        }
-    }
-}
-
-const COLUMNS: &str = "id, tenant_id, name, kind, is_default, from_address, from_name, reply_to, signature, \
-     description, host, port, security, tls_verify, ca_pem, auth_required, username, password_sealed, \
-     graph_tenant_id, graph_client_id, graph_secret_sealed, last_test_at, last_test_ok, last_test_message";
-
-/// The sealed secrets to store with a profile (already decided: kept, replaced or cleared).
-pub struct Secrets {
-    pub password: Option<String>,
-    pub graph_secret: Option<String>,
-}
-
-/// The plain (non-secret) columns of a parsed form.
-struct Columns {
-    kind: &'static str,
+/// A row of `smtp_profiles` as SQLite returns it; [`Profile`] is what the app uses.
+#[derive(FromRow)]
+struct ProfileRow {
+    id: ProfileId,
+    name: String,
+    kind: String,
+    is_default: bool,
+    from_address: String,
+    from_name: String,
+    reply_to: Option<String>,
+    signature: Option<String>,
+    description: Option<String>,
     host: Option<String>,
     port: Option<i64>,
-    security: Option<&'static str>,
+    security: Option<String>,
     tls_verify: bool,
     ca_pem: Option<String>,
     auth_required: bool,
     username: Option<String>,
+    password_sealed: Option<Sealed>,
     graph_tenant_id: Option<String>,
     graph_client_id: Option<String>,
+    graph_secret_sealed: Option<Sealed>,
+    last_test_at: Option<i64>,
+    last_test_ok: Option<bool>,
+    last_test_message: Option<String>,
 }
 
-fn columns(input: &ProfileInput) -> Columns {
-    match &input.transport {
-        Transport::Generic { host, port, security, tls_verify, ca_pem, auth } => Columns {
+/// A stored row that does not make a profile: a column its type needs is empty, or a
+/// value no longer passes its rule. Nothing is made up in its place.
+#[derive(Debug, thiserror::Error)]
+#[error("SMTP profile {id}: the column {column} does not hold a valid value")]
+pub struct BadRow {
+    id: i64,
+    column: &'static str,
+}
+
+impl TryFrom<ProfileRow> for Profile {
+    type Error = BadRow;
+
+    fn try_from(row: ProfileRow) -> Result<Profile, BadRow> {
+        let bad = |column| BadRow { id: row.id.0, column };
+        fn required(text: &Option<String>, missing: BadRow) -> Result<&str, BadRow> {
+            text.as_deref().ok_or(missing)
+        }
+        let transport = match row.kind.as_str() {
+            "generic" => {
+                let auth = if row.auth_required {
+                    Some(SmtpAuth {
+                        // The looser policy: an account saved under either policy loads.
+                        username: SmtpUsername::parse(
+                            required(&row.username, bad("username"))?,
+                            CredentialPolicy::Provider,
+                        )
+                        .map_err(|_| bad("username"))?,
+                        password: row.password_sealed.clone().ok_or(bad("password_sealed"))?,
+                    })
+                } else {
+                    None
+                };
+                Transport::Generic(GenericSmtp {
+                    host: SmtpHost::parse(required(&row.host, bad("host"))?).map_err(|_| bad("host"))?,
+                    port: row.port.map(|p| p.to_string()).and_then(|p| SmtpPort::parse(&p).ok()).ok_or(bad("port"))?,
+                    security: row.security.as_deref().and_then(Security::parse).ok_or(bad("security"))?,
+                    tls_verify: row.tls_verify,
+                    ca_pem: match row.ca_pem.as_deref().filter(|pem| !pem.is_empty()) {
+                        Some(pem) => Some(CaPem::parse(pem).ok().flatten().ok_or(bad("ca_pem"))?),
+                        None => None,
+                    },
+                    auth,
+                })
+            }
+            "graph" => Transport::Graph(GraphApi {
+                username: GraphUserName::parse(required(&row.username, bad("username"))?)
+                    .map_err(|_| bad("username"))?,
+                password: row.password_sealed.clone().ok_or(bad("password_sealed"))?,
+                tenant_id: GraphTenantId::parse(required(&row.graph_tenant_id, bad("graph_tenant_id"))?)
+                    .map_err(|_| bad("graph_tenant_id"))?,
+                client_id: GraphClientId::parse(required(&row.graph_client_id, bad("graph_client_id"))?)
+                    .map_err(|_| bad("graph_client_id"))?,
+                client_secret: row.graph_secret_sealed.clone().ok_or(bad("graph_secret_sealed"))?,
+            }),
+            _ => return Err(bad("kind")),
+        };
+        let settings = ProfileSettings {
+            name: ProfileName::parse(&row.name).map_err(|_| bad("name"))?,
+            is_default: row.is_default,
+            from_address: FromAddress::parse(&row.from_address).map_err(|_| bad("from_address"))?,
+            from_name: SenderName::parse(&row.from_name).map_err(|_| bad("from_name"))?,
+            reply_to: ReplyTo::parse(row.reply_to.as_deref().unwrap_or_default()).map_err(|_| bad("reply_to"))?,
+            signature: Signature::parse(row.signature.as_deref().unwrap_or_default()).map_err(|_| bad("signature"))?,
+            description: Description::parse(row.description.as_deref().unwrap_or_default())
+                .map_err(|_| bad("description"))?,
+            transport,
+        };
+        let last_test = row.last_test_at.map(|at| LastTest {
+            at,
+            ok: row.last_test_ok.unwrap_or(false),
+            message: row.last_test_message.clone().unwrap_or_default(),
+        });
+        Ok(Profile { id: row.id, settings, last_test })
+    }
+}
+
+/// Decodes rows, a row that is not a profile being a decode error (it is logged and the
+/// request answered with the plain apology).
+fn profiles(rows: Vec<ProfileRow>) -> sqlx::Result<Vec<Profile>> {
+    rows.into_iter().map(|r| Profile::try_from(r).map_err(|e| sqlx::Error::Decode(Box::new(e)))).collect()
+}
+
+fn profile(row: Option<ProfileRow>) -> sqlx::Result<Option<Profile>> {
+    Ok(profiles(row.into_iter().collect())?.pop())
+}
+
+const COLUMNS: &str = "id, name, kind, is_default, from_address, from_name, reply_to, signature, \
+     description, host, port, security, tls_verify, ca_pem, auth_required, username, password_sealed, \
+     graph_tenant_id, graph_client_id, graph_secret_sealed, last_test_at, last_test_ok, last_test_message";
+
+/// The settings columns of a profile, as stored.
+struct Columns<'a> {
+    kind: &'static str,
+    host: Option<&'a str>,
+    port: Option<i64>,
+    security: Option<&'static str>,
+    tls_verify: bool,
+    ca_pem: Option<&'a str>,
+    auth_required: bool,
+    username: Option<&'a str>,
+    password: Option<&'a Sealed>,
+    graph_tenant_id: Option<&'a str>,
+    graph_client_id: Option<&'a str>,
+    graph_secret: Option<&'a Sealed>,
+}
+
+fn columns(settings: &Settings) -> Columns<'_> {
+    match &settings.transport {
+        Transport::Generic(g) => Columns {
             kind: "generic",
-            host: Some(host.as_str().to_owned()),
-            port: Some(i64::from(port.get())),
-            security: Some(security.as_str()),
-            tls_verify: *tls_verify,
-            ca_pem: ca_pem.as_ref().map(|c| c.as_str().to_owned()),
-            auth_required: auth.is_some(),
-            username: auth.as_ref().map(|a| a.username.clone()),
+            host: Some(g.host.as_str()),
+            port: Some(i64::from(g.port.get())),
+            security: Some(g.security.as_str()),
+            tls_verify: g.tls_verify,
+            ca_pem: g.ca_pem.as_ref().map(CaPem::as_str),
+            auth_required: g.auth.is_some(),
+            username: g.auth.as_ref().map(|a| a.username.as_str()),
+            password: g.auth.as_ref().map(|a| &a.password),
             graph_tenant_id: None,
             graph_client_id: None,
+            graph_secret: None,
         },
-        Transport::Graph { username, tenant_id, client_id, .. } => Columns {
+        Transport::Graph(g) => Columns {
             kind: "graph",
             host: None,
             port: None,
@@ -114,9 +177,11 @@ fn columns(input: &ProfileInput) -> Columns {
             tls_verify: true,
             ca_pem: None,
             auth_required: true,
-            username: Some(username.as_str().to_owned()),
-            graph_tenant_id: Some(tenant_id.as_str().to_owned()),
-            graph_client_id: Some(client_id.as_str().to_owned()),
+            username: Some(g.username.as_str()),
+            password: Some(&g.password),
+            graph_tenant_id: Some(g.tenant_id.as_str()),
+            graph_client_id: Some(g.client_id.as_str()),
+            graph_secret: Some(&g.client_secret),
         },
     }
 }
@@ -147,16 +212,16 @@ const SETTINGS: [&str; 18] = [
 type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 
 /// Binds the values of `SETTINGS`, in that order.
-fn bind_settings<'q>(query: Query<'q>, input: &'q ProfileInput, secrets: &'q Secrets) -> Query<'q> {
-    let c = columns(input);
+fn bind_settings<'q>(query: Query<'q>, settings: &'q Settings) -> Query<'q> {
+    let c = columns(settings);
     query
-        .bind(input.name.as_str())
+        .bind(settings.name.as_str())
         .bind(c.kind)
-        .bind(input.from_address.as_str())
-        .bind(input.from_name.as_str())
-        .bind(input.reply_to.as_ref().map(|r| r.as_str()))
-        .bind(input.signature.as_ref().map(|s| s.as_str()))
-        .bind(input.description.as_ref().map(|d| d.as_str()))
+        .bind(settings.from_address.as_str())
+        .bind(settings.from_name.as_str())
+        .bind(settings.reply_to.as_ref().map(|r| r.as_str()))
+        .bind(settings.signature.as_ref().map(|s| s.as_str()))
+        .bind(settings.description.as_ref().map(|d| d.as_str()))
         .bind(c.host)
         .bind(c.port)
         .bind(c.security)
@@ -164,10 +229,10 @@ fn bind_settings<'q>(query: Query<'q>, input: &'q ProfileInput, secrets: &'q Sec
         .bind(c.ca_pem)
         .bind(c.auth_required)
         .bind(c.username)
-        .bind(&secrets.password)
+        .bind(c.password)
         .bind(c.graph_tenant_id)
         .bind(c.graph_client_id)
-        .bind(&secrets.graph_secret)
+        .bind(c.graph_secret)
 }
 
 /// Takes the default away from whichever profile of the tenant has it.
@@ -190,13 +255,8 @@ async fn has_any(conn: &mut SqliteConnection, tenant: TenantId) -> sqlx::Result<
 
 /// Inserts a profile; it is the default when asked or when it is the tenant's first.
 /// A taken name is a unique violation. Use inside a `BEGIN IMMEDIATE` transaction.
-pub async fn create(
-    conn: &mut SqliteConnection,
-    tenant: TenantId,
-    input: &ProfileInput,
-    secrets: &Secrets,
-) -> sqlx::Result<ProfileId> {
-    let default = input.is_default || !has_any(&mut *conn, tenant).await?;
+pub async fn create(conn: &mut SqliteConnection, tenant: TenantId, settings: &Settings) -> sqlx::Result<ProfileId> {
+    let default = settings.is_default || !has_any(&mut *conn, tenant).await?;
     if default {
         clear_default(&mut *conn, tenant).await?;
     }
@@ -207,7 +267,7 @@ pub async fn create(
         SETTINGS.join(", "),
         vec!["?"; SETTINGS.len()].join(", "),
     );
-    let row = bind_settings(sqlx::query(&insert), input, secrets)
+    let row = bind_settings(sqlx::query(&insert), settings)
         .bind(tenant)
         .bind(default)
         .bind(t)
@@ -224,10 +284,9 @@ pub async fn update(
     conn: &mut SqliteConnection,
     tenant: TenantId,
     id: ProfileId,
-    input: &ProfileInput,
-    secrets: &Secrets,
+    settings: &Settings,
 ) -> sqlx::Result<bool> {
-    if input.is_default {
+    if settings.is_default {
         clear_default(&mut *conn, tenant).await?;
     }
     let update = format!(
@@ -236,47 +295,14 @@ pub async fn update(
          WHERE tenant_id = ? AND id = ?",
         SETTINGS.iter().map(|c| format!("{c} = ?")).collect::<Vec<_>>().join(", "),
     );
-    let done = bind_settings(sqlx::query(&update), input, secrets)
-        .bind(input.is_default)
+    let done = bind_settings(sqlx::query(&update), settings)
+        .bind(settings.is_default)
         .bind(now())
         .bind(tenant)
         .bind(id)
         .execute(conn)
         .await?;
     Ok(done.rows_affected() == 1)
-}
-
-/// Copies `source` under `name` with newly typed secrets (SPEC §2: the password and the
-/// client secret are asked again); never the default, no test result. A taken name is a
-/// unique violation.
-pub async fn duplicate(
-    conn: &mut SqliteConnection,
-    tenant: TenantId,
-    source: ProfileId,
-    name: &str,
-    secrets: &Secrets,
-) -> sqlx::Result<Option<ProfileId>> {
-    let t = now();
-    let row: Option<(ProfileId,)> = sqlx::query_as(
-        "INSERT INTO smtp_profiles (tenant_id, name, kind, is_default, from_address, from_name, reply_to,
-             signature, description, host, port, security, tls_verify, ca_pem, auth_required, username,
-             password_sealed, graph_tenant_id, graph_client_id, graph_secret_sealed, created_at, updated_at)
-         SELECT tenant_id, ?, kind, 0, from_address, from_name, reply_to, signature, description, host,
-             port, security, tls_verify, ca_pem, auth_required, username, ?, graph_tenant_id,
-             graph_client_id, ?, ?, ?
-         FROM smtp_profiles WHERE tenant_id = ? AND id = ?
-         RETURNING id",
-    )
-    .bind(name)
-    .bind(&secrets.password)
-    .bind(&secrets.graph_secret)
-    .bind(t)
-    .bind(t)
-    .bind(tenant)
-    .bind(source)
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.map(|(id,)| id))
 }
 
 /// Makes `id` the tenant's default and clears the previous one. False when no such profile.
@@ -311,19 +337,21 @@ pub async fn get(pool: &SqlitePool, tenant: TenantId, id: ProfileId) -> sqlx::Re
 
 /// `get`, on a connection or inside a transaction.
 pub async fn get_in(conn: &mut SqliteConnection, tenant: TenantId, id: ProfileId) -> sqlx::Result<Option<Profile>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM smtp_profiles WHERE tenant_id = ? AND id = ?"))
+    let row = sqlx::query_as(&format!("SELECT {COLUMNS} FROM smtp_profiles WHERE tenant_id = ? AND id = ?"))
         .bind(tenant)
         .bind(id)
         .fetch_optional(conn)
-        .await
+        .await?;
+    profile(row)
 }
 
 /// The tenant's default profile, if it has one.
 pub async fn default_profile(pool: &SqlitePool, tenant: TenantId) -> sqlx::Result<Option<Profile>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM smtp_profiles WHERE tenant_id = ? AND is_default = 1"))
+    let row = sqlx::query_as(&format!("SELECT {COLUMNS} FROM smtp_profiles WHERE tenant_id = ? AND is_default = 1"))
         .bind(tenant)
         .fetch_optional(pool)
-        .await
+        .await?;
+    profile(row)
 }
 
 /// Every profile name of the tenant (for `_copied` naming).
@@ -371,7 +399,7 @@ pub async fn page(
             .bind(&pattern)
             .fetch_one(pool)
             .await?;
-    Ok((rows, total))
+    Ok((profiles(rows)?, total))
 }
 
 /// Every profile of the tenant but `except`, by name (choices for a new default).
@@ -402,32 +430,6 @@ pub async fn record_test(
     .execute(pool)
     .await?;
     Ok(())
-}
-
-/// `base` with the unsaved values of an edit form applied, to test them before saving.
-pub fn unsaved(base: &Profile, input: &ProfileInput, secrets: Secrets) -> Profile {
-    let c = columns(input);
-    Profile {
-        name: input.name.as_str().to_owned(),
-        kind: c.kind.to_owned(),
-        from_address: input.from_address.as_str().to_owned(),
-        from_name: input.from_name.as_str().to_owned(),
-        reply_to: input.reply_to.as_ref().map(|r| r.as_str().to_owned()),
-        signature: input.signature.as_ref().map(|s| s.as_str().to_owned()),
-        description: input.description.as_ref().map(|d| d.as_str().to_owned()),
-        host: c.host,
-        port: c.port,
-        security: c.security.map(str::to_owned),
-        tls_verify: c.tls_verify,
-        ca_pem: c.ca_pem,
-        auth_required: c.auth_required,
-        username: c.username,
-        password_sealed: secrets.password,
-        graph_tenant_id: c.graph_tenant_id,
-        graph_client_id: c.graph_client_id,
-        graph_secret_sealed: secrets.graph_secret,
-        ..base.clone()
-    }
 }
 
 #[cfg(test)]

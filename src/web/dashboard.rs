@@ -105,7 +105,7 @@ async fn dashboard(state: &AppState, member: &Member, error: Option<&'static str
         slug: member.tenant.slug.clone(),
         state: EmailState::of(member.tenant.email_enabled, default.is_some()),
         enabled: member.tenant.email_enabled,
-        default_name: default.map(|p| p.name),
+        default_name: default.map(|p| p.settings.name.to_string()),
         is_admin: member.user.role() == Role::Admin,
         error,
     })

@@ -15,7 +15,6 @@ pub mod settings;
 pub mod setup;
 pub mod sign_in;
 pub mod smtp;
-pub mod test_email;
 
 use askama::Template;
 use axum::http::StatusCode;

@@ -1,20 +1,18 @@
 //! The profile form as submitted, and its parse into a [`ProfileInput`].
 
-use std::fmt;
-
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::*;
-use crate::domain::email::EmailAddress;
 use crate::domain::text::*;
 
 /// The profile form as submitted (SPEC §2 field names).
 ///
 /// Every field defaults to empty, so a field the browser did not send (the
 /// other type's fields, an unchecked checkbox) is not a deserialisation error.
-/// A checkbox is on when present, whatever its value. `Debug` hides the
-/// password and client secret, so a logged form leaks neither.
-#[derive(Default, Clone, Deserialize)]
+/// A checkbox is on when present, whatever its value. The password and client
+/// secret are `SecretString`s, so a logged form leaks neither.
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
 pub struct ProfileForm {
     /// `name`.
@@ -49,40 +47,13 @@ pub struct ProfileForm {
     /// `username`: the SMTP account (generic) or the Graph user name.
     pub username: String,
     /// `password`: the SMTP account password (generic) or the Graph password.
-    pub password: String,
+    pub password: SecretString,
     /// `graph_tenant_id` (graph).
     pub graph_tenant_id: String,
     /// `graph_client_id` (graph).
     pub graph_client_id: String,
     /// `graph_client_secret` (graph).
-    pub graph_client_secret: String,
-}
-
-impl fmt::Debug for ProfileForm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let hidden = |s: &str| (!s.is_empty()).then_some(Redacted);
-        f.debug_struct("ProfileForm")
-            .field("name", &self.name)
-            .field("kind", &self.kind)
-            .field("is_default", &self.is_default)
-            .field("from_address", &self.from_address)
-            .field("from_name", &self.from_name)
-            .field("reply_to", &self.reply_to)
-            .field("signature", &self.signature)
-            .field("description", &self.description)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("security", &self.security)
-            .field("tls_verify", &self.tls_verify)
-            .field("ca_pem", &self.ca_pem)
-            .field("auth_required", &self.auth_required)
-            .field("username", &self.username)
-            .field("password", &hidden(&self.password))
-            .field("graph_tenant_id", &self.graph_tenant_id)
-            .field("graph_client_id", &self.graph_client_id)
-            .field("graph_client_secret", &hidden(&self.graph_client_secret))
-            .finish()
-    }
+    pub graph_client_secret: SecretString,
 }
 
 /// Whether a form creates a profile or edits a stored one; it decides what a
@@ -100,127 +71,15 @@ pub enum FormMode {
 /// so it lives in `domain` and is only re-exported here.
 pub use crate::domain::FieldErrors;
 
-/// A profile form that passed every rule of its type.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProfileInput {
-    /// Unique in the tenant only once the store agrees ([`MSG_NAME_TAKEN`]).
-    pub name: ProfileName,
-    /// The `is_default` checkbox (§3 decides what it does).
-    pub is_default: bool,
-    /// The `From` address.
-    pub from_address: FromAddress,
-    /// The `From` display name.
-    pub from_name: SenderName,
-    /// The `Reply-To` address, when given.
-    pub reply_to: Option<ReplyTo>,
-    /// The signature, when given.
-    pub signature: Option<Signature>,
-    /// The description, when given.
-    pub description: Option<Description>,
-    /// How mail leaves, with the fields of the chosen type only.
-    pub transport: Transport,
-}
-
-impl ProfileInput {
-    /// The profile's type.
-    pub fn kind(&self) -> ProfileKind {
-        self.transport.kind()
-    }
-}
-
-/// The fields of one profile type. A password or secret is `None` only in
-/// [`FormMode::Edit`] when left blank, meaning "keep the stored one"; the
-/// caller must refuse that when nothing is stored (auth just turned on, or
-/// the type changed). `Debug` hides passwords and secrets.
-#[derive(Clone, PartialEq, Eq)]
-pub enum Transport {
-    /// Plain SMTP.
-    Generic {
-        /// Server host.
-        host: SmtpHost,
-        /// Server port.
-        port: SmtpPort,
-        /// Implicit TLS, required STARTTLS or none.
-        security: Security,
-        /// Whether the server certificate is verified.
-        tls_verify: bool,
-        /// Extra CAs trusted for this profile only.
-        ca_pem: Option<CaPem>,
-        /// Credentials, `None` when `auth_required` is off.
-        auth: Option<SmtpAuth>,
-    },
-    /// Microsoft Graph.
-    Graph {
-        /// The mailbox sent as.
-        username: EmailAddress,
-        /// `None`: keep the stored password (edit only).
-        password: Option<String>,
-        /// The Entra ID tenant.
-        tenant_id: GraphTenantId,
-        /// The application (client) ID.
-        client_id: GraphClientId,
-        /// `None`: keep the stored secret (edit only).
-        client_secret: Option<String>,
-    },
-}
-
-impl Transport {
-    /// The profile type these fields belong to.
-    pub fn kind(&self) -> ProfileKind {
-        match self {
-            Self::Generic { .. } => ProfileKind::Generic,
-            Self::Graph { .. } => ProfileKind::Graph,
-        }
-    }
-}
-
-impl fmt::Debug for Transport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Generic { host, port, security, tls_verify, ca_pem, auth } => f
-                .debug_struct("Generic")
-                .field("host", host)
-                .field("port", port)
-                .field("security", security)
-                .field("tls_verify", tls_verify)
-                .field("ca_pem", &ca_pem.as_ref().map(|c| c.der.len()))
-                .field("auth", auth)
-                .finish(),
-            Self::Graph { username, password, tenant_id, client_id, client_secret } => f
-                .debug_struct("Graph")
-                .field("username", username)
-                .field("password", &redact(password))
-                .field("tenant_id", tenant_id)
-                .field("client_id", client_id)
-                .field("client_secret", &redact(client_secret))
-                .finish(),
-        }
-    }
-}
-
-/// SMTP credentials. `Debug` hides the password.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SmtpAuth {
-    /// The account, by the tenant's policy.
-    pub username: String,
-    /// `None`: keep the stored password (edit only).
-    pub password: Option<String>,
-}
-
-impl fmt::Debug for SmtpAuth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SmtpAuth").field("username", &self.username).field("password", &redact(&self.password)).finish()
-    }
-}
-
 /// A required secret: blank keeps the stored one on edit and is
 /// `blank_message` on create; anything else must pass `parse`.
 fn secret<T>(
-    input: &str,
+    input: &SecretString,
     mode: FormMode,
     blank_message: &'static str,
     parse: impl FnOnce(&str) -> Result<T, &'static str>,
 ) -> Result<Option<T>, &'static str> {
+    let input = input.expose_secret();
     match (input.is_empty(), mode) {
         (true, FormMode::Edit) => Ok(None),
         (true, FormMode::Create) => Err(blank_message),
@@ -259,7 +118,7 @@ impl ProfileForm {
                 Some(signature),
                 Some(description),
                 Some(transport),
-            ) if errors.is_empty() => Ok(ProfileInput {
+            ) if errors.is_empty() => Ok(ProfileSettings {
                 name,
                 is_default: self.is_default.is_some(),
                 from_address,
@@ -273,7 +132,12 @@ impl ProfileForm {
         }
     }
 
-    fn parse_generic(&self, policy: CredentialPolicy, mode: FormMode, e: &mut FieldErrors) -> Option<Transport> {
+    fn parse_generic(
+        &self,
+        policy: CredentialPolicy,
+        mode: FormMode,
+        e: &mut FieldErrors,
+    ) -> Option<Transport<Option<SecretString>>> {
         let host = e.check("host", SmtpHost::parse(&self.host));
         let port = e.check("port", SmtpPort::parse(&self.port));
         let security = match trim_spaces(&self.security) {
@@ -291,26 +155,25 @@ impl ProfileForm {
             let password =
                 e.check("password", secret(&self.password, mode, blank, |pw| SmtpPassword::parse(pw, policy)));
             match (username, password) {
-                (Some(username), Some(password)) => Some(Some(SmtpAuth {
-                    username: username.into_string(),
-                    password: password.map(SmtpPassword::into_inner),
-                })),
+                (Some(username), Some(password)) => {
+                    Some(Some(SmtpAuth { username, password: password.map(SmtpPassword::into_inner) }))
+                }
                 _ => None,
             }
         } else {
             Some(None)
         };
-        Some(Transport::Generic {
+        Some(Transport::Generic(GenericSmtp {
             host: host?,
             port: port?,
             security: security?,
             tls_verify: self.tls_verify.is_some(),
             ca_pem: ca_pem?,
             auth: auth?,
-        })
+        }))
     }
 
-    fn parse_graph(&self, mode: FormMode, e: &mut FieldErrors) -> Option<Transport> {
+    fn parse_graph(&self, mode: FormMode, e: &mut FieldErrors) -> Option<Transport<Option<SecretString>>> {
         let username = e.check("username", GraphUserName::parse(&self.username));
         let password = e.check("password", secret(&self.password, mode, MSG_GRAPH_PASSWORD, GraphPassword::parse));
         let tenant_id = e.check("graph_tenant_id", GraphTenantId::parse(&self.graph_tenant_id));
@@ -319,12 +182,67 @@ impl ProfileForm {
             "graph_client_secret",
             secret(&self.graph_client_secret, mode, MSG_GRAPH_CLIENT_SECRET, GraphClientSecret::parse),
         );
-        Some(Transport::Graph {
-            username: username?.into_inner(),
+        Some(Transport::Graph(GraphApi {
+            username: username?,
             password: password?.map(GraphPassword::into_inner),
             tenant_id: tenant_id?,
             client_id: client_id?,
             client_secret: client_secret?.map(GraphClientSecret::into_inner),
-        })
+        }))
+    }
+}
+
+impl ProfileForm {
+    /// The form as a stored profile fills it: every setting, no secret (SPEC §2.2).
+    pub fn from_settings<S>(p: &ProfileSettings<S>) -> ProfileForm {
+        let on = |b: bool| b.then(|| "on".to_owned());
+        let text = |t: Option<&str>| t.unwrap_or_default().to_owned();
+        let common = ProfileForm {
+            name: p.name.as_str().to_owned(),
+            kind: p.transport.kind().as_str().to_owned(),
+            is_default: on(p.is_default),
+            from_address: p.from_address.as_str().to_owned(),
+            from_name: p.from_name.as_str().to_owned(),
+            reply_to: text(p.reply_to.as_ref().map(ReplyTo::as_str)),
+            signature: text(p.signature.as_ref().map(Signature::as_str)),
+            description: text(p.description.as_ref().map(Description::as_str)),
+            ..ProfileForm::blank()
+        };
+        match &p.transport {
+            Transport::Generic(g) => ProfileForm {
+                host: g.host.as_str().to_owned(),
+                port: g.port.get().to_string(),
+                security: g.security.as_str().to_owned(),
+                tls_verify: on(g.tls_verify),
+                ca_pem: text(g.ca_pem.as_ref().map(CaPem::as_str)),
+                auth_required: on(g.auth.is_some()),
+                username: text(g.auth.as_ref().map(|a| a.username.as_str())),
+                ..common
+            },
+            Transport::Graph(g) => ProfileForm {
+                username: g.username.as_str().to_owned(),
+                graph_tenant_id: g.tenant_id.as_str().to_owned(),
+                graph_client_id: g.client_id.as_str().to_owned(),
+                ..common
+            },
+        }
+    }
+
+    /// The form as a new profile starts: Generic, SSL on 465, certificate checks and
+    /// login on.
+    pub fn blank() -> ProfileForm {
+        ProfileForm {
+            kind: ProfileKind::Generic.as_str().into(),
+            security: Security::default().as_str().into(),
+            port: Security::default().default_port().to_string(),
+            tls_verify: Some("on".into()),
+            auth_required: Some("on".into()),
+            ..ProfileForm::default()
+        }
+    }
+
+    /// The form without what was typed into its secret fields (a page never shows them).
+    pub fn without_secrets(&self) -> ProfileForm {
+        ProfileForm { password: SecretString::default(), graph_client_secret: SecretString::default(), ..self.clone() }
     }
 }

@@ -5,6 +5,8 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use base64::Engine as _;
 
+use secrecy::{ExposeSecret, SecretString};
+
 use super::*;
 use crate::domain::email::EmailAddress;
 use crate::domain::smtp_password;
@@ -233,8 +235,8 @@ impl SmtpUsername {
 
 /// A generic profile's password, checked by the tenant's policy (§2.2).
 /// Its `Debug` shows no characters of it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SmtpPassword(String);
+#[derive(Debug, Clone)]
+pub struct SmtpPassword(SecretString);
 
 impl SmtpPassword {
     /// Not trimmed. `documented`: [`smtp_password::check_documented`], else
@@ -246,7 +248,7 @@ impl SmtpPassword {
             CredentialPolicy::Provider => (smtp_password::check_provider(input), MSG_PROVIDER_PASSWORD),
         };
         if ok {
-            Ok(Self(input.to_owned()))
+            Ok(Self(SecretString::from(input)))
         } else {
             Err(msg)
         }
@@ -254,17 +256,11 @@ impl SmtpPassword {
 
     /// The password, for the encrypting store or the AUTH command only.
     pub fn expose_secret(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 
     /// The password, owned.
-    pub fn into_inner(self) -> String {
+    pub fn into_inner(self) -> SecretString {
         self.0
-    }
-}
-
-impl fmt::Debug for SmtpPassword {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("SmtpPassword").field(&Redacted).finish()
     }
 }

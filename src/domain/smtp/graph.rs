@@ -1,6 +1,6 @@
 //! The fields of an MS Graph API profile (SPEC §2).
 
-use std::fmt;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::*;
 use crate::domain::email::EmailAddress;
@@ -34,8 +34,8 @@ fn graph_secret(input: &str) -> bool {
 }
 
 /// A Graph profile's password. Its `Debug` shows no characters of it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct GraphPassword(String);
+#[derive(Debug, Clone)]
+pub struct GraphPassword(SecretString);
 
 impl GraphPassword {
     /// Longest password, in characters.
@@ -44,7 +44,7 @@ impl GraphPassword {
     /// Not trimmed; the error is [`MSG_GRAPH_PASSWORD`].
     pub fn parse(input: &str) -> Result<Self, &'static str> {
         if graph_secret(input) {
-            Ok(Self(input.to_owned()))
+            Ok(Self(SecretString::from(input)))
         } else {
             Err(MSG_GRAPH_PASSWORD)
         }
@@ -52,18 +52,12 @@ impl GraphPassword {
 
     /// The password, for the encrypting store only.
     pub fn expose_secret(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 
     /// The password, owned.
-    pub fn into_inner(self) -> String {
+    pub fn into_inner(self) -> SecretString {
         self.0
-    }
-}
-
-impl fmt::Debug for GraphPassword {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("GraphPassword").field(&Redacted).finish()
     }
 }
 
@@ -116,8 +110,8 @@ impl GraphClientId {
 }
 
 /// A Graph client secret. Its `Debug` shows no characters of it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct GraphClientSecret(String);
+#[derive(Debug, Clone)]
+pub struct GraphClientSecret(SecretString);
 
 impl GraphClientSecret {
     /// Longest secret, in characters.
@@ -126,7 +120,7 @@ impl GraphClientSecret {
     /// Not trimmed; the error is [`MSG_GRAPH_CLIENT_SECRET`].
     pub fn parse(input: &str) -> Result<Self, &'static str> {
         if graph_secret(input) {
-            Ok(Self(input.to_owned()))
+            Ok(Self(SecretString::from(input)))
         } else {
             Err(MSG_GRAPH_CLIENT_SECRET)
         }
@@ -134,17 +128,11 @@ impl GraphClientSecret {
 
     /// The secret, for the encrypting store only.
     pub fn expose_secret(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 
     /// The secret, owned.
-    pub fn into_inner(self) -> String {
+    pub fn into_inner(self) -> SecretString {
         self.0
-    }
-}
-
-impl fmt::Debug for GraphClientSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("GraphClientSecret").field(&Redacted).finish()
     }
 }

@@ -4,6 +4,7 @@ use super::*;
 use crate::domain::email::EmailAddress;
 use base64::Engine as _;
 use proptest::prelude::*;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::net::IpAddr;
 
@@ -602,6 +603,11 @@ fn errors_of(form: &ProfileForm, policy: CredentialPolicy, mode: FormMode) -> Ve
     }
 }
 
+/// The transport with its typed secrets readable, to compare with expectations.
+fn plain(transport: Transport<Option<SecretString>>) -> Transport<Option<String>> {
+    transport.map_secrets(|s| s.map(|s| s.expose_secret().to_owned()))
+}
+
 #[test]
 fn errors_come_in_form_order() {
     let form = ProfileForm { name: "bad name".into(), port: "0".into(), password: "x".into(), ..generic_form() };
@@ -624,7 +630,8 @@ fn a_valid_generic_form() {
     assert_eq!(input.reply_to, None);
     assert_eq!(input.signature, None);
     assert_eq!(input.description, None);
-    let Transport::Generic { host, port, security, tls_verify, ca_pem, auth } = input.transport else {
+    let Transport::Generic(GenericSmtp { host, port, security, tls_verify, ca_pem, auth }) = plain(input.transport)
+    else {
         panic!("generic expected");
     };
     assert_eq!(host.as_str(), "smtp.example.com");
@@ -632,7 +639,8 @@ fn a_valid_generic_form() {
     assert_eq!(security, Security::Starttls);
     assert!(tls_verify);
     assert_eq!(ca_pem, None);
-    assert_eq!(auth, Some(SmtpAuth { username: "mailer@example.com".into(), password: Some("Aa1!Bb2@Cc".into()) }));
+    let username = SmtpUsername::parse("mailer@example.com", CredentialPolicy::Documented).unwrap();
+    assert_eq!(auth, Some(SmtpAuth { username, password: Some("Aa1!Bb2@Cc".to_owned()) }));
 }
 
 #[test]
@@ -651,14 +659,14 @@ fn a_valid_graph_form_ignores_generic_fields() {
     };
     assert!(!input.is_default);
     assert_eq!(
-        input.transport,
-        Transport::Graph {
-            username: EmailAddress::parse("mailer@contoso.com").unwrap_or_else(|| unreachable!()),
-            password: Some("any password".into()),
+        plain(input.transport),
+        Transport::Graph(GraphApi {
+            username: GraphUserName::parse("mailer@contoso.com").unwrap(),
+            password: Some("any password".to_owned()),
             tenant_id: GraphTenantId::parse("contoso.onmicrosoft.com").unwrap(),
             client_id: GraphClientId::parse(GUID).unwrap(),
-            client_secret: Some("Q~secret".into()),
-        }
+            client_secret: Some("Q~secret".to_owned()),
+        })
     );
 }
 
@@ -745,9 +753,9 @@ fn auth_off_skips_credentials() {
     let form =
         ProfileForm { auth_required: None, username: "not an email".into(), password: "".into(), ..generic_form() };
     let parsed = form.parse(CredentialPolicy::Documented, FormMode::Create);
-    let auth = parsed.map(|p| match p.transport {
-        Transport::Generic { auth, .. } => auth,
-        Transport::Graph { .. } => panic!("generic expected"),
+    let auth = parsed.map(|p| match plain(p.transport) {
+        Transport::Generic(GenericSmtp { auth, .. }) => auth,
+        Transport::Graph(_) => panic!("generic expected"),
     });
     assert_eq!(auth, Ok(None));
 }
@@ -757,15 +765,15 @@ fn checkboxes_are_on_when_present() {
     let off = ProfileForm { tls_verify: None, is_default: None, ..generic_form() };
     let parsed = off.parse(CredentialPolicy::Documented, FormMode::Create);
     let flags = parsed.map(|p| match p.transport {
-        Transport::Generic { tls_verify, .. } => (p.is_default, tls_verify),
-        Transport::Graph { .. } => panic!("generic expected"),
+        Transport::Generic(GenericSmtp { tls_verify, .. }) => (p.is_default, tls_verify),
+        Transport::Graph(_) => panic!("generic expected"),
     });
     assert_eq!(flags, Ok((false, false)));
     let odd = ProfileForm { tls_verify: Some("".into()), is_default: Some("yes".into()), ..generic_form() };
     let parsed = odd.parse(CredentialPolicy::Documented, FormMode::Create);
     let flags = parsed.map(|p| match p.transport {
-        Transport::Generic { tls_verify, .. } => (p.is_default, tls_verify),
-        Transport::Graph { .. } => panic!("generic expected"),
+        Transport::Generic(GenericSmtp { tls_verify, .. }) => (p.is_default, tls_verify),
+        Transport::Graph(_) => panic!("generic expected"),
     });
     assert_eq!(flags, Ok((true, true)));
 }
@@ -775,8 +783,8 @@ fn empty_security_means_ssl() {
     let form = ProfileForm { security: "".into(), port: "465".into(), ..generic_form() };
     let parsed = form.parse(CredentialPolicy::Documented, FormMode::Create);
     let security = parsed.map(|p| match p.transport {
-        Transport::Generic { security, .. } => security,
-        Transport::Graph { .. } => panic!("generic expected"),
+        Transport::Generic(GenericSmtp { security, .. }) => security,
+        Transport::Graph(_) => panic!("generic expected"),
     });
     assert_eq!(security, Ok(Security::Ssl));
 }
@@ -804,15 +812,15 @@ fn blank_secrets_by_mode() {
         assert_eq!(errors_of(form, policy, mode), want, "{policy:?} {mode:?}");
     }
     let edit = generic_blank.parse(CredentialPolicy::Documented, FormMode::Edit);
-    let password = edit.map(|p| match p.transport {
-        Transport::Generic { auth, .. } => auth.map(|a| a.password),
-        Transport::Graph { .. } => panic!("generic expected"),
+    let password = edit.map(|p| match plain(p.transport) {
+        Transport::Generic(GenericSmtp { auth, .. }) => auth.map(|a| a.password),
+        Transport::Graph(_) => panic!("generic expected"),
     });
     assert_eq!(password, Ok(Some(None)));
     let edit = graph_blank.parse(CredentialPolicy::Documented, FormMode::Edit);
-    let secrets = edit.map(|p| match p.transport {
-        Transport::Graph { password, client_secret, .. } => (password, client_secret),
-        Transport::Generic { .. } => panic!("graph expected"),
+    let secrets = edit.map(|p| match plain(p.transport) {
+        Transport::Graph(GraphApi { password, client_secret, .. }) => (password, client_secret),
+        Transport::Generic(_) => panic!("graph expected"),
     });
     assert_eq!(secrets, Ok((None, None)));
     // A typed password is still checked on edit.
@@ -841,7 +849,7 @@ fn secrets_stay_out_of_debug_output() {
     let input = form.parse(CredentialPolicy::Documented, FormMode::Create);
     let shown = format!("{input:?}");
     assert!(!shown.contains("Aa1!Bb2@Cc"), "{shown}");
-    assert!(shown.contains("<redacted>"), "{shown}");
+    assert!(shown.contains("REDACTED"), "{shown}");
     let graph = graph_form().parse(CredentialPolicy::Documented, FormMode::Create);
     let shown = format!("{graph:?}");
     assert!(!shown.contains("any password") && !shown.contains("Q~secret"), "{shown}");
@@ -954,10 +962,10 @@ fn any_form() -> impl Strategy<Value = ProfileForm> {
             ca_pem: c.4,
             auth_required: c.5,
             username: d.0,
-            password: d.1,
+            password: d.1.into(),
             graph_tenant_id: d.2,
             graph_client_id: d.3,
-            graph_client_secret: d.4,
+            graph_client_secret: d.4.into(),
         })
 }
 

@@ -1,28 +1,29 @@
 //! The test email (SPEC §4): To prefilled with the signed-in user's address, a real send
 //! through the profile bounded at 15 s, and a result a person can act on. The unsaved
-//! values of the edit form may be tested too; they reuse the stored secret only while
-//! type, host, port and account are unchanged.
+//! values of the edit form may be tested too; they reuse a saved secret only by the rule
+//! of `SecretScope` (the one the form's save uses).
 
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use serde::Deserialize;
 
-use super::fields::FieldView;
-use super::smtp::{form_page_for, secrets_for, AdminProfile};
-use super::{render, render_invalid, Chrome};
+use super::form::form_page_for;
+use super::{to_list, AdminProfile};
 use crate::app::AppState;
 use crate::auth::extract::Member;
 use crate::auth::session::Flash;
-use crate::domain::email;
-use crate::domain::smtp::{msg_test_sent, parse_test_to, FormMode, ProfileForm, ProfileKind, Security};
+use crate::domain::email::{self, EmailAddress};
+use crate::domain::smtp::{msg_test_sent, parse_test_to, FormMode, ProfileForm, Transport};
 use crate::error::AppError;
 use crate::mail::message::{escape_html, new_message_id, Outgoing};
 use crate::mail::Sender;
 use crate::store::audit;
-use crate::store::smtp::{self as profiles, Profile};
+use crate::store::smtp::{self as profiles, Settings};
+use crate::web::fields::FieldView;
+use crate::web::{render, render_invalid, Chrome};
 
 #[derive(Template)]
 #[template(path = "smtp/test.html")]
@@ -52,9 +53,9 @@ fn to_field(value: &str, error: Option<&'static str>) -> FieldView {
 
 pub async fn show(AdminProfile { member, profile }: AdminProfile) -> Result<Response, AppError> {
     let page = TestPage {
-        page: member.chrome(format!("Test {}", profile.name), "smtp").await?,
+        page: member.chrome(format!("Test {}", profile.settings.name), "smtp").await?,
         profile_id: profile.id.0,
-        name: profile.name,
+        name: profile.settings.name.to_string(),
         to: to_field(&member.user.email, None),
     };
     render(&page)
@@ -80,17 +81,17 @@ pub async fn send(
         Ok(to) => to,
         Err(message) => {
             let page = TestPage {
-                page: member.chrome(format!("Test {}", stored.name), "smtp").await?,
+                page: member.chrome(format!("Test {}", stored.settings.name), "smtp").await?,
                 profile_id: stored.id.0,
-                name: stored.name,
+                name: stored.settings.name.to_string(),
                 to: to_field(form.to.trim(), Some(message)),
             };
             return render_invalid(&page);
         }
     };
-    let (ok, message) = deliver(&state, &member, &stored, to.as_str()).await;
+    let (ok, message) = deliver(&state, &member, &stored.settings, &to).await;
     profiles::record_test(&state.db, member.tenant.id, stored.id, ok, &message).await?;
-    let detail = format!("{} to {}: {}", stored.name, to.as_str(), if ok { "sent" } else { "failed" });
+    let detail = format!("{} to {}: {}", stored.settings.name, to.as_str(), if ok { "sent" } else { "failed" });
     let mut conn = state.db.acquire().await?;
     audit::record(&mut conn, member.tenant.id, member.actor(), "profile.tested", &detail).await?;
     if ok {
@@ -98,85 +99,75 @@ pub async fn send(
     } else {
         member.session.flash_error(message).await?;
     }
-    Ok(Redirect::to(&format!("/t/{}/smtp", member.tenant.slug)).into_response())
+    Ok(to_list(&member))
 }
 
 /// Tests the edit form's values without saving them; the form comes back with the result.
 async fn send_unsaved(
     state: &AppState,
     member: &Member,
-    stored: Profile,
+    stored: crate::store::smtp::Profile,
     to: &str,
     form: ProfileForm,
 ) -> Result<Response, AppError> {
     let policy = member.tenant.policy();
-    let parsed = form.parse(policy, FormMode::Edit);
-    let mut errors = parsed.as_ref().err().cloned().unwrap_or_default();
-    let to = match parse_test_to(to) {
-        Ok(to) => Some(to),
-        Err(message) => {
-            errors.insert("to", message);
-            None
+    let to = parse_test_to(to);
+    let candidate = form.parse(policy, FormMode::Edit).and_then(|input| {
+        input.with_secrets(policy, Some(&stored.settings), |typed| state.secrets.seal_secret(&typed))
+    });
+    let (candidate, to) = match (candidate, to) {
+        (Ok(candidate), Ok(to)) => (candidate, to),
+        (candidate, to) => {
+            let mut errors = candidate.err().unwrap_or_default();
+            if let Err(message) = to {
+                errors.insert("to", message);
+            }
+            let page = member.chrome(format!("Edit {}", stored.settings.name), "smtp").await?;
+            return render_invalid(&form_page_for(page, member, &form.without_secrets(), errors, Some(&stored)));
         }
     };
-    let secrets = parsed.as_ref().ok().map(|input| secrets_for(state, input, policy, Some(&stored), &mut errors));
-    let (input, secrets, to) = match (parsed, secrets, to) {
-        (Ok(input), Some(secrets), Some(to)) if errors.is_empty() => (input, secrets, to),
-        _ => {
-            let page = member.chrome(format!("Edit {}", stored.name), "smtp").await?;
-            return render_invalid(&form_page_for(page, member, &form, errors, Some(&stored)));
-        }
-    };
-    let candidate = profiles::unsaved(&stored, &input, secrets);
-    let (ok, message) = deliver(state, member, &candidate, to.as_str()).await;
-    let detail =
-        format!("unsaved settings of {} to {}: {}", stored.name, to.as_str(), if ok { "sent" } else { "failed" });
+    let (ok, message) = deliver(state, member, &candidate, &to).await;
+    let detail = format!(
+        "unsaved settings of {} to {}: {}",
+        stored.settings.name,
+        to.as_str(),
+        if ok { "sent" } else { "failed" }
+    );
     let mut conn = state.db.acquire().await?;
     audit::record(&mut conn, member.tenant.id, member.actor(), "profile.tested", &detail).await?;
-    let mut page = member.chrome(format!("Edit {}", stored.name), "smtp").await?;
+    let mut page = member.chrome(format!("Edit {}", stored.settings.name), "smtp").await?;
     let note = if ok { " These settings are not saved yet." } else { "" };
     page.flash = Some(Flash { kind: if ok { "ok" } else { "error" }.into(), text: format!("{message}{note}") });
-    let mut form = form;
-    form.password.clear();
-    form.graph_client_secret.clear();
-    render(&form_page_for(page, member, &form, Default::default(), Some(&stored)))
+    render(&form_page_for(page, member, &form.without_secrets(), Default::default(), Some(&stored)))
 }
 
-/// Sends the test email through `profile`; the sentence to show, and whether it was sent.
-async fn deliver(state: &AppState, member: &Member, profile: &Profile, to: &str) -> (bool, String) {
-    let sender = match Sender::from_profile(profile, &state.secrets) {
+/// Sends the test email through a profile's settings; the sentence to show, and whether
+/// it was sent.
+async fn deliver(state: &AppState, member: &Member, settings: &Settings, to: &EmailAddress) -> (bool, String) {
+    let sender = match Sender::from_profile(settings, &state.secrets) {
         Ok(sender) => sender,
         Err(e) => return (false, format!("The test email was not sent. {}", e.message)),
     };
-    let mail = test_message(state, member, profile, to);
+    let mail = test_message(state, member, settings, to.as_str());
     match sender.send(&state.mailer, &mail).await {
-        Ok(()) => {
-            let to = email::EmailAddress::parse(to).map(|a| msg_test_sent(&a)).unwrap_or_default();
-            (true, to)
-        }
+        Ok(()) => (true, msg_test_sent(to)),
         Err(e) => (false, format!("The test email was not sent. {}", e.message)),
     }
 }
 
 /// The test email: the profile's settings (never the password), as seed 004 lists them.
-fn test_message(state: &AppState, member: &Member, profile: &Profile, to: &str) -> Outgoing {
-    let kind = ProfileKind::parse(&profile.kind).unwrap_or_default();
-    let (host, port, security) = match kind {
-        ProfileKind::Generic => (
-            profile.host.clone().unwrap_or_default(),
-            profile.port.map(|p| p.to_string()).unwrap_or_default(),
-            Security::parse(profile.security.as_deref().unwrap_or_default()).unwrap_or_default().label().to_owned(),
-        ),
-        ProfileKind::Graph => {
+fn test_message(state: &AppState, member: &Member, settings: &Settings, to: &str) -> Outgoing {
+    let kind = settings.transport.kind();
+    let (host, port, security) = match &settings.transport {
+        Transport::Generic(g) => (g.host.to_string(), g.port.to_string(), g.security.label().to_owned()),
+        Transport::Graph(_) => {
             (state.config.graph_api_url.host_str().unwrap_or_default().to_owned(), "443".into(), "HTTPS".into())
         }
     };
-    let username = match (&profile.username, profile.auth_required || kind == ProfileKind::Graph) {
-        (Some(u), true) => u.clone(),
-        _ => "(no login)".to_owned(),
-    };
+    let username = settings.transport.username().unwrap_or("(no login)").to_owned();
+    let name = settings.name.as_str();
     let rows = [
-        ("Profile", profile.name.clone()),
+        ("Profile", name.to_owned()),
         ("Host", host),
         ("Port", port),
         ("Type", kind.label().to_owned()),
@@ -185,7 +176,7 @@ fn test_message(state: &AppState, member: &Member, profile: &Profile, to: &str) 
     ];
     let intro = format!(
         "This is a test email from relaydesk, sent by {} to check the SMTP profile {} of {}.",
-        member.user.display_name, profile.name, member.tenant.name
+        member.user.display_name, name, member.tenant.name
     );
     let outro = "If you can read this, the profile works.";
     let mut text = format!("{intro}\n\n");
@@ -198,7 +189,7 @@ fn test_message(state: &AppState, member: &Member, profile: &Profile, to: &str) 
     html.push_str(&format!("</table>\n<p>{outro}</p>\n"));
     Outgoing {
         to: to.to_owned(),
-        subject: format!("relaydesk test email: {}", profile.name),
+        subject: format!("relaydesk test email: {name}"),
         text,
         html,
         message_id: new_message_id(&state.config.public_host()),

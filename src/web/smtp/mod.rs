@@ -1,0 +1,92 @@
+//! SMTP profiles (SPEC §2-§4), one file per flow of the screen: the list, the form
+//! (create and edit), duplicate, make default, delete, and the test email.
+
+mod delete;
+mod duplicate;
+mod form;
+mod list;
+mod test_email;
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+
+pub use delete::{delete, delete_form, make_default, MSG_NEW_DEFAULT};
+pub use duplicate::{duplicate, duplicate_form};
+pub use form::{create, edit_form, new_form, password_rules, update};
+pub use list::{list, PER_PAGE};
+pub use test_email::{send as send_test, show as test_form};
+
+use super::format_time;
+use crate::app::AppState;
+use crate::auth::extract::Member;
+use crate::domain::account::Role;
+use crate::domain::smtp::Transport;
+use crate::error::AppError;
+use crate::store::smtp::{self as profiles, Profile, ProfileId};
+
+/// The placeholder of a stored password's input (seed 002).
+pub const NOT_DISPLAYED: &str = "Not displayed for security reasons";
+
+/// A profile as the list, the duplicate and the delete pages show it.
+struct Row {
+    id: i64,
+    name: String,
+    kind: &'static str,
+    endpoint: String,
+    security: &'static str,
+    is_default: bool,
+    test: Option<TestResult>,
+}
+
+struct TestResult {
+    ok: bool,
+    when: String,
+    message: String,
+}
+
+impl Row {
+    fn of(p: &Profile) -> Row {
+        let (endpoint, security) = match &p.settings.transport {
+            Transport::Generic(g) => (format!("{}:{}", g.host, g.port), g.security.label()),
+            Transport::Graph(g) => (g.username.as_str().to_owned(), "HTTPS"),
+        };
+        let test =
+            p.last_test.as_ref().map(|t| TestResult { ok: t.ok, when: format_time(t.at), message: t.message.clone() });
+        Row {
+            id: p.id.0,
+            name: p.settings.name.to_string(),
+            kind: p.settings.transport.kind().label(),
+            endpoint,
+            security,
+            is_default: p.settings.is_default,
+            test,
+        }
+    }
+}
+
+/// An admin of the tenant in the path, and the profile `{id}` of that tenant. Any other
+/// id (another tenant's, or not a number) is 404; any other role is 403.
+pub struct AdminProfile {
+    pub member: Member,
+    pub profile: Profile,
+}
+
+impl FromRequestParts<AppState> for AdminProfile {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let member = Member::from_request_parts(parts, state).await?;
+        member.require(Role::Admin)?;
+        let Path((_, id)) =
+            Path::<(String, String)>::from_request_parts(parts, state).await.map_err(|_| AppError::NotFound)?;
+        let id = id.parse::<i64>().map_err(|_| AppError::NotFound)?;
+        let profile = profiles::get(&state.db, member.tenant.id, ProfileId(id)).await?.ok_or(AppError::NotFound)?;
+        Ok(AdminProfile { member, profile })
+    }
+}
+
+/// After a change: back to the list, where the flash tells what happened.
+fn to_list(member: &Member) -> Response {
+    Redirect::to(&format!("/t/{}/smtp", member.tenant.slug)).into_response()
+}
