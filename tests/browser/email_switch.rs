@@ -11,8 +11,7 @@ async fn email_enabled(db: &sqlx::SqlitePool) -> bool {
     on
 }
 
-#[tokio::test]
-async fn email_can_be_turned_on_only_once_there_is_a_default_profile() {
+pub async fn email_can_be_turned_on_only_once_there_is_a_default_profile() {
     let app = TestApp::seeded().await;
     let db = app.db.clone();
     app.in_browser(|b| async move {
