@@ -1,4 +1,4 @@
-//! The dashboard's email switch (SPEC §3).
+//! The dashboard's email switch (docs/sending.md).
 
 use crate::harness::{TestApp, SLUG};
 use crate::steps::{create_profile, NewProfile};

@@ -1,4 +1,4 @@
-//! Inviting someone by email, and that person accepting in their own browser (SPEC §5).
+//! Inviting someone by email, and that person accepting in their own browser (docs/sending.md).
 
 use std::time::{Duration, Instant};
 

@@ -155,7 +155,7 @@ pub async fn the_password_of_a_new_smtp_profile_is_not_marked_optional() {
     app.in_browser(|b| async move {
         b.sign_in_admin().await?;
         b.goto(&format!("/t/{SLUG}/smtp/new")).await?;
-        // Required when Auth Required is on (SPEC §2), as the account address is.
+        // Required when Auth Required is on (docs/smtp-profiles.md), as the account address is.
         assert_eq!(b.text_of("label[for='username']").await?, "SMTP Account Address");
         assert_eq!(b.text_of("label[for='password']").await?, "SMTP Account Password");
         b.select("#kind", "graph").await?;
