@@ -80,8 +80,7 @@ async fn within_screen(b: &Browser, css: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn the_new_profile_form_works_on_a_360px_screen() {
+pub async fn the_new_profile_form_works_on_a_360px_screen() {
     let app = TestApp::seeded().await;
     app.in_browser(|b| async move {
         b.client.set_window_size(PHONE_WIDTH as u32, 760).await?;
@@ -113,8 +112,7 @@ async fn the_new_profile_form_works_on_a_360px_screen() {
     .await;
 }
 
-#[tokio::test]
-async fn the_profile_list_and_edit_form_fit_a_360px_screen() {
+pub async fn the_profile_list_and_edit_form_fit_a_360px_screen() {
     let app = TestApp::seeded().await;
     app.in_browser(|b| async move {
         b.client.set_window_size(PHONE_WIDTH as u32, 760).await?;
@@ -136,8 +134,7 @@ async fn the_profile_list_and_edit_form_fit_a_360px_screen() {
     .await;
 }
 
-#[tokio::test]
-async fn tab_reaches_the_sign_in_fields_and_enter_signs_in() {
+pub async fn tab_reaches_the_sign_in_fields_and_enter_signs_in() {
     let app = TestApp::seeded().await;
     app.in_browser(|b| async move {
         b.goto(&format!("/t/{SLUG}/login")).await?;
@@ -179,8 +176,7 @@ return items.length > 0 && items.every((el) => {
 });
 "#;
 
-#[tokio::test]
-async fn the_actions_menu_of_a_single_profile_is_not_clipped_by_the_table() {
+pub async fn the_actions_menu_of_a_single_profile_is_not_clipped_by_the_table() {
     let app = TestApp::seeded().await;
     app.in_browser(|b| async move {
         b.sign_in_admin().await?;

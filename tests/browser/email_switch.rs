@@ -1,4 +1,4 @@
-//! The dashboard's email switch (SPEC §3).
+//! The dashboard's email switch (docs/sending.md).
 
 use crate::harness::{TestApp, SLUG};
 use crate::steps::{create_profile, NewProfile};
@@ -11,8 +11,7 @@ async fn email_enabled(db: &sqlx::SqlitePool) -> bool {
     on
 }
 
-#[tokio::test]
-async fn email_can_be_turned_on_only_once_there_is_a_default_profile() {
+pub async fn email_can_be_turned_on_only_once_there_is_a_default_profile() {
     let app = TestApp::seeded().await;
     let db = app.db.clone();
     app.in_browser(|b| async move {

@@ -12,8 +12,7 @@ async fn setup_token(app: &TestApp) -> String {
     token
 }
 
-#[tokio::test]
-async fn first_run_setup_creates_the_organization_and_signs_in() {
+pub async fn first_run_setup_creates_the_organization_and_signs_in() {
     let app = TestApp::empty().await;
     let token = setup_token(&app).await;
     app.in_browser(|b| async move {
@@ -36,8 +35,7 @@ async fn first_run_setup_creates_the_organization_and_signs_in() {
     .await;
 }
 
-#[tokio::test]
-async fn setup_shows_each_error_beside_its_field() {
+pub async fn setup_shows_each_error_beside_its_field() {
     let app = TestApp::empty().await;
     let token = setup_token(&app).await;
     app.in_browser(|b| async move {

@@ -4,8 +4,7 @@
 //! A test looks like:
 //!
 //! ```ignore
-//! #[tokio::test]
-//! async fn something_a_person_does() {
+//! pub async fn something_a_person_does() {
 //!     let app = TestApp::seeded().await;
 //!     app.in_browser(|b| async move {
 //!         b.goto("/t/acme/").await?;
@@ -15,6 +14,8 @@
 //!     .await;
 //! }
 //! ```
+//!
+//! and is listed in `trials()` in `main.rs`, which runs it as `#[tokio::test]` would.
 //!
 //! `in_browser` saves `target/screenshots/{test_name}.png` when the body fails (an `Err`
 //! or a panic) and always ends the browser session.
@@ -37,8 +38,13 @@ use relaydesk::Config;
 use serde_json::json;
 use sqlx::SqlitePool;
 
-pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-pub const CHROMIUM: &str = "/usr/bin/chromium";
+/// Where Debian's `chromium-driver` puts chromedriver; `RELAYDESK_CHROMEDRIVER` overrides it.
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// Where Debian's `chromium` puts the browser; `RELAYDESK_CHROMIUM` overrides it.
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// The command that installs both (Debian and Ubuntu, as root).
+pub const INSTALL: &str = "apt-get install chromium chromium-driver";
 
 pub const SLUG: &str = "acme";
 pub const ADMIN_NAME: &str = "Ada Lovelace";
@@ -201,7 +207,8 @@ pub async fn seed_tenant(db: &SqlitePool, slug: &str, name: &str, email: &str, p
     crate::seed::tenant_with_admin(db, slug, name, ADMIN_NAME, email, password).await
 }
 
-/// The running test's function name (libtest names each test's thread after the test).
+/// The running test's function name (`main.rs` runs each test on a thread named
+/// `module::function`, as libtest does).
 fn test_name() -> String {
     let thread = std::thread::current();
     let full = thread.name().unwrap_or("unnamed_test");
@@ -240,16 +247,50 @@ fn driver_url() -> &'static str {
     }
 }
 
-fn require_installed() -> Result<(), String> {
-    let missing: Vec<&str> = [CHROMEDRIVER, CHROMIUM].into_iter().filter(|p| !Path::new(p).exists()).collect();
-    if missing.is_empty() {
-        return Ok(());
+fn chromedriver() -> PathBuf {
+    std::env::var_os("RELAYDESK_CHROMEDRIVER").map_or_else(|| CHROMEDRIVER.into(), PathBuf::from)
+}
+
+fn chromium() -> PathBuf {
+    std::env::var_os("RELAYDESK_CHROMIUM").map_or_else(|| CHROMIUM.into(), PathBuf::from)
+}
+
+/// What is missing for the browser tests to run (`/usr/bin/chromium is missing`), if anything.
+pub fn missing_browser() -> Option<String> {
+    let missing: Vec<String> =
+        [chromedriver(), chromium()].into_iter().filter(|p| !p.is_file()).map(|p| p.display().to_string()).collect();
+    match missing.len() {
+        0 => None,
+        1 => Some(format!("{} is missing", missing[0])),
+        _ => Some(format!("{} are missing", missing.join(" and "))),
     }
-    Err(format!(
-        "the browser tests need Chromium and its driver, but {} is missing: install them with \
-         `sudo apt-get install chromium chromium-driver`",
-        missing.join(" and "),
-    ))
+}
+
+/// Whether a missing browser fails the run rather than skipping the browser tests: in CI
+/// (`CI` set, as CI services do, and not to `false` or `0`) or when
+/// `RELAYDESK_REQUIRE_BROWSER=1`.
+pub fn browser_required() -> bool {
+    let ci = std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"));
+    ci || std::env::var("RELAYDESK_REQUIRE_BROWSER").is_ok_and(|v| v.trim() == "1")
+}
+
+/// The explanation printed when the browser is missing (`missing` from `missing_browser`).
+pub fn browser_notice(missing: &str) -> String {
+    let (verdict, consequence) = if browser_required() {
+        ("FAILED", "CI or RELAYDESK_REQUIRE_BROWSER=1 is set, so the browser is required and each browser test fails.")
+    } else {
+        (
+            "NOT RUN",
+            "Each browser test is reported as ignored. (With CI or RELAYDESK_REQUIRE_BROWSER=1 set, \
+             they would fail instead.)",
+        )
+    };
+    format!(
+        "browser tests {verdict}: they need Chromium and its driver, but {missing}.\n  \
+         Install them (Debian or Ubuntu, as root): {INSTALL}\n  \
+         {consequence}\n  \
+         Other paths can be given in RELAYDESK_CHROMEDRIVER and RELAYDESK_CHROMIUM.\n"
+    )
 }
 
 /// Starts chromedriver on a free port and waits until it says it is ready.
@@ -259,14 +300,16 @@ fn require_installed() -> Result<(), String> {
 /// binary holds the other end of that pipe, so neither outlives the tests, even when the
 /// binary is killed mid-test (statics are never dropped, so nothing else would stop them).
 fn start_driver() -> Result<Driver, String> {
-    require_installed()?;
+    if let Some(missing) = missing_browser() {
+        return Err(browser_notice(&missing));
+    }
     let mut last_error = String::new();
     for _ in 0..3 {
         let port = free_port();
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(r#""$0" --port="$1" & cat >/dev/null; kill -TERM 0"#)
-            .arg(CHROMEDRIVER)
+            .arg(chromedriver())
             .arg(port.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -339,7 +382,7 @@ async fn new_session(profile: &Path) -> Client {
     .collect::<Vec<_>>();
     let capabilities = json!({
         "browserName": "chrome",
-        "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+        "goog:chromeOptions": { "binary": chromium(), "args": args },
         "timeouts": { "pageLoad": WAIT.as_millis() as u64, "script": WAIT.as_millis() as u64 },
     });
     let serde_json::Value::Object(capabilities) = capabilities else { unreachable!() };

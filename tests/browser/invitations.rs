@@ -1,4 +1,4 @@
-//! Inviting someone by email, and that person accepting in their own browser (SPEC §5).
+//! Inviting someone by email, and that person accepting in their own browser (docs/sending.md).
 
 use std::time::{Duration, Instant};
 
@@ -6,8 +6,7 @@ use crate::harness::{TestApp, SLUG, SUBMIT};
 use crate::smtp_server::{TestSmtp, TlsMode};
 use crate::steps::{create_profile, link_in, smtp_login, turn_email_on, NewProfile};
 
-#[tokio::test]
-async fn an_invited_person_accepts_from_the_email_and_is_signed_in() {
+pub async fn an_invited_person_accepts_from_the_email_and_is_signed_in() {
     let server = TestSmtp::start(TlsMode::StartTls, smtp_login()).await;
     let app = TestApp::seeded().await;
     let db = app.db.clone();
@@ -87,8 +86,7 @@ async fn an_invited_person_accepts_from_the_email_and_is_signed_in() {
     .await;
 }
 
-#[tokio::test]
-async fn with_email_off_the_invitation_link_is_shown_once_to_share() {
+pub async fn with_email_off_the_invitation_link_is_shown_once_to_share() {
     let app = TestApp::seeded().await;
     app.in_two_browsers(|admin, guest| async move {
         admin.sign_in_admin().await?;

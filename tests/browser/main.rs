@@ -1,6 +1,18 @@
 //! Browser tests: the real app driven through headless Chromium (WebDriver, via
 //! `chromedriver`). They need Debian's `chromium` and `chromium-driver` packages; a failing
 //! test leaves a screenshot in `target/screenshots/`.
+//!
+//! This binary has its own `main` (`harness = false`, with `libtest-mimic`), so that a
+//! machine without Chromium reports every browser test as ignored, with the reason and the
+//! command that installs it, instead of a panic per test. Where the browser is required
+//! (`CI` or `RELAYDESK_REQUIRE_BROWSER=1` set), its absence fails every test instead.
+//! Filters and flags work as with `cargo test`: `cargo test --test browser profiles`,
+//! `-- --ignored`, `-- --list`, `-- --test-threads=1`.
+
+use std::future::Future;
+use std::process::ExitCode;
+
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 mod harness;
 #[path = "../support/seed.rs"]
@@ -18,3 +30,92 @@ mod profiles;
 mod sign_in;
 mod test_email;
 mod tour;
+
+/// A trial named `module::function`, as libtest names a `#[test]`.
+macro_rules! trial {
+    ($module:ident :: $test:ident) => {
+        Trial::ignorable_test(concat!(stringify!($module), "::", stringify!($test)), || {
+            run_trial(concat!(stringify!($module), "::", stringify!($test)), $module::$test)
+        })
+    };
+}
+
+/// Every browser test. A test function missing here is never called, so the compiler's
+/// dead-code warning (an error under `clippy -D warnings`) points at it.
+fn trials() -> Vec<Trial> {
+    vec![
+        trial!(access::the_new_profile_form_works_on_a_360px_screen),
+        trial!(access::the_profile_list_and_edit_form_fit_a_360px_screen),
+        trial!(access::tab_reaches_the_sign_in_fields_and_enter_signs_in),
+        trial!(access::the_actions_menu_of_a_single_profile_is_not_clipped_by_the_table),
+        trial!(email_switch::email_can_be_turned_on_only_once_there_is_a_default_profile),
+        trial!(first_run::first_run_setup_creates_the_organization_and_signs_in),
+        trial!(first_run::setup_shows_each_error_beside_its_field),
+        trial!(invitations::an_invited_person_accepts_from_the_email_and_is_signed_in),
+        trial!(invitations::with_email_off_the_invitation_link_is_shown_once_to_share),
+        trial!(password_reset::a_forgotten_password_is_reset_from_the_emailed_link),
+        trial!(profiles::a_new_profile_shows_its_errors_and_once_fixed_is_the_default),
+        trial!(profiles::choosing_ms_graph_shows_its_fields_and_switching_back_restores_smtp),
+        trial!(profiles::the_password_of_a_new_smtp_profile_is_not_marked_optional),
+        trial!(profiles::duplicating_asks_for_the_password_in_a_dialog),
+        trial!(profiles::making_another_profile_the_default_moves_the_mark),
+        trial!(profiles::deleting_the_default_lets_the_admin_choose_the_next_one),
+        trial!(sign_in::an_admin_signs_in_and_out),
+        trial!(sign_in::a_wrong_password_shows_the_one_message),
+        trial!(test_email::a_test_email_from_the_list_arrives_at_the_smtp_server),
+        // Writes docs/screenshots/*.png for the README; run by hand with
+        // `cargo test --test browser readme_screenshots -- --ignored`.
+        trial!(tour::readme_screenshots).with_ignored_flag(true),
+    ]
+}
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let trials = trials();
+    // Said once, before the run, and only when some browser test is about to run.
+    let will_run = trials.iter().any(|t| !args.is_filtered_out(t) && !args.is_ignored(t));
+    if !args.list && will_run {
+        if let Some(missing) = harness::missing_browser() {
+            println!("\n{}", harness::browser_notice(&missing));
+        }
+    }
+    libtest_mimic::run(&args, trials).exit_code()
+}
+
+/// Runs one test as `#[tokio::test]` would: on a current-thread tokio runtime of its own,
+/// on a thread named after the test (the harness names screenshots after it, and a panic
+/// message names it). Without the browser it is not run: ignored, or failed where the
+/// browser is required.
+fn run_trial<F: Future<Output = ()> + 'static>(name: &str, test: fn() -> F) -> Result<Completion, Failed> {
+    if let Some(missing) = harness::missing_browser() {
+        return if harness::browser_required() {
+            Err(format!(
+                "NOT RUN and required: {missing}; install with `{}` (see the note above the tests)",
+                harness::INSTALL
+            )
+            .into())
+        } else {
+            Ok(Completion::ignored_with(format!("NOT RUN: {missing}")))
+        };
+    }
+    let thread = std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+            runtime.block_on(test());
+        })
+        .map_err(|e| format!("cannot start the test's thread: {e}"))?;
+    match thread.join() {
+        Ok(()) => Ok(Completion::Completed),
+        // The panic's message and place are already printed (by the panic hook), as with
+        // libtest; the summary repeats the message.
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("(no message)");
+            Err(format!("test panicked: {message}").into())
+        }
+    }
+}

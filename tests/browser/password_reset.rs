@@ -7,8 +7,7 @@ use crate::steps::{create_profile, link_in, smtp_login, turn_email_on, NewProfil
 const MSG_SENT: &str = "If an account exists for that address, we have sent a link to reset the password.";
 const NEW_PASSWORD: &str = "a brand new passphrase";
 
-#[tokio::test]
-async fn a_forgotten_password_is_reset_from_the_emailed_link() {
+pub async fn a_forgotten_password_is_reset_from_the_emailed_link() {
     let server = TestSmtp::start(TlsMode::StartTls, smtp_login()).await;
     let app = TestApp::seeded().await;
     app.in_browser(|b| async move {

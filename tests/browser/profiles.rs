@@ -17,8 +17,7 @@ async fn is_default_in_db(db: &sqlx::SqlitePool, id: i64) -> bool {
     default
 }
 
-#[tokio::test]
-async fn a_new_profile_shows_its_errors_and_once_fixed_is_the_default() {
+pub async fn a_new_profile_shows_its_errors_and_once_fixed_is_the_default() {
     let app = TestApp::seeded().await;
     let db = app.db.clone();
     app.in_browser(|b| async move {
@@ -99,8 +98,7 @@ async fn label(b: &crate::harness::Browser, field: &str) -> anyhow::Result<Strin
     Ok(text.trim_end_matches("(optional)").trim().to_owned())
 }
 
-#[tokio::test]
-async fn choosing_ms_graph_shows_its_fields_and_switching_back_restores_smtp() {
+pub async fn choosing_ms_graph_shows_its_fields_and_switching_back_restores_smtp() {
     let app = TestApp::seeded().await;
     app.in_browser(|b| async move {
         b.sign_in_admin().await?;
@@ -152,13 +150,12 @@ async fn choosing_ms_graph_shows_its_fields_and_switching_back_restores_smtp() {
     .await;
 }
 
-#[tokio::test]
-async fn the_password_of_a_new_smtp_profile_is_not_marked_optional() {
+pub async fn the_password_of_a_new_smtp_profile_is_not_marked_optional() {
     let app = TestApp::seeded().await;
     app.in_browser(|b| async move {
         b.sign_in_admin().await?;
         b.goto(&format!("/t/{SLUG}/smtp/new")).await?;
-        // Required when Auth Required is on (SPEC §2), as the account address is.
+        // Required when Auth Required is on (docs/smtp-profiles.md), as the account address is.
         assert_eq!(b.text_of("label[for='username']").await?, "SMTP Account Address");
         assert_eq!(b.text_of("label[for='password']").await?, "SMTP Account Password");
         b.select("#kind", "graph").await?;
@@ -169,8 +166,7 @@ async fn the_password_of_a_new_smtp_profile_is_not_marked_optional() {
     .await;
 }
 
-#[tokio::test]
-async fn duplicating_asks_for_the_password_in_a_dialog() {
+pub async fn duplicating_asks_for_the_password_in_a_dialog() {
     let app = TestApp::seeded().await;
     let db = app.db.clone();
     app.in_browser(|b| async move {
@@ -214,8 +210,7 @@ async fn duplicating_asks_for_the_password_in_a_dialog() {
     .await;
 }
 
-#[tokio::test]
-async fn making_another_profile_the_default_moves_the_mark() {
+pub async fn making_another_profile_the_default_moves_the_mark() {
     let app = TestApp::seeded().await;
     let db = app.db.clone();
     app.in_browser(|b| async move {
@@ -247,8 +242,7 @@ async fn making_another_profile_the_default_moves_the_mark() {
     .await;
 }
 
-#[tokio::test]
-async fn deleting_the_default_lets_the_admin_choose_the_next_one() {
+pub async fn deleting_the_default_lets_the_admin_choose_the_next_one() {
     let app = TestApp::seeded().await;
     let db = app.db.clone();
     app.in_browser(|b| async move {

@@ -4,8 +4,7 @@ use fantoccini::Locator;
 
 use crate::harness::{TestApp, ADMIN_EMAIL, ADMIN_NAME, ADMIN_PASSWORD, SLUG, SUBMIT};
 
-#[tokio::test]
-async fn an_admin_signs_in_and_out() {
+pub async fn an_admin_signs_in_and_out() {
     let app = TestApp::seeded().await;
     app.in_browser(|b| async move {
         b.goto(&format!("/t/{SLUG}/")).await?;
@@ -33,8 +32,7 @@ async fn an_admin_signs_in_and_out() {
     .await;
 }
 
-#[tokio::test]
-async fn a_wrong_password_shows_the_one_message() {
+pub async fn a_wrong_password_shows_the_one_message() {
     let app = TestApp::seeded().await;
     app.in_browser(|b| async move {
         b.goto(&format!("/t/{SLUG}/login")).await?;

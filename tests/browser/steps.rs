@@ -8,7 +8,7 @@ use crate::smtp_server::{Received, Script, TestSmtp};
 
 /// The SMTP login the test server expects (as in tests/it/sending.rs).
 pub const SMTP_ACCOUNT: &str = "mailer@acme.test";
-/// Meets the SMTP password rules of SPEC §2.2.
+/// Meets the documented SMTP password rules (docs/smtp-profiles.md).
 pub const SMTP_PASSWORD: &str = "Zq7$Lp9!Wm";
 
 pub const FROM_ADDRESS: &str = "no-reply@acme.test";

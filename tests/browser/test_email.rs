@@ -4,8 +4,7 @@ use crate::harness::{TestApp, ADMIN_EMAIL, SLUG};
 use crate::smtp_server::{TestSmtp, TlsMode};
 use crate::steps::{create_profile, open_dialog, row, smtp_login, NewProfile, DIALOG, SMTP_ACCOUNT, SMTP_PASSWORD};
 
-#[tokio::test]
-async fn a_test_email_from_the_list_arrives_at_the_smtp_server() {
+pub async fn a_test_email_from_the_list_arrives_at_the_smtp_server() {
     let server = TestSmtp::start(TlsMode::StartTls, smtp_login()).await;
     let app = TestApp::seeded().await;
     let db = app.db.clone();

@@ -13,9 +13,7 @@ async fn shot(b: &Browser, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-#[ignore = "writes docs/screenshots/*.png for the README; run by hand"]
-async fn readme_screenshots() {
+pub async fn readme_screenshots() {
     let server = TestSmtp::start(TlsMode::StartTls, smtp_login()).await;
     let app = TestApp::seeded().await;
     app.in_browser(|b| async move {
