@@ -21,6 +21,16 @@ use crate::domain::smtp::{CaPem, GenericSmtp, Security};
 /// settings with the password opened.
 pub type SmtpSettings = GenericSmtp<SecretString>;
 
+/// How relaydesk names itself in EHLO: its public host, or, when that is an IP address,
+/// the address literal (`[127.0.0.1]`) that RFC 5321 requires and strict servers check.
+fn client_id(hello: &str) -> ClientId {
+    match hello.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => ClientId::Ipv4(ip),
+        Ok(std::net::IpAddr::V6(ip)) => ClientId::Ipv6(ip),
+        Err(_) => ClientId::Domain(hello.to_owned()),
+    }
+}
+
 /// The step a failure happened in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
@@ -41,7 +51,7 @@ pub async fn send(
     envelope: &Envelope,
     bytes: &[u8],
 ) -> Result<(), SendError> {
-    let hello = ClientId::Domain(hello.to_owned());
+    let hello = client_id(hello);
     let tls = tls_parameters(settings)?;
     let wrapper = matches!(settings.security, Security::Ssl).then(|| tls.clone());
     let fail = |step, e: lettre::transport::smtp::Error| describe(step, &e, settings, envelope);
@@ -176,6 +186,12 @@ fn describe_tls(tls: &rustls::Error, settings: &SmtpSettings) -> String {
         rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
             format!("TLS failed: the certificate of {host} has expired. Ask the server's administrator to renew it.")
         }
+        // Plain SMTP where TLS was expected: the server's greeting is not a TLS record.
+        rustls::Error::InvalidMessage(_) if settings.security == Security::Ssl => format!(
+            "TLS failed with {host}: the server did not start TLS, so it probably expects STARTTLS on port {} \
+             (usually port 587). Choose STARTTLS as the security mode, or use the server's SSL/TLS port (usually 465).",
+            settings.port
+        ),
         rustls::Error::InvalidCertificate(other) => {
             format!("TLS failed: the certificate of {host} was refused ({other:?}).")
         }

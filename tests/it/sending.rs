@@ -54,6 +54,8 @@ async fn a_test_email_over_starttls_with_a_trusted_ca_and_a_login_arrives() {
     let got = server.wait_for(1, 5).await;
     let mail = &got[0];
     assert!(mail.tls, "STARTTLS was used");
+    // The app's public URL is http://127.0.0.1:port: an address literal, bracketed (RFC 5321).
+    assert_eq!(mail.greeting, "[127.0.0.1]");
     assert_eq!(mail.user.as_deref(), Some(ACCOUNT));
     assert_eq!(mail.from, "no-reply@acme.test");
     assert_eq!(mail.to, ["ada@example.test"]);
@@ -208,6 +210,24 @@ async fn connection_failures_say_what_to_check() {
     let shown = test_send(&app, id, "ada@example.test").await;
     assert!(started.elapsed() < Duration::from_secs(10), "bounded by the send timeout");
     assert!(shown.contains(&format!("localhost:{} did not finish within 3 seconds", silent.port)), "{shown}");
+}
+
+#[tokio::test]
+async fn ssl_against_a_starttls_port_says_the_server_expects_starttls() {
+    let server = TestSmtp::start(TlsMode::StartTls, auth_script()).await;
+    let app = admin_app().await;
+    let id = app.create_profile(&profile_for("Office", &server, "ssl")).await;
+    let shown = test_send(&app, id, "ada@example.test").await;
+    assert_eq!(
+        shown,
+        format!(
+            "The test email was not sent. TLS failed with localhost: the server did not start TLS, so it probably \
+             expects STARTTLS on port {} (usually port 587). Choose STARTTLS as the security mode, or use the \
+             server's SSL/TLS port (usually 465).",
+            server.port
+        )
+    );
+    assert!(server.messages().is_empty());
 }
 
 #[tokio::test]

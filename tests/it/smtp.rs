@@ -145,6 +145,30 @@ async fn creating_a_profile_stores_it_with_the_password_encrypted() {
     assert_eq!(app.secrets.open(&row.13).unwrap(), PASSWORD);
 }
 
+/// The `<input …>` tag whose id is `id`.
+fn input_tag<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html.find(&format!(r#"id="{id}""#)).expect("the input");
+    let start = html[..start].rfind('<').unwrap();
+    &html[start..start + html[start..].find('>').unwrap()]
+}
+
+#[tokio::test]
+async fn a_long_password_reaches_the_server_uncut_and_gets_its_message() {
+    let app = admin_app().await;
+    // The browser must not cut what is typed: no maxlength on any secret input.
+    let html = app.page("/t/acme/smtp/new").await;
+    for id in ["password", "graph_client_secret"] {
+        assert!(!input_tag(&html, id).contains("maxlength"), "{}", input_tag(&html, id));
+    }
+    // A 22-character password is refused by the rule, with its message, and nothing is stored.
+    let res = app.post_form("/t/acme/smtp", &with(generic("Long"), "password", "Aa1!Bb2@Cc3#Dd4$Ee5%Ff")).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains(r#"id="error-password">The SMTP account password does not meet the rules.<"#), "{html}");
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM smtp_profiles").fetch_one(&app.db).await.unwrap();
+    assert_eq!(count, 0);
+}
+
 #[tokio::test]
 async fn a_graph_profile_stores_both_secrets_encrypted() {
     let app = admin_app().await;

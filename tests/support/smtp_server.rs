@@ -56,6 +56,8 @@ pub struct Received {
     pub data: String,
     pub tls: bool,
     pub user: Option<String>,
+    /// The name the client greeted with (the argument of its last EHLO or HELO).
+    pub greeting: String,
 }
 
 impl Received {
@@ -252,12 +254,14 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
     let mut authed: Option<String> = None;
     let mut from: Option<String> = None;
     let mut to: Vec<String> = Vec::new();
+    let mut greeting = String::new();
     loop {
         let Some(line) = read_line(&mut io).await? else { return Ok(()) };
         let upper = line.to_ascii_uppercase();
         let verb = upper.split_whitespace().next().unwrap_or("").to_owned();
         match verb.as_str() {
             "EHLO" | "HELO" => {
+                greeting = line.split_whitespace().nth(1).unwrap_or_default().to_owned();
                 let mut lines = vec!["localhost greets you".to_owned()];
                 if shared.tls == TlsMode::StartTls && !tls_on {
                     lines.push("STARTTLS".into());
@@ -385,6 +389,7 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
                             data,
                             tls: tls_on,
                             user: authed.clone(),
+                            greeting: greeting.clone(),
                         });
                         shared.arrived.notify_waiters();
                         reply(&mut io, "250 2.0.0 Message accepted").await?;

@@ -62,7 +62,6 @@ async fn duplicate_page(
     let client_secret = (kind == ProfileKind::Graph).then(|| {
         FieldView::new("graph_client_secret", "Client Secret", "", errors.get("graph_client_secret"))
             .kind("password")
-            .max(GraphClientSecret::MAX_LEN)
             .autocomplete("new-password")
             .required()
             .hint(CLIENT_SECRET_HINT)

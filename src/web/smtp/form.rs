@@ -10,8 +10,8 @@ use crate::app::AppState;
 use crate::auth::extract::Member;
 use crate::domain::account::Role;
 use crate::domain::smtp::{
-    CredentialPolicy, Description, FieldErrors, FormMode, GraphClientSecret, GraphPassword, GraphTenantId, ProfileForm,
-    ProfileKind, ProfileName, SecretScope, Security, SenderName, Signature, SmtpHost, SmtpUsername, MSG_NAME_TAKEN,
+    CredentialPolicy, Description, FieldErrors, FormMode, GraphPassword, GraphTenantId, ProfileForm, ProfileKind,
+    ProfileName, SecretScope, Security, SenderName, Signature, SmtpHost, SmtpUsername, MSG_NAME_TAKEN,
 };
 use crate::domain::{email, smtp_password};
 use crate::error::AppError;
@@ -21,7 +21,9 @@ use crate::store::{self, is_unique_violation};
 use crate::web::fields::FieldView;
 use crate::web::{render, render_invalid, Chrome, Form};
 
-/// Every input of the profile form, rendered from the rules in `domain::smtp`.
+/// Every input of the profile form, rendered from the rules in `domain::smtp`. Secret
+/// inputs carry no `maxlength`: a browser would cut a longer password without a word, and
+/// the server's message is the one that helps.
 struct ProfileFields {
     name: FieldView,
     from_address: FieldView,
@@ -89,11 +91,6 @@ fn profile_fields(
         (_, CredentialPolicy::Documented) => ("SMTP Account Address", generic_user_hint, "email"),
         (_, CredentialPolicy::Provider) => ("SMTP Account Address", generic_user_hint, "text"),
     };
-    let password_max = match (kind, policy) {
-        (ProfileKind::Graph, _) => GraphPassword::MAX_LEN,
-        (_, CredentialPolicy::Provider) => smtp_password::PROVIDER_MAX_LEN,
-        (_, CredentialPolicy::Documented) => smtp_password::DOCUMENTED_MAX_LEN,
-    };
     // On edit, what keeps a saved secret (the rule of `SecretScope`).
     let keep_hint = |rule: &str| match stored {
         Some(_) => format!(" Leave blank to keep the saved one; it is kept only while {rule} stay the same."),
@@ -149,7 +146,6 @@ fn profile_fields(
         password: FieldView::new("password", password_label(kind), "", e("password"))
             .kind("password")
             .required_if(stored.is_none())
-            .max(password_max)
             .autocomplete("new-password")
             .placeholder(secret_placeholder(has_password))
             .hint(format!("{}{kind_keep}", password_rules(kind, policy)))
@@ -168,7 +164,6 @@ fn profile_fields(
         graph_client_secret: FieldView::new("graph_client_secret", "Client Secret", "", e("graph_client_secret"))
             .kind("password")
             .required_if(stored.is_none())
-            .max(GraphClientSecret::MAX_LEN)
             .autocomplete("new-password")
             .placeholder(secret_placeholder(has_secret))
             .hint(format!("{CLIENT_SECRET_HINT}{graph_keep}")),
