@@ -108,6 +108,38 @@ impl Member {
     }
 }
 
+/// A signed-in member whose role is at least `Admin`: everyone else gets 403 (and is
+/// sent to the login when not signed in). Handlers that take it need no role check.
+pub struct Admin(pub Member);
+
+/// A signed-in member whose role is at least `Organizer` (organizers and admins).
+pub struct Organizer(pub Member);
+
+macro_rules! at_least {
+    ($name:ident, $role:expr) => {
+        impl FromRequestParts<AppState> for $name {
+            type Rejection = AppError;
+
+            async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+                let member = Member::from_request_parts(parts, state).await?;
+                member.require($role)?;
+                Ok($name(member))
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = Member;
+
+            fn deref(&self) -> &Member {
+                &self.0
+            }
+        }
+    };
+}
+
+at_least!(Admin, Role::Admin);
+at_least!(Organizer, Role::Organizer);
+
 /// A signed-in operator (SPEC §1). Anyone else gets 404, so `/admin` is not advertised.
 pub struct Operator(pub Member);
 

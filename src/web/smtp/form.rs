@@ -7,8 +7,7 @@ use axum::response::Response;
 
 use super::{to_list, AdminProfile, NOT_DISPLAYED};
 use crate::app::AppState;
-use crate::auth::extract::Member;
-use crate::domain::account::Role;
+use crate::auth::extract::{Admin, Member};
 use crate::domain::smtp::{
     CredentialPolicy, Description, FieldErrors, FormMode, GraphPassword, GraphTenantId, ProfileForm, ProfileKind,
     ProfileName, SecretScope, Security, SenderName, Signature, SmtpHost, SmtpUsername, MSG_NAME_TAKEN,
@@ -241,8 +240,7 @@ fn form_page(
     }
 }
 
-pub async fn new_form(member: Member) -> Result<Response, AppError> {
-    member.require(Role::Admin)?;
+pub async fn new_form(Admin(member): Admin) -> Result<Response, AppError> {
     let page = member.chrome("New SMTP profile", "smtp").await?;
     render(&form_page_for(page, &member, &ProfileForm::blank(), FieldErrors::default(), None))
 }
@@ -255,10 +253,9 @@ pub async fn edit_form(AdminProfile { member, profile: stored }: AdminProfile) -
 
 pub async fn create(
     State(state): State<AppState>,
-    member: Member,
+    Admin(member): Admin,
     Form(form): Form<ProfileForm>,
 ) -> Result<Response, AppError> {
-    member.require(Role::Admin)?;
     save(state, member, form, None).await
 }
 

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::Row;
 use crate::app::AppState;
-use crate::auth::extract::Member;
+use crate::auth::extract::Organizer;
 use crate::domain::account::Role;
 use crate::error::AppError;
 use crate::store::smtp as profiles;
@@ -39,10 +39,9 @@ pub struct ListQuery {
 
 pub async fn list(
     State(state): State<AppState>,
-    member: Member,
+    Organizer(member): Organizer,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, AppError> {
-    member.require(Role::Organizer)?;
     let search: String = query.q.trim().chars().filter(|c| !c.is_control()).take(50).collect();
     let page_no = query.page.trim().parse::<i64>().unwrap_or(1).clamp(1, 1_000_000);
     let (found, total) =

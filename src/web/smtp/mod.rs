@@ -19,8 +19,7 @@ pub use test_email::{send as send_test, show as test_form};
 
 use super::format_time;
 use crate::app::AppState;
-use crate::auth::extract::Member;
-use crate::domain::account::Role;
+use crate::auth::extract::{Admin, Member};
 use crate::domain::smtp::Transport;
 use crate::error::AppError;
 use crate::store::smtp::{self as profiles, Profile, ProfileId};
@@ -76,8 +75,7 @@ impl FromRequestParts<AppState> for AdminProfile {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let member = Member::from_request_parts(parts, state).await?;
-        member.require(Role::Admin)?;
+        let Admin(member) = Admin::from_request_parts(parts, state).await?;
         let Path((_, id)) =
             Path::<(String, String)>::from_request_parts(parts, state).await.map_err(|_| AppError::NotFound)?;
         let id = id.parse::<i64>().map_err(|_| AppError::NotFound)?;
