@@ -515,7 +515,7 @@ async fn save(
         }
         Err(e) => return Err(e.into()),
     };
-    let action = if stored.is_some() { "profile.updated" } else { "profile.created" };
+    let action = if stored.is_some() { audit::AuditAction::ProfileUpdated } else { audit::AuditAction::ProfileCreated };
     audit::record(&mut tx, member.tenant.id, member.actor(), action, input.name.as_str()).await?;
     tx.commit().await?;
 
@@ -643,7 +643,7 @@ pub async fn duplicate(
     let new_name = copied_name(&source.name, |n| taken.iter().any(|t| t.eq_ignore_ascii_case(n)));
     profiles::duplicate(&mut tx, member.tenant.id, source.id, &new_name, &secrets).await?.ok_or(AppError::NotFound)?;
     let detail = format!("{} as {new_name}", source.name);
-    audit::record(&mut tx, member.tenant.id, member.actor(), "profile.duplicated", &detail).await?;
+    audit::record(&mut tx, member.tenant.id, member.actor(), audit::AuditAction::ProfileDuplicated, &detail).await?;
     tx.commit().await?;
     member.session.flash_ok(msg_copied(&new_name)).await?;
     Ok(Redirect::to(&format!("/t/{}/smtp", member.tenant.slug)).into_response())
@@ -660,7 +660,7 @@ pub async fn make_default(
     if !profiles::make_default(&mut tx, member.tenant.id, profile.id).await? {
         return Err(AppError::NotFound);
     }
-    audit::record(&mut tx, member.tenant.id, member.actor(), "profile.default", &profile.name).await?;
+    audit::record(&mut tx, member.tenant.id, member.actor(), audit::AuditAction::ProfileDefault, &profile.name).await?;
     tx.commit().await?;
     member.session.flash_ok(format!("{} is now the default profile.", profile.name)).await?;
     Ok(Redirect::to(&format!("/t/{}/smtp", member.tenant.slug)).into_response())
@@ -742,7 +742,7 @@ pub async fn delete(
     } else if profile.is_default {
         message.push_str(" There is no default profile now: invitations and password resets are not emailed until you make one the default.");
     }
-    audit::record(&mut tx, member.tenant.id, member.actor(), "profile.deleted", &detail).await?;
+    audit::record(&mut tx, member.tenant.id, member.actor(), audit::AuditAction::ProfileDeleted, &detail).await?;
     tx.commit().await?;
     member.session.flash_ok(message).await?;
     Ok(Redirect::to(&format!("/t/{}/smtp", member.tenant.slug)).into_response())
