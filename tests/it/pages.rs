@@ -127,8 +127,9 @@ async fn the_dashboard_walks_a_new_admin_through_getting_started() {
         assert!(html.contains(&format!(">{step}</a>")), "{step} is still to do");
     }
     sqlx::query(
-        "INSERT INTO smtp_profiles (tenant_id, name, kind, is_default, from_address, from_name, last_test_ok, created_at, updated_at)
-         VALUES (?, 'Main', 'generic', 1, 'a@acme.test', 'Acme', 1, 0, 0)",
+        "INSERT INTO smtp_profiles (tenant_id, name, kind, is_default, from_address, from_name, host, port, security,
+             auth_required, last_test_ok, created_at, updated_at)
+         VALUES (?, 'Main', 'generic', 1, 'a@acme.test', 'Acme', 'smtp.acme.test', 25, 'none', 0, 1, 0, 0)",
     )
     .bind(app.tenant)
     .execute(&app.db)
