@@ -7,7 +7,11 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY templates ./templates
 COPY migrations ./migrations
+COPY build.rs ./
 COPY static ./static
+# The SQL is checked at compile time against .sqlx/ (scripts/sqlx-prepare), not a database.
+COPY .sqlx ./.sqlx
+ENV SQLX_OFFLINE=true
 RUN cargo build --release --locked && strip target/release/relaydesk
 
 # Runtime stage: a small Debian with CA certificates (for SMTP over TLS) and curl for

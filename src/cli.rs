@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 use crate::auth::password;
 use crate::config::Config;
 use crate::domain::account::{AccountEmail, ConsolePassword, DisplayName, Role, TenantName, TenantSlug};
-use crate::store::audit::{self, Actor};
+use crate::store::audit::{self, Actor, AuditAction};
 use crate::store::{self, tenants, users};
 
 #[derive(Parser)]
@@ -139,7 +139,7 @@ async fn create_tenant(config: &Config, slug: &str, name: &str) -> anyhow::Resul
         }
         Err(e) => return Err(e.into()),
     };
-    audit::record(&mut tx, id, Actor { id: None, label: "command line" }, "tenant.created", "").await?;
+    audit::record(&mut tx, id, Actor { id: None, label: "command line" }, AuditAction::TenantCreated, "").await?;
     tx.commit().await?;
     Ok(format!("created tenant {} ({})", slug.as_str(), name.as_str()))
 }
@@ -173,7 +173,8 @@ async fn create_user(config: &Config, args: &UserCreate, password: &str) -> anyh
         Err(e) => return Err(e.into()),
     }
     let detail = format!("{} as {}", email.as_str(), role.as_str());
-    audit::record(&mut tx, tenant.id, Actor { id: None, label: "command line" }, "user.created", &detail).await?;
+    audit::record(&mut tx, tenant.id, Actor { id: None, label: "command line" }, AuditAction::UserCreated, &detail)
+        .await?;
     tx.commit().await?;
     let operator = if args.operator { ", operator" } else { "" };
     Ok(format!("created {} in {} ({}{operator})", email.as_str(), tenant.slug, role.as_str()))

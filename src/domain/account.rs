@@ -118,8 +118,10 @@ impl ConsolePassword {
     }
 }
 
-/// What a member of a tenant may do (SPEC §1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// What a member of a tenant may do (SPEC §1). Stored as `as_str` (`users.role`,
+/// `invitations.role`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, sqlx::Type)]
+#[sqlx(rename_all = "lowercase")]
 pub enum Role {
     User,
     Organizer,
@@ -223,6 +225,18 @@ mod tests {
         assert_eq!(Role::parse("user"), Ok(Role::User));
         assert_eq!(Role::parse("root"), Err(MSG_ROLE));
         assert!(Role::Admin > Role::Organizer && Role::Organizer > Role::User);
+    }
+
+    /// The `sqlx::Type` derive stores exactly `as_str`, the values `users.role` allows.
+    #[tokio::test]
+    async fn roles_are_stored_as_their_names() {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        for role in [Role::Admin, Role::Organizer, Role::User] {
+            let (text, back): (String, Role) =
+                sqlx::query_as("SELECT ?1, ?1").bind(role).fetch_one(&mut conn).await.unwrap();
+            assert_eq!((text.as_str(), back), (role.as_str(), role));
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! `parse`, which returns the message of SPEC.md when the rule fails.
 
 pub mod account;
+pub mod audit;
 pub mod email;
 pub mod smtp;
 pub mod smtp_password;

@@ -1,14 +1,17 @@
 //! The audit log: who did what, and when, in a tenant.
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::{SqliteConnection, SqlitePool};
 
 use super::{TenantId, UserId};
 use crate::db::now;
+pub use crate::domain::audit::AuditAction;
 
 /// One line of the audit log.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct Entry {
     pub actor: String,
+    /// The action's code as stored (see [`AuditAction::parse`]); kept as text so an entry
+    /// with a code this version does not know still shows.
     pub action: String,
     pub detail: String,
     pub created_at: i64,
@@ -20,23 +23,25 @@ pub struct Actor<'a> {
     pub label: &'a str,
 }
 
-/// Appends an entry. Takes a connection so it can share the caller's transaction.
+/// Appends an entry. Takes a connection so it shares the transaction of the change it
+/// records: the entry is written exactly when the change is.
 pub async fn record(
     conn: &mut SqliteConnection,
     tenant: TenantId,
     actor: Actor<'_>,
-    action: &str,
+    action: AuditAction,
     detail: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    let t = now();
+    sqlx::query!(
         "INSERT INTO audit_log (tenant_id, actor_id, actor, action, detail, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        tenant,
+        actor.id,
+        actor.label,
+        action,
+        detail,
+        t,
     )
-    .bind(tenant)
-    .bind(actor.id)
-    .bind(actor.label)
-    .bind(action)
-    .bind(detail)
-    .bind(now())
     .execute(conn)
     .await?;
     Ok(())
@@ -44,11 +49,12 @@ pub async fn record(
 
 /// The newest entries first.
 pub async fn recent(pool: &SqlitePool, tenant: TenantId, limit: i64) -> sqlx::Result<Vec<Entry>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Entry,
         "SELECT actor, action, detail, created_at FROM audit_log WHERE tenant_id = ? ORDER BY id DESC LIMIT ?",
+        tenant,
+        limit,
     )
-    .bind(tenant)
-    .bind(limit)
     .fetch_all(pool)
     .await
 }

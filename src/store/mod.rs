@@ -30,3 +30,9 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
 pub async fn begin_write(pool: &sqlx::SqlitePool) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
     pool.begin_with("BEGIN IMMEDIATE").await
 }
+
+/// Whether the database answers (the health check).
+pub async fn ping(pool: &sqlx::SqlitePool) -> sqlx::Result<()> {
+    sqlx::query_scalar!(r#"SELECT 1 AS "one!: i64""#).fetch_one(pool).await?;
+    Ok(())
+}

@@ -1,7 +1,7 @@
 //! The outbox: mail written in the same transaction as what caused it, claimed by a
 //! worker under a lease, every attempt recorded.
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::{SqliteConnection, SqlitePool};
 
 use super::TenantId;
 use crate::db::now;
@@ -21,28 +21,27 @@ pub struct NewMessage<'a> {
 /// Adds a message, due now. Takes the caller's transaction.
 pub async fn enqueue(conn: &mut SqliteConnection, tenant: TenantId, msg: NewMessage<'_>) -> sqlx::Result<i64> {
     let t = now();
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO outbox (tenant_id, kind, recipient, subject, body_sealed, message_id, next_attempt_at, created_at,
+    sqlx::query_scalar!(
+        r#"INSERT INTO outbox (tenant_id, kind, recipient, subject, body_sealed, message_id, next_attempt_at, created_at,
              invitation_id, reset_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id AS "id!""#,
+        tenant,
+        msg.kind,
+        msg.recipient,
+        msg.subject,
+        msg.body_sealed,
+        msg.message_id,
+        t,
+        t,
+        msg.invitation_id,
+        msg.reset_id,
     )
-    .bind(tenant)
-    .bind(msg.kind)
-    .bind(msg.recipient)
-    .bind(msg.subject)
-    .bind(msg.body_sealed)
-    .bind(msg.message_id)
-    .bind(t)
-    .bind(t)
-    .bind(msg.invitation_id)
-    .bind(msg.reset_id)
     .fetch_one(conn)
-    .await?;
-    Ok(id)
+    .await
 }
 
 /// A message a worker holds.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct Claimed {
     pub id: i64,
     pub tenant_id: TenantId,
@@ -64,19 +63,22 @@ pub struct Claimed {
 pub async fn claim(pool: &SqlitePool, lease_secs: i64) -> sqlx::Result<Option<Claimed>> {
     let t = now();
     let mut tx = super::begin_write(pool).await?;
-    let claimed: Option<Claimed> = sqlx::query_as(
-        "UPDATE outbox SET attempts = attempts + 1, lease_until = ?
+    let lease_until = t + lease_secs;
+    let claimed = sqlx::query_as!(
+        Claimed,
+        r#"UPDATE outbox SET attempts = attempts + 1, lease_until = ?
          WHERE id = (SELECT id FROM outbox
                      WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
                        AND EXISTS (SELECT 1 FROM tenants t
                                    WHERE t.id = outbox.tenant_id AND t.email_enabled = 1 AND t.suspended = 0)
                        AND EXISTS (SELECT 1 FROM smtp_profiles p WHERE p.tenant_id = outbox.tenant_id AND p.is_default = 1)
                      ORDER BY next_attempt_at, id LIMIT 1)
-         RETURNING id, tenant_id, kind, recipient, subject, body_sealed, message_id, attempts, invitation_id, reset_id",
+         RETURNING id AS "id!", tenant_id AS "tenant_id: TenantId", kind, recipient, subject, body_sealed, message_id,
+             attempts, invitation_id, reset_id"#,
+        lease_until,
+        t,
+        t,
     )
-    .bind(t + lease_secs)
-    .bind(t)
-    .bind(t)
     .fetch_optional(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -87,11 +89,13 @@ pub async fn claim(pool: &SqlitePool, lease_secs: i64) -> sqlx::Result<Option<Cl
 pub async fn mark_sent(pool: &SqlitePool, msg: &Claimed, profile: &str) -> sqlx::Result<()> {
     let t = now();
     let mut tx = super::begin_write(pool).await?;
-    sqlx::query("UPDATE outbox SET status = 'sent', sent_at = ?, lease_until = NULL, last_error = NULL WHERE id = ?")
-        .bind(t)
-        .bind(msg.id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "UPDATE outbox SET status = 'sent', sent_at = ?, lease_until = NULL, last_error = NULL WHERE id = ?",
+        t,
+        msg.id,
+    )
+    .execute(&mut *tx)
+    .await?;
     record_attempt(&mut tx, msg, true, Some(profile), None).await?;
     tx.commit().await
 }
@@ -106,14 +110,14 @@ pub async fn mark_failed(
 ) -> sqlx::Result<()> {
     let mut tx = super::begin_write(pool).await?;
     let status = if retry_at.is_some() { "pending" } else { "failed" };
-    sqlx::query(
+    sqlx::query!(
         "UPDATE outbox SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at), lease_until = NULL,
              last_error = ? WHERE id = ?",
+        status,
+        retry_at,
+        error,
+        msg.id,
     )
-    .bind(status)
-    .bind(retry_at)
-    .bind(error)
-    .bind(msg.id)
     .execute(&mut *tx)
     .await?;
     record_attempt(&mut tx, msg, false, profile, Some(error)).await?;
@@ -127,20 +131,23 @@ async fn record_attempt(
     profile: Option<&str>,
     error: Option<&str>,
 ) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO outbox_attempts (outbox_id, attempt, at, ok, profile, error) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(msg.id)
-        .bind(msg.attempts)
-        .bind(now())
-        .bind(ok)
-        .bind(profile)
-        .bind(error)
-        .execute(conn)
-        .await?;
+    let t = now();
+    sqlx::query!(
+        "INSERT INTO outbox_attempts (outbox_id, attempt, at, ok, profile, error) VALUES (?, ?, ?, ?, ?, ?)",
+        msg.id,
+        msg.attempts,
+        t,
+        ok,
+        profile,
+        error,
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 /// One line of the tenant's email log.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct LogRow {
     pub id: i64,
     pub kind: String,
@@ -156,29 +163,39 @@ pub struct LogRow {
 
 /// The tenant's newest messages first.
 pub async fn log(pool: &SqlitePool, tenant: TenantId, limit: i64) -> sqlx::Result<Vec<LogRow>> {
-    sqlx::query_as(
-        "SELECT id, kind, recipient, subject, status, attempts, next_attempt_at, last_error, created_at, sent_at
-         FROM outbox WHERE tenant_id = ? ORDER BY id DESC LIMIT ?",
+    sqlx::query_as!(
+        LogRow,
+        r#"SELECT id AS "id!", kind, recipient, subject, status, attempts, next_attempt_at, last_error, created_at,
+               sent_at
+           FROM outbox WHERE tenant_id = ? ORDER BY id DESC LIMIT ?"#,
+        tenant,
+        limit,
     )
-    .bind(tenant)
-    .bind(limit)
     .fetch_all(pool)
     .await
 }
 
 /// Makes a pending or failed message due now. A failed one gets one more attempt.
-/// False when there is no such message in the tenant, or it was sent.
-pub async fn retry_now(pool: &SqlitePool, tenant: TenantId, id: i64, max_attempts: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+/// False when there is no such message in the tenant, or it was sent. Takes the caller's
+/// transaction (the audit entry goes in the same one).
+pub async fn retry_now(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    id: i64,
+    max_attempts: i64,
+) -> sqlx::Result<bool> {
+    let t = now();
+    let keep = max_attempts - 1;
+    let done = sqlx::query!(
         "UPDATE outbox SET status = 'pending', next_attempt_at = ?, attempts = MIN(attempts, ?)
          WHERE tenant_id = ? AND id = ? AND status != 'sent' AND (lease_until IS NULL OR lease_until <= ?)",
+        t,
+        keep,
+        tenant,
+        id,
+        t,
     )
-    .bind(now())
-    .bind(max_attempts - 1)
-    .bind(tenant)
-    .bind(id)
-    .bind(now())
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -1,13 +1,13 @@
 //! Tenants (organizations).
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::{SqliteConnection, SqlitePool};
 
 use super::TenantId;
 use crate::db::now;
 use crate::domain::account::{TenantName, TenantSlug};
 
 /// A tenant as the console needs it.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct Tenant {
     pub id: TenantId,
     pub slug: String,
@@ -25,56 +25,85 @@ impl Tenant {
     }
 }
 
-const COLUMNS: &str = "id, slug, name, suspended, email_enabled, credential_policy, created_at";
-
 /// The tenant with this slug, if any.
 pub async fn by_slug(pool: &SqlitePool, slug: &str) -> sqlx::Result<Option<Tenant>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM tenants WHERE slug = ?")).bind(slug).fetch_optional(pool).await
+    sqlx::query_as!(
+        Tenant,
+        r#"SELECT id AS "id!: TenantId", slug, name, suspended AS "suspended: bool",
+               email_enabled AS "email_enabled: bool", credential_policy, created_at
+           FROM tenants WHERE slug = ?"#,
+        slug,
+    )
+    .fetch_optional(pool)
+    .await
 }
 
 /// Every tenant, by slug (the operator's page).
 pub async fn all(pool: &SqlitePool) -> sqlx::Result<Vec<Tenant>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM tenants ORDER BY slug")).fetch_all(pool).await
+    sqlx::query_as!(
+        Tenant,
+        r#"SELECT id AS "id!: TenantId", slug, name, suspended AS "suspended: bool",
+               email_enabled AS "email_enabled: bool", credential_policy, created_at
+           FROM tenants ORDER BY slug"#,
+    )
+    .fetch_all(pool)
+    .await
 }
 
 /// Whether the database holds no tenant yet (first run).
 pub async fn none_exist(pool: &SqlitePool) -> sqlx::Result<bool> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM tenants").fetch_one(pool).await?;
+    let n = sqlx::query_scalar!("SELECT COUNT(*) FROM tenants").fetch_one(pool).await?;
     Ok(n == 0)
 }
 
 /// Inserts a tenant. A taken slug is a unique violation (see `is_unique_violation`).
 pub async fn create(conn: &mut SqliteConnection, slug: &TenantSlug, name: &TenantName) -> sqlx::Result<TenantId> {
-    let (id,): (TenantId,) =
-        sqlx::query_as("INSERT INTO tenants (slug, name, created_at) VALUES (?, ?, ?) RETURNING id")
-            .bind(slug.as_str())
-            .bind(name.as_str())
-            .bind(now())
-            .fetch_one(conn)
-            .await?;
-    Ok(id)
+    let (slug, name, t) = (slug.as_str(), name.as_str(), now());
+    sqlx::query_scalar!(
+        r#"INSERT INTO tenants (slug, name, created_at) VALUES (?, ?, ?) RETURNING id AS "id!: TenantId""#,
+        slug,
+        name,
+        t,
+    )
+    .fetch_one(conn)
+    .await
 }
 
-/// Renames a tenant.
-pub async fn rename(pool: &SqlitePool, id: TenantId, name: &TenantName) -> sqlx::Result<()> {
-    sqlx::query("UPDATE tenants SET name = ? WHERE id = ?").bind(name.as_str()).bind(id).execute(pool).await?;
+/// Renames a tenant. Takes the caller's transaction (the audit entry goes in the same one).
+pub async fn rename(conn: &mut SqliteConnection, id: TenantId, name: &TenantName) -> sqlx::Result<()> {
+    let name = name.as_str();
+    sqlx::query!("UPDATE tenants SET name = ? WHERE id = ?", name, id).execute(conn).await?;
     Ok(())
 }
 
-/// Suspends or restores a tenant; a suspended tenant's members cannot sign in.
-pub async fn set_suspended(pool: &SqlitePool, id: TenantId, suspended: bool) -> sqlx::Result<()> {
-    sqlx::query("UPDATE tenants SET suspended = ? WHERE id = ?").bind(suspended).bind(id).execute(pool).await?;
+/// Suspends or restores a tenant; a suspended tenant's members cannot sign in. Takes the
+/// caller's transaction (the audit entry goes in the same one).
+pub async fn set_suspended(conn: &mut SqliteConnection, id: TenantId, suspended: bool) -> sqlx::Result<()> {
+    sqlx::query!("UPDATE tenants SET suspended = ? WHERE id = ?", suspended, id).execute(conn).await?;
     Ok(())
 }
 
 /// The tenant with this id.
 pub async fn by_id(pool: &SqlitePool, id: TenantId) -> sqlx::Result<Option<Tenant>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM tenants WHERE id = ?")).bind(id).fetch_optional(pool).await
+    sqlx::query_as!(
+        Tenant,
+        r#"SELECT id AS "id!: TenantId", slug, name, suspended AS "suspended: bool",
+               email_enabled AS "email_enabled: bool", credential_policy, created_at
+           FROM tenants WHERE id = ?"#,
+        id,
+    )
+    .fetch_optional(pool)
+    .await
 }
 
 /// How many members each tenant has, by tenant id (the operator's page).
 pub async fn member_counts(pool: &SqlitePool) -> sqlx::Result<Vec<(TenantId, i64)>> {
-    sqlx::query_as("SELECT tenant_id, COUNT(*) FROM users GROUP BY tenant_id").fetch_all(pool).await
+    let rows = sqlx::query!(
+        r#"SELECT tenant_id AS "tenant_id: TenantId", COUNT(*) AS "members!: i64" FROM users GROUP BY tenant_id"#
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.tenant_id, r.members)).collect())
 }
 
 /// Creates a tenant and its first administrator in the caller's transaction. The admin is
@@ -105,7 +134,7 @@ pub async fn create_with_admin(
 
 /// Turns the tenant's email switch on or off.
 pub async fn set_email_enabled(conn: &mut SqliteConnection, id: TenantId, enabled: bool) -> sqlx::Result<()> {
-    sqlx::query("UPDATE tenants SET email_enabled = ? WHERE id = ?").bind(enabled).bind(id).execute(conn).await?;
+    sqlx::query!("UPDATE tenants SET email_enabled = ? WHERE id = ?", enabled, id).execute(conn).await?;
     Ok(())
 }
 
@@ -115,10 +144,53 @@ pub async fn set_credential_policy(
     id: TenantId,
     policy: crate::domain::smtp::CredentialPolicy,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE tenants SET credential_policy = ? WHERE id = ?")
-        .bind(policy.as_str())
-        .bind(id)
-        .execute(conn)
-        .await?;
+    let policy = policy.as_str();
+    sqlx::query!("UPDATE tenants SET credential_policy = ? WHERE id = ?", policy, id).execute(conn).await?;
     Ok(())
+}
+
+/// Whether the tenant has a default SMTP profile. Read inside the caller's transaction
+/// when a decision depends on it (turning email on).
+pub async fn has_default_profile(conn: &mut SqliteConnection, id: TenantId) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM smtp_profiles WHERE tenant_id = ? AND is_default = 1) AS "yes!: bool""#,
+        id,
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Whether the tenant's mail goes out by email right now: its email switch is on and a
+/// default profile exists. Read inside the caller's transaction.
+pub async fn can_email(conn: &mut SqliteConnection, id: TenantId) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"SELECT (email_enabled AND EXISTS (SELECT 1 FROM smtp_profiles WHERE tenant_id = tenants.id AND is_default = 1))
+               AS "on!: bool"
+           FROM tenants WHERE id = ?"#,
+        id,
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// How far the tenant is through the dashboard's getting-started list, beyond what the
+/// tenant row says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// A test email through one of its profiles succeeded (the last test of that profile).
+    pub tested: bool,
+    /// Someone was ever invited.
+    pub invited: bool,
+}
+
+/// The tenant's [`Progress`].
+pub async fn progress(pool: &SqlitePool, id: TenantId) -> sqlx::Result<Progress> {
+    sqlx::query_as!(
+        Progress,
+        r#"SELECT EXISTS (SELECT 1 FROM smtp_profiles WHERE tenant_id = ?1 AND last_test_ok = 1) AS "tested!: bool",
+                  EXISTS (SELECT 1 FROM invitations WHERE tenant_id = ?1) AS "invited!: bool""#,
+        id,
+    )
+    .fetch_one(pool)
+    .await
 }

@@ -14,6 +14,7 @@ use crate::auth::password;
 use crate::domain::account::{ConsolePassword, CONSOLE_PASSWORD_MAX};
 use crate::domain::FieldErrors;
 use crate::error::AppError;
+use crate::store::audit::AuditAction;
 use crate::store::{self, audit, users};
 
 pub const MSG_CURRENT_PASSWORD: &str = "Your current password is not correct.";
@@ -79,7 +80,8 @@ pub async fn change_password(
     let hash = password::hash(new.expose()).await?;
     let mut tx = store::begin_write(&state.db).await?;
     users::set_password(&mut tx, member.tenant.id, member.user.id, &hash).await?;
-    audit::record(&mut tx, member.tenant.id, member.actor(), "user.password_changed", "other sessions ended").await?;
+    audit::record(&mut tx, member.tenant.id, member.actor(), AuditAction::UserPasswordChanged, "other sessions ended")
+        .await?;
     tx.commit().await?;
     // The epoch moved on, which ends every session; sign this one in again.
     let user = users::by_id(&state.db, member.tenant.id, member.user.id).await?.ok_or(AppError::NotFound)?;

@@ -14,7 +14,7 @@ use crate::auth::password;
 use crate::domain::account::{NewTenantForm, TenantName, MSG_SLUG_TAKEN};
 use crate::domain::FieldErrors;
 use crate::error::AppError;
-use crate::store::audit::{self, Actor};
+use crate::store::audit::{self, Actor, AuditAction};
 use crate::store::{self, tenants};
 
 struct Row {
@@ -83,7 +83,8 @@ pub async fn create_tenant(
         Err(e) => return Err(e.into()),
     };
     let detail = format!("by operator {}; first admin {}", op.0.user.email, new.admin_email.as_str());
-    audit::record(&mut tx, tenant_id, Actor { id: None, label: &op.0.user.email }, "tenant.created", &detail).await?;
+    audit::record(&mut tx, tenant_id, Actor { id: None, label: &op.0.user.email }, AuditAction::TenantCreated, &detail)
+        .await?;
     tx.commit().await?;
     op.0.session
         .flash_ok(format!("Created {} with its administrator {}.", new.name.as_str(), new.admin_email.as_str()))
@@ -105,10 +106,12 @@ pub async fn rename(
 ) -> Result<Response, AppError> {
     let tenant = tenants::by_slug(&state.db, &slug).await?.ok_or(AppError::NotFound)?;
     let name = TenantName::parse(&form.name).map_err(|m| AppError::Refused(StatusCode::UNPROCESSABLE_ENTITY, m))?;
-    tenants::rename(&state.db, tenant.id, &name).await?;
-    let mut conn = state.db.acquire().await?;
     let detail = format!("from {:?} to {:?}", tenant.name, name.as_str());
-    audit::record(&mut conn, tenant.id, Actor { id: None, label: &op.0.user.email }, "tenant.renamed", &detail).await?;
+    let mut tx = store::begin_write(&state.db).await?;
+    tenants::rename(&mut tx, tenant.id, &name).await?;
+    let actor = Actor { id: None, label: &op.0.user.email };
+    audit::record(&mut tx, tenant.id, actor, AuditAction::TenantRenamed, &detail).await?;
+    tx.commit().await?;
     op.0.session.flash_ok(format!("Renamed {} to {}.", tenant.slug, name.as_str())).await?;
     Ok(Redirect::to("/admin").into_response())
 }
@@ -133,10 +136,11 @@ pub async fn suspend(
             "You cannot suspend your own organization: you would lock yourself out.",
         ));
     }
-    tenants::set_suspended(&state.db, tenant.id, suspended).await?;
-    let mut conn = state.db.acquire().await?;
-    let action = if suspended { "tenant.suspended" } else { "tenant.restored" };
-    audit::record(&mut conn, tenant.id, Actor { id: None, label: &op.0.user.email }, action, "").await?;
+    let action = if suspended { AuditAction::TenantSuspended } else { AuditAction::TenantRestored };
+    let mut tx = store::begin_write(&state.db).await?;
+    tenants::set_suspended(&mut tx, tenant.id, suspended).await?;
+    audit::record(&mut tx, tenant.id, Actor { id: None, label: &op.0.user.email }, action, "").await?;
+    tx.commit().await?;
     let verb = if suspended { "Suspended" } else { "Restored" };
     op.0.session.flash_ok(format!("{verb} {}.", tenant.name)).await?;
     Ok(Redirect::to("/admin").into_response())

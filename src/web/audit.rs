@@ -9,7 +9,7 @@ use crate::app::AppState;
 use crate::auth::extract::Member;
 use crate::domain::account::Role;
 use crate::error::AppError;
-use crate::store::audit;
+use crate::store::audit::{self, AuditAction};
 
 /// How many entries the page shows.
 const SHOWN: i64 = 500;
@@ -24,35 +24,10 @@ struct Row {
     detail: String,
 }
 
-/// The audit log's codes as people read them.
+/// The audit log's codes as people read them ("Other" for a code this version does not
+/// know).
 fn describe(action: &str) -> &'static str {
-    match action {
-        "tenant.created" => "Created the organization",
-        "tenant.renamed" => "Renamed the organization",
-        "tenant.suspended" => "Suspended the organization",
-        "tenant.restored" => "Restored the organization",
-        "user.created" => "Created an account",
-        "user.signed_in" => "Signed in",
-        "user.signed_out" => "Signed out",
-        "user.password_changed" => "Changed their password",
-        "profile.created" => "Created an SMTP profile",
-        "profile.updated" => "Edited an SMTP profile",
-        "profile.duplicated" => "Duplicated an SMTP profile",
-        "profile.default" => "Made an SMTP profile the default",
-        "profile.tested" => "Sent a test email",
-        "profile.deleted" => "Deleted an SMTP profile",
-        "email.enabled" => "Turned email on",
-        "email.disabled" => "Turned email off",
-        "email.retried" => "Retried an email",
-        "policy.changed" => "Changed the SMTP account rules",
-        "invitation.created" => "Invited someone",
-        "invitation.regenerated" => "Made a new invitation link",
-        "invitation.accepted" => "Accepted an invitation",
-        "reset.requested" => "Asked for a password reset",
-        "reset.link_made" => "Made a password-reset link",
-        "reset.used" => "Reset their password",
-        _ => "Other",
-    }
+    AuditAction::parse(action).map_or("Other", AuditAction::label)
 }
 
 #[derive(Template)]

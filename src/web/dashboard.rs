@@ -10,8 +10,9 @@ use crate::app::AppState;
 use crate::auth::extract::{Member, PathTenant};
 use crate::domain::account::Role;
 use crate::error::AppError;
+use crate::store::audit::{self, AuditAction};
 use crate::store::smtp as profiles;
-use crate::store::{self, audit, tenants};
+use crate::store::{self, tenants};
 
 /// SPEC §3: email can be turned on only while a default profile exists.
 pub const MSG_EMAIL_NEEDS_DEFAULT: &str = "Save an SMTP profile and make it the default before turning email on.";
@@ -60,13 +61,7 @@ struct DashboardPage {
 }
 
 async fn getting_started(state: &AppState, member: &Member, has_default: bool) -> Result<Vec<Step>, AppError> {
-    let (tested, invited): (bool, bool) = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM smtp_profiles WHERE tenant_id = ?1 AND last_test_ok = 1),
-                EXISTS (SELECT 1 FROM invitations WHERE tenant_id = ?1)",
-    )
-    .bind(member.tenant.id)
-    .fetch_one(&state.db)
-    .await?;
+    let tenants::Progress { tested, invited } = tenants::progress(&state.db, member.tenant.id).await?;
     let slug = &member.tenant.slug;
     let steps = vec![
         Step {
@@ -136,17 +131,13 @@ pub async fn switch(
     let enable = form.enabled.as_deref() == Some("on");
     let mut tx = store::begin_write(&state.db).await?;
     // Checked in the same transaction that flips the switch.
-    let (defaults,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM smtp_profiles WHERE tenant_id = ? AND is_default = 1")
-            .bind(member.tenant.id)
-            .fetch_one(&mut *tx)
-            .await?;
-    if enable && defaults == 0 {
+    let has_default = tenants::has_default_profile(&mut tx, member.tenant.id).await?;
+    if enable && !has_default {
         drop(tx);
         return render_invalid(&dashboard(&state, &member, Some(MSG_EMAIL_NEEDS_DEFAULT)).await?);
     }
     tenants::set_email_enabled(&mut tx, member.tenant.id, enable).await?;
-    let action = if enable { "email.enabled" } else { "email.disabled" };
+    let action = if enable { AuditAction::EmailEnabled } else { AuditAction::EmailDisabled };
     audit::record(&mut tx, member.tenant.id, member.actor(), action, "").await?;
     tx.commit().await?;
     if enable {

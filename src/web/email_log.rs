@@ -10,7 +10,8 @@ use crate::auth::extract::Member;
 use crate::domain::account::Role;
 use crate::error::AppError;
 use crate::mail::outbox::MAX_ATTEMPTS;
-use crate::store::{audit, outbox};
+use crate::store::audit::{self, AuditAction};
+use crate::store::{self, outbox};
 
 /// Messages shown on the page.
 const SHOWN: i64 = 200;
@@ -76,11 +77,12 @@ pub async fn retry(
 ) -> Result<Response, AppError> {
     member.require(Role::Admin)?;
     let id = id.parse::<i64>().map_err(|_| AppError::NotFound)?;
-    if !outbox::retry_now(&state.db, member.tenant.id, id, MAX_ATTEMPTS).await? {
+    let mut tx = store::begin_write(&state.db).await?;
+    if !outbox::retry_now(&mut tx, member.tenant.id, id, MAX_ATTEMPTS).await? {
         return Err(AppError::NotFound);
     }
-    let mut conn = state.db.acquire().await?;
-    audit::record(&mut conn, member.tenant.id, member.actor(), "email.retried", &id.to_string()).await?;
+    audit::record(&mut tx, member.tenant.id, member.actor(), AuditAction::EmailRetried, &id.to_string()).await?;
+    tx.commit().await?;
     state.outbox_wake.notify_one();
     member.session.flash_ok("Trying again now. Reload this page in a moment to see the result.").await?;
     Ok(Redirect::to(&format!("/t/{}/email-log", member.tenant.slug)).into_response())

@@ -10,7 +10,7 @@ use super::{render, Chrome, Query};
 use crate::app::AppState;
 use crate::domain::account::TenantSlug;
 use crate::error::AppError;
-use crate::store::tenants;
+use crate::store::{self, tenants};
 
 #[derive(Template)]
 #[template(path = "home.html")]
@@ -62,7 +62,7 @@ pub async fn go(State(state): State<AppState>, Query(q): Query<GoQuery>) -> Resu
 
 /// `GET /healthz`: 200 while the database answers.
 pub async fn healthz(State(state): State<AppState>) -> Response {
-    match sqlx::query("SELECT 1").execute(&state.db).await {
+    match store::ping(&state.db).await {
         Ok(_) => (StatusCode::OK, "ok").into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
     }

@@ -12,9 +12,10 @@ use super::{render, render_invalid, Chrome, Form, TenantChrome};
 use crate::app::AppState;
 use crate::auth::session::WebSession;
 use crate::auth::{password, token_hash};
-use crate::domain::account::{AccountEmail, ConsolePassword, DisplayName, Role, CONSOLE_PASSWORD_MAX, MSG_EMAIL_TAKEN};
+use crate::domain::account::{AccountEmail, ConsolePassword, DisplayName, CONSOLE_PASSWORD_MAX, MSG_EMAIL_TAKEN};
 use crate::domain::FieldErrors;
 use crate::error::AppError;
+use crate::store::audit::AuditAction;
 use crate::store::tokens::{self, Invitation};
 use crate::store::{self, audit, is_unique_violation, tenants, users};
 
@@ -68,7 +69,7 @@ async fn page(
         page: chrome,
         token,
         email: invitation.email.clone(),
-        role: Role::parse(&invitation.role).unwrap_or(Role::User).label(),
+        role: invitation.role.label(),
         tenant_name: tenant.name.clone(),
         display_name: FieldView::new("display_name", "Your name", &form.display_name, errors.get("display_name"))
             .max(100)
@@ -108,7 +109,7 @@ pub async fn accept(
         return render_invalid(&page(&session, token, &invitation, &tenant, &form, &errors).await?);
     };
     let hash = password::hash(password.expose()).await?;
-    let role = Role::parse(&invitation.role).unwrap_or(Role::User);
+    let role = invitation.role;
     let mut tx = store::begin_write(&state.db).await?;
     if !tokens::accept(&mut tx, invitation.id).await? {
         return Err(AppError::Refused(StatusCode::GONE, MSG_INVITATION_GONE));
@@ -127,7 +128,7 @@ pub async fn accept(
         Err(e) => return Err(e.into()),
     };
     let actor = audit::Actor { id: Some(user_id), label: email.as_str() };
-    audit::record(&mut tx, tenant.id, actor, "invitation.accepted", role.as_str()).await?;
+    audit::record(&mut tx, tenant.id, actor, AuditAction::InvitationAccepted, role.as_str()).await?;
     tx.commit().await?;
 
     let user = users::by_id(&state.db, tenant.id, user_id).await?.ok_or(AppError::NotFound)?;

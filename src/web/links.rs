@@ -7,7 +7,7 @@ use sqlx::SqliteConnection;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::mail::message::{new_message_id, Outgoing};
-use crate::store::tenants::Tenant;
+use crate::store::tenants::{self, Tenant};
 
 /// Invitations stay valid this long (SPEC §5: 7 days).
 pub const INVITATION_SECS: i64 = 7 * 24 * 60 * 60;
@@ -17,14 +17,7 @@ pub const RESET_SECS: i64 = 60 * 60;
 /// Whether the tenant's mail goes out by email right now: the switch is on and a default
 /// profile exists. Read inside the caller's transaction.
 pub async fn can_email(conn: &mut SqliteConnection, tenant: &Tenant) -> Result<bool, AppError> {
-    let (on,): (bool,) = sqlx::query_as(
-        "SELECT email_enabled AND EXISTS (SELECT 1 FROM smtp_profiles WHERE tenant_id = tenants.id AND is_default = 1)
-         FROM tenants WHERE id = ?",
-    )
-    .bind(tenant.id)
-    .fetch_one(conn)
-    .await?;
-    Ok(on)
+    Ok(tenants::can_email(conn, tenant.id).await?)
 }
 
 #[derive(Template)]

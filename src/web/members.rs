@@ -17,6 +17,7 @@ use crate::domain::account::{AccountEmail, Role, MSG_EMAIL_TAKEN, MSG_ROLE};
 use crate::domain::{email, FieldErrors};
 use crate::error::AppError;
 use crate::mail::outbox::{self, Link};
+use crate::store::audit::AuditAction;
 use crate::store::{self, audit, tokens, users, UserId};
 
 pub const MSG_ROLE_NOT_ALLOWED: &str = "Organizers can invite users only.";
@@ -85,7 +86,7 @@ pub async fn reset_link(
     let token = random_token();
     let mut tx = store::begin_write(&state.db).await?;
     tokens::reset(&mut tx, member.tenant.id, user.id, &token_hash(&token), RESET_SECS).await?;
-    audit::record(&mut tx, member.tenant.id, member.actor(), "reset.link_made", &user.email).await?;
+    audit::record(&mut tx, member.tenant.id, member.actor(), AuditAction::ResetLinkMade, &user.email).await?;
     tx.commit().await?;
     let url = state.config.link(&format!("/t/{}/password/reset/{token}", member.tenant.slug));
     member.session.show_link(format!("Password-reset link for {}", user.email), url).await?;
@@ -143,7 +144,7 @@ async fn invitations_page(
         .await?
         .into_iter()
         .map(|i| {
-            let role = Role::parse(&i.role).unwrap_or(Role::User);
+            let role = i.role;
             InvitationRow {
                 id: i.id,
                 email: i.email,
@@ -209,7 +210,7 @@ pub async fn invite(
     if !errors.is_empty() {
         return render_invalid(&invitations_page(&state, &member, &form, &errors).await?);
     }
-    send_invitation(&state, &member, email.as_str(), role, "invitation.created").await
+    send_invitation(&state, &member, email.as_str(), role, AuditAction::InvitationCreated).await
 }
 
 /// `POST /t/{slug}/invitations/{id}/regenerate`: voids the old link, sends or shows a new one.
@@ -221,11 +222,11 @@ pub async fn regenerate(
     member.require(Role::Organizer)?;
     let id = id.parse::<i64>().map_err(|_| AppError::NotFound)?;
     let invitation = tokens::invitation(&state.db, member.tenant.id, id).await?.ok_or(AppError::NotFound)?;
-    let role = Role::parse(&invitation.role).unwrap_or(Role::User);
+    let role = invitation.role;
     if !invitable(&member).contains(&role) {
         return Err(AppError::Forbidden);
     }
-    send_invitation(&state, &member, &invitation.email, role, "invitation.regenerated").await
+    send_invitation(&state, &member, &invitation.email, role, AuditAction::InvitationRegenerated).await
 }
 
 /// Creates the invitation (voiding an older one for the address) and, in the same
@@ -235,21 +236,14 @@ async fn send_invitation(
     member: &Member,
     email: &str,
     role: Role,
-    action: &str,
+    action: AuditAction,
 ) -> Result<Response, AppError> {
     let token = random_token();
     let url = state.config.link(&format!("/invite/{token}"));
     let mut tx = store::begin_write(&state.db).await?;
-    let invitation = tokens::invite(
-        &mut tx,
-        member.tenant.id,
-        email,
-        role.as_str(),
-        &token_hash(&token),
-        member.user.id,
-        INVITATION_SECS,
-    )
-    .await?;
+    let invitation =
+        tokens::invite(&mut tx, member.tenant.id, email, role, &token_hash(&token), member.user.id, INVITATION_SECS)
+            .await?;
     let emailed = can_email(&mut tx, &member.tenant).await?;
     if emailed {
         let mail = invitation_mail(
@@ -295,7 +289,7 @@ pub async fn queue_reset(
     let mail = reset_mail(state, tenant, &user.email, &url)?;
     outbox::enqueue(&mut tx, &state.secrets, tenant.id, Link::Reset(reset), &mail).await?;
     let actor = audit::Actor { id: Some(user.id), label: &user.email };
-    audit::record(&mut tx, tenant.id, actor, "reset.requested", "").await?;
+    audit::record(&mut tx, tenant.id, actor, AuditAction::ResetRequested, "").await?;
     tx.commit().await?;
     state.outbox_wake.notify_one();
     Ok(true)

@@ -16,6 +16,7 @@ use crate::auth::{password, token_hash};
 use crate::domain::account::{ConsolePassword, CONSOLE_PASSWORD_MAX};
 use crate::domain::email;
 use crate::error::AppError;
+use crate::store::audit::AuditAction;
 use crate::store::tenants::Tenant;
 use crate::store::{self, audit, tokens, users};
 
@@ -156,7 +157,7 @@ pub async fn reset(
     // Moving the epoch on ends every session of this user, this browser's included.
     users::set_password(&mut tx, tenant.id, user.id, &hash).await?;
     let actor = audit::Actor { id: Some(user.id), label: &user.email };
-    audit::record(&mut tx, tenant.id, actor, "reset.used", "all sessions ended").await?;
+    audit::record(&mut tx, tenant.id, actor, AuditAction::ResetUsed, "all sessions ended").await?;
     tx.commit().await?;
     session.sign_out().await?;
     session.flash_ok(MSG_PASSWORD_CHANGED).await?;

@@ -11,6 +11,7 @@ use crate::auth::extract::Member;
 use crate::domain::account::Role;
 use crate::domain::smtp::CredentialPolicy;
 use crate::error::AppError;
+use crate::store::audit::AuditAction;
 use crate::store::{self, audit, tenants};
 
 pub const MSG_POLICY: &str = "Please choose a credential policy.";
@@ -55,7 +56,7 @@ pub async fn set_policy(
     };
     let mut tx = store::begin_write(&state.db).await?;
     tenants::set_credential_policy(&mut tx, member.tenant.id, policy).await?;
-    audit::record(&mut tx, member.tenant.id, member.actor(), "policy.changed", policy.as_str()).await?;
+    audit::record(&mut tx, member.tenant.id, member.actor(), AuditAction::PolicyChanged, policy.as_str()).await?;
     tx.commit().await?;
     member.session.flash_ok(format!("SMTP accounts are now checked against the {} rules.", policy.label())).await?;
     Ok(Redirect::to(&format!("/t/{}/settings", member.tenant.slug)).into_response())

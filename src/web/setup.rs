@@ -13,7 +13,7 @@ use crate::auth::{password, random_token, token_hash};
 use crate::domain::account::{NewTenantForm, MSG_SLUG_TAKEN};
 use crate::domain::FieldErrors;
 use crate::error::AppError;
-use crate::store::audit::{self, Actor};
+use crate::store::audit::{self, Actor, AuditAction};
 use crate::store::{self, setup, tenants, users};
 
 const GONE: &str = "This setup link is no longer valid. relaydesk is already set up: sign in to your organization.";
@@ -87,7 +87,7 @@ pub async fn submit(
         Err(e) => return Err(e.into()),
     };
     let actor = Actor { id: Some(user_id), label: new.admin_email.as_str() };
-    audit::record(&mut tx, tenant_id, actor, "tenant.created", "first-run setup").await?;
+    audit::record(&mut tx, tenant_id, actor, AuditAction::TenantCreated, "first-run setup").await?;
     tx.commit().await?;
 
     let user = users::by_id(&state.db, tenant_id, user_id).await?.ok_or(AppError::NotFound)?;

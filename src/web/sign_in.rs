@@ -14,7 +14,7 @@ use crate::auth::extract::{Member, PathTenant};
 use crate::auth::password;
 use crate::auth::session::WebSession;
 use crate::error::AppError;
-use crate::store::audit::{self, Actor};
+use crate::store::audit::{self, Actor, AuditAction};
 use crate::store::tenants::Tenant;
 use crate::store::users;
 
@@ -112,7 +112,8 @@ pub async fn submit(
     state.throttle.succeed(&account);
     session.sign_in(&user).await?;
     let mut conn = state.db.acquire().await?;
-    audit::record(&mut conn, tenant.id, Actor { id: Some(user.id), label: &user.email }, "user.signed_in", "").await?;
+    audit::record(&mut conn, tenant.id, Actor { id: Some(user.id), label: &user.email }, AuditAction::UserSignedIn, "")
+        .await?;
     Ok(Redirect::to(&safe_next(&tenant.slug, &form.next)).into_response())
 }
 
@@ -140,7 +141,7 @@ pub async fn sign_out(
 ) -> Result<Response, AppError> {
     if let Ok(member) = &member {
         let mut conn = state.db.acquire().await?;
-        audit::record(&mut conn, tenant.id, member.actor(), "user.signed_out", "").await?;
+        audit::record(&mut conn, tenant.id, member.actor(), AuditAction::UserSignedOut, "").await?;
     }
     session.sign_out().await?;
     session.flash_ok("You have signed out.").await?;

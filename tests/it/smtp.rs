@@ -650,8 +650,9 @@ async fn a_bad_new_default_deletes_nothing() {
     app.create_profile(&generic("Second")).await;
     let other_tenant = seed_tenant(&app.db, "globex", "Globex", "hank@globex.test", "hank's long password").await;
     let (foreign,): (i64,) = sqlx::query_as(
-        "INSERT INTO smtp_profiles (tenant_id, name, kind, from_address, from_name, created_at, updated_at)
-         VALUES (?, 'Theirs', 'generic', 'a@b.io', 'B', 0, 0) RETURNING id",
+        "INSERT INTO smtp_profiles (tenant_id, name, kind, from_address, from_name, host, port, security, auth_required,
+             created_at, updated_at)
+         VALUES (?, 'Theirs', 'generic', 'a@b.io', 'B', 'smtp.b.io', 25, 'none', 0, 0, 0) RETURNING id",
     )
     .bind(other_tenant)
     .fetch_one(&app.db)
@@ -738,8 +739,8 @@ async fn another_tenants_profile_is_404_on_every_route() {
     let app = admin_app().await;
     let globex = seed_tenant(&app.db, "globex", "Globex", "hank@globex.test", "hank's long password").await;
     let (theirs,): (i64,) = sqlx::query_as(
-        "INSERT INTO smtp_profiles (tenant_id, name, kind, is_default, from_address, from_name, host, port, security, created_at, updated_at)
-         VALUES (?, 'Theirs', 'generic', 1, 'a@globex.test', 'Globex', 'smtp.globex.test', 25, 'none', 0, 0) RETURNING id",
+        "INSERT INTO smtp_profiles (tenant_id, name, kind, is_default, from_address, from_name, host, port, security, auth_required, created_at, updated_at)
+         VALUES (?, 'Theirs', 'generic', 1, 'a@globex.test', 'Globex', 'smtp.globex.test', 25, 'none', 0, 0, 0) RETURNING id",
     )
     .bind(globex)
     .fetch_one(&app.db)

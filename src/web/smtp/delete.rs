@@ -23,7 +23,14 @@ pub async fn make_default(
     if !profiles::make_default(&mut tx, member.tenant.id, profile.id).await? {
         return Err(AppError::NotFound);
     }
-    audit::record(&mut tx, member.tenant.id, member.actor(), "profile.default", profile.settings.name.as_str()).await?;
+    audit::record(
+        &mut tx,
+        member.tenant.id,
+        member.actor(),
+        audit::AuditAction::ProfileDefault,
+        profile.settings.name.as_str(),
+    )
+    .await?;
     tx.commit().await?;
     member.session.flash_ok(format!("{} is now the default profile.", profile.settings.name)).await?;
     Ok(to_list(&member))
@@ -105,7 +112,7 @@ pub async fn delete(
     } else if profile.settings.is_default {
         message.push_str(" There is no default profile now: invitations and password resets are not emailed until you make one the default.");
     }
-    audit::record(&mut tx, member.tenant.id, member.actor(), "profile.deleted", &detail).await?;
+    audit::record(&mut tx, member.tenant.id, member.actor(), audit::AuditAction::ProfileDeleted, &detail).await?;
     tx.commit().await?;
     member.session.flash_ok(message).await?;
     Ok(to_list(&member))

@@ -111,7 +111,7 @@ pub async fn duplicate(
         .map_err(|e| anyhow::anyhow!("a copy's secrets were refused after they were checked: {e:?}"))?;
     profiles::create(&mut tx, member.tenant.id, &copy).await?;
     let detail = format!("{} as {new_name}", source.settings.name);
-    audit::record(&mut tx, member.tenant.id, member.actor(), "profile.duplicated", &detail).await?;
+    audit::record(&mut tx, member.tenant.id, member.actor(), audit::AuditAction::ProfileDuplicated, &detail).await?;
     tx.commit().await?;
     member.session.flash_ok(msg_copied(&new_name)).await?;
     Ok(to_list(&member))

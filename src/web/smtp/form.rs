@@ -302,7 +302,7 @@ async fn save(
         }
         Err(e) => return Err(e.into()),
     };
-    let action = if stored.is_some() { "profile.updated" } else { "profile.created" };
+    let action = if stored.is_some() { audit::AuditAction::ProfileUpdated } else { audit::AuditAction::ProfileCreated };
     audit::record(&mut tx, member.tenant.id, member.actor(), action, settings.name.as_str()).await?;
     let saved = profiles::get_in(&mut tx, member.tenant.id, id).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;

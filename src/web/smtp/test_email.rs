@@ -93,7 +93,7 @@ pub async fn send(
     profiles::record_test(&state.db, member.tenant.id, stored.id, ok, &message).await?;
     let detail = format!("{} to {}: {}", stored.settings.name, to.as_str(), if ok { "sent" } else { "failed" });
     let mut conn = state.db.acquire().await?;
-    audit::record(&mut conn, member.tenant.id, member.actor(), "profile.tested", &detail).await?;
+    audit::record(&mut conn, member.tenant.id, member.actor(), audit::AuditAction::ProfileTested, &detail).await?;
     if ok {
         member.session.flash_ok(message).await?;
     } else {
@@ -134,7 +134,7 @@ async fn send_unsaved(
         if ok { "sent" } else { "failed" }
     );
     let mut conn = state.db.acquire().await?;
-    audit::record(&mut conn, member.tenant.id, member.actor(), "profile.tested", &detail).await?;
+    audit::record(&mut conn, member.tenant.id, member.actor(), audit::AuditAction::ProfileTested, &detail).await?;
     let mut page = member.chrome(format!("Edit {}", stored.settings.name), "smtp").await?;
     let note = if ok { " These settings are not saved yet." } else { "" };
     page.flash = Some(Flash { kind: if ok { "ok" } else { "error" }.into(), text: format!("{message}{note}") });
