@@ -1,4 +1,4 @@
-//! Application state, the router with its layers, and `serve`.
+//! The router with its layers, `build_app` and `serve`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,7 +7,6 @@ use anyhow::Context;
 use axum::http::{header, HeaderValue};
 use axum::routing::{get, post};
 use axum::Router;
-use sqlx::SqlitePool;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
@@ -19,19 +18,8 @@ use crate::config::Config;
 use crate::mail::graph::GraphEndpoints;
 use crate::mail::Mailer;
 use crate::secret::SecretBox;
+pub use crate::state::AppState;
 use crate::web;
-
-/// Shared by every handler.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: SqlitePool,
-    pub config: Arc<Config>,
-    pub secrets: SecretBox,
-    pub throttle: Arc<Throttle>,
-    pub mailer: Mailer,
-    /// Wakes the outbox worker when a message is enqueued or retried.
-    pub outbox_wake: Arc<tokio::sync::Notify>,
-}
 
 /// The built application: its router and the state behind it.
 pub struct App {
@@ -162,7 +150,7 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     ));
     let shutdown = shutdown_signal()?;
     tracing::info!(%address, public_url = %app.state.config.public_url, "relaydesk is listening");
-    let worker = crate::mail::outbox::spawn_worker(app.state.clone());
+    let worker = crate::mail::outbox::spawn_worker(app.state.outbox());
     tracing::info!("outbox worker started");
     axum::serve(listener, app.router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)

@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod mail;
 pub mod secret;
+pub mod state;
 pub mod store;
 pub mod web;
 

@@ -1,29 +1,58 @@
 //! Extractors: the tenant named in the path, the member signed into it, the operator.
 
-use axum::extract::{FromRequestParts, RawPathParams};
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::Method;
 
+use sqlx::SqlitePool;
+
 use super::session::WebSession;
-use crate::app::AppState;
+use crate::config::Config;
 use crate::db::now;
 use crate::domain::account::Role;
 use crate::error::AppError;
 use crate::store::audit::Actor;
 use crate::store::tenants::{self, Tenant};
 use crate::store::users::{self, User};
-use crate::web::{Chrome, TenantChrome, UserChrome};
 
 /// The tenant whose `{slug}` is in the path; 404 when there is none.
 pub struct PathTenant(pub Tenant);
 
-impl FromRequestParts<AppState> for PathTenant {
+/// What the extractors need of the app's state: the database and the session limits.
+pub trait AuthState: Send + Sync {
+    fn db(&self) -> SqlitePool;
+    fn config(&self) -> Arc<Config>;
+}
+
+impl<S> AuthState for S
+where
+    S: Send + Sync,
+    SqlitePool: FromRef<S>,
+    Arc<Config>: FromRef<S>,
+{
+    fn db(&self) -> SqlitePool {
+        SqlitePool::from_ref(self)
+    }
+
+    fn config(&self) -> Arc<Config> {
+        Arc::from_ref(self)
+    }
+}
+
+/// Whether a sign-in made at `at` (seconds) is past the absolute session limit.
+fn too_old(state: &impl AuthState, at: i64) -> bool {
+    now().saturating_sub(at) > state.config().session_absolute.as_secs() as i64
+}
+
+impl<S: AuthState> FromRequestParts<S> for PathTenant {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let params = RawPathParams::from_request_parts(parts, state).await.map_err(|_| AppError::NotFound)?;
         let slug = params.iter().find(|(k, _)| *k == "slug").map(|(_, v)| v).ok_or(AppError::NotFound)?;
-        let tenant = tenants::by_slug(&state.db, slug).await?.ok_or(AppError::NotFound)?;
+        let tenant = tenants::by_slug(&state.db(), slug).await?.ok_or(AppError::NotFound)?;
         Ok(PathTenant(tenant))
     }
 }
@@ -36,10 +65,10 @@ pub struct Member {
     pub session: WebSession,
 }
 
-impl FromRequestParts<AppState> for Member {
+impl<S: AuthState> FromRequestParts<S> for Member {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let PathTenant(tenant) = PathTenant::from_request_parts(parts, state).await?;
         let session = WebSession::from_request_parts(parts, state).await?;
         let login = AppError::SignIn(login_url(&tenant.slug, parts));
@@ -50,8 +79,8 @@ impl FromRequestParts<AppState> for Member {
             // Signed into another tenant: not signed in here. That sign-in stays intact.
             return Err(login);
         }
-        let too_old = now().saturating_sub(auth.at) > state.config.session_absolute.as_secs() as i64;
-        let user = users::by_id(&state.db, tenant.id, auth.user_id).await?;
+        let too_old = too_old(state, auth.at);
+        let user = users::by_id(&state.db(), tenant.id, auth.user_id).await?;
         match user {
             Some(user) if !too_old && user.session_epoch == auth.epoch && !tenant.suspended => {
                 Ok(Member { tenant, user, session })
@@ -88,24 +117,6 @@ impl Member {
     pub fn actor(&self) -> Actor<'_> {
         Actor { id: Some(self.user.id), label: &self.user.email }
     }
-
-    /// The layout's data for a page of this tenant; takes the pending flash message.
-    pub async fn chrome(&self, title: impl Into<String>, nav: &'static str) -> Result<Chrome, AppError> {
-        Ok(Chrome {
-            title: title.into(),
-            csrf: self.session.csrf_token().await?,
-            flash: self.session.take_flash().await?,
-            link: self.session.take_link().await?,
-            tenant: Some(TenantChrome { slug: self.tenant.slug.clone(), name: self.tenant.name.clone() }),
-            user: Some(UserChrome {
-                display_name: self.user.display_name.clone(),
-                email: self.user.email.clone(),
-                role: self.user.role(),
-                is_operator: self.user.is_operator,
-            }),
-            nav,
-        })
-    }
 }
 
 /// A signed-in member whose role is at least `Admin`: everyone else gets 403 (and is
@@ -117,10 +128,10 @@ pub struct Organizer(pub Member);
 
 macro_rules! at_least {
     ($name:ident, $role:expr) => {
-        impl FromRequestParts<AppState> for $name {
+        impl<S: AuthState> FromRequestParts<S> for $name {
             type Rejection = AppError;
 
-            async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
                 let member = Member::from_request_parts(parts, state).await?;
                 member.require($role)?;
                 Ok($name(member))
@@ -143,20 +154,21 @@ at_least!(Organizer, Role::Organizer);
 /// A signed-in operator (SPEC §1). Anyone else gets 404, so `/admin` is not advertised.
 pub struct Operator(pub Member);
 
-impl FromRequestParts<AppState> for Operator {
+impl<S: AuthState> FromRequestParts<S> for Operator {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let session = WebSession::from_request_parts(parts, state).await?;
         let Some(auth) = session.signed_in().await? else {
             return Err(AppError::NotFound);
         };
-        let too_old = now().saturating_sub(auth.at) > state.config.session_absolute.as_secs() as i64;
-        let tenant = tenants::by_id(&state.db, auth.tenant_id).await?;
+        let too_old = too_old(state, auth.at);
+        let db = state.db();
+        let tenant = tenants::by_id(&db, auth.tenant_id).await?;
         let Some(tenant) = tenant else {
             return Err(AppError::NotFound);
         };
-        match users::by_id(&state.db, tenant.id, auth.user_id).await? {
+        match users::by_id(&db, tenant.id, auth.user_id).await? {
             Some(user) if user.is_operator && !too_old && user.session_epoch == auth.epoch => {
                 Ok(Operator(Member { tenant, user, session }))
             }

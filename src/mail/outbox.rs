@@ -13,7 +13,6 @@ use tokio::task::JoinHandle;
 use super::error::SendError;
 use super::message::Outgoing;
 use super::Sender;
-use crate::app::AppState;
 use crate::db::now;
 use crate::secret::SecretBox;
 use crate::store::outbox::{self, Claimed, NewMessage};
@@ -87,6 +86,20 @@ pub async fn enqueue(
     outbox::enqueue(conn, tenant, new).await
 }
 
+/// What the worker needs: the database, the key for sealed bodies and secrets, the
+/// transports, its wake-up call, and its lease and poll times.
+#[derive(Clone)]
+pub struct Outbox {
+    pub db: sqlx::SqlitePool,
+    pub secrets: SecretBox,
+    pub mailer: super::Mailer,
+    pub wake: std::sync::Arc<tokio::sync::Notify>,
+    /// How long a claim lasts before another worker may take the message over.
+    pub lease: Duration,
+    /// How often an idle worker looks for due mail without being woken.
+    pub poll: Duration,
+}
+
 /// A running worker; `stop` ends it after the message in hand.
 pub struct Worker {
     stop: watch::Sender<bool>,
@@ -110,7 +123,7 @@ impl Worker {
 }
 
 /// Starts the worker beside the server.
-pub fn spawn_worker(state: AppState) -> Worker {
+pub fn spawn_worker(state: Outbox) -> Worker {
     let (stop, mut stopped) = watch::channel(false);
     let handle = tokio::spawn(async move {
         loop {
@@ -126,8 +139,8 @@ pub fn spawn_worker(state: AppState) -> Worker {
             };
             if !worked {
                 tokio::select! {
-                    () = state.outbox_wake.notified() => {}
-                    () = tokio::time::sleep(state.config.outbox_poll) => {}
+                    () = state.wake.notified() => {}
+                    () = tokio::time::sleep(state.poll) => {}
                     _ = stopped.changed() => {}
                 }
             }
@@ -137,8 +150,8 @@ pub fn spawn_worker(state: AppState) -> Worker {
 }
 
 /// Claims and sends one due message; false when none was due.
-pub async fn process_one(state: &AppState) -> anyhow::Result<bool> {
-    let lease = state.config.outbox_lease.as_secs() as i64;
+pub async fn process_one(state: &Outbox) -> anyhow::Result<bool> {
+    let lease = state.lease.as_secs() as i64;
     let Some(msg) = outbox::claim(&state.db, lease).await? else { return Ok(false) };
     let (profile_name, result) = deliver(state, &msg).await;
     match result {
@@ -159,7 +172,7 @@ pub async fn process_one(state: &AppState) -> anyhow::Result<bool> {
 }
 
 /// Whether the link in the message still works; a replaced or used one is not sent.
-async fn link_still_open(state: &AppState, msg: &Claimed) -> Result<bool, SendError> {
+async fn link_still_open(state: &Outbox, msg: &Claimed) -> Result<bool, SendError> {
     let open = match (msg.invitation_id, msg.reset_id) {
         (Some(id), _) => tokens::invitation_is_open(&state.db, id).await,
         (None, Some(id)) => tokens::reset_is_open(&state.db, id).await,
@@ -169,7 +182,7 @@ async fn link_still_open(state: &AppState, msg: &Claimed) -> Result<bool, SendEr
 }
 
 /// Sends through the tenant's default profile as it is now; names the profile used.
-async fn deliver(state: &AppState, msg: &Claimed) -> (Option<String>, Result<(), SendError>) {
+async fn deliver(state: &Outbox, msg: &Claimed) -> (Option<String>, Result<(), SendError>) {
     match link_still_open(state, msg).await {
         Ok(true) => {}
         Ok(false) => return (

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::fields::FieldView;
-use super::{render, render_invalid, Chrome, Form, TenantChrome};
+use super::{render, render_invalid, Chrome, Form};
 use crate::app::AppState;
 use crate::auth::session::WebSession;
 use crate::auth::{password, token_hash};
@@ -59,12 +59,7 @@ async fn page(
     form: &AcceptForm,
     errors: &FieldErrors,
 ) -> Result<AcceptPage, AppError> {
-    let chrome = Chrome {
-        csrf: session.csrf_token().await?,
-        tenant: Some(TenantChrome { slug: tenant.slug.clone(), name: tenant.name.clone() }),
-        nav: "invite",
-        ..Chrome::bare("Join")
-    };
+    let chrome = Chrome::visitor(session, tenant, "Join", "invite").await?;
     Ok(AcceptPage {
         page: chrome,
         token,

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod audit;
 pub mod dashboard;
 pub mod email_log;
+mod error_page;
 pub mod fields;
 pub mod home;
 pub mod invite;
@@ -20,9 +21,11 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::auth::session::{Flash, SharedLink};
+use crate::auth::extract::Member;
+use crate::auth::session::{Flash, SharedLink, WebSession};
 use crate::domain::account::Role;
 use crate::error::AppError;
+use crate::store::tenants::Tenant;
 
 /// What the layout shows around every page.
 pub struct Chrome {
@@ -63,6 +66,50 @@ impl Chrome {
     /// A page outside any tenant and session (errors, first-run setup).
     pub fn bare(title: impl Into<String>) -> Chrome {
         Chrome { title: title.into(), csrf: String::new(), flash: None, link: None, tenant: None, user: None, nav: "" }
+    }
+
+    /// A tenant's page for someone not signed in (sign in, join, password reset); takes
+    /// the pending flash message.
+    pub async fn visitor(
+        session: &WebSession,
+        tenant: &Tenant,
+        title: impl Into<String>,
+        nav: &'static str,
+    ) -> Result<Chrome, AppError> {
+        Ok(Chrome {
+            csrf: session.csrf_token().await?,
+            flash: session.take_flash().await?,
+            tenant: Some(TenantChrome::of(tenant)),
+            nav,
+            ..Chrome::bare(title)
+        })
+    }
+}
+
+impl TenantChrome {
+    fn of(tenant: &Tenant) -> TenantChrome {
+        TenantChrome { slug: tenant.slug.clone(), name: tenant.name.clone() }
+    }
+}
+
+impl Member {
+    /// The layout's data for a page of this tenant; takes the pending flash message and
+    /// the one-time link.
+    pub async fn chrome(&self, title: impl Into<String>, nav: &'static str) -> Result<Chrome, AppError> {
+        Ok(Chrome {
+            title: title.into(),
+            csrf: self.session.csrf_token().await?,
+            flash: self.session.take_flash().await?,
+            link: self.session.take_link().await?,
+            tenant: Some(TenantChrome::of(&self.tenant)),
+            user: Some(UserChrome {
+                display_name: self.user.display_name.clone(),
+                email: self.user.email.clone(),
+                role: self.user.role(),
+                is_operator: self.user.is_operator,
+            }),
+            nav,
+        })
     }
 }
 

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::fields::FieldView;
-use super::{render, render_invalid, Chrome, Form, TenantChrome};
+use super::{render, render_invalid, Chrome, Form};
 use crate::app::AppState;
 use crate::auth::extract::PathTenant;
 use crate::auth::session::WebSession;
@@ -45,16 +45,6 @@ struct ResetPage {
     password: FieldView,
 }
 
-async fn chrome(session: &WebSession, tenant: &Tenant, title: &str, nav: &'static str) -> Result<Chrome, AppError> {
-    Ok(Chrome {
-        csrf: session.csrf_token().await?,
-        flash: session.take_flash().await?,
-        tenant: Some(TenantChrome { slug: tenant.slug.clone(), name: tenant.name.clone() }),
-        nav,
-        ..Chrome::bare(title)
-    })
-}
-
 pub async fn forgot_form(PathTenant(tenant): PathTenant, session: WebSession) -> Result<Response, AppError> {
     let email = FieldView::new("email", "Email", "", None)
         .kind("email")
@@ -62,7 +52,7 @@ pub async fn forgot_form(PathTenant(tenant): PathTenant, session: WebSession) ->
         .autocomplete("username")
         .required();
     render(&ForgotPage {
-        page: chrome(&session, &tenant, "Forgot your password?", "forgot").await?,
+        page: Chrome::visitor(&session, &tenant, "Forgot your password?", "forgot").await?,
         slug: tenant.slug,
         email,
     })
@@ -117,7 +107,7 @@ pub async fn reset_form(
     session: WebSession,
 ) -> Result<Response, AppError> {
     let (_, user) = open(&state, &tenant, &token).await?;
-    let page = chrome(&session, &tenant, "Choose a new password", "reset").await?;
+    let page = Chrome::visitor(&session, &tenant, "Choose a new password", "reset").await?;
     render(&ResetPage { page, slug: tenant.slug, token, email: user.email, password: password_field(None) })
 }
 
@@ -138,7 +128,7 @@ pub async fn reset(
     let password = match ConsolePassword::parse(&form.password, &user.email) {
         Ok(p) => p,
         Err(message) => {
-            let page = chrome(&session, &tenant, "Choose a new password", "reset").await?;
+            let page = Chrome::visitor(&session, &tenant, "Choose a new password", "reset").await?;
             let view = ResetPage {
                 page,
                 slug: tenant.slug,

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{render, Chrome, Form, Query, TenantChrome};
+use super::{render, Chrome, Form, Query};
 use crate::app::AppState;
 use crate::auth::extract::{Member, PathTenant};
 use crate::auth::password;
@@ -53,13 +53,7 @@ async fn login_page(
     next: String,
     error: Option<String>,
 ) -> Result<LoginPage, AppError> {
-    let page = Chrome {
-        csrf: session.csrf_token().await?,
-        flash: session.take_flash().await?,
-        tenant: Some(TenantChrome { slug: tenant.slug.clone(), name: tenant.name.clone() }),
-        nav: "login",
-        ..Chrome::bare("Sign in")
-    };
+    let page = Chrome::visitor(session, tenant, "Sign in", "login").await?;
     Ok(LoginPage { page, slug: tenant.slug.clone(), email, next, error })
 }
 

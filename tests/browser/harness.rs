@@ -86,7 +86,7 @@ impl TestApp {
         config.public_url = format!("http://{addr}").parse().unwrap();
         let app = relaydesk::build_app(config).await.expect("app builds");
         let db = app.state.db.clone();
-        let worker = relaydesk::mail::outbox::spawn_worker(app.state.clone());
+        let worker = relaydesk::mail::outbox::spawn_worker(app.state.outbox());
         tokio::spawn(async move {
             axum::serve(listener, app.router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
         });

@@ -52,7 +52,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let db = app.state.db.clone();
     let secrets = app.state.secrets.clone();
     let state = app.state.clone();
-    let worker = Arc::new(std::sync::Mutex::new(Some(relaydesk::mail::outbox::spawn_worker(state.clone()))));
+    let worker = Arc::new(std::sync::Mutex::new(Some(relaydesk::mail::outbox::spawn_worker(state.outbox()))));
     tokio::spawn(async move {
         axum::serve(listener, app.router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
     });
@@ -164,7 +164,7 @@ impl TestApp {
 
     /// Starts a fresh outbox worker, as a restart would.
     pub fn start_worker(&self) {
-        *self.worker.lock().unwrap() = Some(relaydesk::mail::outbox::spawn_worker(self.state.clone()));
+        *self.worker.lock().unwrap() = Some(relaydesk::mail::outbox::spawn_worker(self.state.outbox()));
     }
 
     /// The session cookie the jar would send now.
