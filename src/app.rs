@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::http::{header, HeaderValue};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -71,40 +71,7 @@ fn router(state: AppState, sessions: SqliteStore) -> Router {
         // Saving on every request is what moves the idle deadline forward.
         .with_always_save(true);
 
-    let pages = Router::new()
-        .route("/", get(web::home::index))
-        .route("/go", get(web::home::go))
-        .route("/setup/{token}", get(web::setup::show).post(web::setup::submit))
-        .route("/admin", get(web::admin::index))
-        .route("/admin/tenants", post(web::admin::create_tenant))
-        .route("/admin/tenants/{slug}/rename", post(web::admin::rename))
-        .route("/admin/tenants/{slug}/suspend", post(web::admin::suspend))
-        .route("/t/{slug}", get(web::dashboard::to_dashboard))
-        .route("/t/{slug}/", get(web::dashboard::show))
-        .route("/t/{slug}/login", get(web::sign_in::show).post(web::sign_in::submit))
-        .route("/t/{slug}/logout", post(web::sign_in::sign_out))
-        .route("/t/{slug}/audit", get(web::audit::show))
-        .route("/t/{slug}/account", get(web::account::show))
-        .route("/t/{slug}/account/password", post(web::account::change_password))
-        .route("/t/{slug}/email-log", get(web::email_log::show))
-        .route("/t/{slug}/email-log/{id}/retry", post(web::email_log::retry))
-        .route("/t/{slug}/members", get(web::members::members))
-        .route("/t/{slug}/members/{id}/reset-link", post(web::members::reset_link))
-        .route("/t/{slug}/invitations", get(web::members::invitations).post(web::members::invite))
-        .route("/t/{slug}/invitations/{id}/regenerate", post(web::members::regenerate))
-        .route("/t/{slug}/password/forgot", get(web::passwords::forgot_form).post(web::passwords::forgot))
-        .route("/t/{slug}/password/reset/{token}", get(web::passwords::reset_form).post(web::passwords::reset))
-        .route("/invite/{token}", get(web::invite::show).post(web::invite::accept))
-        .route("/t/{slug}/settings", get(web::settings::show))
-        .route("/t/{slug}/settings/email", post(web::dashboard::switch))
-        .route("/t/{slug}/settings/credential-policy", post(web::settings::set_policy))
-        .route("/t/{slug}/smtp", get(web::smtp::list).post(web::smtp::create))
-        .route("/t/{slug}/smtp/new", get(web::smtp::new_form))
-        .route("/t/{slug}/smtp/{id}", get(web::smtp::edit_form).post(web::smtp::update))
-        .route("/t/{slug}/smtp/{id}/duplicate", get(web::smtp::duplicate_form).post(web::smtp::duplicate))
-        .route("/t/{slug}/smtp/{id}/default", post(web::smtp::make_default))
-        .route("/t/{slug}/smtp/{id}/test", get(web::smtp::test_form).post(web::smtp::send_test))
-        .route("/t/{slug}/smtp/{id}/delete", get(web::smtp::delete_form).post(web::smtp::delete))
+    let pages = web::routes()
         .fallback(web::home::not_found)
         .layer(axum::middleware::from_fn(crate::auth::csrf::require_token))
         .layer(session_layer)

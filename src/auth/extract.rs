@@ -57,6 +57,20 @@ impl<S: AuthState> FromRequestParts<S> for PathTenant {
     }
 }
 
+/// The `{id}` in the path, a positive whole number; anything else answers 404, like an id
+/// of another tenant's object does once it is looked up with the tenant.
+pub struct PathId(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params = RawPathParams::from_request_parts(parts, state).await.map_err(|_| AppError::NotFound)?;
+        let id = params.iter().find(|(k, _)| *k == "id").map(|(_, v)| v).ok_or(AppError::NotFound)?;
+        id.parse::<i64>().ok().filter(|n| *n > 0).map(PathId).ok_or(AppError::NotFound)
+    }
+}
+
 /// A signed-in member of the tenant in the path. Anyone else (not signed in, signed into
 /// another tenant, past the session limits, or reset since) is sent to that tenant's login.
 pub struct Member {

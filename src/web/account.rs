@@ -4,6 +4,8 @@
 use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
 use serde::Deserialize;
 
 use super::fields::FieldView;
@@ -88,4 +90,9 @@ pub async fn change_password(
     member.session.sign_in(&user).await?;
     member.session.flash_ok(MSG_PASSWORD_CHANGED).await?;
     Ok(Redirect::to(&format!("/t/{}/account", member.tenant.slug)).into_response())
+}
+
+/// This area's pages.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/t/{slug}/account", get(show)).route("/t/{slug}/account/password", post(change_password))
 }

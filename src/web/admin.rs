@@ -5,6 +5,8 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
 use serde::Deserialize;
 
 use super::{format_time, render, render_invalid, Chrome, Form};
@@ -144,4 +146,13 @@ pub async fn suspend(
     let verb = if suspended { "Suspended" } else { "Restored" };
     op.0.session.flash_ok(format!("{verb} {}.", tenant.name)).await?;
     Ok(Redirect::to("/admin").into_response())
+}
+
+/// This area's pages.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(index))
+        .route("/admin/tenants", post(create_tenant))
+        .route("/admin/tenants/{slug}/rename", post(rename))
+        .route("/admin/tenants/{slug}/suspend", post(suspend))
 }

@@ -3,11 +3,12 @@
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
 
 use super::{format_time, render, Chrome};
 use crate::app::AppState;
-use crate::auth::extract::Member;
-use crate::domain::account::Role;
+use crate::auth::extract::Admin;
 use crate::error::AppError;
 use crate::store::audit::{self, AuditAction};
 
@@ -37,8 +38,7 @@ struct AuditPage {
     rows: Vec<Row>,
 }
 
-pub async fn show(State(state): State<AppState>, member: Member) -> Result<Response, AppError> {
-    member.require(Role::Admin)?;
+pub async fn show(State(state): State<AppState>, Admin(member): Admin) -> Result<Response, AppError> {
     let rows = audit::recent(&state.db, member.tenant.id, SHOWN)
         .await?
         .into_iter()
@@ -52,4 +52,9 @@ pub async fn show(State(state): State<AppState>, member: Member) -> Result<Respo
         .collect();
     let page = member.chrome("Audit log", "audit").await?;
     render(&AuditPage { page, rows })
+}
+
+/// This area's pages.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/t/{slug}/audit", get(show))
 }

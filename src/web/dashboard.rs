@@ -3,11 +3,13 @@
 use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
 use serde::Deserialize;
 
 use super::{render, render_invalid, Chrome, Form};
 use crate::app::AppState;
-use crate::auth::extract::{Member, PathTenant};
+use crate::auth::extract::{Admin, Member, PathTenant};
 use crate::domain::account::Role;
 use crate::error::AppError;
 use crate::store::audit::{self, AuditAction};
@@ -124,10 +126,9 @@ pub struct SwitchForm {
 /// `POST /t/{slug}/settings/email`: `enabled=on` turns email on, its absence turns it off.
 pub async fn switch(
     State(state): State<AppState>,
-    member: Member,
+    Admin(member): Admin,
     Form(form): Form<SwitchForm>,
 ) -> Result<Response, AppError> {
-    member.require(Role::Admin)?;
     let enable = form.enabled.as_deref() == Some("on");
     let mut tx = store::begin_write(&state.db).await?;
     // Checked in the same transaction that flips the switch.
@@ -151,4 +152,12 @@ pub async fn switch(
     };
     member.session.flash_ok(message).await?;
     Ok(Redirect::to(&format!("/t/{}/", member.tenant.slug)).into_response())
+}
+
+/// This area's pages.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/t/{slug}", get(to_dashboard))
+        .route("/t/{slug}/", get(show))
+        .route("/t/{slug}/settings/email", post(switch))
 }

@@ -1,13 +1,14 @@
 //! `/t/{slug}/email-log`: what the outbox did with the tenant's mail, with "retry now".
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
 
 use super::{format_time, render, Chrome};
 use crate::app::AppState;
-use crate::auth::extract::Member;
-use crate::domain::account::Role;
+use crate::auth::extract::{Admin, PathId};
 use crate::error::AppError;
 use crate::mail::outbox::MAX_ATTEMPTS;
 use crate::store::audit::{self, AuditAction};
@@ -40,8 +41,7 @@ struct LogPage {
     paused: bool,
 }
 
-pub async fn show(State(state): State<AppState>, member: Member) -> Result<Response, AppError> {
-    member.require(Role::Admin)?;
+pub async fn show(State(state): State<AppState>, Admin(member): Admin) -> Result<Response, AppError> {
     let rows = outbox::log(&state.db, member.tenant.id, SHOWN)
         .await?
         .into_iter()
@@ -72,11 +72,9 @@ pub async fn show(State(state): State<AppState>, member: Member) -> Result<Respo
 
 pub async fn retry(
     State(state): State<AppState>,
-    member: Member,
-    Path((_, id)): Path<(String, String)>,
+    Admin(member): Admin,
+    PathId(id): PathId,
 ) -> Result<Response, AppError> {
-    member.require(Role::Admin)?;
-    let id = id.parse::<i64>().map_err(|_| AppError::NotFound)?;
     let mut tx = store::begin_write(&state.db).await?;
     if !outbox::retry_now(&mut tx, member.tenant.id, id, MAX_ATTEMPTS).await? {
         return Err(AppError::NotFound);
@@ -86,4 +84,9 @@ pub async fn retry(
     state.outbox_wake.notify_one();
     member.session.flash_ok("Trying again now. Reload this page in a moment to see the result.").await?;
     Ok(Redirect::to(&format!("/t/{}/email-log", member.tenant.slug)).into_response())
+}
+
+/// This area's pages.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/t/{slug}/email-log", get(show)).route("/t/{slug}/email-log/{id}/retry", post(retry))
 }

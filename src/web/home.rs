@@ -4,6 +4,8 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
 use serde::Deserialize;
 
 use super::{render, Chrome, Query};
@@ -80,4 +82,9 @@ pub async fn static_file(Path(path): Path<String>) -> Response {
 
 pub async fn not_found() -> AppError {
     AppError::NotFound
+}
+
+/// This area's pages.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/", get(index)).route("/go", get(go))
 }

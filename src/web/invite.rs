@@ -5,6 +5,8 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
 use serde::Deserialize;
 
 use super::fields::FieldView;
@@ -133,4 +135,9 @@ pub async fn accept(
         .flash_ok(format!("Welcome to {}, {}. Next time, sign in at {login}", tenant.name, user.display_name))
         .await?;
     Ok(Redirect::to(&format!("/t/{}/", tenant.slug)).into_response())
+}
+
+/// This area's pages.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/invite/{token}", get(show).post(accept))
 }

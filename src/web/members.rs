@@ -2,16 +2,18 @@
 //! organizers invite users. Admins can also make a password-reset link to share.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
 use serde::Deserialize;
 
 use super::fields::FieldView;
 use super::links::{can_email, invitation_mail, reset_mail, INVITATION_SECS, RESET_SECS};
 use super::{format_time, render, render_invalid, Chrome, Form};
 use crate::app::AppState;
-use crate::auth::extract::Member;
+use crate::auth::extract::{Admin, Member, Organizer, PathId};
 use crate::auth::{random_token, token_hash};
 use crate::domain::account::{AccountEmail, Role, MSG_EMAIL_TAKEN, MSG_ROLE};
 use crate::domain::{email, FieldErrors};
@@ -48,8 +50,7 @@ struct MembersPage {
     is_admin: bool,
 }
 
-pub async fn members(State(state): State<AppState>, member: Member) -> Result<Response, AppError> {
-    member.require(Role::Organizer)?;
+pub async fn members(State(state): State<AppState>, Organizer(member): Organizer) -> Result<Response, AppError> {
     let rows = users::list(&state.db, member.tenant.id)
         .await?
         .into_iter()
@@ -74,11 +75,9 @@ pub async fn members(State(state): State<AppState>, member: Member) -> Result<Re
 /// `POST /t/{slug}/members/{id}/reset-link`: a reset link for the admin to share.
 pub async fn reset_link(
     State(state): State<AppState>,
-    member: Member,
-    Path((_, id)): Path<(String, String)>,
+    Admin(member): Admin,
+    PathId(id): PathId,
 ) -> Result<Response, AppError> {
-    member.require(Role::Admin)?;
-    let id = id.parse::<i64>().map_err(|_| AppError::NotFound)?;
     let user = users::by_id(&state.db, member.tenant.id, UserId(id)).await?.ok_or(AppError::NotFound)?;
     if !may_get_reset_link(&user) {
         return Err(AppError::Refused(StatusCode::FORBIDDEN, MSG_RESET_LINK_NOT_ALLOWED));
@@ -175,17 +174,15 @@ async fn invitations_page(
     })
 }
 
-pub async fn invitations(State(state): State<AppState>, member: Member) -> Result<Response, AppError> {
-    member.require(Role::Organizer)?;
+pub async fn invitations(State(state): State<AppState>, Organizer(member): Organizer) -> Result<Response, AppError> {
     render(&invitations_page(&state, &member, &InviteForm::default(), &FieldErrors::default()).await?)
 }
 
 pub async fn invite(
     State(state): State<AppState>,
-    member: Member,
+    Organizer(member): Organizer,
     Form(form): Form<InviteForm>,
 ) -> Result<Response, AppError> {
-    member.require(Role::Organizer)?;
     let mut errors = FieldErrors::default();
     let email = errors.check("email", AccountEmail::parse(&form.email));
     let role = match Role::parse(&form.role) {
@@ -216,11 +213,9 @@ pub async fn invite(
 /// `POST /t/{slug}/invitations/{id}/regenerate`: voids the old link, sends or shows a new one.
 pub async fn regenerate(
     State(state): State<AppState>,
-    member: Member,
-    Path((_, id)): Path<(String, String)>,
+    Organizer(member): Organizer,
+    PathId(id): PathId,
 ) -> Result<Response, AppError> {
-    member.require(Role::Organizer)?;
-    let id = id.parse::<i64>().map_err(|_| AppError::NotFound)?;
     let invitation = tokens::invitation(&state.db, member.tenant.id, id).await?.ok_or(AppError::NotFound)?;
     let role = invitation.role;
     if !invitable(&member).contains(&role) {
@@ -293,4 +288,13 @@ pub async fn queue_reset(
     tx.commit().await?;
     state.outbox_wake.notify_one();
     Ok(true)
+}
+
+/// This area's pages.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/t/{slug}/members", get(members))
+        .route("/t/{slug}/members/{id}/reset-link", post(reset_link))
+        .route("/t/{slug}/invitations", get(invitations).post(invite))
+        .route("/t/{slug}/invitations/{id}/regenerate", post(regenerate))
 }

@@ -20,11 +20,13 @@ pub mod smtp;
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
+use axum::Router;
 
 use crate::auth::extract::Member;
 use crate::auth::session::{Flash, SharedLink, WebSession};
 use crate::domain::account::Role;
 use crate::error::AppError;
+use crate::state::AppState;
 use crate::store::tenants::Tenant;
 
 /// What the layout shows around every page.
@@ -111,6 +113,31 @@ impl Member {
             nav,
         })
     }
+}
+
+/// Every page, area by area. Who may enter is enforced by each handler's extractor, so a
+/// route cannot be added without saying it: none or `PathTenant` (public), `Member`,
+/// `Organizer`, `Admin`, `Operator` (404 to anyone else); ids come through `PathId`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        // Public: the welcome page, first-run setup, sign-in, password resets, joining.
+        .merge(home::routes())
+        .merge(setup::routes())
+        .merge(sign_in::routes())
+        .merge(passwords::routes())
+        .merge(invite::routes())
+        // Any member: the dashboard and their own account (the email switch: admins).
+        .merge(dashboard::routes())
+        .merge(account::routes())
+        // Organizers and admins: members and invitations, the profile list.
+        .merge(members::routes())
+        .merge(smtp::routes())
+        // Admins: settings, the audit log, the email log.
+        .merge(settings::routes())
+        .merge(audit::routes())
+        .merge(email_log::routes())
+        // The operator of the instance.
+        .merge(admin::routes())
 }
 
 /// Renders a page with status 200.

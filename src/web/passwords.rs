@@ -5,6 +5,8 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
 use serde::Deserialize;
 
 use super::fields::FieldView;
@@ -152,4 +154,11 @@ pub async fn reset(
     session.sign_out().await?;
     session.flash_ok(MSG_PASSWORD_CHANGED).await?;
     Ok(Redirect::to(&format!("/t/{}/login", tenant.slug)).into_response())
+}
+
+/// This area's pages.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/t/{slug}/password/forgot", get(forgot_form).post(forgot))
+        .route("/t/{slug}/password/reset/{token}", get(reset_form).post(reset))
 }

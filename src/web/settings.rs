@@ -3,12 +3,13 @@
 use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
 use serde::Deserialize;
 
 use super::{render, render_invalid, Chrome, Form};
 use crate::app::AppState;
-use crate::auth::extract::Member;
-use crate::domain::account::Role;
+use crate::auth::extract::{Admin, Member};
 use crate::domain::smtp::CredentialPolicy;
 use crate::error::AppError;
 use crate::store::audit::AuditAction;
@@ -34,8 +35,7 @@ async fn settings_page(member: &Member, error: Option<&'static str>) -> Result<S
     })
 }
 
-pub async fn show(member: Member) -> Result<Response, AppError> {
-    member.require(Role::Admin)?;
+pub async fn show(Admin(member): Admin) -> Result<Response, AppError> {
     render(&settings_page(&member, None).await?)
 }
 
@@ -47,10 +47,9 @@ pub struct PolicyForm {
 
 pub async fn set_policy(
     State(state): State<AppState>,
-    member: Member,
+    Admin(member): Admin,
     Form(form): Form<PolicyForm>,
 ) -> Result<Response, AppError> {
-    member.require(Role::Admin)?;
     let Some(policy) = CredentialPolicy::parse(form.policy.trim()) else {
         return render_invalid(&settings_page(&member, Some(MSG_POLICY)).await?);
     };
@@ -60,4 +59,9 @@ pub async fn set_policy(
     tx.commit().await?;
     member.session.flash_ok(format!("SMTP accounts are now checked against the {} rules.", policy.label())).await?;
     Ok(Redirect::to(&format!("/t/{}/settings", member.tenant.slug)).into_response())
+}
+
+/// This area's pages.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/t/{slug}/settings", get(show)).route("/t/{slug}/settings/credential-policy", post(set_policy))
 }

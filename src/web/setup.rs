@@ -5,6 +5,8 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
 
 use super::{render, render_invalid, Chrome, Form};
 use crate::app::AppState;
@@ -95,4 +97,9 @@ pub async fn submit(
     session.flash_ok("Your organization is ready, and you are signed in as its administrator.").await?;
     tracing::info!(tenant = new.slug.as_str(), "first-run setup created the first organization");
     Ok(Redirect::to(&format!("/t/{}/", new.slug.as_str())).into_response())
+}
+
+/// This area's pages.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/setup/{token}", get(show).post(submit))
 }

@@ -1,5 +1,7 @@
 //! Sign-in and sign-out, per tenant.
 
+use axum::routing::{get, post};
+use axum::Router;
 use std::net::SocketAddr;
 
 use askama::Template;
@@ -140,6 +142,11 @@ pub async fn sign_out(
     session.sign_out().await?;
     session.flash_ok("You have signed out.").await?;
     Ok(Redirect::to(&format!("/t/{}/login", tenant.slug)).into_response())
+}
+
+/// This area's pages.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/t/{slug}/login", get(show).post(submit)).route("/t/{slug}/logout", post(sign_out))
 }
 
 #[cfg(test)]

@@ -7,9 +7,11 @@ mod form;
 mod list;
 mod test_email;
 
-use axum::extract::{FromRequestParts, Path};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
 
 pub use delete::{delete, delete_form, make_default, MSG_NEW_DEFAULT};
 pub use duplicate::{duplicate, duplicate_form};
@@ -19,7 +21,7 @@ pub use test_email::{send as send_test, show as test_form};
 
 use super::format_time;
 use crate::app::AppState;
-use crate::auth::extract::{Admin, Member};
+use crate::auth::extract::{Admin, Member, PathId};
 use crate::domain::smtp::Transport;
 use crate::error::AppError;
 use crate::store::smtp::{self as profiles, Profile, ProfileId};
@@ -76,9 +78,7 @@ impl FromRequestParts<AppState> for AdminProfile {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let Admin(member) = Admin::from_request_parts(parts, state).await?;
-        let Path((_, id)) =
-            Path::<(String, String)>::from_request_parts(parts, state).await.map_err(|_| AppError::NotFound)?;
-        let id = id.parse::<i64>().map_err(|_| AppError::NotFound)?;
+        let PathId(id) = PathId::from_request_parts(parts, state).await?;
         let profile = profiles::get(&state.db, member.tenant.id, ProfileId(id)).await?.ok_or(AppError::NotFound)?;
         Ok(AdminProfile { member, profile })
     }
@@ -87,4 +87,16 @@ impl FromRequestParts<AppState> for AdminProfile {
 /// After a change: back to the list, where the flash tells what happened.
 fn to_list(member: &Member) -> Response {
     Redirect::to(&format!("/t/{}/smtp", member.tenant.slug)).into_response()
+}
+
+/// This area's pages.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/t/{slug}/smtp", get(list).post(create))
+        .route("/t/{slug}/smtp/new", get(new_form))
+        .route("/t/{slug}/smtp/{id}", get(edit_form).post(update))
+        .route("/t/{slug}/smtp/{id}/duplicate", get(duplicate_form).post(duplicate))
+        .route("/t/{slug}/smtp/{id}/default", post(make_default))
+        .route("/t/{slug}/smtp/{id}/test", get(test_form).post(send_test))
+        .route("/t/{slug}/smtp/{id}/delete", get(delete_form).post(delete))
 }
