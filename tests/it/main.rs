@@ -14,6 +14,7 @@ mod graph;
 mod isolation;
 mod outbox;
 mod pages;
+mod routes;
 mod schema;
 mod sending;
 mod sessions;

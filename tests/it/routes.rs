@@ -1,0 +1,203 @@
+//! Every tenant route × every role × another tenant's ids: who may enter is decided by the
+//! route's extractor, and this walks the whole table so a route added without the right
+//! one fails here.
+
+use relaydesk::domain::account::Role;
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+use crate::smtp::generic;
+
+/// Who may enter a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Access {
+    Member,
+    Organizer,
+    Admin,
+}
+
+/// The ids a route's `{id}` can stand for.
+#[derive(Debug, Clone, Copy)]
+enum Id {
+    None,
+    Profile,
+    User,
+    Invitation,
+    Outbox,
+}
+
+/// Every tenant page but sign-in, sign-out and the public ones (tested in their own
+/// files). POSTs carry fields that fail their rules or change nothing lasting, so the
+/// walk can go on in any order.
+const ROUTES: &[(&str, &str, Id, Access, &[(&str, &str)])] = &[
+    ("GET", "/t/acme/", Id::None, Access::Member, &[]),
+    ("GET", "/t/acme/account", Id::None, Access::Member, &[]),
+    ("POST", "/t/acme/account/password", Id::None, Access::Member, &[("password", "short")]),
+    ("GET", "/t/acme/members", Id::None, Access::Organizer, &[]),
+    ("GET", "/t/acme/invitations", Id::None, Access::Organizer, &[]),
+    ("POST", "/t/acme/invitations", Id::None, Access::Organizer, &[("email", "not an email")]),
+    ("POST", "/t/acme/invitations/{id}/regenerate", Id::Invitation, Access::Organizer, &[]),
+    ("POST", "/t/acme/members/{id}/reset-link", Id::User, Access::Admin, &[]),
+    ("GET", "/t/acme/smtp", Id::None, Access::Organizer, &[]),
+    ("GET", "/t/acme/smtp/new", Id::None, Access::Admin, &[]),
+    ("POST", "/t/acme/smtp", Id::None, Access::Admin, &[("name", "bad name")]),
+    ("GET", "/t/acme/smtp/{id}", Id::Profile, Access::Admin, &[]),
+    ("POST", "/t/acme/smtp/{id}", Id::Profile, Access::Admin, &[("name", "bad name")]),
+    ("GET", "/t/acme/smtp/{id}/duplicate", Id::Profile, Access::Admin, &[]),
+    ("POST", "/t/acme/smtp/{id}/duplicate", Id::Profile, Access::Admin, &[("password", "")]),
+    ("POST", "/t/acme/smtp/{id}/default", Id::Profile, Access::Admin, &[]),
+    ("GET", "/t/acme/smtp/{id}/test", Id::Profile, Access::Admin, &[]),
+    ("POST", "/t/acme/smtp/{id}/test", Id::Profile, Access::Admin, &[("to", "not an email")]),
+    ("GET", "/t/acme/smtp/{id}/delete", Id::Profile, Access::Admin, &[]),
+    ("POST", "/t/acme/smtp/{id}/delete", Id::Profile, Access::Admin, &[("new_default", "x")]),
+    ("GET", "/t/acme/settings", Id::None, Access::Admin, &[]),
+    ("POST", "/t/acme/settings/email", Id::None, Access::Admin, &[]),
+    ("POST", "/t/acme/settings/credential-policy", Id::None, Access::Admin, &[("policy", "bogus")]),
+    ("GET", "/t/acme/audit", Id::None, Access::Admin, &[]),
+    ("GET", "/t/acme/email-log", Id::None, Access::Admin, &[]),
+    ("POST", "/t/acme/email-log/{id}/retry", Id::Outbox, Access::Admin, &[]),
+];
+
+/// One tenant's objects, one of each kind a route can name.
+#[derive(Clone, Copy)]
+struct Ids {
+    profile: i64,
+    user: i64,
+    invitation: i64,
+    outbox: i64,
+}
+
+impl Ids {
+    fn of(&self, id: Id) -> String {
+        match id {
+            Id::None => String::new(),
+            Id::Profile => self.profile.to_string(),
+            Id::User => self.user.to_string(),
+            Id::Invitation => self.invitation.to_string(),
+            Id::Outbox => self.outbox.to_string(),
+        }
+    }
+}
+
+async fn request(app: &TestApp, method: &str, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    match method {
+        "GET" => app.get(path).await,
+        _ => app.post(path, fields).await,
+    }
+}
+
+/// Makes one object of each kind in `slug` as `app`'s signed-in admin would, plus an
+/// outbox row (a failed one, so no worker picks it up), and returns their ids.
+async fn objects(app: &TestApp, slug: &str, tenant: relaydesk::store::TenantId, member_email: &str) -> Ids {
+    let res = app.post_form(&format!("/t/{slug}/smtp"), &generic(&format!("{slug}_main"))).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "profile in {slug}");
+    let res =
+        app.post(&format!("/t/{slug}/invitations"), &[("email", &format!("new@{slug}.test")), ("role", "user")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "invitation in {slug}");
+    let one = |sql: &'static str| {
+        let db = app.db.clone();
+        async move { sqlx::query_scalar::<_, i64>(sql).bind(tenant.0).fetch_one(&db).await.unwrap() }
+    };
+    let outbox: i64 = sqlx::query_scalar(
+        "INSERT INTO outbox (tenant_id, kind, recipient, subject, body_sealed, message_id, status, next_attempt_at,
+             created_at)
+         VALUES (?, 'invitation', 'x@example.test', 'x', 'x', ?, 'failed', 0, 0) RETURNING id",
+    )
+    .bind(tenant.0)
+    .bind(format!("<{slug}@routes.test>"))
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    let user: i64 = sqlx::query_scalar("SELECT id FROM users WHERE tenant_id = ? AND email = ?")
+        .bind(tenant.0)
+        .bind(member_email)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    Ids {
+        profile: one("SELECT id FROM smtp_profiles WHERE tenant_id = ?").await,
+        user,
+        invitation: one("SELECT id FROM invitations WHERE tenant_id = ?").await,
+        outbox,
+    }
+}
+
+async fn newest_invitation(app: &TestApp, tenant: relaydesk::store::TenantId) -> i64 {
+    sqlx::query_scalar("SELECT MAX(id) FROM invitations WHERE tenant_id = ?")
+        .bind(tenant.0)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_route_answers_each_role_as_its_extractor_says() {
+    let app = spawn_app().await;
+    app.sign_in_admin().await;
+    app.add_user("olga@acme.test", "olga's long password", Role::Organizer, false).await;
+    app.add_user("ulf@acme.test", "ulf's long password", Role::User, false).await;
+    let acme = objects(&app, "acme", app.tenant, "ulf@acme.test").await;
+
+    let globex = seed_tenant(&app.db, "globex", "Globex Corp", "hank@globex.test", "hank's long password").await;
+    let hank = app.share();
+    assert_eq!(
+        hank.sign_in_to("globex", "hank@globex.test", "hank's long password").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let theirs = objects(&hank, "globex", globex, "hank@globex.test").await;
+
+    let as_role = |email: &'static str, password: &'static str| {
+        let member = app.share();
+        async move {
+            assert_eq!(member.sign_in(email, password).await.status(), StatusCode::SEE_OTHER, "{email}");
+            member
+        }
+    };
+    let ulf = as_role("ulf@acme.test", "ulf's long password").await;
+    let olga = as_role("olga@acme.test", "olga's long password").await;
+    let roles = [(Access::Member, &ulf), (Access::Organizer, &olga), (Access::Admin, &app)];
+    let anonymous = app.share();
+
+    for &(method, template, id, needs, fields) in ROUTES {
+        for (has, member) in &roles {
+            // Regenerating voids the invitation it was given: each turn takes the newest.
+            let ids = Ids { invitation: newest_invitation(&app, app.tenant).await, ..acme };
+            let path = template.replace("{id}", &ids.of(id));
+            let res = request(member, method, &path, fields).await;
+            let status = res.status();
+            if *has >= needs {
+                let login = location(&res).contains("/login");
+                assert!(
+                    status != StatusCode::FORBIDDEN && status != StatusCode::NOT_FOUND && !login,
+                    "{method} {path} as {has:?}: {status}"
+                );
+            } else {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} as {has:?}");
+            }
+        }
+        let path = template.replace("{id}", &acme.of(id));
+        if method == "GET" {
+            // Not signed in, and signed in to another tenant: both go to this tenant's login.
+            for (who, visitor) in [("nobody", &anonymous), ("globex's admin", &hank)] {
+                let res = visitor.get(&path).await;
+                assert_eq!(res.status(), StatusCode::SEE_OTHER, "{method} {path} as {who}");
+                assert!(location(&res).starts_with("/t/acme/login"), "{method} {path} as {who}");
+            }
+        }
+        if !matches!(id, Id::None) {
+            // Another tenant's id, or no id at all, is 404 even for this tenant's admin.
+            for other in [theirs.of(id), "abc".into(), "0".into(), "-1".into(), "99999999999999999999".into()] {
+                let path = template.replace("{id}", &other);
+                let res = request(&app, method, &path, fields).await;
+                assert_eq!(res.status(), StatusCode::NOT_FOUND, "{method} {path} as acme's admin");
+            }
+        }
+    }
+    // The walk changed nothing of globex's.
+    let name: String = sqlx::query_scalar("SELECT name FROM smtp_profiles WHERE id = ?")
+        .bind(theirs.profile)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(name, "globex_main");
+}
