@@ -29,7 +29,9 @@ enum Id {
 /// Every tenant page but sign-in, sign-out and the public ones (tested in their own
 /// files). POSTs carry fields that fail their rules or change nothing lasting, so the
 /// walk can go on in any order.
-const ROUTES: &[(&str, &str, Id, Access, &[(&str, &str)])] = &[
+type Route = (&'static str, &'static str, Id, Access, &'static [(&'static str, &'static str)]);
+
+const ROUTES: &[Route] = &[
     ("GET", "/t/acme/", Id::None, Access::Member, &[]),
     ("GET", "/t/acme/account", Id::None, Access::Member, &[]),
     ("POST", "/t/acme/account/password", Id::None, Access::Member, &[("password", "short")]),
