@@ -1,7 +1,7 @@
 //! SMTP profiles. Every query takes the tenant; "at most one default" is enforced by a
 //! partial unique index, and every change of default happens inside one transaction.
 
-use sqlx::{FromRow, Row as _, SqliteConnection, SqlitePool};
+use sqlx::{SqliteConnection, SqlitePool};
 
 use super::TenantId;
 use crate::db::now;
@@ -20,7 +20,6 @@ pub type Profile = domain::Profile<Sealed>;
 pub type Settings = ProfileSettings<Sealed>;
 
 /// A row of `smtp_profiles` as SQLite returns it; [`Profile`] is what the app uses.
-#[derive(FromRow)]
 struct ProfileRow {
     id: ProfileId,
     name: String,
@@ -133,9 +132,24 @@ fn profile(row: Option<ProfileRow>) -> sqlx::Result<Option<Profile>> {
     Ok(profiles(row.into_iter().collect())?.pop())
 }
 
-const COLUMNS: &str = "id, name, kind, is_default, from_address, from_name, reply_to, signature, \
-     description, host, port, security, tls_verify, ca_pem, auth_required, username, password_sealed, \
-     graph_tenant_id, graph_client_id, graph_secret_sealed, last_test_at, last_test_ok, last_test_message";
+/// `SELECT` of every column of `smtp_profiles` into a [`ProfileRow`], then `$rest` (the
+/// `WHERE` and what follows) with its arguments. One column list for every read, checked
+/// at compile time like any `query_as!`.
+macro_rules! select_profiles {
+    ($rest:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            ProfileRow,
+            r#"SELECT id AS "id!: ProfileId", name, kind, is_default AS "is_default: bool", from_address,
+                   from_name, reply_to, signature, description, host, port, security,
+                   tls_verify AS "tls_verify: bool", ca_pem, auth_required AS "auth_required: bool", username,
+                   password_sealed AS "password_sealed: Sealed", graph_tenant_id, graph_client_id,
+                   graph_secret_sealed AS "graph_secret_sealed: Sealed", last_test_at,
+                   last_test_ok AS "last_test_ok: bool", last_test_message
+               FROM smtp_profiles "# + $rest
+            $(, $arg)*
+        )
+    };
+}
 
 /// The settings columns of a profile, as stored.
 struct Columns<'a> {
@@ -186,59 +200,9 @@ fn columns(settings: &Settings) -> Columns<'_> {
     }
 }
 
-/// The columns a profile form sets, in the order `bind_settings` binds them; create and
-/// update both write exactly these.
-const SETTINGS: [&str; 18] = [
-    "name",
-    "kind",
-    "from_address",
-    "from_name",
-    "reply_to",
-    "signature",
-    "description",
-    "host",
-    "port",
-    "security",
-    "tls_verify",
-    "ca_pem",
-    "auth_required",
-    "username",
-    "password_sealed",
-    "graph_tenant_id",
-    "graph_client_id",
-    "graph_secret_sealed",
-];
-
-type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
-
-/// Binds the values of `SETTINGS`, in that order.
-fn bind_settings<'q>(query: Query<'q>, settings: &'q Settings) -> Query<'q> {
-    let c = columns(settings);
-    query
-        .bind(settings.name.as_str())
-        .bind(c.kind)
-        .bind(settings.from_address.as_str())
-        .bind(settings.from_name.as_str())
-        .bind(settings.reply_to.as_ref().map(|r| r.as_str()))
-        .bind(settings.signature.as_ref().map(|s| s.as_str()))
-        .bind(settings.description.as_ref().map(|d| d.as_str()))
-        .bind(c.host)
-        .bind(c.port)
-        .bind(c.security)
-        .bind(c.tls_verify)
-        .bind(c.ca_pem)
-        .bind(c.auth_required)
-        .bind(c.username)
-        .bind(c.password)
-        .bind(c.graph_tenant_id)
-        .bind(c.graph_client_id)
-        .bind(c.graph_secret)
-}
-
 /// Takes the default away from whichever profile of the tenant has it.
 async fn clear_default(conn: &mut SqliteConnection, tenant: TenantId) -> sqlx::Result<()> {
-    sqlx::query("UPDATE smtp_profiles SET is_default = 0 WHERE tenant_id = ? AND is_default = 1")
-        .bind(tenant)
+    sqlx::query!("UPDATE smtp_profiles SET is_default = 0 WHERE tenant_id = ? AND is_default = 1", tenant)
         .execute(conn)
         .await?;
     Ok(())
@@ -246,11 +210,9 @@ async fn clear_default(conn: &mut SqliteConnection, tenant: TenantId) -> sqlx::R
 
 /// Whether the tenant has any profile yet (the first one becomes the default).
 async fn has_any(conn: &mut SqliteConnection, tenant: TenantId) -> sqlx::Result<bool> {
-    let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM smtp_profiles WHERE tenant_id = ? LIMIT 1")
-        .bind(tenant)
-        .fetch_optional(conn)
-        .await?;
-    Ok(row.is_some())
+    sqlx::query_scalar!(r#"SELECT EXISTS(SELECT 1 FROM smtp_profiles WHERE tenant_id = ?) AS "x!: bool""#, tenant)
+        .fetch_one(conn)
+        .await
 }
 
 /// Inserts a profile; it is the default when asked or when it is the tenant's first.
@@ -261,20 +223,43 @@ pub async fn create(conn: &mut SqliteConnection, tenant: TenantId, settings: &Se
         clear_default(&mut *conn, tenant).await?;
     }
     let t = now();
-    let insert = format!(
-        "INSERT INTO smtp_profiles ({}, tenant_id, is_default, created_at, updated_at)
-         VALUES ({}, ?, ?, ?, ?) RETURNING id",
-        SETTINGS.join(", "),
-        vec!["?"; SETTINGS.len()].join(", "),
-    );
-    let row = bind_settings(sqlx::query(&insert), settings)
-        .bind(tenant)
-        .bind(default)
-        .bind(t)
-        .bind(t)
-        .fetch_one(conn)
-        .await?;
-    row.try_get(0)
+    let c = columns(settings);
+    let (name, from_address, from_name) =
+        (settings.name.as_str(), settings.from_address.as_str(), settings.from_name.as_str());
+    let reply_to = settings.reply_to.as_ref().map(|r| r.as_str());
+    let signature = settings.signature.as_ref().map(|s| s.as_str());
+    let description = settings.description.as_ref().map(|d| d.as_str());
+    sqlx::query_scalar!(
+        r#"INSERT INTO smtp_profiles (tenant_id, name, kind, is_default, from_address, from_name, reply_to,
+               signature, description, host, port, security, tls_verify, ca_pem, auth_required, username,
+               password_sealed, graph_tenant_id, graph_client_id, graph_secret_sealed, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           RETURNING id AS "id!: ProfileId""#,
+        tenant,
+        name,
+        c.kind,
+        default,
+        from_address,
+        from_name,
+        reply_to,
+        signature,
+        description,
+        c.host,
+        c.port,
+        c.security,
+        c.tls_verify,
+        c.ca_pem,
+        c.auth_required,
+        c.username,
+        c.password,
+        c.graph_tenant_id,
+        c.graph_client_id,
+        c.graph_secret,
+        t,
+        t,
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// Saves an edit. Ticking "Is Default" makes it the default; unticking never removes
@@ -289,19 +274,45 @@ pub async fn update(
     if settings.is_default {
         clear_default(&mut *conn, tenant).await?;
     }
-    let update = format!(
-        "UPDATE smtp_profiles SET {}, is_default = (is_default OR ?), updated_at = ?,
+    let c = columns(settings);
+    let (name, from_address, from_name) =
+        (settings.name.as_str(), settings.from_address.as_str(), settings.from_name.as_str());
+    let reply_to = settings.reply_to.as_ref().map(|r| r.as_str());
+    let signature = settings.signature.as_ref().map(|s| s.as_str());
+    let description = settings.description.as_ref().map(|d| d.as_str());
+    let t = now();
+    let done = sqlx::query!(
+        "UPDATE smtp_profiles SET name = ?, kind = ?, from_address = ?, from_name = ?, reply_to = ?, signature = ?,
+             description = ?, host = ?, port = ?, security = ?, tls_verify = ?, ca_pem = ?, auth_required = ?,
+             username = ?, password_sealed = ?, graph_tenant_id = ?, graph_client_id = ?, graph_secret_sealed = ?,
+             is_default = (is_default OR ?), updated_at = ?,
              last_test_at = NULL, last_test_ok = NULL, last_test_message = NULL
          WHERE tenant_id = ? AND id = ?",
-        SETTINGS.iter().map(|c| format!("{c} = ?")).collect::<Vec<_>>().join(", "),
-    );
-    let done = bind_settings(sqlx::query(&update), settings)
-        .bind(settings.is_default)
-        .bind(now())
-        .bind(tenant)
-        .bind(id)
-        .execute(conn)
-        .await?;
+        name,
+        c.kind,
+        from_address,
+        from_name,
+        reply_to,
+        signature,
+        description,
+        c.host,
+        c.port,
+        c.security,
+        c.tls_verify,
+        c.ca_pem,
+        c.auth_required,
+        c.username,
+        c.password,
+        c.graph_tenant_id,
+        c.graph_client_id,
+        c.graph_secret,
+        settings.is_default,
+        t,
+        tenant,
+        id,
+    )
+    .execute(conn)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -311,9 +322,7 @@ pub async fn make_default(conn: &mut SqliteConnection, tenant: TenantId, id: Pro
         return Ok(false);
     }
     clear_default(&mut *conn, tenant).await?;
-    sqlx::query("UPDATE smtp_profiles SET is_default = 1 WHERE tenant_id = ? AND id = ?")
-        .bind(tenant)
-        .bind(id)
+    sqlx::query!("UPDATE smtp_profiles SET is_default = 1 WHERE tenant_id = ? AND id = ?", tenant, id)
         .execute(conn)
         .await?;
     Ok(true)
@@ -321,11 +330,8 @@ pub async fn make_default(conn: &mut SqliteConnection, tenant: TenantId, id: Pro
 
 /// Deletes a profile. False when there is no such profile in the tenant.
 pub async fn delete(conn: &mut SqliteConnection, tenant: TenantId, id: ProfileId) -> sqlx::Result<bool> {
-    let done = sqlx::query("DELETE FROM smtp_profiles WHERE tenant_id = ? AND id = ?")
-        .bind(tenant)
-        .bind(id)
-        .execute(conn)
-        .await?;
+    let done =
+        sqlx::query!("DELETE FROM smtp_profiles WHERE tenant_id = ? AND id = ?", tenant, id).execute(conn).await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -337,28 +343,19 @@ pub async fn get(pool: &SqlitePool, tenant: TenantId, id: ProfileId) -> sqlx::Re
 
 /// `get`, on a connection or inside a transaction.
 pub async fn get_in(conn: &mut SqliteConnection, tenant: TenantId, id: ProfileId) -> sqlx::Result<Option<Profile>> {
-    let row = sqlx::query_as(&format!("SELECT {COLUMNS} FROM smtp_profiles WHERE tenant_id = ? AND id = ?"))
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
+    let row = select_profiles!("WHERE tenant_id = ? AND id = ?", tenant, id).fetch_optional(conn).await?;
     profile(row)
 }
 
 /// The tenant's default profile, if it has one.
 pub async fn default_profile(pool: &SqlitePool, tenant: TenantId) -> sqlx::Result<Option<Profile>> {
-    let row = sqlx::query_as(&format!("SELECT {COLUMNS} FROM smtp_profiles WHERE tenant_id = ? AND is_default = 1"))
-        .bind(tenant)
-        .fetch_optional(pool)
-        .await?;
+    let row = select_profiles!("WHERE tenant_id = ? AND is_default = 1", tenant).fetch_optional(pool).await?;
     profile(row)
 }
 
 /// Every profile name of the tenant (for `_copied` naming).
 pub async fn names(conn: &mut SqliteConnection, tenant: TenantId) -> sqlx::Result<Vec<String>> {
-    let rows: Vec<(String,)> =
-        sqlx::query_as("SELECT name FROM smtp_profiles WHERE tenant_id = ?").bind(tenant).fetch_all(conn).await?;
-    Ok(rows.into_iter().map(|(n,)| n).collect())
+    sqlx::query_scalar!("SELECT name FROM smtp_profiles WHERE tenant_id = ?", tenant).fetch_all(conn).await
 }
 
 /// `LIKE` pattern matching names that contain `text` literally.
@@ -383,32 +380,37 @@ pub async fn page(
     offset: i64,
 ) -> sqlx::Result<(Vec<Profile>, i64)> {
     let pattern = contains_pattern(search);
-    let rows = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM smtp_profiles WHERE tenant_id = ? AND name LIKE ? ESCAPE '\\'
-         ORDER BY is_default DESC, name COLLATE NOCASE LIMIT ? OFFSET ?"
-    ))
-    .bind(tenant)
-    .bind(&pattern)
-    .bind(limit)
-    .bind(offset)
+    let rows = select_profiles!(
+        "WHERE tenant_id = ? AND name LIKE ? ESCAPE '\\'
+         ORDER BY is_default DESC, name COLLATE NOCASE LIMIT ? OFFSET ?",
+        tenant,
+        pattern,
+        limit,
+        offset,
+    )
     .fetch_all(pool)
     .await?;
-    let (total,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM smtp_profiles WHERE tenant_id = ? AND name LIKE ? ESCAPE '\\'")
-            .bind(tenant)
-            .bind(&pattern)
-            .fetch_one(pool)
-            .await?;
+    let total = sqlx::query_scalar!(
+        r#"SELECT COUNT(*) AS "n!: i64" FROM smtp_profiles WHERE tenant_id = ? AND name LIKE ? ESCAPE '\'"#,
+        tenant,
+        pattern,
+    )
+    .fetch_one(pool)
+    .await?;
     Ok((profiles(rows)?, total))
 }
 
 /// Every profile of the tenant but `except`, by name (choices for a new default).
 pub async fn others(pool: &SqlitePool, tenant: TenantId, except: ProfileId) -> sqlx::Result<Vec<(ProfileId, String)>> {
-    sqlx::query_as("SELECT id, name FROM smtp_profiles WHERE tenant_id = ? AND id != ? ORDER BY name COLLATE NOCASE")
-        .bind(tenant)
-        .bind(except)
-        .fetch_all(pool)
-        .await
+    let rows = sqlx::query!(
+        r#"SELECT id AS "id!: ProfileId", name FROM smtp_profiles WHERE tenant_id = ? AND id != ?
+           ORDER BY name COLLATE NOCASE"#,
+        tenant,
+        except,
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
 }
 
 /// Stores the result of a test email on the profile (shown in the list).
@@ -419,14 +421,15 @@ pub async fn record_test(
     ok: bool,
     message: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    let t = now();
+    sqlx::query!(
         "UPDATE smtp_profiles SET last_test_at = ?, last_test_ok = ?, last_test_message = ? WHERE tenant_id = ? AND id = ?",
+        t,
+        ok,
+        message,
+        tenant,
+        id,
     )
-    .bind(now())
-    .bind(ok)
-    .bind(message)
-    .bind(tenant)
-    .bind(id)
     .execute(pool)
     .await?;
     Ok(())
