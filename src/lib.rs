@@ -14,6 +14,7 @@ pub mod mail;
 pub mod secret;
 pub mod store;
 pub mod web;
+pub mod words;
 
 pub use app::{build_app, serve, App, AppState};
 pub use config::Config;
