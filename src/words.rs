@@ -12,7 +12,8 @@ const UNITS: [(u64, &str); 4] = [(24 * 60 * 60, "day"), (60 * 60, "hour"), (60, 
 /// away; a fraction of a second is dropped.
 pub fn duration(d: Duration) -> String {
     let secs = d.as_secs();
-    let (size, unit) = UNITS.iter().copied().find(|(size, _)| secs > 0 && secs % size == 0).unwrap_or(UNITS[3]);
+    let (size, unit) =
+        UNITS.iter().copied().find(|(size, _)| secs > 0 && secs.is_multiple_of(*size)).unwrap_or(UNITS[3]);
     count(secs / size, unit)
 }
 
