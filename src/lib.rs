@@ -15,6 +15,7 @@ pub mod secret;
 pub mod state;
 pub mod store;
 pub mod web;
+pub mod words;
 
 pub use app::{build_app, serve, App, AppState};
 pub use config::Config;

@@ -2,33 +2,83 @@
 
 use super::email::EmailAddress;
 
-pub const MSG_SLUG: &str = "Please enter a short name of 2 to 40 lowercase letters, digits or hyphens.";
+// Each length is written once, in a macro, so that both the constant the parser checks
+// and the message that states it (`concat!` needs a literal) come from it.
+macro_rules! slug_min_len {
+    () => {
+        2
+    };
+}
+macro_rules! slug_max_len {
+    () => {
+        40
+    };
+}
+macro_rules! name_max_len {
+    () => {
+        100
+    };
+}
+macro_rules! console_password_min_len {
+    () => {
+        12
+    };
+}
+macro_rules! console_password_max_len {
+    () => {
+        128
+    };
+}
+
+pub const MSG_SLUG: &str = concat!(
+    "Please enter a short name of ",
+    slug_min_len!(),
+    " to ",
+    slug_max_len!(),
+    " lowercase letters, digits or hyphens."
+);
 pub const MSG_SLUG_TAKEN: &str = "An organization with this short name already exists.";
-pub const MSG_TENANT_NAME: &str = "Please enter the name of the organization, up to 100 characters.";
-pub const MSG_DISPLAY_NAME: &str = "Please enter a name of up to 100 characters.";
+pub const MSG_TENANT_NAME: &str =
+    concat!("Please enter the name of the organization, up to ", name_max_len!(), " characters.");
+pub const MSG_DISPLAY_NAME: &str = concat!("Please enter a name of up to ", name_max_len!(), " characters.");
 pub const MSG_EMAIL: &str = "Please enter a valid email address.";
 pub const MSG_EMAIL_TAKEN: &str = "An account with this email address already exists.";
-pub const MSG_CONSOLE_PASSWORD: &str = "Please choose a password of at least 12 characters.";
+/// A console password shorter than [`ConsolePassword::MIN_LEN`].
+pub const MSG_CONSOLE_PASSWORD: &str =
+    concat!("Please choose a password of at least ", console_password_min_len!(), " characters.");
+/// A console password longer than [`ConsolePassword::MAX_LEN`].
+pub const MSG_CONSOLE_PASSWORD_LONG: &str =
+    concat!("Please choose a password of at most ", console_password_max_len!(), " characters.");
+/// A console password that is the account's email address.
+pub const MSG_CONSOLE_PASSWORD_EMAIL: &str = "Please choose a password other than the email address.";
 pub const MSG_ROLE: &str = "Please choose a role.";
-
-/// Console passwords: at least this many characters…
-pub const CONSOLE_PASSWORD_MIN: usize = 12;
-/// …and at most this many.
-pub const CONSOLE_PASSWORD_MAX: usize = 128;
 
 fn has_control(s: &str) -> bool {
     s.chars().any(char::is_control)
 }
 
-/// A tenant's short name in URLs: `[a-z0-9-]`, 2–40 characters.
+/// A tenant's short name in URLs: `[a-z0-9-]`, [`Self::MIN_LEN`] to [`Self::MAX_LEN`]
+/// characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantSlug(String);
 
 impl TenantSlug {
+    pub const MIN_LEN: usize = slug_min_len!();
+    pub const MAX_LEN: usize = slug_max_len!();
+
+    /// The rule as the hint beside the field says it.
+    pub fn hint() -> String {
+        format!(
+            "Used in links: {} to {} lowercase letters, digits or hyphens, for example acme.",
+            Self::MIN_LEN,
+            Self::MAX_LEN
+        )
+    }
+
     pub fn parse(input: &str) -> Result<TenantSlug, &'static str> {
         let s = input.trim();
-        let ok =
-            (2..=40).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let ok = (Self::MIN_LEN..=Self::MAX_LEN).contains(&s.len())
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if ok {
             Ok(TenantSlug(s.to_owned()))
         } else {
@@ -41,14 +91,16 @@ impl TenantSlug {
     }
 }
 
-/// A tenant's display name: 1–100 characters, no control characters.
+/// A tenant's display name: 1 to [`Self::MAX_LEN`] characters, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantName(String);
 
 impl TenantName {
+    pub const MAX_LEN: usize = name_max_len!();
+
     pub fn parse(input: &str) -> Result<TenantName, &'static str> {
         let s = input.trim();
-        if (1..=100).contains(&s.chars().count()) && !has_control(s) {
+        if (1..=Self::MAX_LEN).contains(&s.chars().count()) && !has_control(s) {
             Ok(TenantName(s.to_owned()))
         } else {
             Err(MSG_TENANT_NAME)
@@ -60,14 +112,17 @@ impl TenantName {
     }
 }
 
-/// A person's name as shown in the console: 1–100 characters, no control characters.
+/// A person's name as shown in the console: 1 to [`Self::MAX_LEN`] characters, no control
+/// characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayName(String);
 
 impl DisplayName {
+    pub const MAX_LEN: usize = name_max_len!();
+
     pub fn parse(input: &str) -> Result<DisplayName, &'static str> {
         let s = input.trim();
-        if (1..=100).contains(&s.chars().count()) && !has_control(s) {
+        if (1..=Self::MAX_LEN).contains(&s.chars().count()) && !has_control(s) {
             Ok(DisplayName(s.to_owned()))
         } else {
             Err(MSG_DISPLAY_NAME)
@@ -97,19 +152,32 @@ impl AccountEmail {
     }
 }
 
-/// A console sign-in password (SPEC §5): 12–128 characters, not the account's email.
-/// Not trimmed: spaces are part of a password.
+/// A console sign-in password (SPEC §5): [`Self::MIN_LEN`] to [`Self::MAX_LEN`]
+/// characters, not the account's email. Not trimmed: spaces are part of a password.
 pub struct ConsolePassword(String);
 
 impl ConsolePassword {
+    pub const MIN_LEN: usize = console_password_min_len!();
+    pub const MAX_LEN: usize = console_password_max_len!();
+
+    /// The rule as the hint beside a password field says it; `email` names the address the
+    /// password must differ from (`your email address`, `the email address`). No input
+    /// carries the maximum as a `maxlength`: a browser would cut a longer password without
+    /// a word, and the server's message is the one that helps.
+    pub fn hint(email: &str) -> String {
+        format!("At least {} characters, and not {email}.", Self::MIN_LEN)
+    }
+
     pub fn parse(input: &str, email: &str) -> Result<ConsolePassword, &'static str> {
-        let len = input.chars().count();
-        let ok = (CONSOLE_PASSWORD_MIN..=CONSOLE_PASSWORD_MAX).contains(&len)
-            && !input.trim().eq_ignore_ascii_case(email.trim());
-        if ok {
-            Ok(ConsolePassword(input.to_owned()))
-        } else {
+        let len = input.chars().take(Self::MAX_LEN + 1).count();
+        if len < Self::MIN_LEN {
             Err(MSG_CONSOLE_PASSWORD)
+        } else if len > Self::MAX_LEN {
+            Err(MSG_CONSOLE_PASSWORD_LONG)
+        } else if input.trim().eq_ignore_ascii_case(email.trim()) {
+            Err(MSG_CONSOLE_PASSWORD_EMAIL)
+        } else {
+            Ok(ConsolePassword(input.to_owned()))
         }
     }
 
@@ -193,9 +261,27 @@ mod tests {
         assert!(ConsolePassword::parse(&"x".repeat(12), email).is_ok());
         assert!(ConsolePassword::parse(&"x".repeat(128), email).is_ok());
         assert!(ConsolePassword::parse("correct horse battery", email).is_ok());
-        for bad in ["x".repeat(11), "x".repeat(129), String::new(), "ADA@example.com".into()] {
+        for bad in ["x".repeat(11), String::new()] {
             assert_eq!(ConsolePassword::parse(&bad, email).err(), Some(MSG_CONSOLE_PASSWORD), "{bad:?}");
         }
+        assert_eq!(ConsolePassword::parse(&"x".repeat(129), email).err(), Some(MSG_CONSOLE_PASSWORD_LONG));
+        let own = "ADA@example.com  ";
+        assert_eq!(ConsolePassword::parse(own, email).err(), Some(MSG_CONSOLE_PASSWORD_EMAIL));
+        let own = "a@b.io";
+        assert_eq!(ConsolePassword::parse(own, own).err(), Some(MSG_CONSOLE_PASSWORD), "too short first");
+    }
+
+    /// The messages and hints state the lengths the parsers check.
+    #[test]
+    fn messages_say_the_limits() {
+        assert_eq!(MSG_SLUG, "Please enter a short name of 2 to 40 lowercase letters, digits or hyphens.");
+        assert!(MSG_SLUG.contains(&format!("{} to {}", TenantSlug::MIN_LEN, TenantSlug::MAX_LEN)));
+        assert!(MSG_TENANT_NAME.contains(&format!("up to {} characters", TenantName::MAX_LEN)));
+        assert!(MSG_DISPLAY_NAME.contains(&format!("up to {} characters", DisplayName::MAX_LEN)));
+        assert_eq!(MSG_CONSOLE_PASSWORD, "Please choose a password of at least 12 characters.");
+        assert!(MSG_CONSOLE_PASSWORD_LONG.contains(&format!("at most {} characters", ConsolePassword::MAX_LEN)));
+        assert_eq!(ConsolePassword::hint("your email address"), "At least 12 characters, and not your email address.");
+        assert!(TenantSlug::hint().contains("2 to 40"));
     }
 
     #[test]

@@ -53,9 +53,41 @@ pub(crate) fn is_host_name(name: &str, min_labels: usize) -> bool {
         && labels.last().is_some_and(|l| !l.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// The hexadecimal digits of each group of a GUID.
+pub(crate) const GUID_GROUPS: [usize; 5] = [8, 4, 4, 4, 12];
+
+/// The length of a GUID: its digits and the hyphens between the groups (36).
+pub const GUID_LEN: usize = {
+    let mut len = GUID_GROUPS.len() - 1;
+    let mut i = 0;
+    while i < GUID_GROUPS.len() {
+        len += GUID_GROUPS[i];
+        i += 1;
+    }
+    len
+};
+
+/// A GUID of zeros, `00000000-0000-0000-0000-000000000000`, to show the format.
+pub fn guid_example() -> String {
+    GUID_GROUPS.map(|n| "0".repeat(n)).join("-")
+}
+
 /// `8-4-4-4-12` hexadecimal digits, either case, no braces.
 pub(crate) fn is_guid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+    groups.len() == GUID_GROUPS.len()
+        && groups.iter().zip(GUID_GROUPS).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guid_length_and_example() {
+        assert_eq!(GUID_LEN, 36);
+        assert_eq!(guid_example(), "00000000-0000-0000-0000-000000000000");
+        assert!(is_guid(&guid_example()));
+        assert_eq!(guid_example().len(), GUID_LEN);
+    }
 }

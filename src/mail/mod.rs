@@ -66,10 +66,10 @@ impl Sender {
         match tokio::time::timeout(limit, self.send_unbounded(mailer, mail)).await {
             Ok(result) => result,
             Err(_) => Err(SendError::transient(format!(
-                "{} did not finish within {} seconds. Check the host, port and security mode; a server that expects \
-                 another security mode often just waits.",
+                "{} did not finish within {}. Check the host, port and security mode; a server that expects another \
+                 security mode often just waits.",
                 self.endpoint(),
-                limit.as_secs()
+                crate::words::duration(limit)
             ))),
         }
     }

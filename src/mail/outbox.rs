@@ -18,6 +18,7 @@ use crate::secret::SecretBox;
 use crate::store::outbox::{self, Claimed, NewMessage};
 use crate::store::smtp as profiles;
 use crate::store::{tenants, tokens, TenantId};
+use crate::words;
 
 /// Attempts before a message is failed for good.
 pub const MAX_ATTEMPTS: i64 = 8;
@@ -31,6 +32,31 @@ pub fn delay_after(attempt: i64) -> i64 {
         4 => 60 * 60,
         _ => 12 * 60 * 60,
     }
+}
+
+/// The retry schedule as people read it, from [`delay_after`] and [`MAX_ATTEMPTS`]:
+/// `after 30 seconds, 5 minutes, 30 minutes, 1 hour and then every 12 hours, 8 times in
+/// all`.
+pub fn retry_schedule() -> String {
+    let delays: Vec<i64> = (1..MAX_ATTEMPTS).map(delay_after).collect();
+    let Some(&last) = delays.last() else {
+        return "never".to_owned();
+    };
+    // The delays before the final one starts repeating to the end.
+    let steady = delays.iter().rev().take_while(|&&d| d == last).count();
+    let mut steps: Vec<String> = delays.iter().map(|&d| words::seconds(d)).collect();
+    let when = if steady > 1 {
+        steps.truncate(delays.len() - steady);
+        let every = words::every(std::time::Duration::from_secs(last.max(0).unsigned_abs()));
+        if steps.is_empty() {
+            every
+        } else {
+            format!("after {} and then {every}", steps.join(", "))
+        }
+    } else {
+        format!("after {}", words::and_list(&steps))
+    };
+    format!("{when}, {MAX_ATTEMPTS} times in all")
 }
 
 /// What the sealed body holds.
@@ -243,5 +269,13 @@ mod tests {
     fn the_retry_schedule_of_seed_003() {
         let delays: Vec<i64> = (1..MAX_ATTEMPTS).map(delay_after).collect();
         assert_eq!(delays, [30, 300, 1800, 3600, 43200, 43200, 43200]);
+    }
+
+    #[test]
+    fn the_schedule_in_words() {
+        assert_eq!(
+            retry_schedule(),
+            "after 30 seconds, 5 minutes, 30 minutes, 1 hour and then every 12 hours, 8 times in all"
+        );
     }
 }

@@ -233,8 +233,12 @@ fn describe(step: Step, e: &lettre::transport::smtp::Error, settings: &SmtpSetti
         || text.contains("handshake")
     {
         let hint = match settings.security {
-            Security::Ssl => "Port 587 and 25 usually expect STARTTLS or no encryption; try STARTTLS.",
-            _ => "Check the security mode and port.",
+            Security::Ssl => format!(
+                "Port {} and {} usually expect STARTTLS or no encryption; try STARTTLS.",
+                Security::Starttls.default_port(),
+                Security::None.default_port()
+            ),
+            _ => "Check the security mode and port.".to_owned(),
         };
         return SendError::transient(format!(
             "TLS failed with {host_port}: the server did not answer with TLS. {hint}"

@@ -1,11 +1,34 @@
-//! One-time links: invitations (7 days) and password resets (1 hour). Only a token's
+//! One-time links: invitations and password resets, each working for its `*_LIFETIME`. Only a token's
 //! SHA-256 is stored; using one is a conditional UPDATE, so it works exactly once.
+
+use std::time::Duration;
 
 use sqlx::{SqliteConnection, SqlitePool};
 
 use super::{TenantId, UserId};
 use crate::db::now;
 use crate::domain::account::Role;
+use crate::words;
+
+/// How long an invitation link works (SPEC §5).
+pub const INVITATION_LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+/// How long a password-reset link works (SPEC §5).
+pub const RESET_LIFETIME: Duration = Duration::from_secs(60 * 60);
+
+/// [`INVITATION_LIFETIME`] as pages and emails say it (`7 days`).
+pub fn invitation_valid_for() -> String {
+    words::duration(INVITATION_LIFETIME)
+}
+
+/// [`RESET_LIFETIME`] as pages and emails say it (`1 hour`).
+pub fn reset_valid_for() -> String {
+    words::duration(RESET_LIFETIME)
+}
+
+/// `now` plus `lifetime`, in the seconds the token tables store.
+fn expiry(now: i64, lifetime: Duration) -> i64 {
+    now.saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX))
+}
 
 /// An invitation.
 #[derive(Debug, Clone)]
@@ -27,10 +50,9 @@ pub async fn invite(
     role: Role,
     token_hash: &str,
     invited_by: UserId,
-    valid_secs: i64,
 ) -> sqlx::Result<i64> {
     let t = now();
-    let expires = t + valid_secs;
+    let expires = expiry(t, INVITATION_LIFETIME);
     sqlx::query!(
         "UPDATE invitations SET voided_at = ? WHERE tenant_id = ? AND email = ? AND accepted_at IS NULL AND voided_at IS NULL",
         t,
@@ -120,15 +142,9 @@ pub struct Reset {
 }
 
 /// Creates a reset for the user, voiding earlier unused ones.
-pub async fn reset(
-    conn: &mut SqliteConnection,
-    tenant: TenantId,
-    user: UserId,
-    token_hash: &str,
-    valid_secs: i64,
-) -> sqlx::Result<i64> {
+pub async fn reset(conn: &mut SqliteConnection, tenant: TenantId, user: UserId, token_hash: &str) -> sqlx::Result<i64> {
     let t = now();
-    let expires = t + valid_secs;
+    let expires = expiry(t, RESET_LIFETIME);
     sqlx::query!(
         "UPDATE password_resets SET voided_at = ? WHERE user_id = ? AND used_at IS NULL AND voided_at IS NULL",
         t,

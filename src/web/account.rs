@@ -13,7 +13,7 @@ use super::{render, render_invalid, Chrome, Form};
 use crate::app::AppState;
 use crate::auth::extract::Member;
 use crate::auth::password;
-use crate::domain::account::{ConsolePassword, CONSOLE_PASSWORD_MAX};
+use crate::domain::account::ConsolePassword;
 use crate::domain::FieldErrors;
 use crate::error::AppError;
 use crate::store::audit::AuditAction;
@@ -47,10 +47,9 @@ async fn account_page(member: &Member, errors: &FieldErrors) -> Result<AccountPa
             .required(),
         new_password: FieldView::new("password", "New password", "", errors.get("password"))
             .kind("password")
-            .max(CONSOLE_PASSWORD_MAX)
             .autocomplete("new-password")
             .required()
-            .hint("At least 12 characters, and not your email address."),
+            .hint(ConsolePassword::hint("your email address")),
     })
 }
 

@@ -10,7 +10,7 @@ use super::{format_time, render, Chrome};
 use crate::app::AppState;
 use crate::auth::extract::{Admin, PathId};
 use crate::error::AppError;
-use crate::mail::outbox::MAX_ATTEMPTS;
+use crate::mail::outbox::{retry_schedule, MAX_ATTEMPTS};
 use crate::store::audit::{self, AuditAction};
 use crate::store::{self, outbox};
 
@@ -36,7 +36,8 @@ struct LogPage {
     page: Chrome,
     slug: String,
     rows: Vec<Row>,
-    max_attempts: i64,
+    /// When a failed message is tried again ([`retry_schedule`]).
+    schedule: String,
     /// Email is off or has no default profile: waiting mail goes when it is on again.
     paused: bool,
 }
@@ -65,7 +66,7 @@ pub async fn show(State(state): State<AppState>, Admin(member): Admin) -> Result
         page: member.chrome("Email log", "email-log").await?,
         slug: member.tenant.slug.clone(),
         rows,
-        max_attempts: MAX_ATTEMPTS,
+        schedule: retry_schedule(),
     };
     render(&page)
 }

@@ -14,7 +14,7 @@ use super::{render, render_invalid, Chrome, Form};
 use crate::app::AppState;
 use crate::auth::session::WebSession;
 use crate::auth::{password, token_hash};
-use crate::domain::account::{AccountEmail, ConsolePassword, DisplayName, CONSOLE_PASSWORD_MAX, MSG_EMAIL_TAKEN};
+use crate::domain::account::{AccountEmail, ConsolePassword, DisplayName, MSG_EMAIL_TAKEN};
 use crate::domain::FieldErrors;
 use crate::error::AppError;
 use crate::store::audit::AuditAction;
@@ -69,16 +69,15 @@ async fn page(
         role: invitation.role.label(),
         tenant_name: tenant.name.clone(),
         display_name: FieldView::new("display_name", "Your name", &form.display_name, errors.get("display_name"))
-            .max(100)
+            .max(DisplayName::MAX_LEN)
             .autocomplete("name")
             .required()
             .hint("How your colleagues will see you."),
         password: FieldView::new("password", "Choose a password", "", errors.get("password"))
             .kind("password")
-            .max(CONSOLE_PASSWORD_MAX)
             .autocomplete("new-password")
             .required()
-            .hint("At least 12 characters, and not your email address."),
+            .hint(ConsolePassword::hint("your email address")),
     })
 }
 

@@ -9,11 +9,6 @@ use crate::error::AppError;
 use crate::mail::message::{new_message_id, Outgoing};
 use crate::store::tenants::{self, Tenant};
 
-/// Invitations stay valid this long (SPEC §5: 7 days).
-pub const INVITATION_SECS: i64 = 7 * 24 * 60 * 60;
-/// Password resets stay valid this long (SPEC §5: 1 hour).
-pub const RESET_SECS: i64 = 60 * 60;
-
 /// Whether the tenant's mail goes out by email right now: the switch is on and a default
 /// profile exists. Read inside the caller's transaction.
 pub async fn can_email(conn: &mut SqliteConnection, tenant: &Tenant) -> Result<bool, AppError> {

@@ -10,7 +10,7 @@ use axum::Router;
 use serde::Deserialize;
 
 use super::fields::FieldView;
-use super::links::{can_email, invitation_mail, reset_mail, INVITATION_SECS, RESET_SECS};
+use super::links::{can_email, invitation_mail, reset_mail};
 use super::{format_time, render, render_invalid, Chrome, Form};
 use crate::app::AppState;
 use crate::auth::extract::{Admin, Member, Organizer, PathId};
@@ -84,12 +84,15 @@ pub async fn reset_link(
     }
     let token = random_token();
     let mut tx = store::begin_write(&state.db).await?;
-    tokens::reset(&mut tx, member.tenant.id, user.id, &token_hash(&token), RESET_SECS).await?;
+    tokens::reset(&mut tx, member.tenant.id, user.id, &token_hash(&token)).await?;
     audit::record(&mut tx, member.tenant.id, member.actor(), AuditAction::ResetLinkMade, &user.email).await?;
     tx.commit().await?;
     let url = state.config.link(&format!("/t/{}/password/reset/{token}", member.tenant.slug));
     member.session.show_link(format!("Password-reset link for {}", user.email), url).await?;
-    member.session.flash_ok(format!("Send this link to {}. It works once, within 1 hour.", user.email)).await?;
+    member
+        .session
+        .flash_ok(format!("Send this link to {}. It works once, within {}.", user.email, tokens::reset_valid_for()))
+        .await?;
     Ok(Redirect::to(&format!("/t/{}/members", member.tenant.slug)).into_response())
 }
 
@@ -237,8 +240,7 @@ async fn send_invitation(
     let url = state.config.link(&format!("/invite/{token}"));
     let mut tx = store::begin_write(&state.db).await?;
     let invitation =
-        tokens::invite(&mut tx, member.tenant.id, email, role, &token_hash(&token), member.user.id, INVITATION_SECS)
-            .await?;
+        tokens::invite(&mut tx, member.tenant.id, email, role, &token_hash(&token), member.user.id).await?;
     let emailed = can_email(&mut tx, &member.tenant).await?;
     if emailed {
         let mail = invitation_mail(
@@ -255,7 +257,13 @@ async fn send_invitation(
     tx.commit().await?;
     if emailed {
         state.outbox_wake.notify_one();
-        member.session.flash_ok(format!("Invitation sent to {email}. The link works once, within 7 days.")).await?;
+        member
+            .session
+            .flash_ok(format!(
+                "Invitation sent to {email}. The link works once, within {}.",
+                tokens::invitation_valid_for()
+            ))
+            .await?;
     } else {
         member.session.show_link(format!("Invitation link for {email}"), url).await?;
         member
@@ -280,7 +288,7 @@ pub async fn queue_reset(
     if !can_email(&mut tx, tenant).await? {
         return Ok(false);
     }
-    let reset = tokens::reset(&mut tx, tenant.id, user.id, &token_hash(&token), RESET_SECS).await?;
+    let reset = tokens::reset(&mut tx, tenant.id, user.id, &token_hash(&token)).await?;
     let mail = reset_mail(state, tenant, &user.email, &url)?;
     outbox::enqueue(&mut tx, &state.secrets, tenant.id, Link::Reset(reset), &mail).await?;
     let actor = audit::Actor { id: Some(user.id), label: &user.email };

@@ -15,7 +15,7 @@ use crate::app::AppState;
 use crate::auth::extract::PathTenant;
 use crate::auth::session::WebSession;
 use crate::auth::{password, token_hash};
-use crate::domain::account::{ConsolePassword, CONSOLE_PASSWORD_MAX};
+use crate::domain::account::ConsolePassword;
 use crate::domain::email;
 use crate::error::AppError;
 use crate::store::audit::AuditAction;
@@ -96,10 +96,9 @@ async fn open(state: &AppState, tenant: &Tenant, token: &str) -> Result<(tokens:
 fn password_field(error: Option<&'static str>) -> FieldView {
     FieldView::new("password", "New password", "", error)
         .kind("password")
-        .max(CONSOLE_PASSWORD_MAX)
         .autocomplete("new-password")
         .required()
-        .hint("At least 12 characters, and not your email address.")
+        .hint(ConsolePassword::hint("your email address"))
 }
 
 pub async fn reset_form(

@@ -10,10 +10,11 @@ use serde::Deserialize;
 use super::{render, render_invalid, Chrome, Form};
 use crate::app::AppState;
 use crate::auth::extract::{Admin, Member};
-use crate::domain::smtp::CredentialPolicy;
+use crate::domain::smtp::{CredentialPolicy, ProfileKind, SmtpUsername};
 use crate::error::AppError;
 use crate::store::audit::AuditAction;
 use crate::store::{self, audit, tenants};
+use crate::web::smtp::password_rules;
 
 pub const MSG_POLICY: &str = "Please choose a credential policy.";
 
@@ -24,6 +25,31 @@ struct SettingsPage {
     slug: String,
     policy: &'static str,
     error: Option<&'static str>,
+}
+
+impl SettingsPage {
+    /// What the documented rules ask of an SMTP account, in the words of the profile form.
+    fn documented_hint(&self) -> String {
+        let password = password_rules(ProfileKind::Generic, CredentialPolicy::Documented);
+        format!("Account: an email address. Password: {}", lower_first(&password))
+    }
+
+    /// What provider-issued credentials may be, in the words of the profile form.
+    fn provider_hint(&self) -> String {
+        let password = password_rules(ProfileKind::Generic, CredentialPolicy::Provider);
+        format!(
+            "For app passwords and API keys, such as a 16-letter Gmail app password or a SendGrid key. Account: any \
+             name of up to {} characters. Password: {}",
+            SmtpUsername::MAX_LEN,
+            lower_first(&password)
+        )
+    }
+}
+
+/// `The key` becomes `the key`, to follow a colon.
+fn lower_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| first.to_lowercase().chain(chars).collect())
 }
 
 async fn settings_page(member: &Member, error: Option<&'static str>) -> Result<SettingsPage, AppError> {

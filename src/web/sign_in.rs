@@ -89,7 +89,8 @@ pub async fn submit(
     // Throttled before any hashing, so a flood costs no CPU.
     if let Err(wait) = state.throttle.check(&account, &client) {
         let minutes = wait.as_secs().div_ceil(60).max(1);
-        let message = format!("Too many failed sign-in attempts. Wait {minutes} minutes, then try again.");
+        let wait = crate::words::count(minutes, "minute");
+        let message = format!("Too many failed sign-in attempts. Wait {wait}, then try again.");
         return refuse(StatusCode::TOO_MANY_REQUESTS, message).await;
     }
     let found = users::credentials(&state.db, tenant.id, &email).await?;

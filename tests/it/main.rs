@@ -12,6 +12,7 @@ mod csrf;
 mod first_run;
 mod graph;
 mod isolation;
+mod limits;
 mod outbox;
 mod pages;
 mod routes;

@@ -438,3 +438,46 @@ async fn a_reset_link_stops_working_when_the_tenant_is_suspended() {
     let res = visitor.post(&path_of(&link), &[("password", "bob's new long password")]).await;
     assert_eq!(res.status(), StatusCode::GONE);
 }
+
+/// The invitation and reset emails, the pages and the flashes say the lifetime the token
+/// store gives the links.
+#[tokio::test]
+async fn the_emails_and_pages_say_the_link_lifetimes_the_token_store_uses() {
+    use relaydesk::domain::account::DisplayName;
+    use relaydesk::store::tokens::{INVITATION_LIFETIME, RESET_LIFETIME};
+    use relaydesk::words::duration;
+
+    let (invitation, reset) = (duration(INVITATION_LIFETIME), duration(RESET_LIFETIME));
+    assert_eq!((invitation.as_str(), reset.as_str()), ("7 days", "1 hour"));
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    let app = mailing_app(&server, |_| {}).await;
+
+    let page = app.page("/t/acme/invitations").await;
+    assert!(page.contains(&format!("with a link that works once, within {invitation}.")), "{page}");
+    app.post("/t/acme/invitations", &[("email", "newbie@example.test"), ("role", "user")]).await;
+    let page = app.page("/t/acme/invitations").await;
+    assert!(page.contains(&format!("The link works once, within {invitation}.")));
+    let mail = server.wait_for(1, 10).await.remove(0);
+    assert!(
+        mail.text_body().contains(&format!("Open this link within {invitation} to choose")),
+        "{}",
+        mail.text_body()
+    );
+    let (lifetime,): (i64,) =
+        sqlx::query_as("SELECT expires_at - created_at FROM invitations").fetch_one(&app.db).await.unwrap();
+    assert_eq!(lifetime, INVITATION_LIFETIME.as_secs() as i64);
+    let join = app.share().page(&path_of(&link_in(&mail, &format!("{}/invite/", app.base)))).await;
+    let name = crate::smtp::input_tag(&join, "display_name");
+    assert!(name.contains(&format!(r#"maxlength="{}""#, DisplayName::MAX_LEN)), "{name}");
+    assert!(!crate::smtp::input_tag(&join, "password").contains("maxlength"));
+
+    let visitor = app.share();
+    let forgot = visitor.page("/t/acme/password/forgot").await;
+    assert!(forgot.contains(&format!("The link works once, within {reset}.")), "{forgot}");
+    visitor.post("/t/acme/password/forgot", &[("email", ADMIN_EMAIL)]).await;
+    let mail = server.wait_for(2, 10).await.remove(1);
+    assert!(mail.text_body().contains(&format!("open this link within {reset}:")), "{}", mail.text_body());
+    let (lifetime,): (i64,) =
+        sqlx::query_as("SELECT expires_at - created_at FROM password_resets").fetch_one(&app.db).await.unwrap();
+    assert_eq!(lifetime, RESET_LIFETIME.as_secs() as i64);
+}

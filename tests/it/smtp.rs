@@ -146,7 +146,7 @@ async fn creating_a_profile_stores_it_with_the_password_encrypted() {
 }
 
 /// The `<input …>` tag whose id is `id`.
-fn input_tag<'a>(html: &'a str, id: &str) -> &'a str {
+pub fn input_tag<'a>(html: &'a str, id: &str) -> &'a str {
     let start = html.find(&format!(r#"id="{id}""#)).expect("the input");
     let start = html[..start].rfind('<').unwrap();
     &html[start..start + html[start..].find('>').unwrap()]

@@ -76,6 +76,15 @@ pub struct SmtpPort(u16);
 impl SmtpPort {
     /// Highest port (seed 002): the top of the registered range.
     pub const MAX: u16 = 49151;
+    /// Digits in [`Self::MAX`]; also the form's `maxlength`.
+    pub const MAX_DIGITS: usize = {
+        let (mut n, mut digits) = (Self::MAX, 1);
+        while n >= 10 {
+            n /= 10;
+            digits += 1;
+        }
+        digits
+    };
 
     /// Trims spaces, then checks the rule; the error is [`MSG_PORT`].
     pub fn parse(input: &str) -> Result<Self, &'static str> {
@@ -84,8 +93,8 @@ impl SmtpPort {
             return Err(MSG_PORT);
         }
         let significant = text.trim_start_matches('0');
-        // Five digits fit a u32 with room to spare; more cannot be in range.
-        if significant.len() > 5 {
+        // `MAX_DIGITS` digits fit a u32 with room to spare; more cannot be in range.
+        if significant.len() > Self::MAX_DIGITS {
             return Err(MSG_PORT);
         }
         let value = significant.bytes().fold(0u32, |acc, b| acc * 10 + u32::from(b - b'0'));

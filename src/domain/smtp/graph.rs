@@ -93,6 +93,9 @@ impl GraphTenantId {
 pub struct GraphClientId(String);
 
 impl GraphClientId {
+    /// Its length: a GUID is always this long; also the form's `maxlength`.
+    pub const MAX_LEN: usize = GUID_LEN;
+
     /// Trims spaces, then checks the rule; the error is [`MSG_GRAPH_CLIENT_ID`].
     pub fn parse(input: &str) -> Result<Self, &'static str> {
         let id = trim_spaces(input);

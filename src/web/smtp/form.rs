@@ -9,16 +9,18 @@ use super::{to_list, AdminProfile, NOT_DISPLAYED};
 use crate::app::AppState;
 use crate::auth::extract::{Admin, Member};
 use crate::domain::smtp::{
-    CredentialPolicy, Description, FieldErrors, FormMode, GraphPassword, GraphTenantId, ProfileForm, ProfileKind,
-    ProfileName, SecretScope, Security, SenderName, Signature, SmtpHost, SmtpUsername, MSG_NAME_TAKEN,
+    CredentialPolicy, Description, FieldErrors, FormMode, GraphClientId, GraphPassword, GraphTenantId, ProfileForm,
+    ProfileKind, ProfileName, SecretScope, Security, SenderName, Signature, SmtpHost, SmtpPort, SmtpUsername,
+    MSG_NAME_TAKEN,
 };
-use crate::domain::{email, smtp_password};
+use crate::domain::{email, smtp_password, text};
 use crate::error::AppError;
 use crate::store::audit;
 use crate::store::smtp::{self as profiles, Profile};
 use crate::store::{self, is_unique_violation};
 use crate::web::fields::FieldView;
 use crate::web::{render, render_invalid, Chrome, Form};
+use crate::words;
 
 /// Every input of the profile form, rendered from the rules in `domain::smtp`. Secret
 /// inputs carry no `maxlength`: a browser would cut a longer password without a word, and
@@ -68,6 +70,20 @@ pub fn password_rules(kind: ProfileKind, policy: CredentialPolicy) -> String {
             smtp_password::SPECIALS.chars().map(String::from).collect::<Vec<_>>().join(" "),
         ),
     }
+}
+
+/// The usual port of each security mode, from [`Security::default_port`]: `Usually 465 for
+/// SSL/TLS, 587 for STARTTLS and 25 for none.`
+pub fn port_hint() -> String {
+    let usual = Security::ALL.map(|s| {
+        let name = match s {
+            Security::Ssl => "SSL/TLS",
+            Security::Starttls => "STARTTLS",
+            Security::None => "none",
+        };
+        format!("{} for {name}", s.default_port())
+    });
+    format!("Usually {}.", words::and_list(&usual))
 }
 
 fn profile_fields(
@@ -128,10 +144,10 @@ fn profile_fields(
             .required()
             .hint("For example smtp.example.com, without https:// or a port."),
         port: FieldView::new("port", "SMTP Port", &form.port, e("port"))
-            .max(5)
+            .max(SmtpPort::MAX_DIGITS)
             .inputmode("numeric")
             .required()
-            .hint("Usually 465 for SSL/TLS, 587 for STARTTLS and 25 for none."),
+            .hint(port_hint()),
         ca_pem: FieldView::new("ca_pem", "Trusted CA", &form.ca_pem, e("ca_pem"))
             .kind("textarea")
             .hint("Only for a server whose certificate comes from your own certificate authority: paste that CA certificate (-----BEGIN CERTIFICATE----- …)."),
@@ -157,15 +173,32 @@ fn profile_fields(
             .required()
             .hint("The Directory (tenant) ID of your Azure app: a GUID, or your domain such as contoso.onmicrosoft.com."),
         graph_client_id: FieldView::new("graph_client_id", "Client Id", &form.graph_client_id, e("graph_client_id"))
-            .max(36)
+            .max(GraphClientId::MAX_LEN)
             .required()
-            .hint("The Application (client) ID of your Azure app, a GUID such as 00000000-0000-0000-0000-000000000000."),
+            .hint(format!("The Application (client) ID of your Azure app, a GUID such as {}.", text::guid_example())),
         graph_client_secret: FieldView::new("graph_client_secret", "Client Secret", "", e("graph_client_secret"))
             .kind("password")
             .required_if(stored.is_none())
             .autocomplete("new-password")
             .placeholder(secret_placeholder(has_secret))
             .hint(format!("{CLIENT_SECRET_HINT}{graph_keep}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_say_the_rules() {
+        assert_eq!(port_hint(), "Usually 465 for SSL/TLS, 587 for STARTTLS and 25 for none.");
+        assert_eq!(SmtpPort::MAX_DIGITS, 5);
+        assert_eq!(GraphClientId::MAX_LEN, 36);
+        assert_eq!(
+            password_rules(ProfileKind::Generic, CredentialPolicy::Documented),
+            "10 to 20 characters from A-Z, a-z, 0-9 and $ ! @ % * # ? &, with at least one of each kind. No \
+             character three times in a row, and no three keyboard or alphabet neighbours such as abc, 321 or qwe."
+        );
     }
 }
 

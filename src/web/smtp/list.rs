@@ -15,6 +15,8 @@ use crate::web::{render, Chrome, Query};
 
 /// Profiles shown on one page of the list.
 pub const PER_PAGE: i64 = 20;
+/// Search text is cut to this many characters; also the search box's `maxlength`.
+pub const SEARCH_MAX_LEN: usize = 50;
 
 #[derive(Template)]
 #[template(path = "smtp/list.html")]
@@ -42,7 +44,7 @@ pub async fn list(
     Organizer(member): Organizer,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, AppError> {
-    let search: String = query.q.trim().chars().filter(|c| !c.is_control()).take(50).collect();
+    let search: String = query.q.trim().chars().filter(|c| !c.is_control()).take(SEARCH_MAX_LEN).collect();
     let page_no = query.page.trim().parse::<i64>().unwrap_or(1).clamp(1, 1_000_000);
     let (found, total) =
         profiles::page(&state.db, member.tenant.id, &search, PER_PAGE, (page_no - 1) * PER_PAGE).await?;

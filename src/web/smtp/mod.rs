@@ -16,7 +16,7 @@ use axum::Router;
 pub use delete::{delete, delete_form, make_default, MSG_NEW_DEFAULT};
 pub use duplicate::{duplicate, duplicate_form};
 pub use form::{create, edit_form, new_form, password_rules, update};
-pub use list::{list, PER_PAGE};
+pub use list::{list, PER_PAGE, SEARCH_MAX_LEN};
 pub use test_email::{send as send_test, show as test_form};
 
 use super::format_time;

@@ -1,5 +1,5 @@
 //! The test email (SPEC §4): To prefilled with the signed-in user's address, a real send
-//! through the profile bounded at 15 s, and a result a person can act on. The unsaved
+//! through the profile bounded by `config.send_timeout`, and a result a person can act on. The unsaved
 //! values of the edit form may be tested too; they reuse a saved secret only by the rule
 //! of `SecretScope` (the one the form's save uses).
 
@@ -24,6 +24,7 @@ use crate::store::audit;
 use crate::store::smtp::{self as profiles, Settings};
 use crate::web::fields::FieldView;
 use crate::web::{render, render_invalid, Chrome};
+use crate::words;
 
 #[derive(Template)]
 #[template(path = "smtp/test.html")]
@@ -32,6 +33,8 @@ struct TestPage {
     profile_id: i64,
     name: String,
     to: FieldView,
+    /// The bound on one send, in words (`config.send_timeout`).
+    takes_up_to: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -51,8 +54,12 @@ fn to_field(value: &str, error: Option<&'static str>) -> FieldView {
         .hint("A mailbox you can check. The email lists the server settings, never the password.")
 }
 
-pub async fn show(AdminProfile { member, profile }: AdminProfile) -> Result<Response, AppError> {
+pub async fn show(
+    State(state): State<AppState>,
+    AdminProfile { member, profile }: AdminProfile,
+) -> Result<Response, AppError> {
     let page = TestPage {
+        takes_up_to: words::duration(state.config.send_timeout),
         page: member.chrome(format!("Test {}", profile.settings.name), "smtp").await?,
         profile_id: profile.id.0,
         name: profile.settings.name.to_string(),
@@ -81,6 +88,7 @@ pub async fn send(
         Ok(to) => to,
         Err(message) => {
             let page = TestPage {
+                takes_up_to: words::duration(state.config.send_timeout),
                 page: member.chrome(format!("Test {}", stored.settings.name), "smtp").await?,
                 profile_id: stored.id.0,
                 name: stored.settings.name.to_string(),
