@@ -4,7 +4,6 @@
 use sqlx::{FromRow, Row as _, SqliteConnection, SqlitePool};
 
 use super::TenantId;
-use crate::db::now;
 use crate::domain::smtp::{
     self as domain, CaPem, CredentialPolicy, Description, FromAddress, GenericSmtp, GraphApi, GraphClientId,
     GraphTenantId, GraphUserName, LastTest, ProfileName, ProfileSettings, ReplyTo, Security, SenderName, Signature,
@@ -255,12 +254,16 @@ async fn has_any(conn: &mut SqliteConnection, tenant: TenantId) -> sqlx::Result<
 
 /// Inserts a profile; it is the default when asked or when it is the tenant's first.
 /// A taken name is a unique violation. Use inside a `BEGIN IMMEDIATE` transaction.
-pub async fn create(conn: &mut SqliteConnection, tenant: TenantId, settings: &Settings) -> sqlx::Result<ProfileId> {
+pub async fn create(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    settings: &Settings,
+    now: i64,
+) -> sqlx::Result<ProfileId> {
     let default = settings.is_default || !has_any(&mut *conn, tenant).await?;
     if default {
         clear_default(&mut *conn, tenant).await?;
     }
-    let t = now();
     let insert = format!(
         "INSERT INTO smtp_profiles ({}, tenant_id, is_default, created_at, updated_at)
          VALUES ({}, ?, ?, ?, ?) RETURNING id",
@@ -270,8 +273,8 @@ pub async fn create(conn: &mut SqliteConnection, tenant: TenantId, settings: &Se
     let row = bind_settings(sqlx::query(&insert), settings)
         .bind(tenant)
         .bind(default)
-        .bind(t)
-        .bind(t)
+        .bind(now)
+        .bind(now)
         .fetch_one(conn)
         .await?;
     row.try_get(0)
@@ -285,6 +288,7 @@ pub async fn update(
     tenant: TenantId,
     id: ProfileId,
     settings: &Settings,
+    now: i64,
 ) -> sqlx::Result<bool> {
     if settings.is_default {
         clear_default(&mut *conn, tenant).await?;
@@ -297,7 +301,7 @@ pub async fn update(
     );
     let done = bind_settings(sqlx::query(&update), settings)
         .bind(settings.is_default)
-        .bind(now())
+        .bind(now)
         .bind(tenant)
         .bind(id)
         .execute(conn)
@@ -418,11 +422,12 @@ pub async fn record_test(
     id: ProfileId,
     ok: bool,
     message: &str,
+    now: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE smtp_profiles SET last_test_at = ?, last_test_ok = ?, last_test_message = ? WHERE tenant_id = ? AND id = ?",
     )
-    .bind(now())
+    .bind(now)
     .bind(ok)
     .bind(message)
     .bind(tenant)

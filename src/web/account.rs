@@ -80,12 +80,19 @@ pub async fn change_password(
     let hash = password::hash(new.expose()).await?;
     let mut tx = store::begin_write(&state.db).await?;
     users::set_password(&mut tx, member.tenant.id, member.user.id, &hash).await?;
-    audit::record(&mut tx, member.tenant.id, member.actor(), AuditAction::UserPasswordChanged, "other sessions ended")
-        .await?;
+    audit::record(
+        &mut tx,
+        member.tenant.id,
+        member.actor(),
+        AuditAction::UserPasswordChanged,
+        "other sessions ended",
+        state.clock.now(),
+    )
+    .await?;
     tx.commit().await?;
     // The epoch moved on, which ends every session; sign this one in again.
     let user = users::by_id(&state.db, member.tenant.id, member.user.id).await?.ok_or(AppError::NotFound)?;
-    member.session.sign_in(&user).await?;
+    member.session.sign_in(&user, state.clock.now()).await?;
     member.session.flash_ok(MSG_PASSWORD_CHANGED).await?;
     Ok(Redirect::to(&format!("/t/{}/account", member.tenant.slug)).into_response())
 }

@@ -72,7 +72,7 @@ pub async fn create_tenant(
     };
     let hash = password::hash(new.admin_password.expose()).await?;
     let mut tx = store::begin_write(&state.db).await?;
-    let (tenant_id, _) = match tenants::create_with_admin(&mut tx, &new, &hash, false).await {
+    let (tenant_id, _) = match tenants::create_with_admin(&mut tx, &new, &hash, false, state.clock.now()).await {
         Ok(ids) => ids,
         Err(e) if store::is_unique_violation(&e) => {
             drop(tx);
@@ -83,8 +83,15 @@ pub async fn create_tenant(
         Err(e) => return Err(e.into()),
     };
     let detail = format!("by operator {}; first admin {}", op.0.user.email, new.admin_email.as_str());
-    audit::record(&mut tx, tenant_id, Actor { id: None, label: &op.0.user.email }, AuditAction::TenantCreated, &detail)
-        .await?;
+    audit::record(
+        &mut tx,
+        tenant_id,
+        Actor { id: None, label: &op.0.user.email },
+        AuditAction::TenantCreated,
+        &detail,
+        state.clock.now(),
+    )
+    .await?;
     tx.commit().await?;
     op.0.session
         .flash_ok(format!("Created {} with its administrator {}.", new.name.as_str(), new.admin_email.as_str()))
@@ -110,7 +117,7 @@ pub async fn rename(
     let mut tx = store::begin_write(&state.db).await?;
     tenants::rename(&mut tx, tenant.id, &name).await?;
     let actor = Actor { id: None, label: &op.0.user.email };
-    audit::record(&mut tx, tenant.id, actor, AuditAction::TenantRenamed, &detail).await?;
+    audit::record(&mut tx, tenant.id, actor, AuditAction::TenantRenamed, &detail, state.clock.now()).await?;
     tx.commit().await?;
     op.0.session.flash_ok(format!("Renamed {} to {}.", tenant.slug, name.as_str())).await?;
     Ok(Redirect::to("/admin").into_response())
@@ -139,7 +146,8 @@ pub async fn suspend(
     let action = if suspended { AuditAction::TenantSuspended } else { AuditAction::TenantRestored };
     let mut tx = store::begin_write(&state.db).await?;
     tenants::set_suspended(&mut tx, tenant.id, suspended).await?;
-    audit::record(&mut tx, tenant.id, Actor { id: None, label: &op.0.user.email }, action, "").await?;
+    audit::record(&mut tx, tenant.id, Actor { id: None, label: &op.0.user.email }, action, "", state.clock.now())
+        .await?;
     tx.commit().await?;
     let verb = if suspended { "Suspended" } else { "Restored" };
     op.0.session.flash_ok(format!("{verb} {}.", tenant.name)).await?;

@@ -43,7 +43,8 @@ pub struct AcceptForm {
 
 async fn open(state: &AppState, token: &str) -> Result<(Invitation, tenants::Tenant), AppError> {
     let gone = AppError::Refused(StatusCode::GONE, MSG_INVITATION_GONE);
-    let invitation = tokens::invitation_by_token(&state.db, &token_hash(token)).await?.ok_or(gone)?;
+    let invitation =
+        tokens::invitation_by_token(&state.db, &token_hash(token), state.clock.now()).await?.ok_or(gone)?;
     let tenant = tenants::by_id(&state.db, invitation.tenant_id)
         .await?
         .filter(|t| !t.suspended)
@@ -106,7 +107,7 @@ pub async fn accept(
     let hash = password::hash(password.expose()).await?;
     let role = invitation.role;
     let mut tx = store::begin_write(&state.db).await?;
-    if !tokens::accept(&mut tx, invitation.id).await? {
+    if !tokens::accept(&mut tx, invitation.id, state.clock.now()).await? {
         return Err(AppError::Refused(StatusCode::GONE, MSG_INVITATION_GONE));
     }
     let new = users::NewUser {
@@ -117,17 +118,17 @@ pub async fn accept(
         role,
         is_operator: false,
     };
-    let user_id = match users::create(&mut tx, new).await {
+    let user_id = match users::create(&mut tx, new, state.clock.now()).await {
         Ok(id) => id,
         Err(e) if is_unique_violation(&e) => return Err(AppError::Refused(StatusCode::CONFLICT, MSG_EMAIL_TAKEN)),
         Err(e) => return Err(e.into()),
     };
     let actor = audit::Actor { id: Some(user_id), label: email.as_str() };
-    audit::record(&mut tx, tenant.id, actor, AuditAction::InvitationAccepted, role.as_str()).await?;
+    audit::record(&mut tx, tenant.id, actor, AuditAction::InvitationAccepted, role.as_str(), state.clock.now()).await?;
     tx.commit().await?;
 
     let user = users::by_id(&state.db, tenant.id, user_id).await?.ok_or(AppError::NotFound)?;
-    session.sign_in(&user).await?;
+    session.sign_in(&user, state.clock.now()).await?;
     let login = state.config.link(&format!("/t/{}/login", tenant.slug));
     session
         .flash_ok(format!("Welcome to {}, {}. Next time, sign in at {login}", tenant.name, user.display_name))

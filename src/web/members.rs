@@ -85,8 +85,16 @@ pub async fn reset_link(
     }
     let token = random_token();
     let mut tx = store::begin_write(&state.db).await?;
-    tokens::reset(&mut tx, member.tenant.id, user.id, &token_hash(&token), RESET_SECS).await?;
-    audit::record(&mut tx, member.tenant.id, member.actor(), AuditAction::ResetLinkMade, &user.email).await?;
+    tokens::reset(&mut tx, member.tenant.id, user.id, &token_hash(&token), RESET_SECS, state.clock.now()).await?;
+    audit::record(
+        &mut tx,
+        member.tenant.id,
+        member.actor(),
+        AuditAction::ResetLinkMade,
+        &user.email,
+        state.clock.now(),
+    )
+    .await?;
     tx.commit().await?;
     let url = state.config.link(&format!("/t/{}/password/reset/{token}", member.tenant.slug));
     member.session.show_link(format!("Password-reset link for {}", user.email), url).await?;
@@ -138,7 +146,7 @@ async fn invitations_page(
     form: &InviteForm,
     errors: &FieldErrors,
 ) -> Result<InvitationsPage, AppError> {
-    let now = crate::db::now();
+    let now = state.clock.now();
     let allowed = invitable(member);
     let rows = tokens::open_invitations(&state.db, member.tenant.id)
         .await?
@@ -241,9 +249,17 @@ async fn send_invitation(
     let token = random_token();
     let url = state.config.link(&format!("/invite/{token}"));
     let mut tx = store::begin_write(&state.db).await?;
-    let invitation =
-        tokens::invite(&mut tx, member.tenant.id, email, role, &token_hash(&token), member.user.id, INVITATION_SECS)
-            .await?;
+    let invitation = tokens::invite(
+        &mut tx,
+        member.tenant.id,
+        email,
+        role,
+        &token_hash(&token),
+        member.user.id,
+        INVITATION_SECS,
+        state.clock.now(),
+    )
+    .await?;
     let emailed = can_email(&mut tx, &member.tenant).await?;
     if emailed {
         let mail = invitation_mail(
@@ -254,9 +270,25 @@ async fn send_invitation(
             email,
             &url,
         )?;
-        outbox::enqueue(&mut tx, &state.secrets, member.tenant.id, Link::Invitation(invitation), &mail).await?;
+        outbox::enqueue(
+            &mut tx,
+            &state.secrets,
+            member.tenant.id,
+            Link::Invitation(invitation),
+            &mail,
+            state.clock.now(),
+        )
+        .await?;
     }
-    audit::record(&mut tx, member.tenant.id, member.actor(), action, &format!("{email} as {}", role.as_str())).await?;
+    audit::record(
+        &mut tx,
+        member.tenant.id,
+        member.actor(),
+        action,
+        &format!("{email} as {}", role.as_str()),
+        state.clock.now(),
+    )
+    .await?;
     tx.commit().await?;
     if emailed {
         state.outbox_wake.notify_one();
@@ -285,11 +317,11 @@ pub async fn queue_reset(
     if !can_email(&mut tx, tenant).await? {
         return Ok(false);
     }
-    let reset = tokens::reset(&mut tx, tenant.id, user.id, &token_hash(&token), RESET_SECS).await?;
+    let reset = tokens::reset(&mut tx, tenant.id, user.id, &token_hash(&token), RESET_SECS, state.clock.now()).await?;
     let mail = reset_mail(state, tenant, &user.email, &url)?;
-    outbox::enqueue(&mut tx, &state.secrets, tenant.id, Link::Reset(reset), &mail).await?;
+    outbox::enqueue(&mut tx, &state.secrets, tenant.id, Link::Reset(reset), &mail, state.clock.now()).await?;
     let actor = audit::Actor { id: Some(user.id), label: &user.email };
-    audit::record(&mut tx, tenant.id, actor, AuditAction::ResetRequested, "").await?;
+    audit::record(&mut tx, tenant.id, actor, AuditAction::ResetRequested, "", state.clock.now()).await?;
     tx.commit().await?;
     state.outbox_wake.notify_one();
     Ok(true)

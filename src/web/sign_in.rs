@@ -85,7 +85,7 @@ pub async fn submit(
     };
 
     // Throttled before any hashing, so a flood costs no CPU.
-    if let Err(wait) = state.throttle.check(&account, &client) {
+    if let Err(wait) = state.throttle.check(&account, &client, state.clock.now()) {
         let minutes = wait.as_secs().div_ceil(60).max(1);
         let message = format!("Too many failed sign-in attempts. Wait {minutes} minutes, then try again.");
         return refuse(StatusCode::TOO_MANY_REQUESTS, message).await;
@@ -97,17 +97,24 @@ pub async fn submit(
     };
     let matches = password::verify(&form.password, hash).await;
     let Some(user) = user.filter(|_| matches) else {
-        state.throttle.fail(&account, &client);
+        state.throttle.fail(&account, &client, state.clock.now());
         return refuse(StatusCode::UNPROCESSABLE_ENTITY, MSG_INCORRECT.into()).await;
     };
     if tenant.suspended {
         return refuse(StatusCode::FORBIDDEN, MSG_SUSPENDED.into()).await;
     }
     state.throttle.succeed(&account);
-    session.sign_in(&user).await?;
+    session.sign_in(&user, state.clock.now()).await?;
     let mut conn = state.db.acquire().await?;
-    audit::record(&mut conn, tenant.id, Actor { id: Some(user.id), label: &user.email }, AuditAction::UserSignedIn, "")
-        .await?;
+    audit::record(
+        &mut conn,
+        tenant.id,
+        Actor { id: Some(user.id), label: &user.email },
+        AuditAction::UserSignedIn,
+        "",
+        state.clock.now(),
+    )
+    .await?;
     Ok(Redirect::to(&safe_next(&tenant.slug, &form.next)).into_response())
 }
 
@@ -135,7 +142,7 @@ pub async fn sign_out(
 ) -> Result<Response, AppError> {
     if let Ok(member) = &member {
         let mut conn = state.db.acquire().await?;
-        audit::record(&mut conn, tenant.id, member.actor(), AuditAction::UserSignedOut, "").await?;
+        audit::record(&mut conn, tenant.id, member.actor(), AuditAction::UserSignedOut, "", state.clock.now()).await?;
     }
     session.sign_out().await?;
     session.flash_ok("You have signed out.").await?;

@@ -204,7 +204,7 @@ async fn failure_note(client: &Client, name: &str) -> String {
 
 /// Creates a tenant with an admin, as the operator's form would.
 pub async fn seed_tenant(db: &SqlitePool, slug: &str, name: &str, email: &str, password: &str) -> TenantId {
-    crate::seed::tenant_with_admin(db, slug, name, ADMIN_NAME, email, password).await
+    crate::seed::tenant_with_admin(db, relaydesk::Clock::system().now(), slug, name, ADMIN_NAME, email, password).await
 }
 
 /// The running test's function name (`main.rs` runs each test on a thread named

@@ -70,7 +70,7 @@ pub fn new_client() -> (reqwest::Client, Arc<Jar>) {
 
 /// Creates a tenant with an admin, as the operator's form would.
 pub async fn seed_tenant(db: &SqlitePool, slug: &str, name: &str, email: &str, password: &str) -> TenantId {
-    crate::seed::tenant_with_admin(db, slug, name, "Admin", email, password).await
+    crate::seed::tenant_with_admin(db, relaydesk::Clock::system().now(), slug, name, "Admin", email, password).await
 }
 
 impl TestApp {
@@ -192,7 +192,7 @@ pub async fn add_user_to(db: &SqlitePool, tenant: TenantId, email: &str, passwor
         role,
         is_operator: operator,
     };
-    users::create(&mut conn, new).await.unwrap();
+    users::create(&mut conn, new, relaydesk::Clock::system().now()).await.unwrap();
 }
 
 /// The `csrf_token` hidden field's value in a page.

@@ -283,7 +283,7 @@ async fn a_4xx_is_retried_on_schedule_and_then_delivered_with_the_same_message_i
     let app = mailing_app(&server, |_| {}).await;
     app.post("/t/acme/invitations", &[("email", "later@example.test"), ("role", "user")]).await;
 
-    let started = relaydesk::db::now();
+    let started = app.state.clock.now();
     let (status, attempts, error, message_id, next) = loop {
         let row = outbox_row(&app).await;
         if row.1 == 1 && row.2.is_some() {

@@ -109,9 +109,17 @@ pub async fn duplicate(
         .copy_as(name, form.password, form.graph_client_secret)
         .with_secrets(policy, None::<&Settings>, |typed| state.secrets.seal_secret(&typed))
         .map_err(|e| anyhow::anyhow!("a copy's secrets were refused after they were checked: {e:?}"))?;
-    profiles::create(&mut tx, member.tenant.id, &copy).await?;
+    profiles::create(&mut tx, member.tenant.id, &copy, state.clock.now()).await?;
     let detail = format!("{} as {new_name}", source.settings.name);
-    audit::record(&mut tx, member.tenant.id, member.actor(), audit::AuditAction::ProfileDuplicated, &detail).await?;
+    audit::record(
+        &mut tx,
+        member.tenant.id,
+        member.actor(),
+        audit::AuditAction::ProfileDuplicated,
+        &detail,
+        state.clock.now(),
+    )
+    .await?;
     tx.commit().await?;
     member.session.flash_ok(msg_copied(&new_name)).await?;
     Ok(to_list(&member))
