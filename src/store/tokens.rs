@@ -17,18 +17,25 @@ pub struct Invitation {
     pub expires_at: i64,
 }
 
-/// Creates an invitation, voiding any earlier open one for the same address (a new
-/// link replaces the old).
+/// What a new invitation is made of.
+pub struct NewInvitation<'a> {
+    pub email: &'a str,
+    pub role: Role,
+    pub token_hash: &'a str,
+    pub invited_by: UserId,
+    /// How long its link works, from `now`.
+    pub valid_secs: i64,
+}
+
+/// Creates an invitation at `now`, voiding any earlier open one for the same address (a
+/// new link replaces the old).
 pub async fn invite(
     conn: &mut SqliteConnection,
     tenant: TenantId,
-    email: &str,
-    role: Role,
-    token_hash: &str,
-    invited_by: UserId,
-    valid_secs: i64,
+    new: NewInvitation<'_>,
     now: i64,
 ) -> sqlx::Result<i64> {
+    let NewInvitation { email, role, token_hash, invited_by, valid_secs } = new;
     let expires = now + valid_secs;
     sqlx::query!(
         "UPDATE invitations SET voided_at = ? WHERE tenant_id = ? AND email = ? AND accepted_at IS NULL AND voided_at IS NULL",

@@ -66,13 +66,14 @@ pub async fn create_tenant(
     op: Operator,
     Form(form): Form<NewTenantForm>,
 ) -> Result<Response, AppError> {
+    let now = state.clock.now();
     let new = match form.parse() {
         Ok(new) => new,
         Err(errors) => return render_invalid(&admin_page(&state, &op, form.without_password(), errors).await?),
     };
     let hash = password::hash(new.admin_password.expose()).await?;
     let mut tx = store::begin_write(&state.db).await?;
-    let (tenant_id, _) = match tenants::create_with_admin(&mut tx, &new, &hash, false, state.clock.now()).await {
+    let (tenant_id, _) = match tenants::create_with_admin(&mut tx, &new, &hash, false, now).await {
         Ok(ids) => ids,
         Err(e) if store::is_unique_violation(&e) => {
             drop(tx);
@@ -89,7 +90,7 @@ pub async fn create_tenant(
         Actor { id: None, label: &op.0.user.email },
         AuditAction::TenantCreated,
         &detail,
-        state.clock.now(),
+        now,
     )
     .await?;
     tx.commit().await?;

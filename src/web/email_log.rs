@@ -75,21 +75,14 @@ pub async fn retry(
     member: Member,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
+    let now = state.clock.now();
     member.require(Role::Admin)?;
     let id = id.parse::<i64>().map_err(|_| AppError::NotFound)?;
     let mut tx = store::begin_write(&state.db).await?;
-    if !outbox::retry_now(&mut tx, member.tenant.id, id, MAX_ATTEMPTS, state.clock.now()).await? {
+    if !outbox::retry_now(&mut tx, member.tenant.id, id, MAX_ATTEMPTS, now).await? {
         return Err(AppError::NotFound);
     }
-    audit::record(
-        &mut tx,
-        member.tenant.id,
-        member.actor(),
-        AuditAction::EmailRetried,
-        &id.to_string(),
-        state.clock.now(),
-    )
-    .await?;
+    audit::record(&mut tx, member.tenant.id, member.actor(), AuditAction::EmailRetried, &id.to_string(), now).await?;
     tx.commit().await?;
     state.outbox_wake.notify_one();
     member.session.flash_ok("Trying again now. Reload this page in a moment to see the result.").await?;

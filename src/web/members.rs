@@ -77,6 +77,7 @@ pub async fn reset_link(
     member: Member,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
+    let now = state.clock.now();
     member.require(Role::Admin)?;
     let id = id.parse::<i64>().map_err(|_| AppError::NotFound)?;
     let user = users::by_id(&state.db, member.tenant.id, UserId(id)).await?.ok_or(AppError::NotFound)?;
@@ -85,16 +86,8 @@ pub async fn reset_link(
     }
     let token = random_token();
     let mut tx = store::begin_write(&state.db).await?;
-    tokens::reset(&mut tx, member.tenant.id, user.id, &token_hash(&token), RESET_SECS, state.clock.now()).await?;
-    audit::record(
-        &mut tx,
-        member.tenant.id,
-        member.actor(),
-        AuditAction::ResetLinkMade,
-        &user.email,
-        state.clock.now(),
-    )
-    .await?;
+    tokens::reset(&mut tx, member.tenant.id, user.id, &token_hash(&token), RESET_SECS, now).await?;
+    audit::record(&mut tx, member.tenant.id, member.actor(), AuditAction::ResetLinkMade, &user.email, now).await?;
     tx.commit().await?;
     let url = state.config.link(&format!("/t/{}/password/reset/{token}", member.tenant.slug));
     member.session.show_link(format!("Password-reset link for {}", user.email), url).await?;
@@ -246,20 +239,18 @@ async fn send_invitation(
     role: Role,
     action: AuditAction,
 ) -> Result<Response, AppError> {
+    let now = state.clock.now();
     let token = random_token();
     let url = state.config.link(&format!("/invite/{token}"));
     let mut tx = store::begin_write(&state.db).await?;
-    let invitation = tokens::invite(
-        &mut tx,
-        member.tenant.id,
+    let new = tokens::NewInvitation {
         email,
         role,
-        &token_hash(&token),
-        member.user.id,
-        INVITATION_SECS,
-        state.clock.now(),
-    )
-    .await?;
+        token_hash: &token_hash(&token),
+        invited_by: member.user.id,
+        valid_secs: INVITATION_SECS,
+    };
+    let invitation = tokens::invite(&mut tx, member.tenant.id, new, now).await?;
     let emailed = can_email(&mut tx, &member.tenant).await?;
     if emailed {
         let mail = invitation_mail(
@@ -270,25 +261,10 @@ async fn send_invitation(
             email,
             &url,
         )?;
-        outbox::enqueue(
-            &mut tx,
-            &state.secrets,
-            member.tenant.id,
-            Link::Invitation(invitation),
-            &mail,
-            state.clock.now(),
-        )
-        .await?;
+        outbox::enqueue(&mut tx, &state.secrets, member.tenant.id, Link::Invitation(invitation), &mail, now).await?;
     }
-    audit::record(
-        &mut tx,
-        member.tenant.id,
-        member.actor(),
-        action,
-        &format!("{email} as {}", role.as_str()),
-        state.clock.now(),
-    )
-    .await?;
+    audit::record(&mut tx, member.tenant.id, member.actor(), action, &format!("{email} as {}", role.as_str()), now)
+        .await?;
     tx.commit().await?;
     if emailed {
         state.outbox_wake.notify_one();
@@ -310,6 +286,7 @@ pub async fn queue_reset(
     tenant: &crate::store::tenants::Tenant,
     email: &str,
 ) -> Result<bool, AppError> {
+    let now = state.clock.now();
     let Some(user) = users::by_email(&state.db, tenant.id, email).await? else { return Ok(false) };
     let token = random_token();
     let url = state.config.link(&format!("/t/{}/password/reset/{token}", tenant.slug));
@@ -317,11 +294,11 @@ pub async fn queue_reset(
     if !can_email(&mut tx, tenant).await? {
         return Ok(false);
     }
-    let reset = tokens::reset(&mut tx, tenant.id, user.id, &token_hash(&token), RESET_SECS, state.clock.now()).await?;
+    let reset = tokens::reset(&mut tx, tenant.id, user.id, &token_hash(&token), RESET_SECS, now).await?;
     let mail = reset_mail(state, tenant, &user.email, &url)?;
-    outbox::enqueue(&mut tx, &state.secrets, tenant.id, Link::Reset(reset), &mail, state.clock.now()).await?;
+    outbox::enqueue(&mut tx, &state.secrets, tenant.id, Link::Reset(reset), &mail, now).await?;
     let actor = audit::Actor { id: Some(user.id), label: &user.email };
-    audit::record(&mut tx, tenant.id, actor, AuditAction::ResetRequested, "", state.clock.now()).await?;
+    audit::record(&mut tx, tenant.id, actor, AuditAction::ResetRequested, "", now).await?;
     tx.commit().await?;
     state.outbox_wake.notify_one();
     Ok(true)

@@ -125,6 +125,7 @@ pub async fn reset(
     session: WebSession,
     Form(form): Form<ResetForm>,
 ) -> Result<Response, AppError> {
+    let now = state.clock.now();
     let (reset, user) = open(&state, &tenant, &token).await?;
     let password = match ConsolePassword::parse(&form.password, &user.email) {
         Ok(p) => p,
@@ -142,13 +143,13 @@ pub async fn reset(
     };
     let hash = password::hash(password.expose()).await?;
     let mut tx = store::begin_write(&state.db).await?;
-    if !tokens::use_reset(&mut tx, reset.id, state.clock.now()).await? {
+    if !tokens::use_reset(&mut tx, reset.id, now).await? {
         return Err(AppError::Refused(StatusCode::GONE, MSG_RESET_GONE));
     }
     // Moving the epoch on ends every session of this user, this browser's included.
     users::set_password(&mut tx, tenant.id, user.id, &hash).await?;
     let actor = audit::Actor { id: Some(user.id), label: &user.email };
-    audit::record(&mut tx, tenant.id, actor, AuditAction::ResetUsed, "all sessions ended", state.clock.now()).await?;
+    audit::record(&mut tx, tenant.id, actor, AuditAction::ResetUsed, "all sessions ended", now).await?;
     tx.commit().await?;
     session.sign_out().await?;
     session.flash_ok(MSG_PASSWORD_CHANGED).await?;

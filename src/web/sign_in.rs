@@ -72,6 +72,7 @@ pub async fn submit(
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
+    let now = state.clock.now();
     let email = form.email.trim().to_lowercase();
     let account = format!("{}:{email}", tenant.id.0);
     let client = client.ip().to_string();
@@ -85,7 +86,7 @@ pub async fn submit(
     };
 
     // Throttled before any hashing, so a flood costs no CPU.
-    if let Err(wait) = state.throttle.check(&account, &client, state.clock.now()) {
+    if let Err(wait) = state.throttle.check(&account, &client, now) {
         let minutes = wait.as_secs().div_ceil(60).max(1);
         let message = format!("Too many failed sign-in attempts. Wait {minutes} minutes, then try again.");
         return refuse(StatusCode::TOO_MANY_REQUESTS, message).await;
@@ -97,14 +98,14 @@ pub async fn submit(
     };
     let matches = password::verify(&form.password, hash).await;
     let Some(user) = user.filter(|_| matches) else {
-        state.throttle.fail(&account, &client, state.clock.now());
+        state.throttle.fail(&account, &client, now);
         return refuse(StatusCode::UNPROCESSABLE_ENTITY, MSG_INCORRECT.into()).await;
     };
     if tenant.suspended {
         return refuse(StatusCode::FORBIDDEN, MSG_SUSPENDED.into()).await;
     }
     state.throttle.succeed(&account);
-    session.sign_in(&user, state.clock.now()).await?;
+    session.sign_in(&user, now).await?;
     let mut conn = state.db.acquire().await?;
     audit::record(
         &mut conn,
@@ -112,7 +113,7 @@ pub async fn submit(
         Actor { id: Some(user.id), label: &user.email },
         AuditAction::UserSignedIn,
         "",
-        state.clock.now(),
+        now,
     )
     .await?;
     Ok(Redirect::to(&safe_next(&tenant.slug, &form.next)).into_response())

@@ -66,6 +66,7 @@ pub async fn send(
     AdminProfile { member, profile: stored }: AdminProfile,
     body: Bytes,
 ) -> Result<Response, AppError> {
+    let now = state.clock.now();
     let unreadable = || {
         AppError::Refused(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -90,18 +91,10 @@ pub async fn send(
         }
     };
     let (ok, message) = deliver(&state, &member, &stored.settings, &to).await;
-    profiles::record_test(&state.db, member.tenant.id, stored.id, ok, &message, state.clock.now()).await?;
+    profiles::record_test(&state.db, member.tenant.id, stored.id, ok, &message, now).await?;
     let detail = format!("{} to {}: {}", stored.settings.name, to.as_str(), if ok { "sent" } else { "failed" });
     let mut conn = state.db.acquire().await?;
-    audit::record(
-        &mut conn,
-        member.tenant.id,
-        member.actor(),
-        audit::AuditAction::ProfileTested,
-        &detail,
-        state.clock.now(),
-    )
-    .await?;
+    audit::record(&mut conn, member.tenant.id, member.actor(), audit::AuditAction::ProfileTested, &detail, now).await?;
     if ok {
         member.session.flash_ok(message).await?;
     } else {
