@@ -14,6 +14,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::SqliteStore;
 
 use crate::auth::throttle::Throttle;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::mail::graph::GraphEndpoints;
 use crate::mail::Mailer;
@@ -33,6 +34,11 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 
 /// Opens the database (migrating it), loads the secret key and assembles the router.
 pub async fn build_app(config: Config) -> anyhow::Result<App> {
+    build_app_with_clock(config, Clock::system()).await
+}
+
+/// `build_app` with the time read from `clock` (tests pass a manual one and move it).
+pub async fn build_app_with_clock(config: Config, clock: Clock) -> anyhow::Result<App> {
     let db = crate::db::connect(&config).await?;
     let secrets = SecretBox::load(config.secret_key.as_deref(), &config.data_dir()?)?;
     let sessions = SqliteStore::new(db.clone());
@@ -55,6 +61,7 @@ pub async fn build_app(config: Config) -> anyhow::Result<App> {
         throttle: Arc::new(Throttle::default()),
         mailer,
         outbox_wake: Arc::new(tokio::sync::Notify::new()),
+        clock,
     };
     let router = router(state.clone(), sessions.clone());
     Ok(App { router, state, sessions })

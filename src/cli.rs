@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use crate::auth::password;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::account::{AccountEmail, ConsolePassword, DisplayName, Role, TenantName, TenantSlug};
 use crate::store::audit::{self, Actor, AuditAction};
@@ -131,15 +132,16 @@ async fn create_tenant(config: &Config, slug: &str, name: &str) -> anyhow::Resul
     let slug = TenantSlug::parse(slug).map_err(|m| anyhow::anyhow!("--slug: {m}"))?;
     let name = TenantName::parse(name).map_err(|m| anyhow::anyhow!("--name: {m}"))?;
     let db = crate::db::connect(config).await?;
+    let now = Clock::system().now();
     let mut tx = store::begin_write(&db).await?;
-    let id = match tenants::create(&mut tx, &slug, &name).await {
+    let id = match tenants::create(&mut tx, &slug, &name, now).await {
         Ok(id) => id,
         Err(e) if store::is_unique_violation(&e) => {
             bail!("a tenant with the short name {:?} already exists", slug.as_str())
         }
         Err(e) => return Err(e.into()),
     };
-    audit::record(&mut tx, id, Actor { id: None, label: "command line" }, AuditAction::TenantCreated, "").await?;
+    audit::record(&mut tx, id, Actor { id: None, label: "command line" }, AuditAction::TenantCreated, "", now).await?;
     tx.commit().await?;
     Ok(format!("created tenant {} ({})", slug.as_str(), name.as_str()))
 }
@@ -156,6 +158,7 @@ async fn create_user(config: &Config, args: &UserCreate, password: &str) -> anyh
         bail!("there is no tenant with the short name {:?}", args.tenant.trim());
     };
     let hash = password::hash(password.expose()).await?;
+    let now = Clock::system().now();
     let mut tx = store::begin_write(&db).await?;
     let new = users::NewUser {
         tenant_id: tenant.id,
@@ -165,7 +168,7 @@ async fn create_user(config: &Config, args: &UserCreate, password: &str) -> anyh
         role,
         is_operator: args.operator,
     };
-    match users::create(&mut tx, new).await {
+    match users::create(&mut tx, new, now).await {
         Ok(_) => {}
         Err(e) if store::is_unique_violation(&e) => {
             bail!("{} already has an account in {}", email.as_str(), tenant.slug)
@@ -173,8 +176,15 @@ async fn create_user(config: &Config, args: &UserCreate, password: &str) -> anyh
         Err(e) => return Err(e.into()),
     }
     let detail = format!("{} as {}", email.as_str(), role.as_str());
-    audit::record(&mut tx, tenant.id, Actor { id: None, label: "command line" }, AuditAction::UserCreated, &detail)
-        .await?;
+    audit::record(
+        &mut tx,
+        tenant.id,
+        Actor { id: None, label: "command line" },
+        AuditAction::UserCreated,
+        &detail,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     let operator = if args.operator { ", operator" } else { "" };
     Ok(format!("created {} in {} ({}{operator})", email.as_str(), tenant.slug, role.as_str()))

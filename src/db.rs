@@ -48,8 +48,3 @@ fn create_private(path: &std::path::Path) -> anyhow::Result<()> {
     let _ = path;
     Ok(())
 }
-
-/// Seconds since the Unix epoch, the unit of every time column.
-pub fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}

@@ -6,6 +6,7 @@
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -17,5 +18,6 @@ pub mod store;
 pub mod web;
 pub mod words;
 
-pub use app::{build_app, serve, App, AppState};
+pub use app::{build_app, build_app_with_clock, serve, App, AppState};
+pub use clock::Clock;
 pub use config::Config;

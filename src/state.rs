@@ -7,6 +7,7 @@ use axum::extract::FromRef;
 use sqlx::SqlitePool;
 
 use crate::auth::throttle::Throttle;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::mail::outbox::Outbox;
 use crate::mail::Mailer;
@@ -22,6 +23,8 @@ pub struct AppState {
     pub mailer: Mailer,
     /// Wakes the outbox worker when a message is enqueued or retried.
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// Where every time the app reads comes from (a manual one in tests).
+    pub clock: Clock,
 }
 
 impl AppState {
@@ -34,6 +37,7 @@ impl AppState {
             wake: self.outbox_wake.clone(),
             lease: self.config.outbox_lease,
             poll: self.config.outbox_poll,
+            clock: self.clock.clone(),
         }
     }
 }

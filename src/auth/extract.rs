@@ -9,8 +9,8 @@ use axum::http::Method;
 use sqlx::SqlitePool;
 
 use super::session::WebSession;
+use crate::clock::Clock;
 use crate::config::Config;
-use crate::db::now;
 use crate::domain::account::Role;
 use crate::error::AppError;
 use crate::store::audit::Actor;
@@ -20,10 +20,12 @@ use crate::store::users::{self, User};
 /// The tenant whose `{slug}` is in the path; 404 when there is none.
 pub struct PathTenant(pub Tenant);
 
-/// What the extractors need of the app's state: the database and the session limits.
+/// What the extractors need of the app's state: the database, the session limits and the
+/// clock they are measured by.
 pub trait AuthState: Send + Sync {
     fn db(&self) -> SqlitePool;
     fn config(&self) -> Arc<Config>;
+    fn clock(&self) -> Clock;
 }
 
 impl<S> AuthState for S
@@ -31,6 +33,7 @@ where
     S: Send + Sync,
     SqlitePool: FromRef<S>,
     Arc<Config>: FromRef<S>,
+    Clock: FromRef<S>,
 {
     fn db(&self) -> SqlitePool {
         SqlitePool::from_ref(self)
@@ -39,11 +42,15 @@ where
     fn config(&self) -> Arc<Config> {
         Arc::from_ref(self)
     }
+
+    fn clock(&self) -> Clock {
+        Clock::from_ref(self)
+    }
 }
 
 /// Whether a sign-in made at `at` (seconds) is past the absolute session limit.
 fn too_old(state: &impl AuthState, at: i64) -> bool {
-    now().saturating_sub(at) > state.config().session_absolute.as_secs() as i64
+    state.clock().now().saturating_sub(at) > state.config().session_absolute.as_secs() as i64
 }
 
 impl<S: AuthState> FromRequestParts<S> for PathTenant {

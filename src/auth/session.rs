@@ -5,7 +5,6 @@ use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use crate::db::now;
 use crate::error::AppError;
 use crate::store::users::User;
 use crate::store::{TenantId, UserId};
@@ -73,10 +72,11 @@ impl WebSession {
         Ok(self.0.get::<String>(CSRF).await?)
     }
 
-    /// Signs `user` in: a new session id (against fixation) and a new CSRF token.
-    pub async fn sign_in(&self, user: &User) -> Result<(), AppError> {
+    /// Signs `user` in at `now` (seconds): a new session id (against fixation) and a new
+    /// CSRF token.
+    pub async fn sign_in(&self, user: &User, now: i64) -> Result<(), AppError> {
         self.0.cycle_id().await?;
-        let signed_in = SignedIn { user_id: user.id, tenant_id: user.tenant_id, epoch: user.session_epoch, at: now() };
+        let signed_in = SignedIn { user_id: user.id, tenant_id: user.tenant_id, epoch: user.session_epoch, at: now };
         self.0.insert(AUTH, signed_in).await?;
         self.0.insert(CSRF, super::random_token()).await?;
         Ok(())

@@ -1,9 +1,10 @@
 //! Sign-in throttling: repeated failures per account and per client are refused before
 //! any password is hashed. Kept in memory: losing it at restart only resets the counters.
+//! Times are the app's clock (seconds since the epoch), passed in by the caller.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Failures allowed per account within the window.
 pub const PER_ACCOUNT: usize = 5;
@@ -12,17 +13,16 @@ pub const PER_CLIENT: usize = 20;
 /// How far back failures count.
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 
-/// Sliding-window failure counters.
+/// Sliding-window failure counters: when each failure (or event) happened, in seconds.
 #[derive(Default)]
 pub struct Throttle {
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+    failures: Mutex<HashMap<String, VecDeque<i64>>>,
 }
 
 impl Throttle {
     /// `Err(wait)` when either key has used up its failures; `wait` is how long until one
     /// of them expires.
-    pub fn check(&self, account: &str, client: &str) -> Result<(), Duration> {
-        let now = Instant::now();
+    pub fn check(&self, account: &str, client: &str, now: i64) -> Result<(), Duration> {
         let mut map = self.lock();
         let mut wait = None;
         for (key, limit) in [(account_key(account), PER_ACCOUNT), (client_key(client), PER_CLIENT)] {
@@ -30,7 +30,8 @@ impl Throttle {
                 prune(times, now);
                 if times.len() >= limit {
                     let oldest = times.front().copied().unwrap_or(now);
-                    let w = WINDOW.saturating_sub(now - oldest);
+                    let age = Duration::from_secs(now.saturating_sub(oldest).max(0) as u64);
+                    let w = WINDOW.saturating_sub(age);
                     wait = Some(wait.map_or(w, |old: Duration| old.max(w)));
                 }
             }
@@ -39,8 +40,7 @@ impl Throttle {
     }
 
     /// Counts a failed attempt against both keys.
-    pub fn fail(&self, account: &str, client: &str) {
-        let now = Instant::now();
+    pub fn fail(&self, account: &str, client: &str, now: i64) {
         let mut map = self.lock();
         if map.len() > 100_000 {
             // Bound memory under a flood of distinct keys: drop what has aged out.
@@ -58,8 +58,7 @@ impl Throttle {
 
     /// Counts one event under `key` and says whether it is within `limit` per window
     /// (for things that are not sign-ins, such as reset emails to one address).
-    pub fn allow(&self, key: &str, limit: usize) -> bool {
-        let now = Instant::now();
+    pub fn allow(&self, key: &str, limit: usize, now: i64) -> bool {
         let mut map = self.lock();
         let times = map.entry(format!("e:{key}")).or_default();
         prune(times, now);
@@ -75,7 +74,7 @@ impl Throttle {
         self.lock().remove(&account_key(account));
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<Instant>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<i64>>> {
         // A panic while holding the lock cannot leave the map inconsistent.
         self.failures.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -89,8 +88,9 @@ fn client_key(client: &str) -> String {
     format!("c:{client}")
 }
 
-fn prune(times: &mut VecDeque<Instant>, now: Instant) {
-    while times.front().is_some_and(|t| now.duration_since(*t) >= WINDOW) {
+fn prune(times: &mut VecDeque<i64>, now: i64) {
+    let window = WINDOW.as_secs() as i64;
+    while times.front().is_some_and(|t| now.saturating_sub(*t) >= window) {
         times.pop_front();
     }
 }
@@ -99,44 +99,50 @@ fn prune(times: &mut VecDeque<Instant>, now: Instant) {
 mod tests {
     use super::*;
 
+    const NOW: i64 = 1_700_000_000;
+
     #[test]
     fn an_account_is_held_after_its_failures() {
         let t = Throttle::default();
         for i in 0..PER_ACCOUNT {
-            assert!(t.check("1:ada@x.io", &format!("client{i}")).is_ok());
-            t.fail("1:ada@x.io", &format!("client{i}"));
+            assert!(t.check("1:ada@x.io", &format!("client{i}"), NOW).is_ok());
+            t.fail("1:ada@x.io", &format!("client{i}"), NOW);
         }
-        let wait = t.check("1:ada@x.io", "fresh-client").unwrap_err();
-        assert!(wait > Duration::from_secs(14 * 60) && wait <= WINDOW);
-        assert!(t.check("1:bob@x.io", "fresh-client").is_ok(), "other accounts are not held");
+        let wait = t.check("1:ada@x.io", "fresh-client", NOW + 30).unwrap_err();
+        assert_eq!(wait, WINDOW - Duration::from_secs(30));
+        assert!(t.check("1:bob@x.io", "fresh-client", NOW).is_ok(), "other accounts are not held");
+        let window = WINDOW.as_secs() as i64;
+        assert!(t.check("1:ada@x.io", "fresh-client", NOW + window - 1).is_err(), "held for the whole window");
+        assert!(t.check("1:ada@x.io", "fresh-client", NOW + window).is_ok(), "released when it has passed");
     }
 
     #[test]
     fn a_client_is_held_after_failing_across_accounts() {
         let t = Throttle::default();
         for i in 0..PER_CLIENT {
-            t.fail(&format!("1:user{i}@x.io"), "10.0.0.1");
+            t.fail(&format!("1:user{i}@x.io"), "10.0.0.1", NOW);
         }
-        assert!(t.check("1:new@x.io", "10.0.0.1").is_err());
-        assert!(t.check("1:new@x.io", "10.0.0.2").is_ok());
+        assert!(t.check("1:new@x.io", "10.0.0.1", NOW).is_err());
+        assert!(t.check("1:new@x.io", "10.0.0.2", NOW).is_ok());
     }
 
     #[test]
     fn events_are_allowed_up_to_their_limit() {
         let t = Throttle::default();
-        assert!((0..3).all(|_| t.allow("reset:1:ada@x.io", 3)));
-        assert!(!t.allow("reset:1:ada@x.io", 3));
-        assert!(t.allow("reset:1:bob@x.io", 3));
+        assert!((0..3).all(|_| t.allow("reset:1:ada@x.io", 3, NOW)));
+        assert!(!t.allow("reset:1:ada@x.io", 3, NOW));
+        assert!(t.allow("reset:1:bob@x.io", 3, NOW));
+        assert!(t.allow("reset:1:ada@x.io", 3, NOW + WINDOW.as_secs() as i64), "allowed again after the window");
     }
 
     #[test]
     fn success_clears_the_account() {
         let t = Throttle::default();
         for _ in 0..PER_ACCOUNT - 1 {
-            t.fail("1:ada@x.io", "c");
+            t.fail("1:ada@x.io", "c", NOW);
         }
         t.succeed("1:ada@x.io");
-        t.fail("1:ada@x.io", "c");
-        assert!(t.check("1:ada@x.io", "c").is_ok());
+        t.fail("1:ada@x.io", "c", NOW);
+        assert!(t.check("1:ada@x.io", "c", NOW).is_ok());
     }
 }

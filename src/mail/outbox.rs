@@ -13,7 +13,6 @@ use tokio::task::JoinHandle;
 use super::error::SendError;
 use super::message::Outgoing;
 use super::Sender;
-use crate::db::now;
 use crate::secret::SecretBox;
 use crate::store::outbox::{self, Claimed, NewMessage};
 use crate::store::smtp as profiles;
@@ -90,6 +89,7 @@ pub async fn enqueue(
     tenant: TenantId,
     link: Link,
     mail: &Outgoing,
+    now: i64,
 ) -> sqlx::Result<i64> {
     let body = serde_json::to_string(&Body { text: mail.text.clone(), html: mail.html.clone() })
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
@@ -109,11 +109,12 @@ pub async fn enqueue(
             Link::Invitation(_) => None,
         },
     };
-    outbox::enqueue(conn, tenant, new).await
+    outbox::enqueue(conn, tenant, new, now).await
 }
 
 /// What the worker needs: the database, the key for sealed bodies and secrets, the
-/// transports, its wake-up call, and its lease and poll times.
+/// transports, its wake-up call, its lease and poll times, and the clock that says when
+/// mail is due.
 #[derive(Clone)]
 pub struct Outbox {
     pub db: sqlx::SqlitePool,
@@ -124,6 +125,8 @@ pub struct Outbox {
     pub lease: Duration,
     /// How often an idle worker looks for due mail without being woken.
     pub poll: Duration,
+    /// What "now" is for claims, leases and retry times.
+    pub clock: crate::clock::Clock,
 }
 
 /// A running worker; `stop` ends it after the message in hand.
@@ -178,16 +181,18 @@ pub fn spawn_worker(state: Outbox) -> Worker {
 /// Claims and sends one due message; false when none was due.
 pub async fn process_one(state: &Outbox) -> anyhow::Result<bool> {
     let lease = state.lease.as_secs() as i64;
-    let Some(msg) = outbox::claim(&state.db, lease).await? else { return Ok(false) };
+    let Some(msg) = outbox::claim(&state.db, lease, state.clock.now()).await? else { return Ok(false) };
     let (profile_name, result) = deliver(state, &msg).await;
+    // Read after the send, which may have taken a while.
+    let now = state.clock.now();
     match result {
         Ok(()) => {
-            outbox::mark_sent(&state.db, &msg, profile_name.as_deref().unwrap_or_default()).await?;
+            outbox::mark_sent(&state.db, &msg, profile_name.as_deref().unwrap_or_default(), now).await?;
             tracing::info!(outbox_id = msg.id, kind = %msg.kind, attempt = msg.attempts, "email delivered");
         }
         Err(e) => {
-            let retry_at = (!e.permanent && msg.attempts < MAX_ATTEMPTS).then(|| now() + delay_after(msg.attempts));
-            outbox::mark_failed(&state.db, &msg, profile_name.as_deref(), &e.message, retry_at).await?;
+            let retry_at = (!e.permanent && msg.attempts < MAX_ATTEMPTS).then(|| now + delay_after(msg.attempts));
+            outbox::mark_failed(&state.db, &msg, profile_name.as_deref(), &e.message, retry_at, now).await?;
             tracing::warn!(
                 outbox_id = msg.id, kind = %msg.kind, attempt = msg.attempts, permanent = e.permanent,
                 will_retry = retry_at.is_some(), error = %e.message, "email not delivered"
@@ -199,9 +204,10 @@ pub async fn process_one(state: &Outbox) -> anyhow::Result<bool> {
 
 /// Whether the link in the message still works; a replaced or used one is not sent.
 async fn link_still_open(state: &Outbox, msg: &Claimed) -> Result<bool, SendError> {
+    let now = state.clock.now();
     let open = match (msg.invitation_id, msg.reset_id) {
-        (Some(id), _) => tokens::invitation_is_open(&state.db, id).await,
-        (None, Some(id)) => tokens::reset_is_open(&state.db, id).await,
+        (Some(id), _) => tokens::invitation_is_open(&state.db, id, now).await,
+        (None, Some(id)) => tokens::reset_is_open(&state.db, id, now).await,
         (None, None) => Ok(true),
     };
     open.map_err(|e| SendError::transient(format!("relaydesk could not read its database: {e}")))

@@ -3,7 +3,6 @@
 use sqlx::{SqliteConnection, SqlitePool};
 
 use super::{TenantId, UserId};
-use crate::db::now;
 pub use crate::domain::audit::AuditAction;
 
 /// One line of the audit log.
@@ -31,8 +30,8 @@ pub async fn record(
     actor: Actor<'_>,
     action: AuditAction,
     detail: &str,
+    now: i64,
 ) -> sqlx::Result<()> {
-    let t = now();
     sqlx::query!(
         "INSERT INTO audit_log (tenant_id, actor_id, actor, action, detail, created_at) VALUES (?, ?, ?, ?, ?, ?)",
         tenant,
@@ -40,7 +39,7 @@ pub async fn record(
         actor.label,
         action,
         detail,
-        t,
+        now,
     )
     .execute(conn)
     .await?;

@@ -4,7 +4,6 @@
 use sqlx::{SqliteConnection, SqlitePool};
 
 use super::TenantId;
-use crate::db::now;
 
 /// A message to add to the outbox. `body_sealed` is already sealed.
 pub struct NewMessage<'a> {
@@ -19,8 +18,12 @@ pub struct NewMessage<'a> {
 }
 
 /// Adds a message, due now. Takes the caller's transaction.
-pub async fn enqueue(conn: &mut SqliteConnection, tenant: TenantId, msg: NewMessage<'_>) -> sqlx::Result<i64> {
-    let t = now();
+pub async fn enqueue(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    msg: NewMessage<'_>,
+    now: i64,
+) -> sqlx::Result<i64> {
     sqlx::query_scalar!(
         r#"INSERT INTO outbox (tenant_id, kind, recipient, subject, body_sealed, message_id, next_attempt_at, created_at,
              invitation_id, reset_id)
@@ -31,8 +34,8 @@ pub async fn enqueue(conn: &mut SqliteConnection, tenant: TenantId, msg: NewMess
         msg.subject,
         msg.body_sealed,
         msg.message_id,
-        t,
-        t,
+        now,
+        now,
         msg.invitation_id,
         msg.reset_id,
     )
@@ -60,10 +63,9 @@ pub struct Claimed {
 /// message whose lease ran out (its worker died) is due again. Mail of a tenant whose
 /// email is off (or has no default profile, or is suspended) waits without using up
 /// attempts.
-pub async fn claim(pool: &SqlitePool, lease_secs: i64) -> sqlx::Result<Option<Claimed>> {
-    let t = now();
+pub async fn claim(pool: &SqlitePool, lease_secs: i64, now: i64) -> sqlx::Result<Option<Claimed>> {
     let mut tx = super::begin_write(pool).await?;
-    let lease_until = t + lease_secs;
+    let lease_until = now + lease_secs;
     let claimed = sqlx::query_as!(
         Claimed,
         r#"UPDATE outbox SET attempts = attempts + 1, lease_until = ?
@@ -76,8 +78,8 @@ pub async fn claim(pool: &SqlitePool, lease_secs: i64) -> sqlx::Result<Option<Cl
          RETURNING id AS "id!", tenant_id AS "tenant_id: TenantId", kind, recipient, subject, body_sealed, message_id,
              attempts, invitation_id, reset_id"#,
         lease_until,
-        t,
-        t,
+        now,
+        now,
     )
     .fetch_optional(&mut *tx)
     .await?;
@@ -86,17 +88,16 @@ pub async fn claim(pool: &SqlitePool, lease_secs: i64) -> sqlx::Result<Option<Cl
 }
 
 /// Records a delivered attempt.
-pub async fn mark_sent(pool: &SqlitePool, msg: &Claimed, profile: &str) -> sqlx::Result<()> {
-    let t = now();
+pub async fn mark_sent(pool: &SqlitePool, msg: &Claimed, profile: &str, now: i64) -> sqlx::Result<()> {
     let mut tx = super::begin_write(pool).await?;
     sqlx::query!(
         "UPDATE outbox SET status = 'sent', sent_at = ?, lease_until = NULL, last_error = NULL WHERE id = ?",
-        t,
+        now,
         msg.id,
     )
     .execute(&mut *tx)
     .await?;
-    record_attempt(&mut tx, msg, true, Some(profile), None).await?;
+    record_attempt(&mut tx, msg, true, Some(profile), None, now).await?;
     tx.commit().await
 }
 
@@ -107,6 +108,7 @@ pub async fn mark_failed(
     profile: Option<&str>,
     error: &str,
     retry_at: Option<i64>,
+    now: i64,
 ) -> sqlx::Result<()> {
     let mut tx = super::begin_write(pool).await?;
     let status = if retry_at.is_some() { "pending" } else { "failed" };
@@ -120,7 +122,7 @@ pub async fn mark_failed(
     )
     .execute(&mut *tx)
     .await?;
-    record_attempt(&mut tx, msg, false, profile, Some(error)).await?;
+    record_attempt(&mut tx, msg, false, profile, Some(error), now).await?;
     tx.commit().await
 }
 
@@ -130,13 +132,13 @@ async fn record_attempt(
     ok: bool,
     profile: Option<&str>,
     error: Option<&str>,
+    now: i64,
 ) -> sqlx::Result<()> {
-    let t = now();
     sqlx::query!(
         "INSERT INTO outbox_attempts (outbox_id, attempt, at, ok, profile, error) VALUES (?, ?, ?, ?, ?, ?)",
         msg.id,
         msg.attempts,
-        t,
+        now,
         ok,
         profile,
         error,
@@ -183,17 +185,17 @@ pub async fn retry_now(
     tenant: TenantId,
     id: i64,
     max_attempts: i64,
+    now: i64,
 ) -> sqlx::Result<bool> {
-    let t = now();
     let keep = max_attempts - 1;
     let done = sqlx::query!(
         "UPDATE outbox SET status = 'pending', next_attempt_at = ?, attempts = MIN(attempts, ?)
          WHERE tenant_id = ? AND id = ? AND status != 'sent' AND (lease_until IS NULL OR lease_until <= ?)",
-        t,
+        now,
         keep,
         tenant,
         id,
-        t,
+        now,
     )
     .execute(conn)
     .await?;

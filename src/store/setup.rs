@@ -2,14 +2,11 @@
 
 use sqlx::SqlitePool;
 
-use crate::db::now;
-
 /// Replaces any earlier setup token by this one (only the newest logged link works).
-pub async fn replace_token(pool: &SqlitePool, token_hash: &str) -> sqlx::Result<()> {
+pub async fn replace_token(pool: &SqlitePool, token_hash: &str, now: i64) -> sqlx::Result<()> {
     let mut tx = super::begin_write(pool).await?;
-    let t = now();
     sqlx::query!("DELETE FROM setup_tokens").execute(&mut *tx).await?;
-    sqlx::query!("INSERT INTO setup_tokens (token_hash, created_at) VALUES (?, ?)", token_hash, t)
+    sqlx::query!("INSERT INTO setup_tokens (token_hash, created_at) VALUES (?, ?)", token_hash, now)
         .execute(&mut *tx)
         .await?;
     tx.commit().await

@@ -4,7 +4,6 @@
 use sqlx::{SqliteConnection, SqlitePool};
 
 use super::TenantId;
-use crate::db::now;
 use crate::domain::smtp::{
     self as domain, CaPem, CredentialPolicy, Description, FromAddress, GenericSmtp, GraphApi, GraphClientId,
     GraphTenantId, GraphUserName, LastTest, ProfileName, ProfileSettings, ReplyTo, Security, SenderName, Signature,
@@ -217,12 +216,17 @@ async fn has_any(conn: &mut SqliteConnection, tenant: TenantId) -> sqlx::Result<
 
 /// Inserts a profile; it is the default when asked or when it is the tenant's first.
 /// A taken name is a unique violation. Use inside a `BEGIN IMMEDIATE` transaction.
-pub async fn create(conn: &mut SqliteConnection, tenant: TenantId, settings: &Settings) -> sqlx::Result<ProfileId> {
+pub async fn create(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    settings: &Settings,
+    now: i64,
+) -> sqlx::Result<ProfileId> {
     let default = settings.is_default || !has_any(&mut *conn, tenant).await?;
     if default {
         clear_default(&mut *conn, tenant).await?;
     }
-    let t = now();
+    let t = now;
     let c = columns(settings);
     let (name, from_address, from_name) =
         (settings.name.as_str(), settings.from_address.as_str(), settings.from_name.as_str());
@@ -270,6 +274,7 @@ pub async fn update(
     tenant: TenantId,
     id: ProfileId,
     settings: &Settings,
+    now: i64,
 ) -> sqlx::Result<bool> {
     if settings.is_default {
         clear_default(&mut *conn, tenant).await?;
@@ -280,7 +285,7 @@ pub async fn update(
     let reply_to = settings.reply_to.as_ref().map(|r| r.as_str());
     let signature = settings.signature.as_ref().map(|s| s.as_str());
     let description = settings.description.as_ref().map(|d| d.as_str());
-    let t = now();
+    let t = now;
     let done = sqlx::query!(
         "UPDATE smtp_profiles SET name = ?, kind = ?, from_address = ?, from_name = ?, reply_to = ?, signature = ?,
              description = ?, host = ?, port = ?, security = ?, tls_verify = ?, ca_pem = ?, auth_required = ?,
@@ -420,8 +425,9 @@ pub async fn record_test(
     id: ProfileId,
     ok: bool,
     message: &str,
+    now: i64,
 ) -> sqlx::Result<()> {
-    let t = now();
+    let t = now;
     sqlx::query!(
         "UPDATE smtp_profiles SET last_test_at = ?, last_test_ok = ?, last_test_message = ? WHERE tenant_id = ? AND id = ?",
         t,

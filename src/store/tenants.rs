@@ -3,7 +3,6 @@
 use sqlx::{SqliteConnection, SqlitePool};
 
 use super::TenantId;
-use crate::db::now;
 use crate::domain::account::{TenantName, TenantSlug};
 
 /// A tenant as the console needs it.
@@ -57,13 +56,18 @@ pub async fn none_exist(pool: &SqlitePool) -> sqlx::Result<bool> {
 }
 
 /// Inserts a tenant. A taken slug is a unique violation (see `is_unique_violation`).
-pub async fn create(conn: &mut SqliteConnection, slug: &TenantSlug, name: &TenantName) -> sqlx::Result<TenantId> {
-    let (slug, name, t) = (slug.as_str(), name.as_str(), now());
+pub async fn create(
+    conn: &mut SqliteConnection,
+    slug: &TenantSlug,
+    name: &TenantName,
+    now: i64,
+) -> sqlx::Result<TenantId> {
+    let (slug, name) = (slug.as_str(), name.as_str());
     sqlx::query_scalar!(
         r#"INSERT INTO tenants (slug, name, created_at) VALUES (?, ?, ?) RETURNING id AS "id!: TenantId""#,
         slug,
         name,
-        t,
+        now,
     )
     .fetch_one(conn)
     .await
@@ -113,10 +117,11 @@ pub async fn create_with_admin(
     new: &crate::domain::account::NewTenant,
     password_hash: &str,
     operator: bool,
+    now: i64,
 ) -> sqlx::Result<(TenantId, super::UserId)> {
     use crate::domain::account::Role;
     use crate::store::users;
-    let tenant = create(&mut *conn, &new.slug, &new.name).await?;
+    let tenant = create(&mut *conn, &new.slug, &new.name, now).await?;
     let user = users::create(
         &mut *conn,
         users::NewUser {
@@ -127,6 +132,7 @@ pub async fn create_with_admin(
             role: Role::Admin,
             is_operator: operator,
         },
+        now,
     )
     .await?;
     Ok((tenant, user))

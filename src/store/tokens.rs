@@ -6,7 +6,6 @@ use std::time::Duration;
 use sqlx::{SqliteConnection, SqlitePool};
 
 use super::{TenantId, UserId};
-use crate::db::now;
 use crate::domain::account::Role;
 use crate::words;
 
@@ -41,21 +40,28 @@ pub struct Invitation {
     pub expires_at: i64,
 }
 
-/// Creates an invitation, voiding any earlier open one for the same address (a new
-/// link replaces the old).
+/// What a new invitation is made of.
+pub struct NewInvitation<'a> {
+    pub email: &'a str,
+    pub role: Role,
+    pub token_hash: &'a str,
+    pub invited_by: UserId,
+}
+
+/// Creates an invitation at `now`, voiding any earlier open one for the same address (a
+/// new link replaces the old).
 pub async fn invite(
     conn: &mut SqliteConnection,
     tenant: TenantId,
-    email: &str,
-    role: Role,
-    token_hash: &str,
-    invited_by: UserId,
+    new: NewInvitation<'_>,
+    now: i64,
 ) -> sqlx::Result<i64> {
-    let t = now();
+    let NewInvitation { email, role, token_hash, invited_by } = new;
+    let t = now;
     let expires = expiry(t, INVITATION_LIFETIME);
     sqlx::query!(
         "UPDATE invitations SET voided_at = ? WHERE tenant_id = ? AND email = ? AND accepted_at IS NULL AND voided_at IS NULL",
-        t,
+        now,
         tenant,
         email,
     )
@@ -69,7 +75,7 @@ pub async fn invite(
         role,
         token_hash,
         invited_by,
-        t,
+        now,
         expires,
     )
     .fetch_one(conn)
@@ -104,29 +110,27 @@ pub async fn invitation(pool: &SqlitePool, tenant: TenantId, id: i64) -> sqlx::R
 }
 
 /// The invitation a token opens, if it is still usable (not used, voided or expired).
-pub async fn invitation_by_token(pool: &SqlitePool, token_hash: &str) -> sqlx::Result<Option<Invitation>> {
-    let t = now();
+pub async fn invitation_by_token(pool: &SqlitePool, token_hash: &str, now: i64) -> sqlx::Result<Option<Invitation>> {
     sqlx::query_as!(
         Invitation,
         r#"SELECT id AS "id!", tenant_id AS "tenant_id: TenantId", email, role AS "role: Role", created_at, expires_at
            FROM invitations
            WHERE token_hash = ? AND accepted_at IS NULL AND voided_at IS NULL AND expires_at > ?"#,
         token_hash,
-        t,
+        now,
     )
     .fetch_optional(pool)
     .await
 }
 
 /// Uses the invitation up; false when it was no longer usable (used a moment ago).
-pub async fn accept(conn: &mut SqliteConnection, id: i64) -> sqlx::Result<bool> {
-    let t = now();
+pub async fn accept(conn: &mut SqliteConnection, id: i64, now: i64) -> sqlx::Result<bool> {
     let done = sqlx::query!(
         "UPDATE invitations SET accepted_at = ?
          WHERE id = ? AND accepted_at IS NULL AND voided_at IS NULL AND expires_at > ?",
-        t,
+        now,
         id,
-        t,
+        now,
     )
     .execute(conn)
     .await?;
@@ -142,12 +146,18 @@ pub struct Reset {
 }
 
 /// Creates a reset for the user, voiding earlier unused ones.
-pub async fn reset(conn: &mut SqliteConnection, tenant: TenantId, user: UserId, token_hash: &str) -> sqlx::Result<i64> {
-    let t = now();
+pub async fn reset(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    user: UserId,
+    token_hash: &str,
+    now: i64,
+) -> sqlx::Result<i64> {
+    let t = now;
     let expires = expiry(t, RESET_LIFETIME);
     sqlx::query!(
         "UPDATE password_resets SET voided_at = ? WHERE user_id = ? AND used_at IS NULL AND voided_at IS NULL",
-        t,
+        now,
         user,
     )
     .execute(&mut *conn)
@@ -158,7 +168,7 @@ pub async fn reset(conn: &mut SqliteConnection, tenant: TenantId, user: UserId, 
         tenant,
         user,
         token_hash,
-        t,
+        now,
         expires,
     )
     .fetch_one(conn)
@@ -166,28 +176,31 @@ pub async fn reset(conn: &mut SqliteConnection, tenant: TenantId, user: UserId, 
 }
 
 /// The reset a token opens in this tenant, if still usable.
-pub async fn reset_by_token(pool: &SqlitePool, tenant: TenantId, token_hash: &str) -> sqlx::Result<Option<Reset>> {
-    let t = now();
+pub async fn reset_by_token(
+    pool: &SqlitePool,
+    tenant: TenantId,
+    token_hash: &str,
+    now: i64,
+) -> sqlx::Result<Option<Reset>> {
     sqlx::query_as!(
         Reset,
         r#"SELECT id AS "id!", tenant_id AS "tenant_id: TenantId", user_id AS "user_id: UserId" FROM password_resets
            WHERE tenant_id = ? AND token_hash = ? AND used_at IS NULL AND voided_at IS NULL AND expires_at > ?"#,
         tenant,
         token_hash,
-        t,
+        now,
     )
     .fetch_optional(pool)
     .await
 }
 
 /// Uses the reset up; false when it was no longer usable.
-pub async fn use_reset(conn: &mut SqliteConnection, id: i64) -> sqlx::Result<bool> {
-    let t = now();
+pub async fn use_reset(conn: &mut SqliteConnection, id: i64, now: i64) -> sqlx::Result<bool> {
     let done = sqlx::query!(
         "UPDATE password_resets SET used_at = ? WHERE id = ? AND used_at IS NULL AND voided_at IS NULL AND expires_at > ?",
-        t,
+        now,
         id,
-        t,
+        now,
     )
     .execute(conn)
     .await?;
@@ -195,26 +208,24 @@ pub async fn use_reset(conn: &mut SqliteConnection, id: i64) -> sqlx::Result<boo
 }
 
 /// Whether the invitation can still be accepted (not used, voided or expired).
-pub async fn invitation_is_open(pool: &SqlitePool, id: i64) -> sqlx::Result<bool> {
-    let t = now();
+pub async fn invitation_is_open(pool: &SqlitePool, id: i64, now: i64) -> sqlx::Result<bool> {
     sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM invitations
                           WHERE id = ? AND accepted_at IS NULL AND voided_at IS NULL AND expires_at > ?) AS "open!: bool""#,
         id,
-        t,
+        now,
     )
     .fetch_one(pool)
     .await
 }
 
 /// Whether the reset can still be used.
-pub async fn reset_is_open(pool: &SqlitePool, id: i64) -> sqlx::Result<bool> {
-    let t = now();
+pub async fn reset_is_open(pool: &SqlitePool, id: i64, now: i64) -> sqlx::Result<bool> {
     sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM password_resets
                           WHERE id = ? AND used_at IS NULL AND voided_at IS NULL AND expires_at > ?) AS "open!: bool""#,
         id,
-        t,
+        now,
     )
     .fetch_one(pool)
     .await

@@ -3,7 +3,6 @@
 use sqlx::{SqliteConnection, SqlitePool};
 
 use super::{TenantId, UserId};
-use crate::db::now;
 use crate::domain::account::{AccountEmail, DisplayName, Role};
 
 /// A console account.
@@ -36,8 +35,8 @@ pub struct NewUser<'a> {
 }
 
 /// Inserts an account. A taken email is a unique violation.
-pub async fn create(conn: &mut SqliteConnection, user: NewUser<'_>) -> sqlx::Result<UserId> {
-    let (email, display_name, t) = (user.email.as_str(), user.display_name.as_str(), now());
+pub async fn create(conn: &mut SqliteConnection, user: NewUser<'_>, now: i64) -> sqlx::Result<UserId> {
+    let (email, display_name) = (user.email.as_str(), user.display_name.as_str());
     sqlx::query_scalar!(
         r#"INSERT INTO users (tenant_id, email, display_name, password_hash, role, is_operator, created_at)
            VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id AS "id!: UserId""#,
@@ -47,7 +46,7 @@ pub async fn create(conn: &mut SqliteConnection, user: NewUser<'_>) -> sqlx::Res
         user.password_hash,
         user.role,
         user.is_operator,
-        t,
+        now,
     )
     .fetch_one(conn)
     .await

@@ -69,6 +69,7 @@ pub async fn change_password(
     member: Member,
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, AppError> {
+    let now = state.clock.now();
     let mut errors = FieldErrors::default();
     let new = errors.check("password", ConsolePassword::parse(&form.password, &member.user.email));
     let stored = users::credentials(&state.db, member.tenant.id, &member.user.email).await?.map(|(_, hash)| hash);
@@ -81,12 +82,19 @@ pub async fn change_password(
     let hash = password::hash(new.expose()).await?;
     let mut tx = store::begin_write(&state.db).await?;
     users::set_password(&mut tx, member.tenant.id, member.user.id, &hash).await?;
-    audit::record(&mut tx, member.tenant.id, member.actor(), AuditAction::UserPasswordChanged, "other sessions ended")
-        .await?;
+    audit::record(
+        &mut tx,
+        member.tenant.id,
+        member.actor(),
+        AuditAction::UserPasswordChanged,
+        "other sessions ended",
+        now,
+    )
+    .await?;
     tx.commit().await?;
     // The epoch moved on, which ends every session; sign this one in again.
     let user = users::by_id(&state.db, member.tenant.id, member.user.id).await?.ok_or(AppError::NotFound)?;
-    member.session.sign_in(&user).await?;
+    member.session.sign_in(&user, now).await?;
     member.session.flash_ok(MSG_PASSWORD_CHANGED).await?;
     Ok(Redirect::to(&format!("/t/{}/account", member.tenant.slug)).into_response())
 }

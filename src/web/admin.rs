@@ -68,13 +68,14 @@ pub async fn create_tenant(
     op: Operator,
     Form(form): Form<NewTenantForm>,
 ) -> Result<Response, AppError> {
+    let now = state.clock.now();
     let new = match form.parse() {
         Ok(new) => new,
         Err(errors) => return render_invalid(&admin_page(&state, &op, form.without_password(), errors).await?),
     };
     let hash = password::hash(new.admin_password.expose()).await?;
     let mut tx = store::begin_write(&state.db).await?;
-    let (tenant_id, _) = match tenants::create_with_admin(&mut tx, &new, &hash, false).await {
+    let (tenant_id, _) = match tenants::create_with_admin(&mut tx, &new, &hash, false, now).await {
         Ok(ids) => ids,
         Err(e) if store::is_unique_violation(&e) => {
             drop(tx);
@@ -85,8 +86,15 @@ pub async fn create_tenant(
         Err(e) => return Err(e.into()),
     };
     let detail = format!("by operator {}; first admin {}", op.0.user.email, new.admin_email.as_str());
-    audit::record(&mut tx, tenant_id, Actor { id: None, label: &op.0.user.email }, AuditAction::TenantCreated, &detail)
-        .await?;
+    audit::record(
+        &mut tx,
+        tenant_id,
+        Actor { id: None, label: &op.0.user.email },
+        AuditAction::TenantCreated,
+        &detail,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     op.0.session
         .flash_ok(format!("Created {} with its administrator {}.", new.name.as_str(), new.admin_email.as_str()))
@@ -112,7 +120,7 @@ pub async fn rename(
     let mut tx = store::begin_write(&state.db).await?;
     tenants::rename(&mut tx, tenant.id, &name).await?;
     let actor = Actor { id: None, label: &op.0.user.email };
-    audit::record(&mut tx, tenant.id, actor, AuditAction::TenantRenamed, &detail).await?;
+    audit::record(&mut tx, tenant.id, actor, AuditAction::TenantRenamed, &detail, state.clock.now()).await?;
     tx.commit().await?;
     op.0.session.flash_ok(format!("Renamed {} to {}.", tenant.slug, name.as_str())).await?;
     Ok(Redirect::to("/admin").into_response())
@@ -141,7 +149,8 @@ pub async fn suspend(
     let action = if suspended { AuditAction::TenantSuspended } else { AuditAction::TenantRestored };
     let mut tx = store::begin_write(&state.db).await?;
     tenants::set_suspended(&mut tx, tenant.id, suspended).await?;
-    audit::record(&mut tx, tenant.id, Actor { id: None, label: &op.0.user.email }, action, "").await?;
+    audit::record(&mut tx, tenant.id, Actor { id: None, label: &op.0.user.email }, action, "", state.clock.now())
+        .await?;
     tx.commit().await?;
     let verb = if suspended { "Suspended" } else { "Restored" };
     op.0.session.flash_ok(format!("{verb} {}.", tenant.name)).await?;

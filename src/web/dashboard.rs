@@ -139,7 +139,7 @@ pub async fn switch(
     }
     tenants::set_email_enabled(&mut tx, member.tenant.id, enable).await?;
     let action = if enable { AuditAction::EmailEnabled } else { AuditAction::EmailDisabled };
-    audit::record(&mut tx, member.tenant.id, member.actor(), action, "").await?;
+    audit::record(&mut tx, member.tenant.id, member.actor(), action, "", state.clock.now()).await?;
     tx.commit().await?;
     if enable {
         // Mail that waited while email was off can go now.

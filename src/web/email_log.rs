@@ -76,11 +76,12 @@ pub async fn retry(
     Admin(member): Admin,
     PathId(id): PathId,
 ) -> Result<Response, AppError> {
+    let now = state.clock.now();
     let mut tx = store::begin_write(&state.db).await?;
-    if !outbox::retry_now(&mut tx, member.tenant.id, id, MAX_ATTEMPTS).await? {
+    if !outbox::retry_now(&mut tx, member.tenant.id, id, MAX_ATTEMPTS, now).await? {
         return Err(AppError::NotFound);
     }
-    audit::record(&mut tx, member.tenant.id, member.actor(), AuditAction::EmailRetried, &id.to_string()).await?;
+    audit::record(&mut tx, member.tenant.id, member.actor(), AuditAction::EmailRetried, &id.to_string(), now).await?;
     tx.commit().await?;
     state.outbox_wake.notify_one();
     member.session.flash_ok("Trying again now. Reload this page in a moment to see the result.").await?;

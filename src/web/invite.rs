@@ -45,7 +45,8 @@ pub struct AcceptForm {
 
 async fn open(state: &AppState, token: &str) -> Result<(Invitation, tenants::Tenant), AppError> {
     let gone = AppError::Refused(StatusCode::GONE, MSG_INVITATION_GONE);
-    let invitation = tokens::invitation_by_token(&state.db, &token_hash(token)).await?.ok_or(gone)?;
+    let invitation =
+        tokens::invitation_by_token(&state.db, &token_hash(token), state.clock.now()).await?.ok_or(gone)?;
     let tenant = tenants::by_id(&state.db, invitation.tenant_id)
         .await?
         .filter(|t| !t.suspended)
@@ -96,6 +97,7 @@ pub async fn accept(
     session: WebSession,
     Form(form): Form<AcceptForm>,
 ) -> Result<Response, AppError> {
+    let now = state.clock.now();
     let (invitation, tenant) = open(&state, &token).await?;
     let mut errors = FieldErrors::default();
     let name = errors.check("display_name", DisplayName::parse(&form.display_name));
@@ -107,7 +109,7 @@ pub async fn accept(
     let hash = password::hash(password.expose()).await?;
     let role = invitation.role;
     let mut tx = store::begin_write(&state.db).await?;
-    if !tokens::accept(&mut tx, invitation.id).await? {
+    if !tokens::accept(&mut tx, invitation.id, now).await? {
         return Err(AppError::Refused(StatusCode::GONE, MSG_INVITATION_GONE));
     }
     let new = users::NewUser {
@@ -118,17 +120,17 @@ pub async fn accept(
         role,
         is_operator: false,
     };
-    let user_id = match users::create(&mut tx, new).await {
+    let user_id = match users::create(&mut tx, new, now).await {
         Ok(id) => id,
         Err(e) if is_unique_violation(&e) => return Err(AppError::Refused(StatusCode::CONFLICT, MSG_EMAIL_TAKEN)),
         Err(e) => return Err(e.into()),
     };
     let actor = audit::Actor { id: Some(user_id), label: email.as_str() };
-    audit::record(&mut tx, tenant.id, actor, AuditAction::InvitationAccepted, role.as_str()).await?;
+    audit::record(&mut tx, tenant.id, actor, AuditAction::InvitationAccepted, role.as_str(), now).await?;
     tx.commit().await?;
 
     let user = users::by_id(&state.db, tenant.id, user_id).await?.ok_or(AppError::NotFound)?;
-    session.sign_in(&user).await?;
+    session.sign_in(&user, now).await?;
     let login = state.config.link(&format!("/t/{}/login", tenant.slug));
     session
         .flash_ok(format!("Welcome to {}, {}. Next time, sign in at {login}", tenant.name, user.display_name))

@@ -78,14 +78,15 @@ pub async fn reset_link(
     Admin(member): Admin,
     PathId(id): PathId,
 ) -> Result<Response, AppError> {
+    let now = state.clock.now();
     let user = users::by_id(&state.db, member.tenant.id, UserId(id)).await?.ok_or(AppError::NotFound)?;
     if !may_get_reset_link(&user) {
         return Err(AppError::Refused(StatusCode::FORBIDDEN, MSG_RESET_LINK_NOT_ALLOWED));
     }
     let token = random_token();
     let mut tx = store::begin_write(&state.db).await?;
-    tokens::reset(&mut tx, member.tenant.id, user.id, &token_hash(&token)).await?;
-    audit::record(&mut tx, member.tenant.id, member.actor(), AuditAction::ResetLinkMade, &user.email).await?;
+    tokens::reset(&mut tx, member.tenant.id, user.id, &token_hash(&token), now).await?;
+    audit::record(&mut tx, member.tenant.id, member.actor(), AuditAction::ResetLinkMade, &user.email, now).await?;
     tx.commit().await?;
     let url = state.config.link(&format!("/t/{}/password/reset/{token}", member.tenant.slug));
     member.session.show_link(format!("Password-reset link for {}", user.email), url).await?;
@@ -140,7 +141,7 @@ async fn invitations_page(
     form: &InviteForm,
     errors: &FieldErrors,
 ) -> Result<InvitationsPage, AppError> {
-    let now = crate::db::now();
+    let now = state.clock.now();
     let allowed = invitable(member);
     let rows = tokens::open_invitations(&state.db, member.tenant.id)
         .await?
@@ -236,11 +237,12 @@ async fn send_invitation(
     role: Role,
     action: AuditAction,
 ) -> Result<Response, AppError> {
+    let now = state.clock.now();
     let token = random_token();
     let url = state.config.link(&format!("/invite/{token}"));
     let mut tx = store::begin_write(&state.db).await?;
-    let invitation =
-        tokens::invite(&mut tx, member.tenant.id, email, role, &token_hash(&token), member.user.id).await?;
+    let new = tokens::NewInvitation { email, role, token_hash: &token_hash(&token), invited_by: member.user.id };
+    let invitation = tokens::invite(&mut tx, member.tenant.id, new, now).await?;
     let emailed = can_email(&mut tx, &member.tenant).await?;
     if emailed {
         let mail = invitation_mail(
@@ -251,9 +253,10 @@ async fn send_invitation(
             email,
             &url,
         )?;
-        outbox::enqueue(&mut tx, &state.secrets, member.tenant.id, Link::Invitation(invitation), &mail).await?;
+        outbox::enqueue(&mut tx, &state.secrets, member.tenant.id, Link::Invitation(invitation), &mail, now).await?;
     }
-    audit::record(&mut tx, member.tenant.id, member.actor(), action, &format!("{email} as {}", role.as_str())).await?;
+    audit::record(&mut tx, member.tenant.id, member.actor(), action, &format!("{email} as {}", role.as_str()), now)
+        .await?;
     tx.commit().await?;
     if emailed {
         state.outbox_wake.notify_one();
@@ -281,6 +284,7 @@ pub async fn queue_reset(
     tenant: &crate::store::tenants::Tenant,
     email: &str,
 ) -> Result<bool, AppError> {
+    let now = state.clock.now();
     let Some(user) = users::by_email(&state.db, tenant.id, email).await? else { return Ok(false) };
     let token = random_token();
     let url = state.config.link(&format!("/t/{}/password/reset/{token}", tenant.slug));
@@ -288,11 +292,11 @@ pub async fn queue_reset(
     if !can_email(&mut tx, tenant).await? {
         return Ok(false);
     }
-    let reset = tokens::reset(&mut tx, tenant.id, user.id, &token_hash(&token)).await?;
+    let reset = tokens::reset(&mut tx, tenant.id, user.id, &token_hash(&token), now).await?;
     let mail = reset_mail(state, tenant, &user.email, &url)?;
-    outbox::enqueue(&mut tx, &state.secrets, tenant.id, Link::Reset(reset), &mail).await?;
+    outbox::enqueue(&mut tx, &state.secrets, tenant.id, Link::Reset(reset), &mail, now).await?;
     let actor = audit::Actor { id: Some(user.id), label: &user.email };
-    audit::record(&mut tx, tenant.id, actor, AuditAction::ResetRequested, "").await?;
+    audit::record(&mut tx, tenant.id, actor, AuditAction::ResetRequested, "", now).await?;
     tx.commit().await?;
     state.outbox_wake.notify_one();
     Ok(true)

@@ -76,7 +76,7 @@ pub async fn forgot(
     // A few requests per address per window; beyond that, silently nothing is sent, so
     // nobody can flood an inbox through this form. The answer never changes.
     let key = format!("reset:{}:{email}", tenant.id.0);
-    if !email.is_empty() && !tenant.suspended && state.throttle.allow(&key, RESETS_PER_WINDOW) {
+    if !email.is_empty() && !tenant.suspended && state.throttle.allow(&key, RESETS_PER_WINDOW, state.clock.now()) {
         super::members::queue_reset(&state, &tenant, &email).await?;
     }
     session.flash_ok(MSG_FORGOT_SENT).await?;
@@ -88,7 +88,8 @@ async fn open(state: &AppState, tenant: &Tenant, token: &str) -> Result<(tokens:
     if tenant.suspended {
         return Err(gone());
     }
-    let reset = tokens::reset_by_token(&state.db, tenant.id, &token_hash(token)).await?.ok_or_else(gone)?;
+    let reset =
+        tokens::reset_by_token(&state.db, tenant.id, &token_hash(token), state.clock.now()).await?.ok_or_else(gone)?;
     let user = users::by_id(&state.db, tenant.id, reset.user_id).await?.ok_or_else(gone)?;
     Ok((reset, user))
 }
@@ -125,6 +126,7 @@ pub async fn reset(
     session: WebSession,
     Form(form): Form<ResetForm>,
 ) -> Result<Response, AppError> {
+    let now = state.clock.now();
     let (reset, user) = open(&state, &tenant, &token).await?;
     let password = match ConsolePassword::parse(&form.password, &user.email) {
         Ok(p) => p,
@@ -142,13 +144,13 @@ pub async fn reset(
     };
     let hash = password::hash(password.expose()).await?;
     let mut tx = store::begin_write(&state.db).await?;
-    if !tokens::use_reset(&mut tx, reset.id).await? {
+    if !tokens::use_reset(&mut tx, reset.id, now).await? {
         return Err(AppError::Refused(StatusCode::GONE, MSG_RESET_GONE));
     }
     // Moving the epoch on ends every session of this user, this browser's included.
     users::set_password(&mut tx, tenant.id, user.id, &hash).await?;
     let actor = audit::Actor { id: Some(user.id), label: &user.email };
-    audit::record(&mut tx, tenant.id, actor, AuditAction::ResetUsed, "all sessions ended").await?;
+    audit::record(&mut tx, tenant.id, actor, AuditAction::ResetUsed, "all sessions ended", now).await?;
     tx.commit().await?;
     session.sign_out().await?;
     session.flash_ok(MSG_PASSWORD_CHANGED).await?;

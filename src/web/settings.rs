@@ -81,7 +81,15 @@ pub async fn set_policy(
     };
     let mut tx = store::begin_write(&state.db).await?;
     tenants::set_credential_policy(&mut tx, member.tenant.id, policy).await?;
-    audit::record(&mut tx, member.tenant.id, member.actor(), AuditAction::PolicyChanged, policy.as_str()).await?;
+    audit::record(
+        &mut tx,
+        member.tenant.id,
+        member.actor(),
+        AuditAction::PolicyChanged,
+        policy.as_str(),
+        state.clock.now(),
+    )
+    .await?;
     tx.commit().await?;
     member.session.flash_ok(format!("SMTP accounts are now checked against the {} rules.", policy.label())).await?;
     Ok(Redirect::to(&format!("/t/{}/settings", member.tenant.slug)).into_response())

@@ -36,7 +36,7 @@ pub async fn announce_link(state: &AppState) -> anyhow::Result<Option<String>> {
         return Ok(None);
     }
     let token = random_token();
-    setup::replace_token(&state.db, &token_hash(&token)).await?;
+    setup::replace_token(&state.db, &token_hash(&token), state.clock.now()).await?;
     let link = state.config.link(&format!("/setup/{token}"));
     tracing::info!("First run: open {link} to create your organization and its administrator.");
     Ok(Some(link))
@@ -65,6 +65,7 @@ pub async fn submit(
     session: WebSession,
     Form(form): Form<NewTenantForm>,
 ) -> Result<Response, AppError> {
+    let now = state.clock.now();
     check_token(&state, &token).await?;
     let invalid = |errors: FieldErrors, csrf: String| {
         let page = Chrome { csrf, nav: "setup", ..Chrome::bare("Set up relaydesk") };
@@ -79,7 +80,7 @@ pub async fn submit(
     if !setup::consume_token(&mut tx, &token_hash(&token)).await? {
         return Err(AppError::Refused(StatusCode::GONE, GONE));
     }
-    let (tenant_id, user_id) = match tenants::create_with_admin(&mut tx, &new, &hash, true).await {
+    let (tenant_id, user_id) = match tenants::create_with_admin(&mut tx, &new, &hash, true, now).await {
         Ok(ids) => ids,
         Err(e) if store::is_unique_violation(&e) => {
             let mut errors = FieldErrors::default();
@@ -89,11 +90,11 @@ pub async fn submit(
         Err(e) => return Err(e.into()),
     };
     let actor = Actor { id: Some(user_id), label: new.admin_email.as_str() };
-    audit::record(&mut tx, tenant_id, actor, AuditAction::TenantCreated, "first-run setup").await?;
+    audit::record(&mut tx, tenant_id, actor, AuditAction::TenantCreated, "first-run setup", now).await?;
     tx.commit().await?;
 
     let user = users::by_id(&state.db, tenant_id, user_id).await?.ok_or(AppError::NotFound)?;
-    session.sign_in(&user).await?;
+    session.sign_in(&user, now).await?;
     session.flash_ok("Your organization is ready, and you are signed in as its administrator.").await?;
     tracing::info!(tenant = new.slug.as_str(), "first-run setup created the first organization");
     Ok(Redirect::to(&format!("/t/{}/", new.slug.as_str())).into_response())

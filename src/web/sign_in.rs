@@ -74,6 +74,7 @@ pub async fn submit(
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
+    let now = state.clock.now();
     let email = form.email.trim().to_lowercase();
     let account = format!("{}:{email}", tenant.id.0);
     let client = client.ip().to_string();
@@ -87,7 +88,7 @@ pub async fn submit(
     };
 
     // Throttled before any hashing, so a flood costs no CPU.
-    if let Err(wait) = state.throttle.check(&account, &client) {
+    if let Err(wait) = state.throttle.check(&account, &client, now) {
         let minutes = wait.as_secs().div_ceil(60).max(1);
         let wait = crate::words::count(minutes, "minute");
         let message = format!("Too many failed sign-in attempts. Wait {wait}, then try again.");
@@ -100,17 +101,24 @@ pub async fn submit(
     };
     let matches = password::verify(&form.password, hash).await;
     let Some(user) = user.filter(|_| matches) else {
-        state.throttle.fail(&account, &client);
+        state.throttle.fail(&account, &client, now);
         return refuse(StatusCode::UNPROCESSABLE_ENTITY, MSG_INCORRECT.into()).await;
     };
     if tenant.suspended {
         return refuse(StatusCode::FORBIDDEN, MSG_SUSPENDED.into()).await;
     }
     state.throttle.succeed(&account);
-    session.sign_in(&user).await?;
+    session.sign_in(&user, now).await?;
     let mut conn = state.db.acquire().await?;
-    audit::record(&mut conn, tenant.id, Actor { id: Some(user.id), label: &user.email }, AuditAction::UserSignedIn, "")
-        .await?;
+    audit::record(
+        &mut conn,
+        tenant.id,
+        Actor { id: Some(user.id), label: &user.email },
+        AuditAction::UserSignedIn,
+        "",
+        now,
+    )
+    .await?;
     Ok(Redirect::to(&safe_next(&tenant.slug, &form.next)).into_response())
 }
 
@@ -138,7 +146,7 @@ pub async fn sign_out(
 ) -> Result<Response, AppError> {
     if let Ok(member) = &member {
         let mut conn = state.db.acquire().await?;
-        audit::record(&mut conn, tenant.id, member.actor(), AuditAction::UserSignedOut, "").await?;
+        audit::record(&mut conn, tenant.id, member.actor(), AuditAction::UserSignedOut, "", state.clock.now()).await?;
     }
     session.sign_out().await?;
     session.flash_ok("You have signed out.").await?;

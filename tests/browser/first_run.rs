@@ -8,7 +8,7 @@ use crate::harness::{TestApp, SUBMIT};
 /// A valid setup link's token, as `serve` would log it on a first run.
 async fn setup_token(app: &TestApp) -> String {
     let token = random_token();
-    relaydesk::store::setup::replace_token(&app.db, &token_hash(&token)).await.unwrap();
+    relaydesk::store::setup::replace_token(&app.db, &token_hash(&token), app.now()).await.unwrap();
     token
 }
 

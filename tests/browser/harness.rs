@@ -1,5 +1,6 @@
-//! The browser harness: the app in-process on a loopback port with a temp SQLite file,
-//! one shared `chromedriver` per test binary, and one headless Chromium session per test.
+//! The browser harness: the shared running app (`tests/support/app.rs`: in-process on a
+//! loopback port with a temp SQLite file, a manual clock and the outbox worker), one
+//! shared `chromedriver` per test binary, and one headless Chromium session per test.
 //!
 //! A test looks like:
 //!
@@ -22,7 +23,8 @@
 
 use std::future::Future;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
+use std::ops::Deref;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, Stdio};
@@ -33,10 +35,7 @@ use anyhow::{anyhow, Context};
 use fantoccini::elements::Element;
 use fantoccini::error::CmdError;
 use fantoccini::{Client, ClientBuilder, Locator};
-use relaydesk::store::TenantId;
-use relaydesk::Config;
 use serde_json::json;
-use sqlx::SqlitePool;
 
 /// Where Debian's `chromium-driver` puts chromedriver; `RELAYDESK_CHROMEDRIVER` overrides it.
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -46,10 +45,8 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 /// The command that installs both (Debian and Ubuntu, as root).
 pub const INSTALL: &str = "apt-get install chromium chromium-driver";
 
-pub const SLUG: &str = "acme";
+pub use crate::app::{RunningApp, ADMIN_EMAIL, ADMIN_PASSWORD, SLUG, TENANT_NAME};
 pub const ADMIN_NAME: &str = "Ada Lovelace";
-pub const ADMIN_EMAIL: &str = "ada@acme.test";
-pub const ADMIN_PASSWORD: &str = "ada's long password";
 
 /// The submit button of the page's own form. Not `button[type=submit]` alone: on signed-in
 /// pages the header's "Sign out" is a form too, and it comes first.
@@ -66,37 +63,31 @@ const TEST_LIMIT: Duration = Duration::from_secs(60);
 // The application
 // ---------------------------------------------------------------------------------------
 
-/// The real app, served on `127.0.0.1:{random}` against a SQLite file in a temp folder.
+/// The real app (see [`RunningApp`]; `app.db`, `app.state`, `app.advance(…)` through
+/// `Deref`), to be driven through browsers. Its outbox worker mails invitations and
+/// password resets, as `serve` runs it; it ends with the test's runtime.
 pub struct TestApp {
-    pub base: String,
-    pub db: SqlitePool,
-    /// The outbox worker, as `serve` runs it beside the server: it mails invitations and
-    /// password resets. It ends with the test's runtime.
-    _worker: relaydesk::mail::outbox::Worker,
-    _dir: tempfile::TempDir,
+    app: RunningApp,
+}
+
+impl Deref for TestApp {
+    type Target = RunningApp;
+
+    fn deref(&self) -> &RunningApp {
+        &self.app
+    }
 }
 
 impl TestApp {
     /// No organization yet: the state of a first run.
     pub async fn empty() -> TestApp {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config::for_database(&dir.path().join("relaydesk.db"), "127.0.0.1:0".parse().unwrap());
-        let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind");
-        let addr = listener.local_addr().unwrap();
-        config.public_url = format!("http://{addr}").parse().unwrap();
-        let app = relaydesk::build_app(config).await.expect("app builds");
-        let db = app.state.db.clone();
-        let worker = relaydesk::mail::outbox::spawn_worker(app.state.outbox());
-        tokio::spawn(async move {
-            axum::serve(listener, app.router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
-        });
-        TestApp { base: format!("http://{addr}"), db, _worker: worker, _dir: dir }
+        TestApp { app: RunningApp::start(|_| {}).await }
     }
 
     /// Organization `acme` with one administrator (`ADMIN_EMAIL`, `ADMIN_PASSWORD`).
     pub async fn seeded() -> TestApp {
         let app = TestApp::empty().await;
-        seed_tenant(&app.db, SLUG, "Acme Ltd", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        app.seed_tenant(SLUG, TENANT_NAME, ADMIN_NAME, ADMIN_EMAIL, ADMIN_PASSWORD).await;
         app
     }
 
@@ -200,11 +191,6 @@ async fn failure_note(client: &Client, name: &str) -> String {
         Ok(path) => format!("page: {page}\nscreenshot: {}", path.display()),
         Err(e) => format!("page: {page}\nno screenshot: {e:#}"),
     }
-}
-
-/// Creates a tenant with an admin, as the operator's form would.
-pub async fn seed_tenant(db: &SqlitePool, slug: &str, name: &str, email: &str, password: &str) -> TenantId {
-    crate::seed::tenant_with_admin(db, slug, name, ADMIN_NAME, email, password).await
 }
 
 /// The running test's function name (`main.rs` runs each test on a thread named

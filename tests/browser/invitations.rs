@@ -1,10 +1,9 @@
 //! Inviting someone by email, and that person accepting in their own browser (docs/sending.md).
 
-use std::time::{Duration, Instant};
-
 use crate::harness::{TestApp, SLUG, SUBMIT};
 use crate::smtp_server::{TestSmtp, TlsMode};
 use crate::steps::{create_profile, link_in, smtp_login, turn_email_on, NewProfile};
+use crate::wait::{wait_until, WAIT};
 
 pub async fn an_invited_person_accepts_from_the_email_and_is_signed_in() {
     let server = TestSmtp::start(TlsMode::StartTls, smtp_login()).await;
@@ -61,12 +60,15 @@ pub async fn an_invited_person_accepts_from_the_email_and_is_signed_in() {
         admin.click_and_load("nav.sections a[href$='/email-log']").await?;
         let row = "tr[data-outbox-id]";
         assert!(admin.text_of(row).await?.starts_with("newbie@example.test"));
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while admin.attr_of(row, "data-status").await?.as_deref() != Some("sent") && Instant::now() < deadline {
-            // The worker records the delivery just after the server took the message.
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            admin.goto(&format!("/t/{SLUG}/email-log")).await?;
-        }
+        // The worker records the delivery just after the server took the message.
+        wait_until("the outbox worker to record the invitation as sent", WAIT, || async {
+            let (sent,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE status = 'sent'").fetch_one(&db).await.unwrap();
+            sent == 1
+        })
+        .await;
+        admin.goto(&format!("/t/{SLUG}/email-log")).await?;
+        assert_eq!(admin.attr_of(row, "data-status").await?.as_deref(), Some("sent"));
         assert_eq!(admin.text_of(&format!("{row} .badge")).await?, "Sent");
 
         // The admin sees the new member, and the invitation is no longer waiting.

@@ -14,12 +14,16 @@ use std::process::ExitCode;
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
+#[path = "../support/app.rs"]
+mod app;
 mod harness;
 #[path = "../support/seed.rs"]
 mod seed;
 #[path = "../support/smtp_server.rs"]
 mod smtp_server;
 mod steps;
+#[path = "../support/wait.rs"]
+mod wait;
 
 mod access;
 mod email_switch;

@@ -86,7 +86,7 @@ async fn a_bad_or_taken_tenant_is_refused_with_messages_and_nothing_stored() {
 #[tokio::test]
 async fn rename_and_suspend() {
     let app = operator_app().await;
-    seed_tenant(&app.db, "globex", "Globex", "hank@globex.test", "hank's long password").await;
+    app.add_tenant("globex", "Globex", "hank@globex.test", "hank's long password").await;
     let hank = app.share();
     assert_eq!(
         hank.sign_in_to("globex", "hank@globex.test", "hank's long password").await.status(),

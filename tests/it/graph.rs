@@ -137,12 +137,10 @@ async fn an_invitation_goes_out_through_a_graph_default_profile() {
     app.create_profile(&graph("Graph_Main")).await;
     app.post("/t/acme/settings/email", &[("enabled", "on")]).await;
     app.post("/t/acme/invitations", &[("email", "viagraph@example.test"), ("role", "user")]).await;
-    for _ in 0..100 {
-        if !fake.sent.lock().unwrap().is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_until("the outbox worker to send the invitation through Graph", WAIT, || async {
+        !fake.sent.lock().unwrap().is_empty()
+    })
+    .await;
     let sent = fake.sent.lock().unwrap().clone();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].1["message"]["toRecipients"][0]["emailAddress"]["address"], "viagraph@example.test");

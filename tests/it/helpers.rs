@@ -1,11 +1,11 @@
-//! `spawn_app()`: a temp SQLite file, port 0, a cookie-keeping client that does not
-//! follow redirects, and a seeded tenant `acme` with an admin.
+//! `spawn_app()`: the shared running app (`tests/support/app.rs`: temp SQLite file, port
+//! 0, manual clock, outbox worker, seeded tenant `acme` with an admin) seen through a
+//! cookie-keeping client that does not follow redirects.
 
-use std::net::SocketAddr;
+use std::ops::Deref;
 use std::sync::Arc;
 
 use relaydesk::domain::account::{AccountEmail, DisplayName, Role};
-use relaydesk::mail::outbox::Worker;
 use relaydesk::store::{users, TenantId};
 use relaydesk::Config;
 use reqwest::cookie::{CookieStore, Jar};
@@ -13,21 +13,25 @@ use reqwest::redirect::Policy;
 use reqwest::{Response, StatusCode};
 use sqlx::SqlitePool;
 
-pub const SLUG: &str = "acme";
-pub const ADMIN_EMAIL: &str = "ada@acme.test";
-pub const ADMIN_PASSWORD: &str = "ada's long password";
+pub use crate::app::{RunningApp, ADMIN_EMAIL, ADMIN_PASSWORD, SLUG, TENANT_NAME};
+pub use crate::wait::{wait_for_some, wait_until, WAIT};
 
+/// The app and one browser-like client of it. Derefs to the [`RunningApp`]: `app.db`,
+/// `app.state`, `app.base`, `app.advance(…)`, the worker controls.
 pub struct TestApp {
-    pub base: String,
-    pub db: SqlitePool,
+    pub app: RunningApp,
     pub client: reqwest::Client,
     pub jar: Arc<Jar>,
+    /// The seeded tenant `acme`.
     pub tenant: TenantId,
-    pub secrets: relaydesk::secret::SecretBox,
-    pub state: relaydesk::AppState,
-    /// The outbox worker, while it runs.
-    pub worker: Arc<std::sync::Mutex<Option<Worker>>>,
-    _dir: Arc<tempfile::TempDir>,
+}
+
+impl Deref for TestApp {
+    type Target = RunningApp;
+
+    fn deref(&self) -> &RunningApp {
+        &self.app
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -36,29 +40,10 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like `spawn_app`, with the config adjusted first (short session limits, say).
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
-    if std::env::var_os("RELAYDESK_TEST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter("relaydesk=debug,tower_sessions=debug")
-            .with_test_writer()
-            .try_init();
-    }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = Config::for_database(&dir.path().join("relaydesk.db"), "127.0.0.1:0".parse().unwrap());
-    let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind");
-    let addr = listener.local_addr().unwrap();
-    config.public_url = format!("http://{addr}").parse().unwrap();
-    adjust(&mut config);
-    let app = relaydesk::build_app(config).await.expect("app builds");
-    let db = app.state.db.clone();
-    let secrets = app.state.secrets.clone();
-    let state = app.state.clone();
-    let worker = Arc::new(std::sync::Mutex::new(Some(relaydesk::mail::outbox::spawn_worker(state.outbox()))));
-    tokio::spawn(async move {
-        axum::serve(listener, app.router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
-    });
-    let tenant = seed_tenant(&db, SLUG, "Acme Ltd", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let app = RunningApp::start(adjust).await;
+    let tenant = app.seed_tenant(SLUG, TENANT_NAME, "Admin", ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let (client, jar) = new_client();
-    TestApp { base: format!("http://{addr}"), db, client, jar, tenant, secrets, state, worker, _dir: Arc::new(dir) }
+    TestApp { app, client, jar, tenant }
 }
 
 /// A client that keeps cookies and never follows redirects (tests look at each 303).
@@ -68,26 +53,16 @@ pub fn new_client() -> (reqwest::Client, Arc<Jar>) {
     (client, jar)
 }
 
-/// Creates a tenant with an admin, as the operator's form would.
-pub async fn seed_tenant(db: &SqlitePool, slug: &str, name: &str, email: &str, password: &str) -> TenantId {
-    crate::seed::tenant_with_admin(db, slug, name, "Admin", email, password).await
-}
-
 impl TestApp {
     /// The same app seen from a second browser (its own cookies).
     pub fn share(&self) -> TestApp {
         let (client, jar) = new_client();
-        TestApp {
-            base: self.base.clone(),
-            db: self.db.clone(),
-            client,
-            jar,
-            tenant: self.tenant,
-            secrets: self.secrets.clone(),
-            state: self.state.clone(),
-            worker: self.worker.clone(),
-            _dir: self._dir.clone(),
-        }
+        TestApp { app: self.app.clone(), client, jar, tenant: self.tenant }
+    }
+
+    /// Creates another tenant with an admin, as the operator's form would.
+    pub async fn add_tenant(&self, slug: &str, name: &str, email: &str, password: &str) -> TenantId {
+        self.app.seed_tenant(slug, name, "Admin", email, password).await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -142,29 +117,7 @@ impl TestApp {
 
     /// Adds a member with the given role to the seeded tenant.
     pub async fn add_user(&self, email: &str, password: &str, role: Role, operator: bool) {
-        add_user_to(&self.db, self.tenant, email, password, role, operator).await;
-    }
-
-    /// Kills the outbox worker at once, as a crash would. Only while it waits on the SMTP
-    /// server: aborted inside a database transaction, the in-process task would leak a
-    /// locked SQLite connection, which a real crash (the process gone) never does.
-    pub fn kill_worker_mid_send(&self) {
-        if let Some(worker) = self.worker.lock().unwrap().take() {
-            worker.abort();
-        }
-    }
-
-    /// Stops the outbox worker after the message in hand, as a shutdown would.
-    pub async fn stop_worker(&self) {
-        let worker = self.worker.lock().unwrap().take();
-        if let Some(worker) = worker {
-            worker.stop(std::time::Duration::from_secs(10)).await;
-        }
-    }
-
-    /// Starts a fresh outbox worker, as a restart would.
-    pub fn start_worker(&self) {
-        *self.worker.lock().unwrap() = Some(relaydesk::mail::outbox::spawn_worker(self.state.outbox()));
+        add_user_to(&self.db, self.now(), self.tenant, email, password, role, operator).await;
     }
 
     /// The session cookie the jar would send now.
@@ -179,7 +132,15 @@ impl TestApp {
     }
 }
 
-pub async fn add_user_to(db: &SqlitePool, tenant: TenantId, email: &str, password: &str, role: Role, operator: bool) {
+pub async fn add_user_to(
+    db: &SqlitePool,
+    now: i64,
+    tenant: TenantId,
+    email: &str,
+    password: &str,
+    role: Role,
+    operator: bool,
+) {
     let email = AccountEmail::parse(email).unwrap();
     let name = DisplayName::parse("Member").unwrap();
     let hash = relaydesk::auth::password::hash(password).await.unwrap();
@@ -192,7 +153,7 @@ pub async fn add_user_to(db: &SqlitePool, tenant: TenantId, email: &str, passwor
         role,
         is_operator: operator,
     };
-    users::create(&mut conn, new).await.unwrap();
+    users::create(&mut conn, new, now).await.unwrap();
 }
 
 /// The `csrf_token` hidden field's value in a page.

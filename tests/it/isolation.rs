@@ -6,7 +6,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn an_admin_of_one_tenant_is_not_signed_in_to_another() {
     let app = spawn_app().await;
-    seed_tenant(&app.db, "globex", "Globex Corp", "hank@globex.test", "hank's long password").await;
+    app.add_tenant("globex", "Globex Corp", "hank@globex.test", "hank's long password").await;
     app.sign_in_admin().await;
 
     for path in ["/t/globex/", "/t/globex/audit"] {
@@ -23,7 +23,7 @@ async fn an_admin_of_one_tenant_is_not_signed_in_to_another() {
 #[tokio::test]
 async fn acme_credentials_do_not_open_globex() {
     let app = spawn_app().await;
-    seed_tenant(&app.db, "globex", "Globex Corp", "hank@globex.test", "hank's long password").await;
+    app.add_tenant("globex", "Globex Corp", "hank@globex.test", "hank's long password").await;
     let res = app.sign_in_to("globex", ADMIN_EMAIL, ADMIN_PASSWORD).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().await.unwrap().contains("Incorrect email or password."));
@@ -32,7 +32,7 @@ async fn acme_credentials_do_not_open_globex() {
 #[tokio::test]
 async fn the_audit_log_shows_only_the_tenants_own_entries() {
     let app = spawn_app().await;
-    seed_tenant(&app.db, "globex", "Globex Corp", "hank@globex.test", "hank's long password").await;
+    app.add_tenant("globex", "Globex Corp", "hank@globex.test", "hank's long password").await;
     let hank = app.share();
     let res = hank.sign_in_to("globex", "hank@globex.test", "hank's long password").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);

@@ -1,10 +1,14 @@
 //! HTTP-level tests: the real app on a loopback port, a real SQLite file per test.
 
+#[path = "../support/app.rs"]
+mod app;
 mod helpers;
 #[path = "../support/seed.rs"]
 mod seed;
 #[path = "../support/smtp_server.rs"]
 mod smtp_server;
+#[path = "../support/wait.rs"]
+mod wait;
 
 mod admin;
 mod cli;

@@ -47,15 +47,18 @@ async fn outbox_row(app: &TestApp) -> (String, i64, Option<String>, String, i64)
     .unwrap()
 }
 
+/// Waits for the worker to bring the newest message to `status`, and returns its row.
 async fn wait_for_status(app: &TestApp, status: &str) -> (String, i64, Option<String>, String, i64) {
-    for _ in 0..100 {
-        let row = outbox_row(app).await;
-        if row.0 == status {
-            return row;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("outbox never reached {status}: {:?}", outbox_row(app).await);
+    let what = format!("the newest outbox message to be {status}");
+    wait_for_some(&what, WAIT, || async move { Some(outbox_row(app).await).filter(|row| row.0 == status) }).await
+}
+
+/// Waits until the worker has dealt with every message: none is pending any more.
+async fn wait_until_nothing_pending(app: &TestApp) {
+    wait_until("every outbox message to be sent or failed", WAIT, || async move {
+        app.count("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").await == 0
+    })
+    .await
 }
 
 #[tokio::test]
@@ -250,9 +253,12 @@ async fn an_unknown_address_gets_the_same_answer_and_nothing_is_sent() {
     assert_eq!(unknown.status(), known.status());
     assert_eq!(location(&unknown), location(&known));
     server.wait_for(1, 10).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(server.messages().len(), 1, "only the real account got a mail");
+    // Nothing was queued for the unknown address, and the worker is done with the queue,
+    // so the one mail is all there will be.
     assert_eq!(app.count("SELECT COUNT(*) FROM outbox WHERE recipient = 'nobody@acme.test'").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox").await, 1);
+    wait_until_nothing_pending(&app).await;
+    assert_eq!(server.messages().len(), 1, "only the real account got a mail");
 }
 
 #[tokio::test]
@@ -281,22 +287,49 @@ async fn a_4xx_is_retried_on_schedule_and_then_delivered_with_the_same_message_i
     let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
     server.script().rcpt_replies.push_back("451 4.3.0 Mailbox busy, try again later".into());
     let app = mailing_app(&server, |_| {}).await;
+    let started = app.now();
     app.post("/t/acme/invitations", &[("email", "later@example.test"), ("role", "user")]).await;
 
-    let started = relaydesk::db::now();
-    let (status, attempts, error, message_id, next) = loop {
-        let row = outbox_row(&app).await;
-        if row.1 == 1 && row.2.is_some() {
-            break row;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let (status, attempts, error, message_id, next) =
+        wait_for_some("the first attempt to fail and be rescheduled", WAIT, || async {
+            Some(outbox_row(&app).await).filter(|row| row.1 == 1 && row.2.is_some())
+        })
+        .await;
     assert_eq!((status.as_str(), attempts), ("pending", 1));
     assert!(error.as_deref().unwrap().contains("451 4.3.0 Mailbox busy, try again later"), "{error:?}");
-    assert!((29..=31).contains(&(next - started)), "the 2nd attempt after 30 s: {}", next - started);
+    assert_eq!(next, started + 30, "the 2nd attempt exactly 30 s after the 1st");
     let log = app.page("/t/acme/email-log").await;
     assert!(log.contains("later@example.test") && log.contains("Waiting") && log.contains("451 4.3.0"));
 
+    // Not due a second early; due on the dot.
+    app.stop_worker().await;
+    app.advance(Duration::from_secs(29));
+    assert!(!app.process_due_message().await, "not due before its time");
+    app.advance(Duration::from_secs(1));
+    app.start_worker();
+    let mail = server.wait_for(1, 10).await.remove(0);
+    let (status, attempts, _, same_id, _) = wait_for_status(&app, "sent").await;
+    assert_eq!((status.as_str(), attempts), ("sent", 2));
+    assert_eq!(same_id, message_id);
+    assert_eq!(mail.header("Message-ID").unwrap(), message_id, "one Message-ID across attempts");
+    let attempts: Vec<(i64, bool, i64)> =
+        sqlx::query_as("SELECT attempt, ok, at FROM outbox_attempts ORDER BY id").fetch_all(&app.db).await.unwrap();
+    assert_eq!(attempts, [(1, false, started), (2, true, started + 30)]);
+}
+
+#[tokio::test]
+async fn retry_now_sends_a_waiting_message_before_its_time() {
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    server.script().rcpt_replies.push_back("451 4.3.0 Mailbox busy, try again later".into());
+    let app = mailing_app(&server, |_| {}).await;
+    app.post("/t/acme/invitations", &[("email", "later@example.test"), ("role", "user")]).await;
+    let (_, _, _, message_id, next) = wait_for_some("the first attempt to fail and be rescheduled", WAIT, || async {
+        Some(outbox_row(&app).await).filter(|row| row.1 == 1 && row.2.is_some())
+    })
+    .await;
+    assert_eq!(next, app.now() + 30);
+
+    // The clock does not move: only the button makes it due.
     let (id,): (i64,) = sqlx::query_as("SELECT id FROM outbox").fetch_one(&app.db).await.unwrap();
     let res = app.post(&format!("/t/acme/email-log/{id}/retry"), &[]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -321,38 +354,37 @@ async fn a_5xx_fails_at_once_without_retrying() {
     assert!(error
         .unwrap()
         .contains("The server refused the recipient gone@example.test: 550 5.1.1 No such user here."));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(outbox_row(&app).await.1, 1, "no second attempt");
     assert!(app.page("/t/acme/email-log").await.contains("Failed"));
+    // Never due again, however long one waits (past the longest retry delay, 12 h).
+    app.stop_worker().await;
+    app.advance(Duration::from_secs(30 * 24 * 60 * 60));
+    assert!(!app.process_due_message().await, "no second attempt");
+    assert_eq!(outbox_row(&app).await.1, 1);
 }
 
 #[tokio::test]
 async fn a_worker_killed_mid_send_leaves_the_message_for_the_next_one() {
     let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
     server.script().hang_after_data = true;
-    let app = mailing_app(&server, |c| {
-        c.outbox_lease = Duration::from_secs(2);
-        c.send_timeout = Duration::from_secs(30);
-    })
-    .await;
+    let app = mailing_app(&server, |c| c.send_timeout = Duration::from_secs(30)).await;
+    let lease = app.state.config.outbox_lease;
     app.post("/t/acme/invitations", &[("email", "durable@example.test"), ("role", "user")]).await;
 
-    // Wait until the worker holds the message and the server has the data.
-    for _ in 0..100 {
-        let (lease,): (Option<i64>,) =
-            sqlx::query_as("SELECT lease_until FROM outbox").fetch_one(&app.db).await.unwrap();
-        if lease.is_some() && server.connections() > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The worker holds the message and waits for the server's answer to its data.
+    wait_until("the SMTP server to hold the message unanswered", WAIT, || async { server.hung() == 1 }).await;
+    let (lease_until,): (Option<i64>,) =
+        sqlx::query_as("SELECT lease_until FROM outbox").fetch_one(&app.db).await.unwrap();
+    assert_eq!(lease_until, Some(app.now() + lease.as_secs() as i64));
     app.kill_worker_mid_send();
     assert!(server.messages().is_empty(), "the first attempt never completed");
     assert_eq!(outbox_row(&app).await.0, "pending");
 
+    // Another worker leaves it alone while the dead one's lease lasts…
     server.script().hang_after_data = false;
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    app.advance(lease - Duration::from_secs(1));
+    assert!(!app.process_due_message().await, "held until the lease runs out");
+    // …and takes it over when the lease has run out.
+    app.advance(Duration::from_secs(1));
     app.start_worker();
     let mail = server.wait_for(1, 10).await.remove(0);
     let (status, attempts, _, message_id, _) = wait_for_status(&app, "sent").await;
@@ -364,18 +396,23 @@ async fn a_worker_killed_mid_send_leaves_the_message_for_the_next_one() {
 #[tokio::test]
 async fn mail_waits_while_email_is_off_without_using_attempts_and_goes_when_it_is_on() {
     let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
-    let app = mailing_app(&server, |c| c.outbox_poll = Duration::from_millis(100)).await;
+    let app = mailing_app(&server, |_| {}).await;
     app.stop_worker().await;
     app.post("/t/acme/invitations", &[("email", "queued@example.test"), ("role", "user")]).await;
     app.post("/t/acme/settings/email", &[]).await;
-    app.start_worker();
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // What the worker does each time it looks: nothing, however often and however late
+    // (hours pass here; the admin's session, 12 h at most, lasts).
+    for _ in 0..3 {
+        assert!(!app.process_due_message().await, "not taken while email is off");
+        app.advance(Duration::from_secs(60 * 60));
+    }
     let (status, attempts, error, _, _) = outbox_row(&app).await;
     assert_eq!((status.as_str(), attempts, error), ("pending", 0, None), "waits, no attempt used");
     assert!(server.messages().is_empty());
     assert!(app.page("/t/acme/email-log").await.contains("Email is off"));
 
     // Turning email on is enough: no retry needed.
+    app.start_worker();
     app.post("/t/acme/settings/email", &[("enabled", "on")]).await;
     assert_eq!(server.wait_for(1, 10).await[0].to, ["queued@example.test"]);
     assert_eq!(wait_for_status(&app, "sent").await.1, 1);
@@ -391,7 +428,7 @@ async fn a_message_whose_link_was_replaced_is_not_sent() {
     app.post(&format!("/t/acme/invitations/{id}/regenerate"), &[]).await;
     app.start_worker();
     let mail = server.wait_for(1, 10).await.remove(0);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_until_nothing_pending(&app).await;
     assert_eq!(server.messages().len(), 1, "only the newer link is mailed");
     let link = link_in(&mail, &format!("{}/invite/", app.base));
     assert_eq!(app.share().get(&path_of(&link)).await.status(), StatusCode::OK, "and it is the one that works");
@@ -480,4 +517,77 @@ async fn the_emails_and_pages_say_the_link_lifetimes_the_token_store_uses() {
     let (lifetime,): (i64,) =
         sqlx::query_as("SELECT expires_at - created_at FROM password_resets").fetch_one(&app.db).await.unwrap();
     assert_eq!(lifetime, RESET_LIFETIME.as_secs() as i64);
+}
+
+/// The shared link shown once on a page after making it.
+fn shared_link(html: &str) -> String {
+    let marker = r#"id="shared-link" type="text" value=""#;
+    let start = html.find(marker).expect("the link is shown") + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_invitation_link_works_for_7_days() {
+    let app = spawn_app().await;
+    app.sign_in_admin().await;
+    app.post("/t/acme/invitations", &[("email", "late@example.test"), ("role", "user")]).await;
+    let link = shared_link(&app.page("/t/acme/invitations").await);
+    let (created, expires): (i64, i64) =
+        sqlx::query_as("SELECT created_at, expires_at FROM invitations").fetch_one(&app.db).await.unwrap();
+    assert_eq!((created, expires), (app.now(), app.now() + 7 * 24 * 60 * 60));
+
+    let visitor = app.share();
+    app.advance(Duration::from_secs(7 * 24 * 60 * 60 - 1));
+    let form = visitor.page(&path_of(&link)).await;
+    assert!(form.contains("late@example.test"), "works a second before it expires");
+    app.advance(Duration::from_secs(1));
+    assert_eq!(visitor.get(&path_of(&link)).await.status(), StatusCode::GONE);
+    let token_field = csrf_in(&form);
+    let res = visitor
+        .post_raw(
+            &path_of(&link),
+            &[("display_name", "Late"), ("password", "late's long password"), ("csrf_token", &token_field)],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::GONE, "an expired link cannot be accepted");
+    assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE email = 'late@example.test'").await, 0);
+}
+
+#[tokio::test]
+async fn a_reset_link_works_for_an_hour() {
+    let app = spawn_app().await;
+    app.sign_in_admin().await;
+    app.add_user("bob@acme.test", "bob's old long password", Role::User, false).await;
+    let (bob,): (i64,) =
+        sqlx::query_as("SELECT id FROM users WHERE email = 'bob@acme.test'").fetch_one(&app.db).await.unwrap();
+    app.post(&format!("/t/acme/members/{bob}/reset-link"), &[]).await;
+    let link = shared_link(&app.page("/t/acme/members").await);
+
+    let visitor = app.share();
+    app.advance(Duration::from_secs(60 * 60 - 1));
+    assert!(visitor.page(&path_of(&link)).await.contains("bob@acme.test"), "works a second before it expires");
+    app.advance(Duration::from_secs(1));
+    assert_eq!(visitor.get(&path_of(&link)).await.status(), StatusCode::GONE);
+    let res = visitor.post(&path_of(&link), &[("password", "bob's new long password")]).await;
+    assert_eq!(res.status(), StatusCode::GONE, "an expired link cannot be used");
+    assert_eq!(visitor.sign_in("bob@acme.test", "bob's old long password").await.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn mail_whose_link_expired_before_it_went_out_is_not_sent() {
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    let app = mailing_app(&server, |_| {}).await;
+    app.stop_worker().await;
+    app.post("/t/acme/password/forgot", &[("email", ADMIN_EMAIL)]).await;
+    // Email stays on, but the worker is down for as long as the link lives.
+    app.advance(Duration::from_secs(60 * 60));
+    assert!(app.process_due_message().await, "the message is taken");
+    let (status, attempts, error, _, _) = outbox_row(&app).await;
+    assert_eq!((status.as_str(), attempts), ("failed", 1));
+    let error = error.unwrap();
+    assert!(
+        error.starts_with("Not sent: the link in this message was replaced by a newer one, used, or expired"),
+        "{error}"
+    );
+    assert!(server.messages().is_empty());
 }

@@ -140,7 +140,7 @@ async fn every_route_answers_each_role_as_its_extractor_says() {
     app.add_user("ulf@acme.test", "ulf's long password", Role::User, false).await;
     let acme = objects(&app, "acme", app.tenant, "ulf@acme.test").await;
 
-    let globex = seed_tenant(&app.db, "globex", "Globex Corp", "hank@globex.test", "hank's long password").await;
+    let globex = app.add_tenant("globex", "Globex Corp", "hank@globex.test", "hank's long password").await;
     let hank = app.share();
     assert_eq!(
         hank.sign_in_to("globex", "hank@globex.test", "hank's long password").await.status(),

@@ -25,11 +25,17 @@ async fn sign_out_deletes_the_session_on_the_server() {
     assert!(html.contains("You have signed out."));
 }
 
+// The idle limit is enforced by tower-sessions (`Expiry::OnInactivity`): the cookie's
+// Max-Age and the stored record's expiry, both from the real clock, which the app's Clock
+// does not move. relaydesk checks no idle time of its own, so these two tests keep a
+// short real idle limit and really wait (about 2 s and 3 s; they run alongside the rest).
+
 #[tokio::test]
 async fn a_session_past_its_idle_limit_is_refused() {
     let app = spawn_app_with(|c| c.session_idle = Duration::from_secs(1)).await;
     app.sign_in_admin().await;
     assert_eq!(app.get("/t/acme/").await.status(), StatusCode::OK, "fresh session works");
+    // Real time: past the 1 s limit, which is stored in whole seconds.
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let res = app.get("/t/acme/").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -41,6 +47,7 @@ async fn activity_keeps_a_session_alive_past_the_idle_limit() {
     let app = spawn_app_with(|c| c.session_idle = Duration::from_secs(2)).await;
     app.sign_in_admin().await;
     for _ in 0..4 {
+        // Real time: each request within the 2 s limit, 3.2 s in all.
         tokio::time::sleep(Duration::from_millis(800)).await;
         assert_eq!(app.get("/t/acme/").await.status(), StatusCode::OK);
     }
@@ -48,17 +55,37 @@ async fn activity_keeps_a_session_alive_past_the_idle_limit() {
 
 #[tokio::test]
 async fn a_session_past_its_absolute_limit_is_refused_even_when_active() {
-    let app = spawn_app_with(|c| c.session_absolute = Duration::from_secs(1)).await;
+    let app = spawn_app().await;
+    let limit = app.state.config.session_absolute;
+    assert_eq!(limit, Duration::from_secs(12 * 60 * 60), "the default limit is tested");
     app.sign_in_admin().await;
     assert_eq!(app.get("/t/acme/").await.status(), StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    // Active all along (the idle limit, on the real clock, never runs out here)…
+    app.advance(limit - Duration::from_secs(1));
+    assert_eq!(app.get("/t/acme/").await.status(), StatusCode::OK, "a second before the limit");
+    app.advance(Duration::from_secs(1));
+    assert_eq!(app.get("/t/acme/").await.status(), StatusCode::OK, "at the limit");
+    // …and refused once the limit has passed.
+    app.advance(Duration::from_secs(1));
+    let id = app.session_cookie().expect("a session cookie");
     let res = app.get("/t/acme/").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let id = app.session_cookie();
-    if let Some(id) = id {
-        let n = app.count(&format!("SELECT COUNT(*) FROM tower_sessions WHERE id = '{id}'")).await;
-        assert_eq!(n, 0, "the expired session was deleted");
-    }
+    assert_eq!(location(&res), "/t/acme/login?next=%2Ft%2Facme%2F");
+    let n = app.count(&format!("SELECT COUNT(*) FROM tower_sessions WHERE id = '{id}'")).await;
+    assert_eq!(n, 0, "the expired session was deleted");
+    // Signing in again starts a new limit.
+    app.sign_in_admin().await;
+    assert_eq!(app.get("/t/acme/").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_operator_session_past_its_absolute_limit_no_longer_opens_the_admin_page() {
+    let app = spawn_app().await;
+    app.add_user("olivia@acme.test", "olivia's long password", relaydesk::domain::account::Role::User, true).await;
+    assert_eq!(app.sign_in("olivia@acme.test", "olivia's long password").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/admin").await.status(), StatusCode::OK);
+    app.advance(app.state.config.session_absolute + Duration::from_secs(1));
+    assert_eq!(app.get("/admin").await.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -1,4 +1,6 @@
-use relaydesk::auth::throttle::{PER_ACCOUNT, PER_CLIENT};
+use std::time::Duration;
+
+use relaydesk::auth::throttle::{PER_ACCOUNT, PER_CLIENT, WINDOW};
 use relaydesk::domain::account::Role;
 use reqwest::StatusCode;
 
@@ -89,6 +91,22 @@ async fn repeated_failures_for_an_account_are_throttled_even_with_the_right_pass
     let body = res.text().await.unwrap();
     assert!(body.contains("Too many failed sign-in attempts. Wait 15 minutes, then try again."), "{body}");
     assert_eq!(app.get("/t/acme/").await.status(), StatusCode::SEE_OTHER, "not signed in");
+}
+
+#[tokio::test]
+async fn the_throttle_lifts_when_its_window_has_passed() {
+    let app = spawn_app().await;
+    for _ in 0..PER_ACCOUNT {
+        assert_eq!(app.sign_in(ADMIN_EMAIL, "wrong password here").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    app.advance(WINDOW - Duration::from_secs(1));
+    let res = app.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "a second before the window ends");
+    assert!(res.text().await.unwrap().contains("Wait 1 minute, then try again."));
+    app.advance(Duration::from_secs(1));
+    let res = app.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "the failures have aged out");
+    assert_eq!(app.get("/t/acme/").await.status(), StatusCode::OK, "signed in");
 }
 
 #[tokio::test]

@@ -142,7 +142,7 @@ async fn creating_a_profile_stores_it_with_the_password_encrypted() {
     assert!(row.10 && row.11);
     assert_eq!(row.12, "mailer@acme.test");
     assert!(!row.13.contains(PASSWORD), "not stored in the clear");
-    assert_eq!(app.secrets.open(&row.13).unwrap(), PASSWORD);
+    assert_eq!(app.state.secrets.open(&row.13).unwrap(), PASSWORD);
 }
 
 /// The `<input …>` tag whose id is `id`.
@@ -181,8 +181,8 @@ async fn a_graph_profile_stores_both_secrets_encrypted() {
     .unwrap();
     assert_eq!((kind.as_str(), user.as_str()), ("graph", "sender@acme.test"));
     assert_eq!((tenant.as_str(), client.as_str()), ("acme.onmicrosoft.com", "0f8fad5b-d9cb-469f-a165-70867728950e"));
-    assert_eq!(app.secrets.open(&pw).unwrap(), "graph-password-1");
-    assert_eq!(app.secrets.open(&secret).unwrap(), "very~secret~value");
+    assert_eq!(app.state.secrets.open(&pw).unwrap(), "graph-password-1");
+    assert_eq!(app.state.secrets.open(&secret).unwrap(), "very~secret~value");
 }
 
 #[tokio::test]
@@ -445,7 +445,7 @@ async fn a_stored_password_is_not_kept_for_another_server() {
     assert_eq!(app.post_form(&format!("/t/acme/smtp/{id}"), &form).await.status(), StatusCode::SEE_OTHER);
     let (sealed,): (String,) =
         sqlx::query_as("SELECT password_sealed FROM smtp_profiles").fetch_one(&app.db).await.unwrap();
-    assert_eq!(app.secrets.open(&sealed).unwrap(), "Nw4$Tq8!Rz");
+    assert_eq!(app.state.secrets.open(&sealed).unwrap(), "Nw4$Tq8!Rz");
 
     // Graph: changing the client id asks for the client secret again.
     let gid = app.create_profile(&graph("Graph_Main")).await;
@@ -556,7 +556,7 @@ async fn duplicate_requires_the_password_and_copies_everything_else() {
             .await
             .unwrap();
     assert!(!is_default, "the default mark is not copied");
-    assert_eq!(app.secrets.open(&sealed).unwrap(), "Nw4$Tq8!Rz", "the typed password, not the source's");
+    assert_eq!(app.state.secrets.open(&sealed).unwrap(), "Nw4$Tq8!Rz", "the typed password, not the source's");
 
     let res = app.post(&format!("/t/acme/smtp/{id}/duplicate"), &[("password", "Nw4$Tq8!Rz")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -611,8 +611,8 @@ async fn a_graph_profile_duplicate_asks_for_the_password_and_the_client_secret()
     .fetch_one(&app.db)
     .await
     .unwrap();
-    assert_eq!(app.secrets.open(&password).unwrap(), "any graph password");
-    assert_eq!(app.secrets.open(&secret).unwrap(), "a~new~secret", "the typed secret, not the source's");
+    assert_eq!(app.state.secrets.open(&password).unwrap(), "any graph password");
+    assert_eq!(app.state.secrets.open(&secret).unwrap(), "a~new~secret", "the typed secret, not the source's");
 }
 
 #[tokio::test]
@@ -648,7 +648,7 @@ async fn a_bad_new_default_deletes_nothing() {
     let app = admin_app().await;
     let first = app.create_profile(&generic("First")).await;
     app.create_profile(&generic("Second")).await;
-    let other_tenant = seed_tenant(&app.db, "globex", "Globex", "hank@globex.test", "hank's long password").await;
+    let other_tenant = app.add_tenant("globex", "Globex", "hank@globex.test", "hank's long password").await;
     let (foreign,): (i64,) = sqlx::query_as(
         "INSERT INTO smtp_profiles (tenant_id, name, kind, from_address, from_name, host, port, security, auth_required,
              created_at, updated_at)
@@ -737,7 +737,7 @@ async fn organizers_read_the_list_without_buttons_and_users_get_403() {
 #[tokio::test]
 async fn another_tenants_profile_is_404_on_every_route() {
     let app = admin_app().await;
-    let globex = seed_tenant(&app.db, "globex", "Globex", "hank@globex.test", "hank's long password").await;
+    let globex = app.add_tenant("globex", "Globex", "hank@globex.test", "hank's long password").await;
     let (theirs,): (i64,) = sqlx::query_as(
         "INSERT INTO smtp_profiles (tenant_id, name, kind, is_default, from_address, from_name, host, port, security, auth_required, created_at, updated_at)
          VALUES (?, 'Theirs', 'generic', 1, 'a@globex.test', 'Globex', 'smtp.globex.test', 25, 'none', 0, 0, 0) RETURNING id",

@@ -5,9 +5,10 @@ use relaydesk::domain::account::NewTenantForm;
 use relaydesk::store::{self, tenants, TenantId};
 use sqlx::SqlitePool;
 
-/// Creates tenant `slug` with an admin named `admin_name`.
+/// Creates tenant `slug` with an admin named `admin_name`, at `now` (the app's clock).
 pub async fn tenant_with_admin(
     db: &SqlitePool,
+    now: i64,
     slug: &str,
     name: &str,
     admin_name: &str,
@@ -24,7 +25,7 @@ pub async fn tenant_with_admin(
     let Ok(new) = form.parse() else { panic!("invalid seed for {slug}") };
     let hash = relaydesk::auth::password::hash(password).await.unwrap();
     let mut tx = store::begin_write(db).await.unwrap();
-    let (tenant, _) = tenants::create_with_admin(&mut tx, &new, &hash, false).await.unwrap();
+    let (tenant, _) = tenants::create_with_admin(&mut tx, &new, &hash, false, now).await.unwrap();
     tx.commit().await.unwrap();
     tenant
 }

@@ -137,6 +137,8 @@ pub struct TestSmtp {
     arrived: Arc<Notify>,
     /// How many connections were opened.
     connections: Arc<Mutex<usize>>,
+    /// How many message bodies were read and left unanswered (`hang_after_data`).
+    hung: Arc<Mutex<usize>>,
 }
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -148,6 +150,7 @@ struct Shared {
     received: Arc<Mutex<Vec<Received>>>,
     script: Arc<Mutex<Script>>,
     arrived: Arc<Notify>,
+    hung: Arc<Mutex<usize>>,
 }
 
 /// A test CA and a server certificate for `names`, signed by it.
@@ -188,12 +191,14 @@ impl TestSmtp {
         let script = Arc::new(Mutex::new(script));
         let arrived = Arc::new(Notify::new());
         let connections = Arc::new(Mutex::new(0));
+        let hung = Arc::new(Mutex::new(0));
         let shared = Arc::new(Shared {
             tls,
             acceptor: TlsAcceptor::from(Arc::new(config)),
             received: received.clone(),
             script: script.clone(),
             arrived: arrived.clone(),
+            hung: hung.clone(),
         });
         let counter = connections.clone();
         tokio::spawn(async move {
@@ -205,7 +210,7 @@ impl TestSmtp {
                 });
             }
         });
-        TestSmtp { port, ca_pem, received, script, arrived, connections }
+        TestSmtp { port, ca_pem, received, script, arrived, connections, hung }
     }
 
     /// What the server will do next; change it mid-test.
@@ -217,8 +222,16 @@ impl TestSmtp {
         self.received.lock().unwrap().clone()
     }
 
+    /// Connections accepted so far. Counted when accepted, before the greeting, so a
+    /// client that got any answer from this server is already counted.
     pub fn connections(&self) -> usize {
         *self.connections.lock().unwrap()
+    }
+
+    /// Message bodies read in full and never answered (`hang_after_data`): the sender is
+    /// waiting for the reply.
+    pub fn hung(&self) -> usize {
+        *self.hung.lock().unwrap()
     }
 
     /// Waits until at least `n` messages arrived (panics after `secs` seconds).
@@ -377,6 +390,7 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
                     (s.hang_after_data, s.data_replies.pop_front())
                 };
                 if hang {
+                    *shared.hung.lock().unwrap() += 1;
                     tokio::time::sleep(Duration::from_secs(3600)).await;
                     return Ok(());
                 }

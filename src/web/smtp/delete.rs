@@ -29,6 +29,7 @@ pub async fn make_default(
         member.actor(),
         audit::AuditAction::ProfileDefault,
         profile.settings.name.as_str(),
+        state.clock.now(),
     )
     .await?;
     tx.commit().await?;
@@ -112,7 +113,15 @@ pub async fn delete(
     } else if profile.settings.is_default {
         message.push_str(" There is no default profile now: invitations and password resets are not emailed until you make one the default.");
     }
-    audit::record(&mut tx, member.tenant.id, member.actor(), audit::AuditAction::ProfileDeleted, &detail).await?;
+    audit::record(
+        &mut tx,
+        member.tenant.id,
+        member.actor(),
+        audit::AuditAction::ProfileDeleted,
+        &detail,
+        state.clock.now(),
+    )
+    .await?;
     tx.commit().await?;
     member.session.flash_ok(message).await?;
     Ok(to_list(&member))

@@ -88,6 +88,7 @@ pub async fn duplicate(
     AdminProfile { member, profile: source }: AdminProfile,
     Form(form): Form<DuplicateForm>,
 ) -> Result<Response, AppError> {
+    let now = state.clock.now();
     let policy = member.tenant.policy();
     let kind = source.settings.transport.kind();
     let mut errors = FieldErrors::default();
@@ -109,9 +110,10 @@ pub async fn duplicate(
         .copy_as(name, form.password, form.graph_client_secret)
         .with_secrets(policy, None::<&Settings>, |typed| state.secrets.seal_secret(&typed))
         .map_err(|e| anyhow::anyhow!("a copy's secrets were refused after they were checked: {e:?}"))?;
-    profiles::create(&mut tx, member.tenant.id, &copy).await?;
+    profiles::create(&mut tx, member.tenant.id, &copy, now).await?;
     let detail = format!("{} as {new_name}", source.settings.name);
-    audit::record(&mut tx, member.tenant.id, member.actor(), audit::AuditAction::ProfileDuplicated, &detail).await?;
+    audit::record(&mut tx, member.tenant.id, member.actor(), audit::AuditAction::ProfileDuplicated, &detail, now)
+        .await?;
     tx.commit().await?;
     member.session.flash_ok(msg_copied(&new_name)).await?;
     Ok(to_list(&member))

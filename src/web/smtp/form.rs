@@ -307,6 +307,7 @@ async fn save(
     form: ProfileForm,
     stored: Option<Profile>,
 ) -> Result<Response, AppError> {
+    let now = state.clock.now();
     let policy = member.tenant.policy();
     let mode = if stored.is_some() { FormMode::Edit } else { FormMode::Create };
     let settings = form.parse(policy, mode).and_then(|input| {
@@ -319,9 +320,9 @@ async fn save(
 
     let mut tx = store::begin_write(&state.db).await?;
     let written = match &stored {
-        None => profiles::create(&mut tx, member.tenant.id, &settings).await.map(Some),
+        None => profiles::create(&mut tx, member.tenant.id, &settings, now).await.map(Some),
         Some(p) => {
-            profiles::update(&mut tx, member.tenant.id, p.id, &settings).await.map(|found| found.then_some(p.id))
+            profiles::update(&mut tx, member.tenant.id, p.id, &settings, now).await.map(|found| found.then_some(p.id))
         }
     };
     let id = match written {
@@ -336,7 +337,7 @@ async fn save(
         Err(e) => return Err(e.into()),
     };
     let action = if stored.is_some() { audit::AuditAction::ProfileUpdated } else { audit::AuditAction::ProfileCreated };
-    audit::record(&mut tx, member.tenant.id, member.actor(), action, settings.name.as_str()).await?;
+    audit::record(&mut tx, member.tenant.id, member.actor(), action, settings.name.as_str(), now).await?;
     let saved = profiles::get_in(&mut tx, member.tenant.id, id).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
 

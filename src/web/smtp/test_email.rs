@@ -73,6 +73,7 @@ pub async fn send(
     AdminProfile { member, profile: stored }: AdminProfile,
     body: Bytes,
 ) -> Result<Response, AppError> {
+    let now = state.clock.now();
     let unreadable = || {
         AppError::Refused(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -98,10 +99,10 @@ pub async fn send(
         }
     };
     let (ok, message) = deliver(&state, &member, &stored.settings, &to).await;
-    profiles::record_test(&state.db, member.tenant.id, stored.id, ok, &message).await?;
+    profiles::record_test(&state.db, member.tenant.id, stored.id, ok, &message, now).await?;
     let detail = format!("{} to {}: {}", stored.settings.name, to.as_str(), if ok { "sent" } else { "failed" });
     let mut conn = state.db.acquire().await?;
-    audit::record(&mut conn, member.tenant.id, member.actor(), audit::AuditAction::ProfileTested, &detail).await?;
+    audit::record(&mut conn, member.tenant.id, member.actor(), audit::AuditAction::ProfileTested, &detail, now).await?;
     if ok {
         member.session.flash_ok(message).await?;
     } else {
@@ -142,7 +143,15 @@ async fn send_unsaved(
         if ok { "sent" } else { "failed" }
     );
     let mut conn = state.db.acquire().await?;
-    audit::record(&mut conn, member.tenant.id, member.actor(), audit::AuditAction::ProfileTested, &detail).await?;
+    audit::record(
+        &mut conn,
+        member.tenant.id,
+        member.actor(),
+        audit::AuditAction::ProfileTested,
+        &detail,
+        state.clock.now(),
+    )
+    .await?;
     let mut page = member.chrome(format!("Edit {}", stored.settings.name), "smtp").await?;
     let note = if ok { " These settings are not saved yet." } else { "" };
     page.flash = Some(Flash { kind: if ok { "ok" } else { "error" }.into(), text: format!("{message}{note}") });
