@@ -7,6 +7,7 @@ use anyhow::Context;
 use axum::http::{header, HeaderValue};
 use axum::routing::get;
 use axum::Router;
+use secrecy::ExposeSecret;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
@@ -40,7 +41,7 @@ pub async fn build_app(config: Config) -> anyhow::Result<App> {
 /// `build_app` with the time read from `clock` (tests pass a manual one and move it).
 pub async fn build_app_with_clock(config: Config, clock: Clock) -> anyhow::Result<App> {
     let db = crate::db::connect(&config).await?;
-    let secrets = SecretBox::load(config.secret_key.as_deref(), &config.data_dir()?)?;
+    let secrets = SecretBox::load(config.secret_key.as_ref().map(|k| k.expose_secret()), &config.data_dir()?)?;
     let sessions = SqliteStore::new(db.clone());
     sessions.migrate().await.context("cannot create the session table")?;
     let http = reqwest::Client::builder()

@@ -1,5 +1,6 @@
 //! Settings read from the environment once, at start, and validated there.
 
+use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,7 +19,7 @@ pub struct Config {
     /// No `RELAYDESK_PUBLIC_URL` was given: `serve` derives it from the bound address.
     pub public_url_from_listen: bool,
     /// `RELAYDESK_SECRET_KEY`, when given; otherwise a key file beside the database.
-    pub secret_key: Option<String>,
+    pub secret_key: Option<SecretString>,
     /// Sessions end after this long without a request.
     pub session_idle: Duration,
     /// Sessions end this long after sign-in, whatever happens.
@@ -71,7 +72,7 @@ impl Config {
             listen,
             public_url,
             public_url_from_listen,
-            secret_key: var("RELAYDESK_SECRET_KEY"),
+            secret_key: var("RELAYDESK_SECRET_KEY").map(SecretString::from),
             session_idle: Duration::from_secs(30 * 60),
             session_absolute: Duration::from_secs(12 * 60 * 60),
         })
