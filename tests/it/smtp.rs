@@ -170,6 +170,34 @@ async fn a_long_password_reaches_the_server_uncut_and_gets_its_message() {
 }
 
 #[tokio::test]
+async fn a_login_without_encryption_must_be_accepted_and_is_shown_on_the_list() {
+    let app = admin_app().await;
+    let plain = with(generic("Plain"), "security", "none");
+    let res = app.post_form("/t/acme/smtp", &plain).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(
+        shows_error(
+            &html,
+            "plain_login",
+            "With Security None the password is sent unencrypted. Choose SSL/TLS or STARTTLS, or tick the box to \
+             accept sending it in the clear."
+        ),
+        "{html}"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM smtp_profiles").await, 0);
+    // Without a login there is no password to expose, so nothing to accept.
+    app.create_profile(&without(without(with(generic("Relay"), "security", "none"), "auth_required"), "password"))
+        .await;
+    let id = app.create_profile(&with(plain, "plain_login", "on")).await;
+    let list = app.page("/t/acme/smtp").await;
+    let row = &list[list.find(&format!(r#"data-profile-id="{id}""#)).unwrap()..];
+    assert!(row[..row.find("</tr>").unwrap()].contains("None: the password is sent unencrypted"), "{row}");
+    let edit = app.page(&format!("/t/acme/smtp/{id}")).await;
+    assert!(input_tag(&edit, "plain_login").contains("checked"), "the choice stays visible on edit");
+}
+
+#[tokio::test]
 async fn a_graph_profile_stores_both_secrets_encrypted() {
     let app = admin_app().await;
     app.create_profile(&graph("Graph_Main")).await;
@@ -429,7 +457,7 @@ async fn a_stored_password_is_not_kept_for_another_server() {
         with(generic("Main"), "host", "smtp.elsewhere.test"),
         with(generic("Main"), "port", "465"),
         with(generic("Main"), "username", "other@acme.test"),
-        with(generic("Main"), "security", "none"),
+        with(with(generic("Main"), "security", "none"), "plain_login", "on"),
         without(generic("Main"), "tls_verify"),
         with(generic("Main"), "ca_pem", &crate::smtp_server::certificates(&["localhost"]).0),
     ];

@@ -44,6 +44,9 @@ pub struct ProfileForm {
     pub ca_pem: String,
     /// `auth_required` checkbox (generic). Absent means off.
     pub auth_required: Option<String>,
+    /// `plain_login` checkbox (generic): the admin accepts that a login over Security None
+    /// sends the password in the clear. Needed for exactly that combination.
+    pub plain_login: Option<String>,
     /// `username`: the SMTP account (generic) or the Graph user name.
     pub username: String,
     /// `password`: the SMTP account password (generic) or the Graph password.
@@ -146,6 +149,9 @@ impl ProfileForm {
         };
         let security = e.check("security", security);
         let ca_pem = e.check("ca_pem", CaPem::parse(&self.ca_pem));
+        if security == Some(Security::None) && self.auth_required.is_some() && self.plain_login.is_none() {
+            e.insert("plain_login", MSG_PLAIN_LOGIN);
+        }
         let auth = if self.auth_required.is_some() {
             let username = e.check("username", SmtpUsername::parse(&self.username, policy));
             let blank = match policy {
@@ -216,6 +222,7 @@ impl ProfileForm {
                 tls_verify: on(g.tls_verify),
                 ca_pem: text(g.ca_pem.as_ref().map(CaPem::as_str)),
                 auth_required: on(g.auth.is_some()),
+                plain_login: on(g.auth.is_some() && g.security == Security::None),
                 username: text(g.auth.as_ref().map(|a| a.username.as_str())),
                 ..common
             },

@@ -24,6 +24,10 @@ pub const MSG_HOST_LEN: &str = "Please enter an SMTP host within 100 characters.
 pub const MSG_HOST_FORMAT: &str = "Please enter a valid SMTP host name or IP address.";
 /// `port` is not digits within 1–49151 (seed 002).
 pub const MSG_PORT: &str = "Please enter an SMTP port between 1 and 49151.";
+/// A login over Security None, not confirmed with `plain_login` (relaydesk's own rule:
+/// the password would cross the network in the clear).
+pub const MSG_PLAIN_LOGIN: &str = "With Security None the password is sent unencrypted. Choose SSL/TLS or \
+                                   STARTTLS, or tick the box to accept sending it in the clear.";
 /// `security` is not `ssl`, `starttls` or `none`.
 pub const MSG_SECURITY: &str = "Please choose a security mode.";
 /// `ca_pem` is given but is not PEM certificates.

@@ -609,6 +609,16 @@ fn plain(transport: Transport<Option<SecretString>>) -> Transport<Option<String>
 }
 
 #[test]
+fn a_login_over_security_none_must_be_accepted() {
+    let plain = ProfileForm { security: "none".into(), port: "25".into(), ..generic_form() };
+    assert_eq!(errors_of(&plain, CredentialPolicy::Documented, FormMode::Create), [("plain_login", MSG_PLAIN_LOGIN)]);
+    let accepted = ProfileForm { plain_login: Some("on".into()), ..plain.clone() };
+    assert_eq!(errors_of(&accepted, CredentialPolicy::Documented, FormMode::Create), []);
+    let no_login = ProfileForm { auth_required: None, ..plain };
+    assert_eq!(errors_of(&no_login, CredentialPolicy::Documented, FormMode::Create), []);
+}
+
+#[test]
 fn errors_come_in_form_order() {
     let form = ProfileForm { name: "bad name".into(), port: "0".into(), password: "x".into(), ..generic_form() };
     let fields: Vec<&str> = match form.parse(CredentialPolicy::Documented, FormMode::Create) {
@@ -945,8 +955,9 @@ fn any_form() -> impl Strategy<Value = ProfileForm> {
         (text(), text(), text(), text(), text()),
         (text(), text(), text(), flag(), text(), flag()),
         (text(), text(), text(), text(), text()),
+        flag(),
     )
-        .prop_map(|(a, b, c, d)| ProfileForm {
+        .prop_map(|(a, b, c, d, plain_login)| ProfileForm {
             name: a.0,
             kind: a.1,
             is_default: a.2,
@@ -961,6 +972,7 @@ fn any_form() -> impl Strategy<Value = ProfileForm> {
             tls_verify: c.3,
             ca_pem: c.4,
             auth_required: c.5,
+            plain_login,
             username: d.0,
             password: d.1.into(),
             graph_tenant_id: d.2,

@@ -216,6 +216,7 @@ pub(super) struct FormPage {
     currently_default: bool,
     tls_verify: bool,
     auth_required: bool,
+    plain_login: bool,
     f: ProfileFields,
     errors: FieldErrors,
     /// The To address offered for testing unsaved values.
@@ -266,6 +267,7 @@ fn form_page(
         currently_default: stored.is_some_and(|p| p.settings.is_default),
         tls_verify: form.tls_verify.is_some(),
         auth_required: form.auth_required.is_some(),
+        plain_login: form.plain_login.is_some(),
         f: profile_fields(form, &errors, policy, stored),
         errors,
         test_to: String::new(),

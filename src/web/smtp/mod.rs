@@ -22,7 +22,7 @@ pub use test_email::{send as send_test, show as test_form};
 use super::format_time;
 use crate::app::AppState;
 use crate::auth::extract::{Admin, Member, PathId};
-use crate::domain::smtp::Transport;
+use crate::domain::smtp::{Security, Transport};
 use crate::error::AppError;
 use crate::store::smtp::{self as profiles, Profile, ProfileId};
 
@@ -49,6 +49,9 @@ struct TestResult {
 impl Row {
     fn of(p: &Profile) -> Row {
         let (endpoint, security) = match &p.settings.transport {
+            Transport::Generic(g) if g.security == Security::None && g.auth.is_some() => {
+                (format!("{}:{}", g.host, g.port), "None: the password is sent unencrypted")
+            }
             Transport::Generic(g) => (format!("{}:{}", g.host, g.port), g.security.label()),
             Transport::Graph(g) => (g.username.as_str().to_owned(), "HTTPS"),
         };
