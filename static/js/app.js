@@ -89,6 +89,13 @@ function enhanceDialogLinks() {
   dialog.addEventListener("click", (event) => {
     if (event.target === dialog) dialog.close();
   });
+  // Closing (Esc, Cancel, a click outside) gives focus back to what opened the dialog: the
+  // link, or the actions menu's button when the link sat in a menu that is now closed.
+  let opener = null;
+  dialog.addEventListener("close", () => {
+    if (opener && opener.isConnected) opener.focus();
+    opener = null;
+  });
 
   document.querySelectorAll("a[data-dialog]").forEach((link) => {
     link.addEventListener("click", async (event) => {
@@ -123,6 +130,7 @@ function enhanceDialogLinks() {
       });
       const menu = link.closest("details");
       if (menu) menu.open = false;
+      opener = menu ? menu.querySelector("summary") : link;
       dialog.showModal();
       const first = dialog.querySelector("input:not([type=hidden]), select, button");
       if (first) first.focus();

@@ -166,6 +166,12 @@ pub async fn the_password_of_a_new_smtp_profile_is_not_marked_optional() {
     .await;
 }
 
+#[derive(Debug, Clone, Copy)]
+enum Close {
+    Escape,
+    Cancel,
+}
+
 pub async fn duplicating_asks_for_the_password_in_a_dialog() {
     let app = TestApp::seeded().await;
     let db = app.db.clone();
@@ -177,6 +183,18 @@ pub async fn duplicating_asks_for_the_password_in_a_dialog() {
         assert_eq!(b.text_of(&format!("{DIALOG} h1")).await?, "Duplicate Office");
         assert!(b.text_of(DIALOG).await?.contains("It will be called Office_copied"));
         assert_eq!(b.focused_id().await?, "password", "the dialog puts the cursor in the password");
+        // Esc closes it and gives focus back to the row's actions menu, then Cancel does too.
+        let menu_button = format!("{} details.menu > summary", row(source));
+        for close in [Close::Escape, Close::Cancel] {
+            match close {
+                Close::Escape => b.press(&char::from(fantoccini::key::Key::Escape).to_string()).await?,
+                Close::Cancel => b.click(&format!("{DIALOG} a.cancel")).await?,
+            }
+            let opener = b.client.find(fantoccini::Locator::Css(&menu_button)).await?;
+            let focused = b.client.active_element().await?;
+            assert_eq!(focused.element_id(), opener.element_id(), "focus is back on the menu after {close:?}");
+            open_dialog(&b, source, "duplicate").await?;
+        }
         // One character too many in a row breaks the rules.
         b.fill(&format!("{DIALOG} #password"), "Zq7$Lp9!Wmmm").await?;
         b.click_and_load(&format!("{DIALOG} button[type=submit]")).await?;
