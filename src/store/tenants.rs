@@ -183,6 +183,8 @@ pub async fn can_email(conn: &mut SqliteConnection, id: TenantId) -> sqlx::Resul
 /// tenant row says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
+    /// It has at least one SMTP profile.
+    pub has_profile: bool,
     /// A test email through one of its profiles succeeded (the last test of that profile).
     pub tested: bool,
     /// Someone was ever invited.
@@ -193,7 +195,8 @@ pub struct Progress {
 pub async fn progress(pool: &SqlitePool, id: TenantId) -> sqlx::Result<Progress> {
     sqlx::query_as!(
         Progress,
-        r#"SELECT EXISTS (SELECT 1 FROM smtp_profiles WHERE tenant_id = ?1 AND last_test_ok = 1) AS "tested!: bool",
+        r#"SELECT EXISTS (SELECT 1 FROM smtp_profiles WHERE tenant_id = ?1) AS "has_profile!: bool",
+                  EXISTS (SELECT 1 FROM smtp_profiles WHERE tenant_id = ?1 AND last_test_ok = 1) AS "tested!: bool",
                   EXISTS (SELECT 1 FROM invitations WHERE tenant_id = ?1) AS "invited!: bool""#,
         id,
     )

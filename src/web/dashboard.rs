@@ -63,15 +63,27 @@ struct DashboardPage {
 }
 
 async fn getting_started(state: &AppState, member: &Member, has_default: bool) -> Result<Vec<Step>, AppError> {
-    let tenants::Progress { tested, invited } = tenants::progress(&state.db, member.tenant.id).await?;
+    let tenants::Progress { has_profile, tested, invited } = tenants::progress(&state.db, member.tenant.id).await?;
     let slug = &member.tenant.slug;
-    let steps = vec![
+    // Profiles but no default (the default was deleted): the first step is to name one.
+    let first = if has_profile && !has_default {
+        Step {
+            label: "Make a profile the default",
+            hint: "Invitations and password resets are sent through the default profile; without one they wait. \
+                   Choose Make default in a profile's Actions menu.",
+            href: format!("/t/{slug}/smtp"),
+            done: false,
+        }
+    } else {
         Step {
             label: "Add an SMTP profile",
             hint: "The mail server that sends for you: its host, port, security and login. Presets fill in the common providers.",
             href: format!("/t/{slug}/smtp/new"),
-            done: has_default,
-        },
+            done: has_profile,
+        }
+    };
+    let steps = vec![
+        first,
         Step {
             label: "Send a test email",
             hint: "From the profile's Actions menu. It tells you what to fix if it fails.",
@@ -82,7 +94,7 @@ async fn getting_started(state: &AppState, member: &Member, has_default: bool) -
             label: "Turn email on",
             hint: "With the button below, so invitations and password resets are emailed.",
             href: format!("/t/{slug}/#email-heading"),
-            done: member.tenant.email_enabled && has_default,
+            done: member.tenant.email_enabled,
         },
         Step {
             label: "Invite your colleagues",

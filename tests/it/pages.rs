@@ -142,3 +142,19 @@ async fn the_dashboard_walks_a_new_admin_through_getting_started() {
     app.post("/t/acme/invitations", &[("email", "pal@example.test"), ("role", "user")]).await;
     assert!(!app.page("/t/acme/").await.contains("Getting started"), "gone once every step is done");
 }
+
+#[tokio::test]
+async fn the_checklist_asks_for_a_new_default_after_the_default_is_deleted() {
+    let app = spawn_app().await;
+    app.sign_in_admin().await;
+    let first = app.create_profile(&crate::smtp::generic("First")).await;
+    app.create_profile(&crate::smtp::generic("Second")).await;
+    app.post("/t/acme/settings/email", &[("enabled", "on")]).await;
+    let res = app.post(&format!("/t/acme/smtp/{first}/delete"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+    let html = app.page("/t/acme/").await;
+    assert!(html.contains(">Make a profile the default</a>"), "the step to do now: {html}");
+    assert!(!html.contains("Add an SMTP profile"), "a profile exists");
+    assert!(html.contains("Done: </span>Turn email on"), "the switch is on; the default is what is missing");
+}
