@@ -40,6 +40,20 @@ pub struct Invitation {
     pub expires_at: i64,
 }
 
+/// An open invitation as the invitations page lists it, with its email's delivery.
+pub struct OpenInvitation {
+    pub id: i64,
+    pub email: String,
+    pub role: Role,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// The status of the newest outbox message for it (`pending`, `sent`, `failed`);
+    /// `None` when it was never emailed (its link was shared by hand).
+    pub delivery: Option<String>,
+    /// Why the last attempt failed, if it did.
+    pub delivery_error: Option<String>,
+}
+
 /// What a new invitation is made of.
 pub struct NewInvitation<'a> {
     pub email: &'a str,
@@ -83,12 +97,14 @@ pub async fn invite(
 }
 
 /// The tenant's open invitations (neither accepted nor voided), newest first.
-pub async fn open_invitations(pool: &SqlitePool, tenant: TenantId) -> sqlx::Result<Vec<Invitation>> {
+pub async fn open_invitations(pool: &SqlitePool, tenant: TenantId) -> sqlx::Result<Vec<OpenInvitation>> {
     sqlx::query_as!(
-        Invitation,
-        r#"SELECT id AS "id!", tenant_id AS "tenant_id: TenantId", email, role AS "role: Role", created_at, expires_at
-           FROM invitations
-           WHERE tenant_id = ? AND accepted_at IS NULL AND voided_at IS NULL ORDER BY id DESC"#,
+        OpenInvitation,
+        r#"SELECT i.id AS "id!", i.email, i.role AS "role: Role", i.created_at, i.expires_at,
+                  o.status AS "delivery?", o.last_error AS "delivery_error?"
+           FROM invitations i
+           LEFT JOIN outbox o ON o.id = (SELECT MAX(id) FROM outbox WHERE invitation_id = i.id)
+           WHERE i.tenant_id = ? AND i.accepted_at IS NULL AND i.voided_at IS NULL ORDER BY i.id DESC"#,
         tenant,
     )
     .fetch_all(pool)

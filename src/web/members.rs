@@ -105,6 +105,9 @@ struct InvitationRow {
     expires: String,
     expired: bool,
     can_renew: bool,
+    /// Whether its email went out: waiting, sent, failed (with why), or not emailed.
+    delivery: &'static str,
+    delivery_error: Option<String>,
 }
 
 #[derive(Template)]
@@ -156,6 +159,13 @@ async fn invitations_page(
                 expires: format_time(i.expires_at),
                 expired: i.expires_at <= now,
                 can_renew: allowed.contains(&role),
+                delivery: match i.delivery.as_deref() {
+                    Some("sent") => "Delivered",
+                    Some("failed") => "Not delivered",
+                    Some(_) => "Waiting to be sent",
+                    None => "Not emailed (link shared by hand)",
+                },
+                delivery_error: i.delivery_error.filter(|_| i.delivery.as_deref() != Some("sent")),
             }
         })
         .collect();
@@ -263,7 +273,8 @@ async fn send_invitation(
         member
             .session
             .flash_ok(format!(
-                "Invitation sent to {email}. The link works once, within {}.",
+                "Invitation to {email} queued for sending; the list below shows when it is delivered. The link \
+                 works once, within {}.",
                 tokens::invitation_valid_for()
             ))
             .await?;

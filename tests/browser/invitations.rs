@@ -21,7 +21,11 @@ pub async fn an_invited_person_accepts_from_the_email_and_is_signed_in() {
         admin.click_and_load(SUBMIT).await?;
 
         assert_eq!(admin.current_path().await?, format!("/t/{SLUG}/invitations"));
-        assert_eq!(admin.flash().await?, "Invitation sent to newbie@example.test. The link works once, within 7 days.");
+        assert_eq!(
+            admin.flash().await?,
+            "Invitation to newbie@example.test queued for sending; the list below shows when it is delivered. The \
+             link works once, within 7 days."
+        );
         assert!(!admin.exists("#shared-link").await?, "email is on: the link is mailed, not shown");
         let waiting = admin.texts_of("tr[data-invitation-id] td").await?;
         assert_eq!(waiting[..2], ["newbie@example.test", "Organizer"]);

@@ -67,7 +67,8 @@ async fn an_invitation_arrives_and_its_link_works_once() {
     let app = mailing_app(&server, |_| {}).await;
     let res = app.post("/t/acme/invitations", &[("email", "Newbie@Example.test"), ("role", "organizer")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert!(app.page("/t/acme/invitations").await.contains("Invitation sent to newbie@example.test."));
+    let page = app.page("/t/acme/invitations").await;
+    assert!(page.contains("Invitation to newbie@example.test queued for sending"), "{page}");
 
     let mail = server.wait_for(1, 10).await.remove(0);
     assert_eq!(mail.to, ["newbie@example.test"]);
@@ -76,6 +77,7 @@ async fn an_invitation_arrives_and_its_link_works_once() {
     assert!(mail.text_body().contains("as organizer"));
     let (status, attempts, _, message_id, _) = wait_for_status(&app, "sent").await;
     assert_eq!((status.as_str(), attempts), ("sent", 1));
+    assert!(app.page("/t/acme/invitations").await.contains("<td data-delivery>Delivered</td>"));
     assert_eq!(mail.header("Message-ID").unwrap(), message_id);
 
     // The token is stored only as a hash.
@@ -355,6 +357,13 @@ async fn a_5xx_fails_at_once_without_retrying() {
         .unwrap()
         .contains("The server refused the recipient gone@example.test: 550 5.1.1 No such user here."));
     assert!(app.page("/t/acme/email-log").await.contains("Failed"));
+    // The invitations list says it was not delivered, and why (it was never "sent").
+    let page = app.page("/t/acme/invitations").await;
+    let row = &page[page.find("gone@example.test</td>").expect("the invitation's row")..];
+    let delivery = &row[row.find("data-delivery>").unwrap()..];
+    let delivery = &delivery[..delivery.find("</td>").unwrap()];
+    assert!(delivery.contains("Not delivered"), "{delivery}");
+    assert!(delivery.contains("550 5.1.1 No such user here"), "{delivery}");
     // Never due again, however long one waits (past the longest retry delay, 12 h).
     app.stop_worker().await;
     app.advance(Duration::from_secs(30 * 24 * 60 * 60));
