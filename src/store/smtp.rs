@@ -6,8 +6,8 @@ use sqlx::{SqliteConnection, SqlitePool};
 use super::TenantId;
 use crate::domain::smtp::{
     self as domain, CaPem, CredentialPolicy, Description, FromAddress, GenericSmtp, GraphApi, GraphClientId,
-    GraphTenantId, GraphUserName, LastTest, ProfileName, ProfileSettings, ReplyTo, Security, SenderName, Signature,
-    SmtpAuth, SmtpHost, SmtpPort, SmtpUsername, Transport,
+    GraphTenantId, GraphUserName, LastTest, ProfileKind, ProfileName, ProfileSettings, ReplyTo, Security, SenderName,
+    Signature, SmtpAuth, SmtpHost, SmtpPort, SmtpUsername, Transport,
 };
 use crate::secret::Sealed;
 
@@ -22,7 +22,7 @@ pub type Settings = ProfileSettings<Sealed>;
 struct ProfileRow {
     id: ProfileId,
     name: String,
-    kind: String,
+    kind: ProfileKind,
     is_default: bool,
     from_address: String,
     from_name: String,
@@ -31,7 +31,7 @@ struct ProfileRow {
     description: Option<String>,
     host: Option<String>,
     port: Option<i64>,
-    security: Option<String>,
+    security: Option<Security>,
     tls_verify: bool,
     ca_pem: Option<String>,
     auth_required: bool,
@@ -62,8 +62,8 @@ impl TryFrom<ProfileRow> for Profile {
         fn required(text: &Option<String>, missing: BadRow) -> Result<&str, BadRow> {
             text.as_deref().ok_or(missing)
         }
-        let transport = match row.kind.as_str() {
-            "generic" => {
+        let transport = match row.kind {
+            ProfileKind::Generic => {
                 let auth = if row.auth_required {
                     Some(SmtpAuth {
                         // The looser policy: an account saved under either policy loads.
@@ -80,7 +80,7 @@ impl TryFrom<ProfileRow> for Profile {
                 Transport::Generic(GenericSmtp {
                     host: SmtpHost::parse(required(&row.host, bad("host"))?).map_err(|_| bad("host"))?,
                     port: row.port.map(|p| p.to_string()).and_then(|p| SmtpPort::parse(&p).ok()).ok_or(bad("port"))?,
-                    security: row.security.as_deref().and_then(Security::parse).ok_or(bad("security"))?,
+                    security: row.security.ok_or(bad("security"))?,
                     tls_verify: row.tls_verify,
                     ca_pem: match row.ca_pem.as_deref().filter(|pem| !pem.is_empty()) {
                         Some(pem) => Some(CaPem::parse(pem).ok().flatten().ok_or(bad("ca_pem"))?),
@@ -89,7 +89,7 @@ impl TryFrom<ProfileRow> for Profile {
                     auth,
                 })
             }
-            "graph" => Transport::Graph(GraphApi {
+            ProfileKind::Graph => Transport::Graph(GraphApi {
                 username: GraphUserName::parse(required(&row.username, bad("username"))?)
                     .map_err(|_| bad("username"))?,
                 password: row.password_sealed.clone().ok_or(bad("password_sealed"))?,
@@ -99,7 +99,6 @@ impl TryFrom<ProfileRow> for Profile {
                     .map_err(|_| bad("graph_client_id"))?,
                 client_secret: row.graph_secret_sealed.clone().ok_or(bad("graph_secret_sealed"))?,
             }),
-            _ => return Err(bad("kind")),
         };
         let settings = ProfileSettings {
             name: ProfileName::parse(&row.name).map_err(|_| bad("name"))?,
@@ -138,8 +137,8 @@ macro_rules! select_profiles {
     ($rest:literal $(, $arg:expr)* $(,)?) => {
         sqlx::query_as!(
             ProfileRow,
-            r#"SELECT id AS "id!: ProfileId", name, kind, is_default AS "is_default: bool", from_address,
-                   from_name, reply_to, signature, description, host, port, security,
+            r#"SELECT id AS "id!: ProfileId", name, kind AS "kind: ProfileKind", is_default AS "is_default: bool", from_address,
+                   from_name, reply_to, signature, description, host, port, security AS "security: Security",
                    tls_verify AS "tls_verify: bool", ca_pem, auth_required AS "auth_required: bool", username,
                    password_sealed AS "password_sealed: Sealed", graph_tenant_id, graph_client_id,
                    graph_secret_sealed AS "graph_secret_sealed: Sealed", last_test_at,
@@ -152,10 +151,10 @@ macro_rules! select_profiles {
 
 /// The settings columns of a profile, as stored.
 struct Columns<'a> {
-    kind: &'static str,
+    kind: ProfileKind,
     host: Option<&'a str>,
     port: Option<i64>,
-    security: Option<&'static str>,
+    security: Option<Security>,
     tls_verify: bool,
     ca_pem: Option<&'a str>,
     auth_required: bool,
@@ -169,10 +168,10 @@ struct Columns<'a> {
 fn columns(settings: &Settings) -> Columns<'_> {
     match &settings.transport {
         Transport::Generic(g) => Columns {
-            kind: "generic",
+            kind: ProfileKind::Generic,
             host: Some(g.host.as_str()),
             port: Some(i64::from(g.port.get())),
-            security: Some(g.security.as_str()),
+            security: Some(g.security),
             tls_verify: g.tls_verify,
             ca_pem: g.ca_pem.as_ref().map(CaPem::as_str),
             auth_required: g.auth.is_some(),
@@ -183,7 +182,7 @@ fn columns(settings: &Settings) -> Columns<'_> {
             graph_secret: None,
         },
         Transport::Graph(g) => Columns {
-            kind: "graph",
+            kind: ProfileKind::Graph,
             host: None,
             port: None,
             security: None,

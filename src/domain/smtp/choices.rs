@@ -3,7 +3,9 @@
 use crate::domain::text::trim_spaces;
 
 /// The type of a profile (`kind`): how its mail leaves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+/// Stored as its form value (`as_str`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, sqlx::Type)]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
 pub enum ProfileKind {
     /// Plain SMTP, through lettre.
     #[default]
@@ -44,7 +46,9 @@ impl ProfileKind {
 }
 
 /// Transport security of a generic profile (seed 000).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+/// Stored as its form value (`as_str`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, sqlx::Type)]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
 pub enum Security {
     /// TLS from the first byte (implicit TLS, "SMTPS").
     #[default]

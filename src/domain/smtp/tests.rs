@@ -1100,3 +1100,20 @@ proptest! {
         }
     }
 }
+
+/// The `sqlx::Type` derives store exactly `as_str`, the values the table's CHECKs allow.
+#[tokio::test]
+async fn kinds_and_security_modes_are_stored_as_their_form_values() {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:").await.unwrap();
+    for kind in ProfileKind::ALL {
+        let (text, back): (String, ProfileKind) =
+            sqlx::query_as("SELECT ?1, ?1").bind(kind).fetch_one(&mut conn).await.unwrap();
+        assert_eq!((text.as_str(), back), (kind.as_str(), kind));
+    }
+    for security in Security::ALL {
+        let (text, back): (String, Security) =
+            sqlx::query_as("SELECT ?1, ?1").bind(security).fetch_one(&mut conn).await.unwrap();
+        assert_eq!((text.as_str(), back), (security.as_str(), security));
+    }
+}
