@@ -357,6 +357,14 @@ pub async fn default_profile(pool: &SqlitePool, tenant: TenantId) -> sqlx::Resul
     profile(row)
 }
 
+/// The name of the tenant's default profile, if it has one (read without loading the
+/// profile, for pages that only name it).
+pub async fn default_name(pool: &SqlitePool, tenant: TenantId) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar!("SELECT name FROM smtp_profiles WHERE tenant_id = ? AND is_default = 1", tenant)
+        .fetch_optional(pool)
+        .await
+}
+
 /// Every profile name of the tenant (for `_copied` naming).
 pub async fn names(conn: &mut SqliteConnection, tenant: TenantId) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar!("SELECT name FROM smtp_profiles WHERE tenant_id = ?", tenant).fetch_all(conn).await
@@ -401,7 +409,15 @@ pub async fn page(
     )
     .fetch_one(pool)
     .await?;
-    Ok((profiles(rows)?, total))
+    // A row that no longer makes a profile is left out of the list (and logged), so one bad
+    // row cannot take the whole list down; opening it still fails loudly.
+    let found = rows
+        .into_iter()
+        .filter_map(|row| {
+            Profile::try_from(row).map_err(|e| tracing::error!(error = %e, "SMTP profile left out of the list")).ok()
+        })
+        .collect();
+    Ok((found, total))
 }
 
 /// Every profile of the tenant but `except`, by name (choices for a new default).

@@ -107,14 +107,14 @@ async fn getting_started(state: &AppState, member: &Member, has_default: bool) -
 }
 
 async fn dashboard(state: &AppState, member: &Member, error: Option<&'static str>) -> Result<DashboardPage, AppError> {
-    let default = profiles::default_profile(&state.db, member.tenant.id).await?;
+    let default = profiles::default_name(&state.db, member.tenant.id).await?;
     Ok(DashboardPage {
         steps: getting_started(state, member, default.is_some()).await?,
         page: member.chrome("Dashboard", "dashboard").await?,
         slug: member.tenant.slug.clone(),
         state: EmailState::of(member.tenant.email_enabled, default.is_some()),
         enabled: member.tenant.email_enabled,
-        default_name: default.map(|p| p.settings.name.to_string()),
+        default_name: default,
         is_admin: member.user.role() == Role::Admin,
         error,
     })

@@ -284,6 +284,10 @@ async fn a_line_break_smuggled_into_a_header_never_adds_a_recipient() {
     // anything been sent, it would be recorded by now.
     assert!(server.messages().is_empty());
     assert_eq!(server.connections(), 0, "not even a connection");
+    // One bad row does not take the list or the dashboard down: it is left out (and logged).
+    let list = app.page("/t/acme/smtp").await;
+    assert!(!list.contains(&format!(r#"data-profile-id="{id}""#)) && !list.contains("victim"));
+    assert!(app.page("/t/acme/").await.contains("Office"), "the dashboard still names the default");
 }
 
 #[tokio::test]

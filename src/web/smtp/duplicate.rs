@@ -102,7 +102,10 @@ pub async fn duplicate(
         return render_invalid(&duplicate_page(&state, &member, source, &errors).await?);
     }
     let mut tx = store::begin_write(&state.db).await?;
-    // Names are read inside the write transaction, so the chosen name is still free.
+    // The copy is of the profile as it is now, inside the write transaction (an edit or a
+    // delete since the page was loaded wins); names are read here too, so the chosen one is
+    // still free.
+    let source = profiles::get_in(&mut tx, member.tenant.id, source.id).await?.ok_or(AppError::NotFound)?;
     let new_name = new_name(&mut tx, &member, &source).await?;
     let name = ProfileName::parse(&new_name).map_err(|m| anyhow::anyhow!("copied name {new_name:?}: {m}"))?;
     let copy = source
