@@ -470,14 +470,7 @@ async fn no_reset_link_for_another_admin_or_an_operator() {
 async fn a_reset_link_stops_working_when_the_tenant_is_suspended() {
     let app = spawn_app().await;
     app.sign_in_admin().await;
-    app.add_user("bob@acme.test", "bob's old long password", Role::User, false).await;
-    let (bob,): (i64,) =
-        sqlx::query_as("SELECT id FROM users WHERE email = 'bob@acme.test'").fetch_one(&app.db).await.unwrap();
-    app.post(&format!("/t/acme/members/{bob}/reset-link"), &[]).await;
-    let html = app.page("/t/acme/members").await;
-    let marker = r#"id="shared-link" type="text" value=""#;
-    let start = html.find(marker).unwrap() + marker.len();
-    let link = html[start..].split('"').next().unwrap().to_owned();
+    let link = reset_link_for_bob(&app).await;
     sqlx::query("UPDATE tenants SET suspended = 1").execute(&app.db).await.unwrap();
     let visitor = app.share();
     assert_eq!(visitor.get(&path_of(&link)).await.status(), StatusCode::GONE);
@@ -528,6 +521,15 @@ async fn the_emails_and_pages_say_the_link_lifetimes_the_token_store_uses() {
     assert_eq!(lifetime, RESET_LIFETIME.as_secs() as i64);
 }
 
+/// Adds Bob (a user) and makes a reset link for him as the signed-in admin would.
+async fn reset_link_for_bob(app: &TestApp) -> String {
+    app.add_user("bob@acme.test", "bob's old long password", Role::User, false).await;
+    let (bob,): (i64,) =
+        sqlx::query_as("SELECT id FROM users WHERE email = 'bob@acme.test'").fetch_one(&app.db).await.unwrap();
+    app.post(&format!("/t/acme/members/{bob}/reset-link"), &[]).await;
+    shared_link(&app.page("/t/acme/members").await)
+}
+
 /// The shared link shown once on a page after making it.
 fn shared_link(html: &str) -> String {
     let marker = r#"id="shared-link" type="text" value=""#;
@@ -566,11 +568,7 @@ async fn an_invitation_link_works_for_7_days() {
 async fn a_reset_link_works_for_an_hour() {
     let app = spawn_app().await;
     app.sign_in_admin().await;
-    app.add_user("bob@acme.test", "bob's old long password", Role::User, false).await;
-    let (bob,): (i64,) =
-        sqlx::query_as("SELECT id FROM users WHERE email = 'bob@acme.test'").fetch_one(&app.db).await.unwrap();
-    app.post(&format!("/t/acme/members/{bob}/reset-link"), &[]).await;
-    let link = shared_link(&app.page("/t/acme/members").await);
+    let link = reset_link_for_bob(&app).await;
 
     let visitor = app.share();
     app.advance(Duration::from_secs(60 * 60 - 1));
