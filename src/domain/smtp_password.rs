@@ -23,29 +23,74 @@ pub const SPECIALS: &str = "$!@%*#?&";
 /// wrap, so `901` is allowed while `890` and `098` are not.
 const SEQUENCES: [&str; 5] = ["1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm", "abcdefghijklmnopqrstuvwxyz"];
 
-/// Whether `pw` meets the `documented` policy of §2.2 (seed 002).
-///
-/// A plain bool because every failure shows the one message
-/// "The SMTP account password does not meet the rules."; telling which rule
-/// failed is left to the help text beside the field.
-pub fn check_documented(pw: &str) -> bool {
+/// The first documented rule (§2.2) a password breaks, in the order the rules are
+/// checked; the message names it after the seed's sentence
+/// (`crate::domain::smtp::msg_smtp_password`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentedFailure {
+    /// Nothing was typed.
+    Empty,
+    /// Fewer than [`DOCUMENTED_MIN_LEN`] characters.
+    TooShort,
+    /// More than [`DOCUMENTED_MAX_LEN`] characters.
+    TooLong,
+    /// A character outside `A-Z a-z 0-9` and [`SPECIALS`] (a space, `-`, `é`…).
+    OutsideSet,
+    /// No uppercase letter.
+    NoUpper,
+    /// No lowercase letter.
+    NoLower,
+    /// No digit.
+    NoDigit,
+    /// None of [`SPECIALS`].
+    NoSpecial,
+    /// One character three times in a row, case-insensitive (`aAa`, `111`).
+    Repeat,
+    /// Three keyboard or alphabet neighbours in a row, either way (`abc`, `321`, `qwe`).
+    Run,
+}
+
+/// Checks `pw` against the `documented` policy of §2.2 (seed 002): the first rule
+/// broken, if any. Which one matters to the person typing it, so the message says it;
+/// the password itself is never part of the answer.
+pub fn documented_failure(pw: &str) -> Option<DocumentedFailure> {
+    use DocumentedFailure::*;
     let chars: Vec<char> = pw.chars().collect();
-    if !(DOCUMENTED_MIN_LEN..=DOCUMENTED_MAX_LEN).contains(&chars.len()) {
-        return false;
+    if chars.is_empty() {
+        return Some(Empty);
+    }
+    if chars.len() < DOCUMENTED_MIN_LEN {
+        return Some(TooShort);
+    }
+    if chars.len() > DOCUMENTED_MAX_LEN {
+        return Some(TooLong);
     }
     if !chars.iter().all(|&c| c.is_ascii_alphanumeric() || SPECIALS.contains(c)) {
-        return false;
+        return Some(OutsideSet);
     }
-    let has_upper = chars.iter().any(char::is_ascii_uppercase);
-    let has_lower = chars.iter().any(char::is_ascii_lowercase);
-    let has_digit = chars.iter().any(char::is_ascii_digit);
-    let has_special = chars.iter().any(|&c| SPECIALS.contains(c));
-    if !(has_upper && has_lower && has_digit && has_special) {
-        return false;
+    let missing = [
+        (chars.iter().any(char::is_ascii_uppercase), NoUpper),
+        (chars.iter().any(char::is_ascii_lowercase), NoLower),
+        (chars.iter().any(char::is_ascii_digit), NoDigit),
+        (chars.iter().any(|&c| SPECIALS.contains(c)), NoSpecial),
+    ];
+    if let Some((_, failure)) = missing.iter().find(|(has, _)| !has) {
+        return Some(*failure);
     }
     // Case-insensitive, so `aAa` repeats and `AbC` runs.
     let folded: Vec<char> = chars.iter().map(char::to_ascii_lowercase).collect();
-    !folded.windows(3).any(|w| is_triple(w) || is_keyboard_run(w))
+    if folded.windows(3).any(is_triple) {
+        return Some(Repeat);
+    }
+    if folded.windows(3).any(is_keyboard_run) {
+        return Some(Run);
+    }
+    None
+}
+
+/// Whether `pw` meets the `documented` policy of §2.2 (seed 002).
+pub fn check_documented(pw: &str) -> bool {
+    documented_failure(pw).is_none()
 }
 
 /// Whether `pw` meets the `provider` policy of §2.2: 1–256 printable
@@ -128,6 +173,36 @@ mod tests {
         ];
         for (pw, ok, why) in cases {
             assert_eq!(check_documented(pw), *ok, "{pw:?}: {why}");
+        }
+    }
+
+    #[test]
+    fn documented_failure_names_the_first_rule_broken() {
+        use DocumentedFailure::*;
+        let cases: &[(&str, Option<DocumentedFailure>)] = &[
+            ("Aa1!Bb2@Cc", None),
+            ("", Some(Empty)),
+            ("Aa1!Bb2@C", Some(TooShort)),
+            ("Aa1!Bb2@Cc3#Dd4$Ee5%F", Some(TooLong)),
+            ("Aa1!Bb2@Cc3#Dd4$Ee5%Ff6", Some(TooLong)),
+            ("Aa1!Bb2@C-", Some(OutsideSet)),
+            ("Aa1!Bb2@Cc ", Some(OutsideSet)),
+            ("Aa1!Bb2@Cé", Some(OutsideSet)),
+            ("aa1!bb2@cc", Some(NoUpper)),
+            ("AA1!BB2@CC", Some(NoLower)),
+            ("Aa!Bb@Cc#D", Some(NoDigit)),
+            ("Aa1Bb2Cc3D", Some(NoSpecial)),
+            ("aaa1!Bb2@C", Some(Repeat)),
+            ("Xx1!!!Bb2@", Some(Repeat)),
+            ("abc1!Xz2@P", Some(Run)),
+            ("Pm321!Xz2@", Some(Run)),
+            ("qwe1!Xz2@P", Some(Run)),
+            // Length is named before the characters, the characters before the classes.
+            ("a-", Some(TooShort)),
+            ("aaaaaaaaaa-", Some(OutsideSet)),
+        ];
+        for (pw, want) in cases {
+            assert_eq!(documented_failure(pw), *want, "{pw:?}");
         }
     }
 
@@ -312,6 +387,11 @@ mod tests {
             let n = pw.chars().count();
             let expected = (1..=256).contains(&n) && !pw.chars().any(char::is_control);
             prop_assert_eq!(check_provider(&pw), expected);
+        }
+
+        #[test]
+        fn a_failure_is_named_exactly_when_the_model_refuses(pw in "[aAbBcC1230!qQwWeE98 é\n-]{0,22}") {
+            prop_assert_eq!(documented_failure(&pw).is_none(), model(&pw), "{:?}", pw);
         }
 
         #[test]

@@ -1,16 +1,28 @@
 //! Sending over SMTP with lettre's connection, one step at a time, so a failure can say
-//! which step failed: connecting, TLS, the login, the sender, the recipient or the data.
-//! `starttls` is required, never opportunistic: a server that does not offer it is an
-//! error, not a reason to go on in the clear.
+//! which step failed: connecting, the greeting, TLS, the login, the sender, the recipient
+//! or the data. `starttls` is required, never opportunistic: a server that does not offer
+//! it is an error, not a reason to go on in the clear.
+//!
+//! A server that refuses EHLO (one that does not speak ESMTP) is greeted again with HELO
+//! when nothing needs ESMTP: lettre always greets with EHLO, so the plain connection it
+//! is handed renames that one command ([`Greeter`]). STARTTLS and a login are ESMTP
+//! extensions, so with either the refusal is reported, in those words.
 
 use std::error::Error as _;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::ClientId;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 
 use super::error::SendError;
 use secrecy::{ExposeSecret, SecretString};
@@ -42,6 +54,25 @@ enum Step {
     Data,
 }
 
+/// What a connection check found: how the connection was protected and whether it
+/// logged in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checked {
+    /// The connection was encrypted (SSL/TLS or STARTTLS) when it ended.
+    pub encrypted: bool,
+    /// The server accepted the profile's login.
+    pub logged_in: bool,
+}
+
+/// Connects, starts TLS and logs in as the profile says, then says goodbye (QUIT)
+/// without sending anything. Bounded only by the caller, like [`send`].
+pub async fn check(settings: &SmtpSettings, hello: &str, connect_timeout: Duration) -> Result<Checked, SendError> {
+    let mut conn = open(settings, hello, connect_timeout, None).await?;
+    let checked = Checked { encrypted: conn.is_encrypted(), logged_in: settings.auth.is_some() };
+    let _ = conn.quit().await;
+    Ok(checked)
+}
+
 /// Sends `bytes` (a formatted message) from `from` to `to`. Bounded only by the caller:
 /// wrap it in a timeout for the whole send.
 pub async fn send(
@@ -51,39 +82,8 @@ pub async fn send(
     envelope: &Envelope,
     bytes: &[u8],
 ) -> Result<(), SendError> {
-    let hello = client_id(hello);
-    let tls = tls_parameters(settings)?;
-    let wrapper = matches!(settings.security, Security::Ssl).then(|| tls.clone());
-    let fail = |step, e: lettre::transport::smtp::Error| describe(step, &e, settings, envelope);
-
-    let mut conn = AsyncSmtpConnection::connect_tokio1(
-        (settings.host.as_str(), settings.port.get()),
-        Some(connect_timeout),
-        &hello,
-        wrapper,
-        None,
-    )
-    .await
-    .map_err(|e| fail(Step::Connect, e))?;
-
-    if settings.security == Security::Starttls {
-        if !conn.can_starttls() {
-            conn.abort().await;
-            return Err(SendError::permanent(format!(
-                "{}:{} does not offer STARTTLS, and relaydesk never sends unencrypted when STARTTLS is chosen. \
-                 Check the port (STARTTLS is usually 587), or choose SSL/TLS for port 465.",
-                settings.host, settings.port
-            )));
-        }
-        conn.starttls(tls, &hello).await.map_err(|e| fail(Step::StartTls, e))?;
-    }
-    if let Some(auth) = &settings.auth {
-        let credentials = Credentials::new(auth.username.as_str().to_owned(), auth.password.expose_secret().to_owned());
-        if let Err(e) = conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials).await {
-            conn.abort().await;
-            return Err(fail(Step::Login, e));
-        }
-    }
+    let mut conn = open(settings, hello, connect_timeout, Some(envelope)).await?;
+    let fail = |step, e: lettre::transport::smtp::Error| describe(step, &e, settings, Some(envelope));
     let result = async {
         conn.command(Mail::new(envelope.from().cloned(), vec![])).await.map_err(|e| fail(Step::Sender, e))?;
         for to in envelope.to() {
@@ -103,6 +103,168 @@ pub async fn send(
             conn.abort().await;
             Err(e)
         }
+    }
+}
+
+/// A connection greeted, with TLS as the profile says and logged in: ready for MAIL FROM.
+async fn open(
+    settings: &SmtpSettings,
+    hello: &str,
+    connect_timeout: Duration,
+    envelope: Option<&Envelope>,
+) -> Result<AsyncSmtpConnection, SendError> {
+    let hello = client_id(hello);
+    let tls = tls_parameters(settings)?;
+    let fail = |step, e: lettre::transport::smtp::Error| describe(step, &e, settings, envelope);
+
+    let mut conn = match settings.security {
+        // TLS from the first byte: lettre's own connect, which wraps the socket itself.
+        Security::Ssl => AsyncSmtpConnection::connect_tokio1(
+            (settings.host.as_str(), settings.port.get()),
+            Some(connect_timeout),
+            &hello,
+            Some(tls.clone()),
+            None,
+        )
+        .await
+        .map_err(|e| fail(Step::Connect, e))?,
+        Security::Starttls | Security::None => greet(settings, &hello, connect_timeout, envelope).await?,
+    };
+
+    if settings.security == Security::Starttls {
+        if !conn.can_starttls() {
+            conn.abort().await;
+            return Err(SendError::permanent(format!(
+                "{}:{} does not offer STARTTLS, and relaydesk never sends unencrypted when STARTTLS is chosen. \
+                 Check the port (STARTTLS is usually 587), or choose SSL/TLS for port 465.",
+                settings.host, settings.port
+            )));
+        }
+        conn.starttls(tls, &hello).await.map_err(|e| fail(Step::StartTls, e))?;
+    }
+    if let Some(auth) = &settings.auth {
+        let credentials = Credentials::new(auth.username.as_str().to_owned(), auth.password.expose_secret().to_owned());
+        if let Err(e) = conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials).await {
+            conn.abort().await;
+            return Err(fail(Step::Login, e));
+        }
+    }
+    Ok(conn)
+}
+
+/// A plain connection greeted with EHLO, or, when the server refuses EHLO and nothing
+/// needs ESMTP, with HELO on a second connection.
+async fn greet(
+    settings: &SmtpSettings,
+    hello: &ClientId,
+    connect_timeout: Duration,
+    envelope: Option<&Envelope>,
+) -> Result<AsyncSmtpConnection, SendError> {
+    let host_port = format!("{}:{}", settings.host, settings.port);
+    let (stream, ehlo_sent) = Greeter::connect(settings, connect_timeout, false).await?;
+    let refusal = match AsyncSmtpConnection::connect_with_transport(Box::new(stream), hello).await {
+        Ok(conn) => return Ok(conn),
+        // A 5xx after EHLO went out: the greeting was fine, EHLO was not.
+        Err(e) if ehlo_sent.load(Ordering::SeqCst) && e.is_permanent() => reply(&e).unwrap_or_default(),
+        Err(e) => return Err(describe(Step::Connect, &e, settings, envelope)),
+    };
+    let needs = match (settings.security, settings.auth.is_some()) {
+        (Security::Starttls, _) => Some("STARTTLS"),
+        (_, true) => Some("a login"),
+        _ => None,
+    };
+    if let Some(needs) = needs {
+        return Err(SendError::permanent(format!(
+            "{host_port} refused relaydesk's EHLO greeting ({refusal}): the server does not speak ESMTP, so it \
+             cannot offer {needs}. Check the host and port, or ask the server's administrator."
+        )));
+    }
+    let (stream, helo_sent) = Greeter::connect(settings, connect_timeout, true).await?;
+    match AsyncSmtpConnection::connect_with_transport(Box::new(stream), hello).await {
+        Ok(conn) => Ok(conn),
+        Err(e) if helo_sent.load(Ordering::SeqCst) && e.is_permanent() => Err(SendError::permanent(format!(
+            "{host_port} refused both of relaydesk's greetings, EHLO ({refusal}) and HELO ({}). Ask the server's \
+             administrator whether it accepts mail from relaydesk.",
+            reply(&e).unwrap_or_default()
+        ))),
+        Err(e) => Err(describe(Step::Connect, &e, settings, envelope)),
+    }
+}
+
+/// A plain TCP connection handed to lettre, which notes when EHLO goes out and, for the
+/// HELO fallback, sends that one command as HELO (the same length, so the bytes written
+/// are counted the same).
+#[derive(Debug)]
+struct Greeter {
+    inner: TcpStream,
+    helo: bool,
+    /// Bytes of `HELO` still to put in place of `EHLO` (a write may take only part).
+    rewrite_left: usize,
+    ehlo_sent: Arc<AtomicBool>,
+}
+
+impl Greeter {
+    async fn connect(
+        settings: &SmtpSettings,
+        connect_timeout: Duration,
+        helo: bool,
+    ) -> Result<(Greeter, Arc<AtomicBool>), SendError> {
+        let connecting = TcpStream::connect((settings.host.as_str(), settings.port.get()));
+        let inner = match tokio::time::timeout(connect_timeout, connecting).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return Err(describe_cause(Step::Connect, &e, Flags::default(), settings)),
+            Err(_) => {
+                let e = io::Error::new(io::ErrorKind::TimedOut, "connection timed out");
+                return Err(describe_cause(Step::Connect, &e, Flags::default(), settings));
+            }
+        };
+        let sent = Arc::new(AtomicBool::new(false));
+        Ok((Greeter { inner, helo, rewrite_left: 0, ehlo_sent: sent.clone() }, sent))
+    }
+}
+
+impl AsyncRead for Greeter {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Greeter {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        const HELO: &[u8; 4] = b"HELO";
+        let this = self.get_mut();
+        if !this.ehlo_sent.load(Ordering::SeqCst) && buf.starts_with(b"EHLO ") {
+            this.ehlo_sent.store(true, Ordering::SeqCst);
+            if this.helo {
+                this.rewrite_left = HELO.len();
+            }
+        }
+        if this.rewrite_left == 0 {
+            return Pin::new(&mut this.inner).poll_write(cx, buf);
+        }
+        let done = HELO.len() - this.rewrite_left;
+        let k = this.rewrite_left.min(buf.len());
+        let mut renamed = buf.to_vec();
+        renamed[..k].copy_from_slice(&HELO[done..done + k]);
+        let written = Pin::new(&mut this.inner).poll_write(cx, &renamed);
+        if let Poll::Ready(Ok(n)) = written {
+            this.rewrite_left -= n.min(k);
+        }
+        written
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+impl AsyncTokioStream for Greeter {
+    fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
+        self.inner.peer_addr()
     }
 }
 
@@ -199,7 +361,20 @@ fn describe_tls(tls: &rustls::Error, settings: &SmtpSettings) -> String {
     }
 }
 
-fn describe(step: Step, e: &lettre::transport::smtp::Error, settings: &SmtpSettings, envelope: &Envelope) -> SendError {
+/// What lettre said about an error besides its sources.
+#[derive(Debug, Default, Clone, Copy)]
+struct Flags {
+    tls: bool,
+    timeout: bool,
+    client: bool,
+}
+
+fn describe(
+    step: Step,
+    e: &lettre::transport::smtp::Error,
+    settings: &SmtpSettings,
+    envelope: Option<&Envelope>,
+) -> SendError {
     let host_port = format!("{}:{}", settings.host, settings.port);
     if let Some(reply) = reply(e) {
         let permanent = e.is_permanent();
@@ -210,24 +385,43 @@ fn describe(step: Step, e: &lettre::transport::smtp::Error, settings: &SmtpSetti
             ),
             (Step::Sender, true) => format!(
                 "The server refused the sender {}: {reply}. Use a From address this account may send as.",
-                envelope.from().map(|a| a.to_string()).unwrap_or_default()
+                envelope.and_then(|e| e.from()).map(|a| a.to_string()).unwrap_or_default()
             ),
             (Step::Recipient, true) => format!(
                 "The server refused the recipient {}: {reply}. Check the address.",
-                envelope.to().iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
+                envelope
+                    .map(|e| e.to().iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default()
             ),
             (Step::Data, true) => format!("The server refused the message: {reply}."),
-            (Step::Connect | Step::StartTls, true) => format!("{host_port} refused the connection: {reply}."),
+            // Over SSL/TLS relaydesk cannot tell a refused greeting from a refused EHLO.
+            (Step::Connect, true) if settings.security == Security::Ssl => format!(
+                "{host_port} answered relaydesk's greeting with {reply}: either it does not accept mail from \
+                 relaydesk, or it does not speak ESMTP (EHLO). Ask the server's administrator."
+            ),
+            (Step::Connect, true) => format!("{host_port} refused the connection: {reply}."),
+            (Step::StartTls, true) => format!("{host_port} refused to start TLS: {reply}."),
             (_, false) => format!("The server asked relaydesk to try again later: {reply}."),
         };
         return if permanent { SendError::permanent(message) } else { SendError::transient(message) };
     }
+    let flags = Flags { tls: e.is_tls(), timeout: e.is_timeout(), client: e.is_client() };
+    describe_cause(step, e, flags, settings)
+}
 
+/// A failure without an SMTP reply: TLS, the network, the name, the login methods.
+fn describe_cause(
+    step: Step,
+    e: &(dyn std::error::Error + 'static),
+    flags: Flags,
+    settings: &SmtpSettings,
+) -> SendError {
+    let host_port = format!("{}:{}", settings.host, settings.port);
     let (io_kind, tls, text) = root_causes(e);
     if let Some(tls) = tls {
         return SendError::transient(describe_tls(tls, settings));
     }
-    if e.is_tls()
+    if flags.tls
         || text.contains("corrupt message")
         || text.contains("invalid content type")
         || text.contains("handshake")
@@ -244,10 +438,10 @@ fn describe(step: Step, e: &lettre::transport::smtp::Error, settings: &SmtpSetti
             "TLS failed with {host_port}: the server did not answer with TLS. {hint}"
         ));
     }
-    if step == Step::Login && e.is_client() {
+    if step == Step::Login && flags.client {
         return SendError::permanent(format!(
             "{host_port} offers no login method relaydesk supports (PLAIN or LOGIN). Many servers offer a login only \
-             over TLS: check the security mode, or turn Auth Required off for a relay without login."
+             over TLS: check the security mode, or turn Auth required off for a relay without login."
         ));
     }
     match io_kind {
@@ -259,12 +453,10 @@ fn describe(step: Step, e: &lettre::transport::smtp::Error, settings: &SmtpSetti
             "Could not connect to {host_port}: no answer in time. Check the host and port, and that a firewall allows \
              outgoing connections to it."
         )),
-        _ if e.is_timeout() || text.contains("timed out") || text.contains("deadline") => {
-            SendError::transient(format!(
+        _ if flags.timeout || text.contains("timed out") || text.contains("deadline") => SendError::transient(format!(
             "Could not connect to {host_port}: no answer in time. Check the host and port, and that a firewall allows \
              outgoing connections to it."
-        ))
-        }
+        )),
         _ if text.contains("lookup")
             || text.contains("name or service not known")
             || text.contains("no such host")

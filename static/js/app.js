@@ -4,8 +4,8 @@
 // Labels of the shared account fields, by profile type (the server renders the right
 // one for the type it saw; this keeps them right while the person switches type).
 const ACCOUNT_LABELS = {
-  generic: { username: "SMTP Account Address", password: "SMTP Account Password" },
-  graph: { username: "User Name", password: "Password" },
+  generic: { username: "SMTP account address", password: "SMTP account password" },
+  graph: { username: "User name", password: "Password" },
 };
 
 function setLabel(form, name, text) {
@@ -72,6 +72,21 @@ function enhanceProfileForm(form) {
       host.focus();
     });
   }
+
+  // Switching the credential policy swaps the account and password hints in place, so
+  // nothing typed is lost; the server checks by the chosen policy when the form is sent.
+  form.querySelectorAll("input[name=policy]").forEach((radio) => {
+    radio.addEventListener("change", () => {
+      if (!radio.checked) return;
+      const passwordHint = form.querySelector("#hint-password");
+      const usernameHint = form.querySelector("#hint-username");
+      const username = form.querySelector("#username");
+      if (passwordHint) passwordHint.dataset.hintGeneric = radio.dataset.hintPassword;
+      if (usernameHint) usernameHint.dataset.hintGeneric = radio.dataset.hintUsername;
+      if (username) username.type = radio.dataset.usernameType;
+      update();
+    });
+  });
 
   if (kind) kind.addEventListener("change", update);
   if (auth) auth.addEventListener("change", update);

@@ -94,10 +94,11 @@ async fn admin_app() -> TestApp {
     app
 }
 
-fn shows_error(html: &str, field: &str, message: &str) -> bool {
-    let escaped = message.replace('\'', "&#39;").replace('"', "&quot;").replace('&', "&amp;");
-    let message = if html.contains(&escaped) { escaped } else { message.to_owned() };
-    html.contains(&format!(r#"id="error-{field}">{message}</p>"#))
+pub fn shows_error(html: &str, field: &str, message: &str) -> bool {
+    // As askama escapes (`&#38;`, `&#39;`, `&#34;`), or as older escapers did.
+    let askama = message.replace('&', "&#38;").replace('\'', "&#39;").replace('"', "&#34;");
+    let named = message.replace('&', "&amp;").replace('\'', "&#39;").replace('"', "&quot;");
+    [askama, named, message.to_owned()].iter().any(|m| html.contains(&format!(r#"id="error-{field}">{m}</p>"#)))
 }
 
 #[tokio::test]
@@ -164,7 +165,12 @@ async fn a_long_password_reaches_the_server_uncut_and_gets_its_message() {
     let res = app.post_form("/t/acme/smtp", &with(generic("Long"), "password", "Aa1!Bb2@Cc3#Dd4$Ee5%Ff")).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.unwrap();
-    assert!(html.contains(r#"id="error-password">The SMTP account password does not meet the rules.<"#), "{html}");
+    assert!(
+        html.contains(
+            r#"id="error-password">The SMTP account password does not meet the rules. It is longer than 20 characters.<"#
+        ),
+        "{html}"
+    );
     let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM smtp_profiles").fetch_one(&app.db).await.unwrap();
     assert_eq!(count, 0);
 }
@@ -290,13 +296,38 @@ async fn every_field_message_is_reachable_through_the_form_and_nothing_is_stored
         (with(generic("x"), "security", "tls"), "security", "Please choose a security mode."),
         (with(generic("x"), "ca_pem", "not a certificate"), "ca_pem", "Please paste a PEM certificate."),
         (with(generic("x"), "username", "mailer"), "username", "Please enter an SMTP account address in email format."),
-        (with(generic("x"), "password", "short"), "password", "The SMTP account password does not meet the rules."),
+        (
+            with(generic("x"), "password", "short"),
+            "password",
+            "The SMTP account password does not meet the rules. It is shorter than 10 characters.",
+        ),
         (
             with(generic("x"), "password", "Abcd$12345"),
             "password",
-            "The SMTP account password does not meet the rules.",
+            "The SMTP account password does not meet the rules. It has three keyboard or alphabet neighbours in a \
+             row, such as abc, 321 or qwe.",
         ),
-        (with(generic("x"), "password", ""), "password", "The SMTP account password does not meet the rules."),
+        (
+            with(generic("x"), "password", "Zq7$Lp9!W m"),
+            "password",
+            "The SMTP account password does not meet the rules. It may only use A-Z, a-z, 0-9 and $ ! @ % * # ? & \
+             (no spaces or other symbols).",
+        ),
+        (
+            with(generic("x"), "password", "zq7$lp9!wm"),
+            "password",
+            "The SMTP account password does not meet the rules. It needs at least one uppercase letter (A-Z).",
+        ),
+        (
+            with(generic("x"), "password", "Zq7$Lp9!Wmmm"),
+            "password",
+            "The SMTP account password does not meet the rules. It has the same character three times in a row.",
+        ),
+        (
+            with(generic("x"), "password", ""),
+            "password",
+            "The SMTP account password does not meet the rules. Please enter one of 10 to 20 characters.",
+        ),
         (with(graph("x"), "username", "sender"), "username", "Please enter a user name in email format."),
         (with(graph("x"), "password", ""), "password", "Please enter a password."),
         (
@@ -453,19 +484,23 @@ async fn editing_with_a_blank_password_keeps_the_stored_one() {
 async fn a_stored_password_is_not_kept_for_another_server() {
     let app = admin_app().await;
     let id = app.create_profile(&generic("Main")).await;
+    let cleared = |what: &str| format!("The password was cleared because the {what} changed; enter it again.");
     let downgrades = [
-        with(generic("Main"), "host", "smtp.elsewhere.test"),
-        with(generic("Main"), "port", "465"),
-        with(generic("Main"), "username", "other@acme.test"),
-        with(with(generic("Main"), "security", "none"), "plain_login", "on"),
-        without(generic("Main"), "tls_verify"),
-        with(generic("Main"), "ca_pem", &crate::smtp_server::certificates(&["localhost"]).0),
+        (with(generic("Main"), "host", "smtp.elsewhere.test"), cleared("host")),
+        (with(generic("Main"), "port", "465"), cleared("port")),
+        (with(generic("Main"), "username", "other@acme.test"), cleared("SMTP account")),
+        (with(with(generic("Main"), "security", "none"), "plain_login", "on"), cleared("security mode")),
+        (without(generic("Main"), "tls_verify"), cleared("certificate settings")),
+        (
+            with(generic("Main"), "ca_pem", &crate::smtp_server::certificates(&["localhost"]).0),
+            cleared("certificate settings"),
+        ),
     ];
-    for form in downgrades {
+    for (form, message) in downgrades {
         let res = app.post_form(&format!("/t/acme/smtp/{id}"), &with(form.clone(), "password", "")).await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{form:?}");
         let html = res.text().await.unwrap();
-        assert!(shows_error(&html, "password", "The SMTP account password does not meet the rules."), "{form:?}");
+        assert!(shows_error(&html, "password", &message), "{form:?}");
     }
     let (host,): (String,) = sqlx::query_as("SELECT host FROM smtp_profiles").fetch_one(&app.db).await.unwrap();
     assert_eq!(host, "smtp.acme.test", "nothing changed");
@@ -485,8 +520,12 @@ async fn a_stored_password_is_not_kept_for_another_server() {
     let res = app.post_form(&format!("/t/acme/smtp/{gid}"), &form).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.unwrap();
-    assert!(shows_error(&html, "graph_client_secret", "Please enter a client secret."));
-    assert!(shows_error(&html, "password", "Please enter a password."));
+    assert!(shows_error(
+        &html,
+        "graph_client_secret",
+        "The client secret was cleared because the client ID changed; enter it again."
+    ));
+    assert!(shows_error(&html, "password", "The password was cleared because the client ID changed; enter it again."));
 }
 
 #[tokio::test]
@@ -546,14 +585,15 @@ async fn duplicate_requires_the_password_and_copies_everything_else() {
     assert!(html.contains("Main_Office_copied"));
     assert!(html.contains(r#"name="password""#));
 
-    for bad in ["", "weak", "Abc$123456"] {
+    let rules = "The SMTP account password does not meet the rules.";
+    for (bad, reason) in [
+        ("", "Please enter one of 10 to 20 characters."),
+        ("weak", "It is shorter than 10 characters."),
+        ("Abc$123456", "It has three keyboard or alphabet neighbours in a row, such as abc, 321 or qwe."),
+    ] {
         let res = app.post(&format!("/t/acme/smtp/{id}/duplicate"), &[("password", bad)]).await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
-        assert!(shows_error(
-            &res.text().await.unwrap(),
-            "password",
-            "The SMTP account password does not meet the rules."
-        ));
+        assert!(shows_error(&res.text().await.unwrap(), "password", &format!("{rules} {reason}")), "{bad:?}");
     }
     assert_eq!(app.profile_count().await, 1);
 

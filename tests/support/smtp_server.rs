@@ -45,6 +45,11 @@ pub struct Script {
     pub hang_after_data: bool,
     /// Accept connections but never send the greeting.
     pub silent: bool,
+    /// Reply to EHLO with this (a server that does not speak ESMTP, such as
+    /// `502 5.5.2 Command not recognized`); HELO is still answered with 250.
+    pub refuse_ehlo: Option<String>,
+    /// Reply to HELO with this instead of 250.
+    pub refuse_helo: Option<String>,
 }
 
 /// One message the server accepted.
@@ -58,6 +63,8 @@ pub struct Received {
     pub user: Option<String>,
     /// The name the client greeted with (the argument of its last EHLO or HELO).
     pub greeting: String,
+    /// The command it greeted with: `EHLO` or `HELO`.
+    pub greeted_with: String,
 }
 
 impl Received {
@@ -268,13 +275,32 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
     let mut from: Option<String> = None;
     let mut to: Vec<String> = Vec::new();
     let mut greeting = String::new();
+    let mut greeted_with = String::new();
     loop {
         let Some(line) = read_line(&mut io).await? else { return Ok(()) };
         let upper = line.to_ascii_uppercase();
         let verb = upper.split_whitespace().next().unwrap_or("").to_owned();
         match verb.as_str() {
             "EHLO" | "HELO" => {
+                let refusal = {
+                    let script = shared.script.lock().unwrap();
+                    if verb == "EHLO" {
+                        script.refuse_ehlo.clone()
+                    } else {
+                        script.refuse_helo.clone()
+                    }
+                };
+                if let Some(refusal) = refusal {
+                    reply(&mut io, &refusal).await?;
+                    continue;
+                }
                 greeting = line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+                greeted_with = verb.clone();
+                if verb == "HELO" {
+                    // No extensions after HELO: a plain SMTP server.
+                    reply(&mut io, "250 localhost").await?;
+                    continue;
+                }
                 let mut lines = vec!["localhost greets you".to_owned()];
                 if shared.tls == TlsMode::StartTls && !tls_on {
                     lines.push("STARTTLS".into());
@@ -404,6 +430,7 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
                             tls: tls_on,
                             user: authed.clone(),
                             greeting: greeting.clone(),
+                            greeted_with: greeted_with.clone(),
                         });
                         shared.arrived.notify_waiters();
                         reply(&mut io, "250 2.0.0 Message accepted").await?;

@@ -4,6 +4,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::*;
+use crate::domain::smtp_password::DocumentedFailure;
 use crate::domain::text::*;
 
 /// The profile form as submitted (SPEC §2 field names).
@@ -57,6 +58,9 @@ pub struct ProfileForm {
     pub graph_client_id: String,
     /// `graph_client_secret` (graph).
     pub graph_client_secret: SecretString,
+    /// `policy`: the tenant's credential policy as chosen on the form (`documented` or
+    /// `provider`); empty or unknown keeps the tenant's. Saving applies it to the tenant.
+    pub policy: String,
 }
 
 /// Whether a form creates a profile or edits a stored one; it decides what a
@@ -91,6 +95,11 @@ fn secret<T>(
 }
 
 impl ProfileForm {
+    /// The credential policy this form is checked by: the one chosen on it, else `current`.
+    pub fn policy_or(&self, current: CredentialPolicy) -> CredentialPolicy {
+        CredentialPolicy::parse(&self.policy).unwrap_or(current)
+    }
+
     /// Checks the common fields and those of the chosen type, collecting
     /// every failure. Fields of the other type are ignored (they are hidden,
     /// not cleared, when the type is switched in the browser).
@@ -155,7 +164,7 @@ impl ProfileForm {
         let auth = if self.auth_required.is_some() {
             let username = e.check("username", SmtpUsername::parse(&self.username, policy));
             let blank = match policy {
-                CredentialPolicy::Documented => MSG_SMTP_PASSWORD,
+                CredentialPolicy::Documented => msg_smtp_password(DocumentedFailure::Empty),
                 CredentialPolicy::Provider => MSG_PROVIDER_PASSWORD,
             };
             let password =

@@ -248,18 +248,17 @@ impl SmtpUsername {
 pub struct SmtpPassword(SecretString);
 
 impl SmtpPassword {
-    /// Not trimmed. `documented`: [`smtp_password::check_documented`], else
-    /// [`MSG_SMTP_PASSWORD`]; `provider`: [`smtp_password::check_provider`],
-    /// else [`MSG_PROVIDER_PASSWORD`].
+    /// Not trimmed. `documented`: [`smtp_password::documented_failure`], the error
+    /// being [`msg_smtp_password`] of the rule broken; `provider`:
+    /// [`smtp_password::check_provider`], else [`MSG_PROVIDER_PASSWORD`].
     pub fn parse(input: &str, policy: CredentialPolicy) -> Result<Self, &'static str> {
-        let (ok, msg) = match policy {
-            CredentialPolicy::Documented => (smtp_password::check_documented(input), MSG_SMTP_PASSWORD),
-            CredentialPolicy::Provider => (smtp_password::check_provider(input), MSG_PROVIDER_PASSWORD),
+        let failure = match policy {
+            CredentialPolicy::Documented => smtp_password::documented_failure(input).map(msg_smtp_password),
+            CredentialPolicy::Provider => (!smtp_password::check_provider(input)).then_some(MSG_PROVIDER_PASSWORD),
         };
-        if ok {
-            Ok(Self(SecretString::from(input)))
-        } else {
-            Err(msg)
+        match failure {
+            None => Ok(Self(SecretString::from(input))),
+            Some(message) => Err(message),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The messages of SPEC §2, §2.2 and §4, word for word.
 
 use crate::domain::email::EmailAddress;
+use crate::domain::smtp_password::DocumentedFailure;
 
 /// `name` fails its rule.
 pub const MSG_NAME: &str = "Please enter a name of up to 50 letters, digits or underscores.";
@@ -36,6 +37,35 @@ pub const MSG_CA_PEM: &str = "Please paste a PEM certificate.";
 pub const MSG_SMTP_USERNAME: &str = "Please enter an SMTP account address in email format.";
 /// `password` of a generic profile under the `documented` policy (seed 002).
 pub const MSG_SMTP_PASSWORD: &str = "The SMTP account password does not meet the rules.";
+/// The `password` message under the `documented` policy: the seed's sentence
+/// ([`MSG_SMTP_PASSWORD`]) followed by the rule that failed. Never the password itself.
+pub fn msg_smtp_password(failure: DocumentedFailure) -> &'static str {
+    use DocumentedFailure::*;
+    // Written out so each stays a `&'static str`; `messages_name_the_rule` checks the
+    // numbers and characters against `smtp_password`.
+    match failure {
+        Empty => "The SMTP account password does not meet the rules. Please enter one of 10 to 20 characters.",
+        TooShort => "The SMTP account password does not meet the rules. It is shorter than 10 characters.",
+        TooLong => "The SMTP account password does not meet the rules. It is longer than 20 characters.",
+        OutsideSet => {
+            "The SMTP account password does not meet the rules. It may only use A-Z, a-z, 0-9 and $ ! @ % * # ? & \
+             (no spaces or other symbols)."
+        }
+        NoUpper => "The SMTP account password does not meet the rules. It needs at least one uppercase letter (A-Z).",
+        NoLower => "The SMTP account password does not meet the rules. It needs at least one lowercase letter (a-z).",
+        NoDigit => "The SMTP account password does not meet the rules. It needs at least one digit (0-9).",
+        NoSpecial => "The SMTP account password does not meet the rules. It needs at least one of $ ! @ % * # ? &.",
+        Repeat => "The SMTP account password does not meet the rules. It has the same character three times in a row.",
+        Run => {
+            "The SMTP account password does not meet the rules. It has three keyboard or alphabet neighbours in a \
+             row, such as abc, 321 or qwe."
+        }
+    }
+}
+/// After a failed submit, a password that was typed is not sent back: the field says so.
+pub const MSG_PASSWORD_AGAIN: &str = "Please enter the password again.";
+/// The same for a Graph client secret.
+pub const MSG_CLIENT_SECRET_AGAIN: &str = "Please enter the client secret again.";
 /// `username` of a generic profile under the `provider` policy.
 pub const MSG_PROVIDER_USERNAME: &str = "Please enter an SMTP account name within 100 characters.";
 /// `password` of a generic profile under the `provider` policy.

@@ -250,20 +250,159 @@ impl SecretScope<'_> {
     pub const GENERIC_RULE: &'static str = "the type, host, port, security, certificate settings and account";
     /// What must stay the same for a saved Graph password and client secret to be kept.
     pub const GRAPH_RULE: &'static str = "the type, user name, tenant ID and client ID";
+
+    /// The first thing that differs from `before`, in the order of [`Self::GENERIC_RULE`]
+    /// and [`Self::GRAPH_RULE`]; `None` when a saved secret may be kept.
+    pub fn change_from(&self, before: &SecretScope<'_>) -> Option<ScopeChange> {
+        use SecretScope::*;
+        match (self, before) {
+            (
+                Generic { host, port, security, tls_verify, ca_pem, username },
+                Generic {
+                    host: host0,
+                    port: port0,
+                    security: security0,
+                    tls_verify: tls_verify0,
+                    ca_pem: ca_pem0,
+                    username: username0,
+                },
+            ) => [
+                (host != host0, ScopeChange::Host),
+                (port != port0, ScopeChange::Port),
+                (security != security0, ScopeChange::Security),
+                (tls_verify != tls_verify0 || ca_pem != ca_pem0, ScopeChange::Certificate),
+                (username != username0, ScopeChange::Account),
+            ]
+            .into_iter()
+            .find_map(|(changed, what)| changed.then_some(what)),
+            (
+                Graph { username, tenant_id, client_id },
+                Graph { username: username0, tenant_id: tenant_id0, client_id: client_id0 },
+            ) => [
+                (username != username0, ScopeChange::UserName),
+                (tenant_id != tenant_id0, ScopeChange::TenantId),
+                (client_id != client_id0, ScopeChange::ClientId),
+            ]
+            .into_iter()
+            .find_map(|(changed, what)| changed.then_some(what)),
+            _ => Some(ScopeChange::Type),
+        }
+    }
+
+    /// A digest of these settings, to bind a secret held for a moment (a password just
+    /// tried) to exactly them without keeping them twice. Equal scopes, equal digests.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest as _;
+        // `Debug` quotes and escapes every string, so two different scopes never print
+        // the same; the digest only has to live as long as one build of the app.
+        let digest = sha2::Sha256::digest(format!("{self:?}").as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Which setting a saved secret depended on was changed (see [`SecretScope`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeChange {
+    Type,
+    Host,
+    Port,
+    Security,
+    Certificate,
+    Account,
+    UserName,
+    TenantId,
+    ClientId,
+}
+
+/// The sentence, shown beside the password and in the hints, that says when a saved
+/// password is kept: one wording wherever the rule is stated.
+pub fn reuse_rule(kind: ProfileKind) -> String {
+    match kind {
+        ProfileKind::Generic => {
+            format!("A saved password is kept only while {} stay the same.", SecretScope::GENERIC_RULE)
+        }
+        ProfileKind::Graph => {
+            format!("A saved password and client secret are kept only while {} stay the same.", SecretScope::GRAPH_RULE)
+        }
+    }
+}
+
+/// The message on a secret field left blank on edit whose saved value is not kept because
+/// `change` happened (`field` is `password` or `graph_client_secret`).
+pub fn msg_secret_cleared(field: &str, change: ScopeChange) -> &'static str {
+    use ScopeChange::*;
+    let client_secret = field == "graph_client_secret";
+    match (client_secret, change) {
+        (false, Type) => "The password was cleared because the type changed; enter it again.",
+        (false, Host) => "The password was cleared because the host changed; enter it again.",
+        (false, Port) => "The password was cleared because the port changed; enter it again.",
+        (false, Security) => "The password was cleared because the security mode changed; enter it again.",
+        (false, Certificate) => "The password was cleared because the certificate settings changed; enter it again.",
+        (false, Account) => "The password was cleared because the SMTP account changed; enter it again.",
+        (false, UserName) => "The password was cleared because the user name changed; enter it again.",
+        (false, TenantId) => "The password was cleared because the tenant ID changed; enter it again.",
+        (false, ClientId) => "The password was cleared because the client ID changed; enter it again.",
+        (true, Type) => "The client secret was cleared because the type changed; enter it again.",
+        (true, UserName) => "The client secret was cleared because the user name changed; enter it again.",
+        (true, TenantId) => "The client secret was cleared because the tenant ID changed; enter it again.",
+        (true, _) => "The client secret was cleared because the client ID changed; enter it again.",
+    }
+}
+
+/// The secret fields of a transport, in the order `try_map_secrets` visits them.
+fn secret_fields<S>(transport: &Transport<S>) -> &'static [&'static str] {
+    match transport {
+        Transport::Generic(g) if g.auth.is_some() => &["password"],
+        Transport::Generic(_) => &[],
+        Transport::Graph(_) => &["password", "graph_client_secret"],
+    }
 }
 
 impl ProfileInput {
+    /// The secret fields that were typed (not left blank), by form field name.
+    pub fn typed_secret_fields(&self) -> Vec<&'static str> {
+        let mut typed = Vec::new();
+        let mut fields = secret_fields(&self.transport).iter();
+        let _ = self.transport.clone().map_secrets(|s| {
+            if let (Some(_), Some(field)) = (s, fields.next()) {
+                typed.push(*field);
+            }
+        });
+        typed
+    }
+
+    /// The secrets as typed, in `try_map_secrets` order (`None` for a blank one).
+    pub fn typed_secrets(&self) -> Vec<Option<SecretString>> {
+        let mut out = Vec::new();
+        let _ = self.transport.clone().map_secrets(|s| out.push(s));
+        out
+    }
+
+    /// Fills each blank secret from `held` (same order as [`Self::typed_secrets`]): a
+    /// password just tried with exactly these settings. A typed secret always wins.
+    pub fn fill_blank_secrets(self, held: Vec<Option<SecretString>>) -> ProfileInput {
+        let mut held = held.into_iter();
+        let transport = self.transport.clone().map_secrets(|typed| {
+            let held = held.next().flatten();
+            typed.or(held)
+        });
+        self.with_transport(transport)
+    }
+
     /// Decides every secret of a parsed form: a typed one is sealed with `seal`; a blank
     /// one keeps the saved one of `stored` only while [`SecretScope`] is unchanged, and is
-    /// otherwise refused with its field's message (SPEC §2, §2.2). On create `stored` is
-    /// `None`, so every secret must be typed.
+    /// otherwise refused: with [`msg_secret_cleared`] when there was a saved one, else with
+    /// its field's message (SPEC §2, §2.2). On create `stored` is `None`, so every secret
+    /// must be typed.
     pub fn with_secrets<T: Clone>(
         self,
         policy: CredentialPolicy,
         stored: Option<&ProfileSettings<T>>,
         mut seal: impl FnMut(SecretString) -> T,
     ) -> Result<ProfileSettings<T>, FieldErrors> {
-        let kept = stored.filter(|s| s.transport.scope() == self.transport.scope()).map(|s| &s.transport);
+        let change = stored.and_then(|s| self.transport.scope().change_from(&s.transport.scope()));
+        let kept = stored.filter(|_| change.is_none()).map(|s| &s.transport);
+        let had_saved = stored.map_or(&[][..], |s| secret_fields(&s.transport));
         // The saved secrets in the order `try_map_secrets` visits them.
         let mut saved: Vec<&T> = match kept {
             Some(Transport::Generic(g)) => g.auth.iter().map(|a| &a.password).collect(),
@@ -271,12 +410,16 @@ impl ProfileInput {
             None => Vec::new(),
         };
         saved.reverse();
-        let fields: &[(&'static str, &'static str)] = match (&self.transport, policy) {
-            (Transport::Generic(_), CredentialPolicy::Documented) => &[("password", MSG_SMTP_PASSWORD)],
-            (Transport::Generic(_), CredentialPolicy::Provider) => &[("password", MSG_PROVIDER_PASSWORD)],
-            (Transport::Graph(_), _) => {
-                &[("password", MSG_GRAPH_PASSWORD), ("graph_client_secret", MSG_GRAPH_CLIENT_SECRET)]
+        let blank_password = match (&self.transport, policy) {
+            (Transport::Generic(_), CredentialPolicy::Documented) => {
+                msg_smtp_password(crate::domain::smtp_password::DocumentedFailure::Empty)
             }
+            (Transport::Generic(_), CredentialPolicy::Provider) => MSG_PROVIDER_PASSWORD,
+            (Transport::Graph(_), _) => MSG_GRAPH_PASSWORD,
+        };
+        let fields: &[(&'static str, &'static str)] = match &self.transport {
+            Transport::Generic(_) => &[("password", "")],
+            Transport::Graph(_) => &[("password", ""), ("graph_client_secret", MSG_GRAPH_CLIENT_SECRET)],
         };
         let mut fields = fields.iter();
         let mut errors = FieldErrors::default();
@@ -284,6 +427,11 @@ impl ProfileInput {
             (Some(plain), _, _) => Some(seal(plain)),
             (None, Some(kept), _) => Some(kept.clone()),
             (None, None, Some((field, message))) => {
+                let message = match change {
+                    Some(change) if had_saved.contains(field) => msg_secret_cleared(field, change),
+                    _ if message.is_empty() => blank_password,
+                    _ => message,
+                };
                 errors.insert(field, message);
                 None
             }
@@ -295,4 +443,43 @@ impl ProfileInput {
             _ => Err(errors),
         }
     }
+}
+
+/// The form fields whose values differ between `before` and `after`, in form order, by
+/// form field name; secrets are not compared (see [`ProfileInput::typed_secret_fields`]).
+/// `is_default` counts only when it became the default (the form cannot unset it).
+pub fn changed_fields<T, U>(before: &ProfileSettings<T>, after: &ProfileSettings<U>) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    let mut note = |field: &'static str, differs: bool| {
+        if differs {
+            changed.push(field);
+        }
+    };
+    note("name", before.name != after.name);
+    note("kind", before.kind() != after.kind());
+    note("is_default", after.is_default && !before.is_default);
+    note("from_address", before.from_address != after.from_address);
+    note("from_name", before.from_name != after.from_name);
+    note("reply_to", before.reply_to != after.reply_to);
+    note("signature", before.signature != after.signature);
+    note("description", before.description != after.description);
+    match (&before.transport, &after.transport) {
+        (Transport::Generic(b), Transport::Generic(a)) => {
+            note("host", b.host != a.host);
+            note("port", b.port != a.port);
+            note("security", b.security != a.security);
+            note("tls_verify", b.tls_verify != a.tls_verify);
+            note("ca_pem", b.ca_pem != a.ca_pem);
+            note("auth_required", b.auth.is_some() != a.auth.is_some());
+            let (user_b, user_a) = (before.transport.username(), after.transport.username());
+            note("username", user_b.is_some() && user_a.is_some() && user_b != user_a);
+        }
+        (Transport::Graph(b), Transport::Graph(a)) => {
+            note("username", b.username != a.username);
+            note("graph_tenant_id", b.tenant_id != a.tenant_id);
+            note("graph_client_id", b.client_id != a.client_id);
+        }
+        _ => {}
+    }
+    changed
 }

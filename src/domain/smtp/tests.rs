@@ -65,6 +65,153 @@ fn messages_are_word_for_word() {
     assert_eq!(to.map(|t| msg_test_sent(&t)).as_deref(), Some("Test email sent to a@x.io."));
 }
 
+const EMPTY: &str = "The SMTP account password does not meet the rules. Please enter one of 10 to 20 characters.";
+const SHORT: &str = "The SMTP account password does not meet the rules. It is shorter than 10 characters.";
+const OUTSIDE: &str = "The SMTP account password does not meet the rules. It may only use A-Z, a-z, 0-9 and \
+                       $ ! @ % * # ? & (no spaces or other symbols).";
+const NO_UPPER: &str =
+    "The SMTP account password does not meet the rules. It needs at least one uppercase letter (A-Z).";
+
+/// The seed's sentence stays first; the rule that failed follows, in words matching the
+/// limits of `smtp_password`.
+#[test]
+fn password_messages_name_the_rule() {
+    use crate::domain::smtp_password::{DocumentedFailure::*, *};
+    let want = [
+        (Empty, EMPTY.to_owned()),
+        (TooShort, format!("{MSG_SMTP_PASSWORD} It is shorter than {DOCUMENTED_MIN_LEN} characters.")),
+        (TooLong, format!("{MSG_SMTP_PASSWORD} It is longer than {DOCUMENTED_MAX_LEN} characters.")),
+        (OutsideSet, OUTSIDE.to_owned()),
+        (NoUpper, NO_UPPER.to_owned()),
+        (NoLower, format!("{MSG_SMTP_PASSWORD} It needs at least one lowercase letter (a-z).")),
+        (NoDigit, format!("{MSG_SMTP_PASSWORD} It needs at least one digit (0-9).")),
+        (NoSpecial, format!("{MSG_SMTP_PASSWORD} It needs at least one of $ ! @ % * # ? &.")),
+        (Repeat, format!("{MSG_SMTP_PASSWORD} It has the same character three times in a row.")),
+        (
+            Run,
+            format!(
+                "{MSG_SMTP_PASSWORD} It has three keyboard or alphabet neighbours in a row, such as abc, 321 or qwe."
+            ),
+        ),
+    ];
+    for (failure, message) in want {
+        assert_eq!(msg_smtp_password(failure), message, "{failure:?}");
+    }
+    let specials: Vec<String> = SPECIALS.chars().map(String::from).collect();
+    assert!(OUTSIDE.contains(&specials.join(" ")));
+    assert!(EMPTY.contains(&format!("{DOCUMENTED_MIN_LEN} to {DOCUMENTED_MAX_LEN}")));
+}
+
+/// A blank secret whose saved one is not kept says which setting it depended on changed.
+#[test]
+fn a_cleared_secret_says_what_changed() {
+    let stored_form = generic_form();
+    let stored = stored_form.parse(CredentialPolicy::Documented, FormMode::Create).unwrap();
+    let stored = stored
+        .with_secrets(CredentialPolicy::Documented, None::<&ProfileSettings<String>>, |_| "sealed".to_owned())
+        .unwrap();
+    let cases: &[(ProfileForm, &str)] = &[
+        (
+            ProfileForm { host: "other.example.com".into(), ..generic_form() },
+            "The password was cleared because the host changed; enter it again.",
+        ),
+        (
+            ProfileForm { port: "2525".into(), ..generic_form() },
+            "The password was cleared because the port changed; enter it again.",
+        ),
+        (
+            ProfileForm { security: "ssl".into(), ..generic_form() },
+            "The password was cleared because the security mode changed; enter it again.",
+        ),
+        (
+            ProfileForm { tls_verify: None, ..generic_form() },
+            "The password was cleared because the certificate settings changed; enter it again.",
+        ),
+        (
+            ProfileForm { username: "other@acme.test".into(), ..generic_form() },
+            "The password was cleared because the SMTP account changed; enter it again.",
+        ),
+    ];
+    for (form, message) in cases {
+        let form = ProfileForm { password: "".into(), ..form.clone() };
+        let input = form.parse(CredentialPolicy::Documented, FormMode::Edit).unwrap();
+        let errors =
+            input.with_secrets(CredentialPolicy::Documented, Some(&stored), |_| "sealed".to_owned()).unwrap_err();
+        assert_eq!(errors.iter().collect::<Vec<_>>(), [("password", *message)], "{form:?}");
+    }
+    // Unchanged: kept. Host in another case: kept (DNS ignores case).
+    let same = ProfileForm { password: "".into(), host: generic_form().host.to_uppercase(), ..generic_form() };
+    let input = same.parse(CredentialPolicy::Documented, FormMode::Edit).unwrap();
+    assert!(input.with_secrets(CredentialPolicy::Documented, Some(&stored), |_| "sealed".to_owned()).is_ok());
+    // No saved password (Auth required was off): the field's own message.
+    let no_auth = ProfileForm { auth_required: None, ..generic_form() };
+    let no_auth = no_auth.parse(CredentialPolicy::Documented, FormMode::Create).unwrap();
+    let no_auth = no_auth
+        .with_secrets(CredentialPolicy::Documented, None::<&ProfileSettings<String>>, |_| "s".to_owned())
+        .unwrap();
+    let input = ProfileForm { password: "".into(), ..generic_form() }
+        .parse(CredentialPolicy::Documented, FormMode::Edit)
+        .unwrap();
+    let errors = input.with_secrets(CredentialPolicy::Documented, Some(&no_auth), |_| "s".to_owned()).unwrap_err();
+    assert_eq!(errors.iter().collect::<Vec<_>>(), [("password", EMPTY)]);
+}
+
+/// The audit names changed fields, by form name, never comparing secrets.
+#[test]
+fn changed_fields_name_what_differs() {
+    let before = generic_form().parse(CredentialPolicy::Documented, FormMode::Create).unwrap();
+    let after = ProfileForm {
+        host: "other.example.com".into(),
+        port: "2525".into(),
+        from_name: "Other".into(),
+        password: "Zz9$Yy8!Xw".into(),
+        ..generic_form()
+    };
+    let after = after.parse(CredentialPolicy::Documented, FormMode::Edit).unwrap();
+    assert_eq!(changed_fields(&before, &after), ["from_name", "host", "port"]);
+    assert_eq!(after.typed_secret_fields(), ["password"]);
+    let blank = ProfileForm { password: "".into(), ..generic_form() }
+        .parse(CredentialPolicy::Documented, FormMode::Edit)
+        .unwrap();
+    assert!(changed_fields(&before, &blank).is_empty());
+    assert!(blank.typed_secret_fields().is_empty());
+}
+
+/// A held (tried) secret fills only a blank field.
+#[test]
+fn held_secrets_fill_only_blank_fields() {
+    let blank = ProfileForm { password: "".into(), ..generic_form() }
+        .parse(CredentialPolicy::Documented, FormMode::Edit)
+        .unwrap();
+    let filled = blank.clone().fill_blank_secrets(vec![Some(SecretString::from("Tried$Pass9"))]);
+    let typed: Vec<Option<String>> =
+        filled.typed_secrets().iter().map(|s| s.as_ref().map(|s| s.expose_secret().to_owned())).collect();
+    assert_eq!(typed, [Some("Tried$Pass9".to_owned())]);
+    let typed_form = generic_form().parse(CredentialPolicy::Documented, FormMode::Edit).unwrap();
+    let kept = typed_form.clone().fill_blank_secrets(vec![Some(SecretString::from("Tried$Pass9"))]);
+    assert_eq!(
+        kept.typed_secrets().iter().map(|s| s.as_ref().map(|s| s.expose_secret().to_owned())).collect::<Vec<_>>(),
+        typed_form.typed_secrets().iter().map(|s| s.as_ref().map(|s| s.expose_secret().to_owned())).collect::<Vec<_>>()
+    );
+    // Equal scopes give equal fingerprints; another host another.
+    let other = ProfileForm { host: "x.example.com".into(), ..generic_form() }
+        .parse(CredentialPolicy::Documented, FormMode::Edit)
+        .unwrap();
+    assert_eq!(blank.transport.scope().fingerprint(), typed_form.transport.scope().fingerprint());
+    assert_ne!(blank.transport.scope().fingerprint(), other.transport.scope().fingerprint());
+}
+
+/// One wording of the reuse rule: the form's hints use `reuse_rule`, and the guide says
+/// the same sentences.
+#[test]
+fn the_reuse_rule_has_one_wording() {
+    let guide = include_str!("../../../docs/smtp-profiles.md");
+    for kind in ProfileKind::ALL {
+        let rule = reuse_rule(kind);
+        assert!(guide.contains(&rule), "docs/smtp-profiles.md says {rule:?}");
+    }
+}
+
 #[test]
 fn choices_round_trip() {
     for kind in ProfileKind::ALL {
@@ -451,9 +598,9 @@ fn smtp_username_by_policy() {
 fn smtp_password_by_policy() {
     let rows: &[(CredentialPolicy, &str, Result<(), &str>)] = &[
         (CredentialPolicy::Documented, "Aa1!Bb2@Cc", Ok(())),
-        (CredentialPolicy::Documented, "abcdefghijklmnop", Err(MSG_SMTP_PASSWORD)),
-        (CredentialPolicy::Documented, "", Err(MSG_SMTP_PASSWORD)),
-        (CredentialPolicy::Documented, " Aa1!Bb2@Cc", Err(MSG_SMTP_PASSWORD)),
+        (CredentialPolicy::Documented, "abcdefghijklmnop", Err(NO_UPPER)),
+        (CredentialPolicy::Documented, "", Err(EMPTY)),
+        (CredentialPolicy::Documented, " Aa1!Bb2@Cc", Err(OUTSIDE)),
         (CredentialPolicy::Provider, "abcd efgh ijkl mnop", Ok(())),
         (CredentialPolicy::Provider, " ", Ok(())),
         (CredentialPolicy::Provider, "", Err(MSG_PROVIDER_PASSWORD)),
@@ -717,7 +864,7 @@ fn every_error_is_collected() {
             ("from_name", MSG_FROM_NAME),
             ("host", MSG_HOST_LEN),
             ("name", MSG_NAME),
-            ("password", MSG_SMTP_PASSWORD),
+            ("password", SHORT),
             ("port", MSG_PORT),
             ("reply_to", MSG_REPLY_TO),
             ("security", MSG_SECURITY),
@@ -806,7 +953,7 @@ fn blank_secrets_by_mode() {
     let graph_blank = ProfileForm { password: "".into(), graph_client_secret: "".into(), ..graph_form() };
     type Row<'a> = (&'a ProfileForm, CredentialPolicy, FormMode, Vec<(&'a str, &'a str)>);
     let rows: Vec<Row> = vec![
-        (&generic_blank, CredentialPolicy::Documented, FormMode::Create, vec![("password", MSG_SMTP_PASSWORD)]),
+        (&generic_blank, CredentialPolicy::Documented, FormMode::Create, vec![("password", EMPTY)]),
         (&generic_blank, CredentialPolicy::Provider, FormMode::Create, vec![("password", MSG_PROVIDER_PASSWORD)]),
         (&generic_blank, CredentialPolicy::Documented, FormMode::Edit, vec![]),
         (&generic_blank, CredentialPolicy::Provider, FormMode::Edit, vec![]),
@@ -835,7 +982,7 @@ fn blank_secrets_by_mode() {
     assert_eq!(secrets, Ok((None, None)));
     // A typed password is still checked on edit.
     let weak = ProfileForm { password: "weak".into(), ..generic_form() };
-    assert_eq!(errors_of(&weak, CredentialPolicy::Documented, FormMode::Edit), [("password", MSG_SMTP_PASSWORD)]);
+    assert_eq!(errors_of(&weak, CredentialPolicy::Documented, FormMode::Edit), [("password", SHORT)]);
 }
 
 #[test]
@@ -843,7 +990,7 @@ fn provider_policy_in_the_form() {
     let form = ProfileForm { username: "apikey".into(), password: "SG.abc-DEF_123.xyz".into(), ..generic_form() };
     assert_eq!(
         errors_of(&form, CredentialPolicy::Documented, FormMode::Create),
-        [("password", MSG_SMTP_PASSWORD), ("username", MSG_SMTP_USERNAME)]
+        [("password", OUTSIDE), ("username", MSG_SMTP_USERNAME)]
     );
     assert_eq!(errors_of(&form, CredentialPolicy::Provider, FormMode::Create), []);
     let long = ProfileForm { username: n('u', 101), ..form };
@@ -932,8 +1079,8 @@ fn copied_names() {
 fn duplicate_password_rules() {
     let rows: &[(ProfileKind, CredentialPolicy, &str, Result<(), &str>)] = &[
         (ProfileKind::Generic, CredentialPolicy::Documented, "Aa1!Bb2@Cc", Ok(())),
-        (ProfileKind::Generic, CredentialPolicy::Documented, "abcd efgh ijkl mnop", Err(MSG_SMTP_PASSWORD)),
-        (ProfileKind::Generic, CredentialPolicy::Documented, "", Err(MSG_SMTP_PASSWORD)),
+        (ProfileKind::Generic, CredentialPolicy::Documented, "abcd efgh ijkl mnop", Err(OUTSIDE)),
+        (ProfileKind::Generic, CredentialPolicy::Documented, "", Err(EMPTY)),
         (ProfileKind::Generic, CredentialPolicy::Provider, "abcd efgh ijkl mnop", Ok(())),
         (ProfileKind::Generic, CredentialPolicy::Provider, "", Err(MSG_PROVIDER_PASSWORD)),
         (ProfileKind::Graph, CredentialPolicy::Documented, "weak", Ok(())),
@@ -978,6 +1125,7 @@ fn any_form() -> impl Strategy<Value = ProfileForm> {
             graph_tenant_id: d.2,
             graph_client_id: d.3,
             graph_client_secret: d.4.into(),
+            policy: String::new(),
         })
 }
 

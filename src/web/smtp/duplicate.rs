@@ -60,11 +60,16 @@ async fn duplicate_page(
         .required()
         .hint(password_rules(kind, member.tenant.policy()));
     let client_secret = (kind == ProfileKind::Graph).then(|| {
-        FieldView::new("graph_client_secret", "Client Secret", "", errors.get("graph_client_secret"))
-            .kind("password")
-            .autocomplete("new-password")
-            .required()
-            .hint(CLIENT_SECRET_HINT)
+        FieldView::new(
+            "graph_client_secret",
+            super::label("graph_client_secret", kind),
+            "",
+            errors.get("graph_client_secret"),
+        )
+        .kind("password")
+        .autocomplete("new-password")
+        .required()
+        .hint(CLIENT_SECRET_HINT)
     });
     Ok(DuplicatePage {
         client_secret,

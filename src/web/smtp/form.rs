@@ -5,19 +5,20 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 
-use super::{to_list, AdminProfile, NOT_DISPLAYED};
+use super::{to_list, tried, AdminProfile, TestResult, NOT_DISPLAYED};
 use crate::app::AppState;
 use crate::auth::extract::{Admin, Member};
+use crate::domain::smtp::ProfileSettings;
 use crate::domain::smtp::{
-    CredentialPolicy, Description, FieldErrors, FormMode, GraphClientId, GraphPassword, GraphTenantId, ProfileForm,
-    ProfileKind, ProfileName, SecretScope, Security, SenderName, Signature, SmtpHost, SmtpPort, SmtpUsername,
-    MSG_NAME_TAKEN,
+    changed_fields, reuse_rule, CredentialPolicy, Description, FieldErrors, FormMode, GraphClientId, GraphPassword,
+    GraphTenantId, ProfileForm, ProfileKind, ProfileName, Security, SenderName, Signature, SmtpHost, SmtpPort,
+    SmtpUsername, MSG_CLIENT_SECRET_AGAIN, MSG_NAME_TAKEN, MSG_PASSWORD_AGAIN,
 };
 use crate::domain::{email, smtp_password, text};
 use crate::error::AppError;
-use crate::store::audit;
 use crate::store::smtp::{self as profiles, Profile};
 use crate::store::{self, is_unique_violation};
+use crate::store::{audit, tenants};
 use crate::web::fields::FieldView;
 use crate::web::{render, render_invalid, Chrome, Form};
 use crate::words;
@@ -45,20 +46,68 @@ struct ProfileFields {
 /// The hint beside a Graph client secret.
 pub(super) const CLIENT_SECRET_HINT: &str = "The secret's value from Certificates & secrets in the Azure portal.";
 
+/// Why an MS Graph profile asks for the mailbox's password, and when it must be typed.
+pub const GRAPH_PASSWORD_WHY: &str = "Microsoft Graph sends with the app's client ID and secret, so relaydesk never \
+     sends this password anywhere: it is the sending mailbox's own password, which the profile keeps (encrypted) \
+     beside the app's credentials. It must be typed when you create or duplicate the profile, and again when its \
+     user name, tenant ID or client ID change.";
+
+/// Each profile field's label, in sentence case, the same on the form, the pages that
+/// ask for a secret again and the audit log.
+pub fn label(field: &str, kind: ProfileKind) -> &'static str {
+    match (field, kind) {
+        ("name", _) => "Name",
+        ("kind", _) => "Type",
+        ("is_default", _) => "Default profile",
+        ("from_address", _) => "From address",
+        ("from_name", _) => "Sender name",
+        ("reply_to", _) => "Reply-to",
+        ("signature", _) => "Signature",
+        ("description", _) => "Description",
+        ("host", _) => "SMTP host",
+        ("port", _) => "SMTP port",
+        ("security", _) => "Security",
+        ("tls_verify", _) => "Verify certificate",
+        ("ca_pem", _) => "Trusted CA",
+        ("auth_required", _) => "Auth required",
+        ("plain_login", _) => "Send the password unencrypted",
+        ("username", ProfileKind::Generic) => "SMTP account address",
+        ("username", ProfileKind::Graph) => "User name",
+        ("password", ProfileKind::Generic) => "SMTP account password",
+        ("password", ProfileKind::Graph) => "Password",
+        ("graph_tenant_id", _) => "Tenant ID",
+        ("graph_client_id", _) => "Client ID",
+        ("graph_client_secret", _) => "Client secret",
+        _ => "",
+    }
+}
+
 /// The label of the password field of a profile of this type.
 pub(super) fn password_label(kind: ProfileKind) -> &'static str {
-    match kind {
-        ProfileKind::Generic => "SMTP Account Password",
-        ProfileKind::Graph => "Password",
-    }
+    label("password", kind)
 }
 
 const GRAPH_USER_HINT: &str = "The mailbox that sends, for example noreply@example.com.";
 
+/// The credential policy in plain words, shown beside the account fields.
+pub fn policy_explained(policy: CredentialPolicy) -> &'static str {
+    match policy {
+        CredentialPolicy::Documented => {
+            "Password rules: documented. The account must be an email address and the password must follow the \
+             rules below, which suit a password a person chose. Choose provider-issued if your provider gave you \
+             an app password or an API key instead."
+        }
+        CredentialPolicy::Provider => {
+            "Password rules: provider-issued. The account and password are taken as your provider gave them (an app \
+             password, an API key), up to the lengths below, with no rules of their own."
+        }
+    }
+}
+
 /// The password rules as people read them, shown beside the field.
 pub fn password_rules(kind: ProfileKind, policy: CredentialPolicy) -> String {
     match (kind, policy) {
-        (ProfileKind::Graph, _) => format!("1 to {} characters.", GraphPassword::MAX_LEN),
+        (ProfileKind::Graph, _) => format!("The mailbox's own password, 1 to {} characters.", GraphPassword::MAX_LEN),
         (ProfileKind::Generic, CredentialPolicy::Provider) => {
             format!("The password or key your provider gave you, up to {} characters.", smtp_password::PROVIDER_MAX_LEN)
         }
@@ -97,61 +146,59 @@ fn profile_fields(
     let secret_placeholder = |has: bool| if has { NOT_DISPLAYED } else { "" };
     let has_password = stored.is_some_and(|p| p.settings.transport.has_password());
     let has_secret = stored.is_some_and(|p| p.settings.transport.kind() == ProfileKind::Graph);
-    let generic_user_hint = match policy {
-        CredentialPolicy::Documented => "The login for the SMTP server, in email format.",
-        CredentialPolicy::Provider => "The login for the SMTP server (any name your provider gave you).",
+    let generic_user_hint = generic_user_hint(policy);
+    let (user_hint, user_type) = match (kind, policy) {
+        (ProfileKind::Graph, _) => (GRAPH_USER_HINT, "email"),
+        (_, CredentialPolicy::Documented) => (generic_user_hint, "email"),
+        (_, CredentialPolicy::Provider) => (generic_user_hint, "text"),
     };
-    let (user_label, user_hint, user_type) = match (kind, policy) {
-        (ProfileKind::Graph, _) => ("User Name", GRAPH_USER_HINT, "email"),
-        (_, CredentialPolicy::Documented) => ("SMTP Account Address", generic_user_hint, "email"),
-        (_, CredentialPolicy::Provider) => ("SMTP Account Address", generic_user_hint, "text"),
-    };
-    // On edit, what keeps a saved secret (the rule of `SecretScope`).
-    let keep_hint = |rule: &str| match stored {
-        Some(_) => format!(" Leave blank to keep the saved one; it is kept only while {rule} stay the same."),
+    // On edit, what keeps a saved secret (the one wording of `reuse_rule`).
+    let keep_hint = |kind: ProfileKind| match stored {
+        Some(_) => format!(" Leave blank to keep the saved one. {}", reuse_rule(kind)),
         None => String::new(),
     };
-    let (generic_keep, graph_keep) = (keep_hint(SecretScope::GENERIC_RULE), keep_hint(SecretScope::GRAPH_RULE));
+    let (generic_keep, graph_keep) = (keep_hint(ProfileKind::Generic), keep_hint(ProfileKind::Graph));
     let kind_keep = if kind == ProfileKind::Graph { &graph_keep } else { &generic_keep };
+    let l = |field: &str| label(field, kind);
     ProfileFields {
-        name: FieldView::new("name", "Name", &form.name, e("name"))
+        name: FieldView::new("name", l("name"), &form.name, e("name"))
             .max(ProfileName::MAX_LEN)
             .required()
             .hint(format!("Up to {} letters, digits or underscores (no spaces), for example Office365_Main.", ProfileName::MAX_LEN)),
-        from_address: FieldView::new("from_address", "From Address", &form.from_address, e("from_address"))
+        from_address: FieldView::new("from_address", l("from_address"), &form.from_address, e("from_address"))
             .kind("email")
             .max(email::MAX_LEN)
             .required()
             .hint("The address your emails come from, for example noreply@example.com."),
-        from_name: FieldView::new("from_name", "Sender Name", &form.from_name, e("from_name"))
+        from_name: FieldView::new("from_name", l("from_name"), &form.from_name, e("from_name"))
             .max(SenderName::MAX_LEN)
             .required()
             .hint("The name people see next to the From address."),
-        reply_to: FieldView::new("reply_to", "Reply-To", &form.reply_to, e("reply_to"))
+        reply_to: FieldView::new("reply_to", l("reply_to"), &form.reply_to, e("reply_to"))
             .kind("email")
             .max(email::MAX_LEN)
             .hint("Where replies go, if not to the From address."),
-        signature: FieldView::new("signature", "Signature", &form.signature, e("signature"))
+        signature: FieldView::new("signature", l("signature"), &form.signature, e("signature"))
             .kind("text")
             .max(Signature::MAX_LEN)
             .hint(format!("Added to the end of every email; up to {} characters.", Signature::MAX_LEN)),
-        description: FieldView::new("description", "Description", &form.description, e("description"))
+        description: FieldView::new("description", l("description"), &form.description, e("description"))
             .kind("text")
             .max(Description::MAX_LEN)
             .hint(format!("A note for your colleagues; up to {} characters.", Description::MAX_LEN)),
-        host: FieldView::new("host", "SMTP Host", &form.host, e("host"))
+        host: FieldView::new("host", l("host"), &form.host, e("host"))
             .max(SmtpHost::MAX_LEN)
             .required()
             .hint("For example smtp.example.com, without https:// or a port."),
-        port: FieldView::new("port", "SMTP Port", &form.port, e("port"))
+        port: FieldView::new("port", l("port"), &form.port, e("port"))
             .max(SmtpPort::MAX_DIGITS)
             .inputmode("numeric")
             .required()
             .hint(port_hint()),
-        ca_pem: FieldView::new("ca_pem", "Trusted CA", &form.ca_pem, e("ca_pem"))
+        ca_pem: FieldView::new("ca_pem", l("ca_pem"), &form.ca_pem, e("ca_pem"))
             .kind("textarea")
             .hint("Only for a server whose certificate comes from your own certificate authority: paste that CA certificate (-----BEGIN CERTIFICATE----- …)."),
-        username: FieldView::new("username", user_label, &form.username, e("username"))
+        username: FieldView::new("username", l("username"), &form.username, e("username"))
             .kind(user_type)
             .max(SmtpUsername::MAX_LEN)
             .autocomplete("off")
@@ -168,15 +215,15 @@ fn profile_fields(
                 format!("{}{generic_keep}", password_rules(ProfileKind::Generic, policy)),
                 format!("{}{graph_keep}", password_rules(ProfileKind::Graph, policy)),
             ),
-        graph_tenant_id: FieldView::new("graph_tenant_id", "Tenant Id", &form.graph_tenant_id, e("graph_tenant_id"))
+        graph_tenant_id: FieldView::new("graph_tenant_id", l("graph_tenant_id"), &form.graph_tenant_id, e("graph_tenant_id"))
             .max(GraphTenantId::MAX_LEN)
             .required()
             .hint("The Directory (tenant) ID of your Azure app: a GUID, or your domain such as contoso.onmicrosoft.com."),
-        graph_client_id: FieldView::new("graph_client_id", "Client Id", &form.graph_client_id, e("graph_client_id"))
+        graph_client_id: FieldView::new("graph_client_id", l("graph_client_id"), &form.graph_client_id, e("graph_client_id"))
             .max(GraphClientId::MAX_LEN)
             .required()
             .hint(format!("The Application (client) ID of your Azure app, a GUID such as {}.", text::guid_example())),
-        graph_client_secret: FieldView::new("graph_client_secret", "Client Secret", "", e("graph_client_secret"))
+        graph_client_secret: FieldView::new("graph_client_secret", l("graph_client_secret"), "", e("graph_client_secret"))
             .kind("password")
             .required_if(stored.is_none())
             .autocomplete("new-password")
@@ -221,25 +268,80 @@ pub(super) struct FormPage {
     errors: FieldErrors,
     /// The To address offered for testing unsaved values.
     test_to: String,
-    /// The tenant checks SMTP passwords against the documented rules (not provider keys).
-    documented: bool,
+    /// The credential policy the form is checked by (the tenant's, or the one chosen on it).
+    policy: CredentialPolicy,
+    /// A password just tried is held for Save (see `tried`).
+    pub(super) tried_held: bool,
+    /// The last test email's result, in full (the list shows its first sentence).
+    last_test: Option<TestResult>,
+    /// On edit, how a blank password keeps the saved one (Generic SMTP).
+    generic_keep: String,
 }
+
+/// One credential policy as the form offers it; script swaps the password and account
+/// hints when another is chosen.
+struct PolicyChoice {
+    value: &'static str,
+    label: &'static str,
+    chosen: bool,
+    explained: &'static str,
+    password_hint: String,
+    username_hint: &'static str,
+    username_type: &'static str,
+}
+
+/// The hint beside a Generic SMTP account under `policy`.
+fn generic_user_hint(policy: CredentialPolicy) -> &'static str {
+    match policy {
+        CredentialPolicy::Documented => "The login for the SMTP server, in email format.",
+        CredentialPolicy::Provider => "The login for the SMTP server (any name your provider gave you).",
+    }
+}
+
+/// The note beside the password while a tried password is held.
+pub const TRIED_NOTE: &str = "The password you just tried will be saved if you leave this field blank, as long as \
+     the settings it depends on stay as they were tried.";
 
 impl FormPage {
     fn kinds(&self) -> [(&'static str, &'static str); 2] {
         ProfileKind::ALL.map(|k| (k.as_str(), k.label()))
     }
 
-    /// What keeps a saved secret when unsaved values are tested (`SecretScope`).
-    fn secret_rule(&self) -> &'static str {
-        match ProfileKind::parse(self.kind) {
-            Some(ProfileKind::Graph) => SecretScope::GRAPH_RULE,
-            _ => SecretScope::GENERIC_RULE,
-        }
+    /// When a saved secret is reused for the kind shown (`reuse_rule`).
+    fn reuse_rule(&self) -> String {
+        reuse_rule(ProfileKind::parse(self.kind).unwrap_or_default())
     }
 
     fn securities(&self) -> [(&'static str, &'static str, u16); 3] {
         Security::ALL.map(|s| (s.as_str(), s.label(), s.default_port()))
+    }
+
+    /// The policies to choose from, the chosen one first marked.
+    fn policies(&self) -> Vec<PolicyChoice> {
+        CredentialPolicy::ALL
+            .iter()
+            .map(|&p| PolicyChoice {
+                value: p.as_str(),
+                label: p.label(),
+                chosen: p == self.policy,
+                explained: policy_explained(p),
+                password_hint: format!("{}{}", password_rules(ProfileKind::Generic, p), self.generic_keep),
+                username_hint: generic_user_hint(p),
+                username_type: if p == CredentialPolicy::Documented { "email" } else { "text" },
+            })
+            .collect()
+    }
+
+    fn label(&self, field: &str) -> &'static str {
+        label(field, ProfileKind::parse(self.kind).unwrap_or_default())
+    }
+
+    fn graph_password_why(&self) -> &'static str {
+        GRAPH_PASSWORD_WHY
+    }
+
+    fn tried_note(&self) -> &'static str {
+        TRIED_NOTE
     }
 }
 
@@ -271,7 +373,13 @@ fn form_page(
         f: profile_fields(form, &errors, policy, stored),
         errors,
         test_to: String::new(),
-        documented: policy == CredentialPolicy::Documented,
+        policy,
+        tried_held: false,
+        last_test: stored.and_then(|p| p.last_test.as_ref()).map(TestResult::of),
+        generic_keep: match stored {
+            Some(_) => format!(" Leave blank to keep the saved one. {}", reuse_rule(ProfileKind::Generic)),
+            None => String::new(),
+        },
     }
 }
 
@@ -280,10 +388,15 @@ pub async fn new_form(Admin(member): Admin) -> Result<Response, AppError> {
     render(&form_page_for(page, &member, &ProfileForm::blank(), FieldErrors::default(), None))
 }
 
-pub async fn edit_form(AdminProfile { member, profile: stored }: AdminProfile) -> Result<Response, AppError> {
+pub async fn edit_form(
+    State(state): State<AppState>,
+    AdminProfile { member, profile: stored }: AdminProfile,
+) -> Result<Response, AppError> {
     let page = member.chrome(format!("Edit {}", stored.settings.name), "smtp").await?;
     let form = ProfileForm::from_settings(&stored.settings);
-    render(&form_page_for(page, &member, &form, FieldErrors::default(), Some(&stored)))
+    let mut view = form_page_for(page, &member, &form, FieldErrors::default(), Some(&stored));
+    view.tried_held = tried::is_held(&member.session, member.tenant.id, stored.id, state.clock.now()).await?;
+    render(&view)
 }
 
 pub async fn create(
@@ -302,7 +415,8 @@ pub async fn update(
     save(state, member, form, Some(stored)).await
 }
 
-/// Create (no `stored`) or edit: parse, decide the secrets, write, or re-render with 422.
+/// Create (no `stored`) or edit: parse, decide the secrets (a blank one on edit may be the
+/// password just tried, see `tried`), write, or re-render with 422.
 async fn save(
     state: AppState,
     member: Member,
@@ -310,14 +424,28 @@ async fn save(
     stored: Option<Profile>,
 ) -> Result<Response, AppError> {
     let now = state.clock.now();
-    let policy = member.tenant.policy();
+    let policy = form.policy_or(member.tenant.policy());
     let mode = if stored.is_some() { FormMode::Edit } else { FormMode::Create };
-    let settings = form.parse(policy, mode).and_then(|input| {
-        input.with_secrets(policy, stored.as_ref().map(|p| &p.settings), |typed| state.secrets.seal_secret(&typed))
-    });
+    let input = match form.parse(policy, mode) {
+        Ok(input) => input,
+        Err(errors) => return invalid_form(&state, &member, &form, errors, stored.as_ref()).await,
+    };
+    let input = match &stored {
+        Some(p) => {
+            let scope = input.transport.scope();
+            match tried::take_for(&member.session, &state.secrets, member.tenant.id, p.id, &scope, now).await? {
+                Some(held) => input.fill_blank_secrets(held),
+                None => input,
+            }
+        }
+        None => input,
+    };
+    let typed_secrets = input.typed_secret_fields();
+    let settings =
+        input.with_secrets(policy, stored.as_ref().map(|p| &p.settings), |typed| state.secrets.seal_secret(&typed));
     let settings = match settings {
         Ok(settings) => settings,
-        Err(errors) => return invalid_form(&member, &form, errors, stored.as_ref()).await,
+        Err(errors) => return invalid_form(&state, &member, &form, errors, stored.as_ref()).await,
     };
 
     let mut tx = store::begin_write(&state.db).await?;
@@ -334,21 +462,61 @@ async fn save(
             drop(tx);
             let mut errors = FieldErrors::default();
             errors.insert("name", MSG_NAME_TAKEN);
-            return invalid_form(&member, &form, errors, stored.as_ref()).await;
+            return invalid_form(&state, &member, &form, errors, stored.as_ref()).await;
         }
         Err(e) => return Err(e.into()),
     };
-    let action = if stored.is_some() { audit::AuditAction::ProfileUpdated } else { audit::AuditAction::ProfileCreated };
-    audit::record(&mut tx, member.tenant.id, member.actor(), action, settings.name.as_str(), now).await?;
+    let (action, detail) = match &stored {
+        Some(p) => (audit::AuditAction::ProfileUpdated, update_detail(&p.settings, &settings, &typed_secrets)),
+        None => (audit::AuditAction::ProfileCreated, settings.name.to_string()),
+    };
+    audit::record(&mut tx, member.tenant.id, member.actor(), action, &detail, now).await?;
+    let policy_changed = policy != member.tenant.policy();
+    if policy_changed {
+        tenants::set_credential_policy(&mut tx, member.tenant.id, policy).await?;
+        audit::record(
+            &mut tx,
+            member.tenant.id,
+            member.actor(),
+            audit::AuditAction::PolicyChanged,
+            policy.as_str(),
+            now,
+        )
+        .await?;
+    }
     let saved = profiles::get_in(&mut tx, member.tenant.id, id).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
+    tried::forget(&member.session).await?;
 
     let mut message = format!("Saved {}.", saved.settings.name);
     if saved.settings.is_default && stored.as_ref().is_none_or(|p| !p.settings.is_default) {
         message.push_str(" It is now the default profile.");
     }
+    if policy_changed {
+        message.push_str(&format!(" SMTP accounts are now checked against the {} rules.", policy.label()));
+    }
     member.session.flash_ok(message).await?;
     Ok(to_list(&member))
+}
+
+/// The audit detail of an edit: the profile's name and the labels of what changed, never a
+/// value; a secret only as "password changed" / "client secret changed".
+pub fn update_detail<T, U>(before: &ProfileSettings<T>, saved: &ProfileSettings<U>, typed_secrets: &[&str]) -> String {
+    let kind = saved.kind();
+    let fields: Vec<String> = changed_fields(before, saved).iter().map(|f| label(f, kind).to_owned()).collect();
+    let mut parts = Vec::new();
+    if !fields.is_empty() {
+        parts.push(format!("changed {}", words::and_list(&fields)));
+    }
+    for secret in typed_secrets {
+        parts.push(
+            if *secret == "graph_client_secret" { "client secret changed" } else { "password changed" }.to_owned(),
+        );
+    }
+    if parts.is_empty() {
+        parts.push("nothing changed".to_owned());
+    }
+    format!("{}: {}", before.name, parts.join("; "))
 }
 
 /// The form page for this member's tenant (the test email re-renders it too).
@@ -359,12 +527,43 @@ pub(super) fn form_page_for(
     errors: FieldErrors,
     stored: Option<&Profile>,
 ) -> FormPage {
-    let mut view = form_page(page, &member.tenant.slug, form, errors, member.tenant.policy(), stored);
+    let policy = form.policy_or(member.tenant.policy());
+    let mut view = form_page(page, &member.tenant.slug, form, errors, policy, stored);
     view.test_to = member.user.email.clone();
     view
 }
 
+/// Whether the secret `field` matters to the form as submitted (its type, and for Generic
+/// SMTP a login).
+fn asks_for(form: &ProfileForm, field: &str) -> bool {
+    match (ProfileKind::parse(&form.kind).unwrap_or_default(), field) {
+        (ProfileKind::Generic, "password") => form.auth_required.is_some(),
+        (ProfileKind::Generic, _) => false,
+        (ProfileKind::Graph, _) => true,
+    }
+}
+
+/// A failed submit's messages, plus "enter it again" on each secret that was typed but
+/// passed its rule: the page never sends it back, so the field comes back empty.
+pub(super) fn with_retype_messages(form: &ProfileForm, mut errors: FieldErrors) -> FieldErrors {
+    use secrecy::ExposeSecret;
+    if errors.is_empty() {
+        return errors;
+    }
+    let secrets = [
+        ("password", form.password.expose_secret().is_empty(), MSG_PASSWORD_AGAIN),
+        ("graph_client_secret", form.graph_client_secret.expose_secret().is_empty(), MSG_CLIENT_SECRET_AGAIN),
+    ];
+    for (field, blank, message) in secrets {
+        if !blank && errors.get(field).is_none() && asks_for(form, field) {
+            errors.insert(field, message);
+        }
+    }
+    errors
+}
+
 async fn invalid_form(
+    state: &AppState,
     member: &Member,
     form: &ProfileForm,
     errors: FieldErrors,
@@ -372,6 +571,10 @@ async fn invalid_form(
 ) -> Result<Response, AppError> {
     let title = stored.map_or("New SMTP profile".to_owned(), |p| format!("Edit {}", p.settings.name));
     let page = member.chrome(title, "smtp").await?;
-    let form = form.without_secrets();
-    render_invalid(&form_page_for(page, member, &form, errors, stored))
+    let errors = with_retype_messages(form, errors);
+    let mut view = form_page_for(page, member, &form.without_secrets(), errors, stored);
+    if let Some(p) = stored {
+        view.tried_held = tried::is_held(&member.session, member.tenant.id, p.id, state.clock.now()).await?;
+    }
+    render_invalid(&view)
 }

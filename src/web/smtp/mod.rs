@@ -6,6 +6,7 @@ mod duplicate;
 mod form;
 mod list;
 mod test_email;
+pub mod tried;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -15,7 +16,7 @@ use axum::Router;
 
 pub use delete::{delete, delete_form, make_default, MSG_NEW_DEFAULT};
 pub use duplicate::{duplicate, duplicate_form};
-pub use form::{create, edit_form, new_form, password_rules, update};
+pub use form::{create, edit_form, label, new_form, password_rules, policy_explained, update, TRIED_NOTE};
 pub use list::{list, PER_PAGE, SEARCH_MAX_LEN};
 pub use test_email::{send as send_test, show as test_form};
 
@@ -36,14 +37,37 @@ struct Row {
     kind: &'static str,
     endpoint: String,
     security: &'static str,
+    /// Certificate checks are off (SSL/TLS or STARTTLS without verification).
+    unverified: bool,
     is_default: bool,
     test: Option<TestResult>,
 }
 
+/// The last test email's result: the whole message (the edit page) and its one line (the
+/// list).
 struct TestResult {
     ok: bool,
     when: String,
     message: String,
+    line: String,
+}
+
+impl TestResult {
+    fn of(t: &crate::domain::smtp::LastTest) -> TestResult {
+        TestResult { ok: t.ok, when: format_time(t.at), message: t.message.clone(), line: one_line(&t.message) }
+    }
+}
+
+/// A failure message cut to what the list has room for: its first sentence after "The
+/// test email was not sent.", which names what failed (the rest says what to check).
+pub fn one_line(message: &str) -> String {
+    let text = message.strip_prefix("The test email was not sent. ").unwrap_or(message);
+    // A sentence ends at ". " before a capital letter; "5.7.8" and "smtp.example.com" do not.
+    let bytes = text.as_bytes();
+    let end = (0..bytes.len().saturating_sub(2))
+        .find(|&i| bytes[i] == b'.' && bytes[i + 1] == b' ' && bytes[i + 2].is_ascii_uppercase())
+        .map_or(text.len(), |i| i + 1);
+    text[..end].to_owned()
 }
 
 impl Row {
@@ -55,14 +79,16 @@ impl Row {
             Transport::Generic(g) => (format!("{}:{}", g.host, g.port), g.security.label()),
             Transport::Graph(g) => (g.username.as_str().to_owned(), "HTTPS"),
         };
-        let test =
-            p.last_test.as_ref().map(|t| TestResult { ok: t.ok, when: format_time(t.at), message: t.message.clone() });
+        let test = p.last_test.as_ref().map(TestResult::of);
+        let unverified = matches!(&p.settings.transport,
+            Transport::Generic(g) if g.security != Security::None && !g.tls_verify);
         Row {
             id: p.id.0,
             name: p.settings.name.to_string(),
             kind: p.settings.transport.kind().label(),
             endpoint,
             security,
+            unverified,
             is_default: p.settings.is_default,
             test,
         }

@@ -10,18 +10,20 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::form::form_page_for;
-use super::{to_list, AdminProfile};
+use std::time::Duration;
+
+use super::form::{form_page_for, with_retype_messages};
+use super::{to_list, tried, AdminProfile};
 use crate::app::AppState;
 use crate::auth::extract::Member;
 use crate::auth::session::Flash;
 use crate::domain::email::{self, EmailAddress};
-use crate::domain::smtp::{msg_test_sent, parse_test_to, FormMode, ProfileForm, Transport};
+use crate::domain::smtp::{msg_test_sent, parse_test_to, FormMode, ProfileForm, ProfileKind, Security, Transport};
 use crate::error::AppError;
 use crate::mail::message::{escape_html, new_message_id, Outgoing};
-use crate::mail::Sender;
+use crate::mail::{smtp, Route, Sender};
 use crate::store::audit;
-use crate::store::smtp::{self as profiles, Settings};
+use crate::store::smtp::{self as profiles, Profile, Settings};
 use crate::web::fields::FieldView;
 use crate::web::{render, render_invalid, Chrome};
 use crate::words;
@@ -35,15 +37,31 @@ struct TestPage {
     to: FieldView,
     /// The bound on one send, in words (`config.send_timeout`).
     takes_up_to: String,
+    /// A Generic SMTP profile: "Check connection only" is offered.
+    generic: bool,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct TestForm {
     to: String,
-    /// Present when the edit form's unsaved values are to be tested.
+    /// Present when the edit form's unsaved values are tried: `check` for a connection
+    /// check, anything else for a test email.
     unsaved: Option<String>,
+    /// Present for a connection check of the saved profile.
+    check: Option<String>,
 }
+
+/// A test email, or only a connection check (connect, TLS, login, QUIT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Try {
+    Email,
+    Check,
+}
+
+/// A connection check asked of an MS Graph profile.
+pub const MSG_CHECK_GRAPH: &str =
+    "A connection check is for Generic SMTP profiles. Send a test email to check an MS Graph profile.";
 
 fn to_field(value: &str, error: Option<&'static str>) -> FieldView {
     FieldView::new("to", "Send the test email to", value, error)
@@ -54,18 +72,23 @@ fn to_field(value: &str, error: Option<&'static str>) -> FieldView {
         .hint("A mailbox you can check. The email lists the server settings, never the password.")
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    AdminProfile { member, profile }: AdminProfile,
-) -> Result<Response, AppError> {
-    let page = TestPage {
+async fn test_page(state: &AppState, member: &Member, profile: &Profile, to: FieldView) -> Result<TestPage, AppError> {
+    Ok(TestPage {
         takes_up_to: words::duration(state.config.send_timeout),
         page: member.chrome(format!("Test {}", profile.settings.name), "smtp").await?,
         profile_id: profile.id.0,
         name: profile.settings.name.to_string(),
-        to: to_field(&member.user.email, None),
-    };
-    render(&page)
+        to,
+        generic: profile.settings.kind() == ProfileKind::Generic,
+    })
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    AdminProfile { member, profile }: AdminProfile,
+) -> Result<Response, AppError> {
+    let to = to_field(&member.user.email, None);
+    render(&test_page(&state, &member, &profile, to).await?)
 }
 
 pub async fn send(
@@ -81,21 +104,25 @@ pub async fn send(
         )
     };
     let form: TestForm = serde_urlencoded::from_bytes(&body).map_err(|_| unreadable())?;
+    let what = if form.check.is_some() || form.unsaved.as_deref() == Some("check") { Try::Check } else { Try::Email };
     if form.unsaved.is_some() {
         let profile_form: ProfileForm = serde_urlencoded::from_bytes(&body).map_err(|_| unreadable())?;
-        return send_unsaved(&state, &member, stored, &form.to, profile_form).await;
+        return try_unsaved(&state, &member, stored, &form.to, profile_form, what).await;
+    }
+    if what == Try::Check {
+        let (ok, message) = check(&state, &stored.settings).await;
+        let detail = format!("{}: connection check {}", stored.settings.name, if ok { "passed" } else { "failed" });
+        let mut conn = state.db.acquire().await?;
+        audit::record(&mut conn, member.tenant.id, member.actor(), audit::AuditAction::ProfileTested, &detail, now)
+            .await?;
+        flash(&member, ok, message).await?;
+        return Ok(to_list(&member));
     }
     let to = match parse_test_to(&form.to) {
         Ok(to) => to,
         Err(message) => {
-            let page = TestPage {
-                takes_up_to: words::duration(state.config.send_timeout),
-                page: member.chrome(format!("Test {}", stored.settings.name), "smtp").await?,
-                profile_id: stored.id.0,
-                name: stored.settings.name.to_string(),
-                to: to_field(form.to.trim(), Some(message)),
-            };
-            return render_invalid(&page);
+            let to = to_field(form.to.trim(), Some(message));
+            return render_invalid(&test_page(&state, &member, &stored, to).await?);
         }
     };
     let (ok, message) = deliver(&state, &member, &stored.settings, &to).await;
@@ -103,59 +130,92 @@ pub async fn send(
     let detail = format!("{} to {}: {}", stored.settings.name, to.as_str(), if ok { "sent" } else { "failed" });
     let mut conn = state.db.acquire().await?;
     audit::record(&mut conn, member.tenant.id, member.actor(), audit::AuditAction::ProfileTested, &detail, now).await?;
-    if ok {
-        member.session.flash_ok(message).await?;
-    } else {
-        member.session.flash_error(message).await?;
-    }
+    flash(&member, ok, message).await?;
     Ok(to_list(&member))
 }
 
-/// Tests the edit form's values without saving them; the form comes back with the result.
-async fn send_unsaved(
+async fn flash(member: &Member, ok: bool, message: String) -> Result<(), AppError> {
+    if ok {
+        member.session.flash_ok(message).await
+    } else {
+        member.session.flash_error(message).await
+    }
+}
+
+/// Tries the edit form's values without saving them (a test email or a connection
+/// check); the form comes back with the result. A password typed for a successful try is
+/// held for Save (`tried`); a blank one is the one held, else the saved one, by the rule
+/// of `SecretScope`.
+async fn try_unsaved(
     state: &AppState,
     member: &Member,
-    stored: crate::store::smtp::Profile,
+    stored: Profile,
     to: &str,
     form: ProfileForm,
+    what: Try,
 ) -> Result<Response, AppError> {
-    let policy = member.tenant.policy();
-    let to = parse_test_to(to);
-    let candidate = form.parse(policy, FormMode::Edit).and_then(|input| {
-        input.with_secrets(policy, Some(&stored.settings), |typed| state.secrets.seal_secret(&typed))
+    let now = state.clock.now();
+    let policy = form.policy_or(member.tenant.policy());
+    let to = match what {
+        Try::Email => parse_test_to(to).map(Some),
+        Try::Check => Ok(None),
+    };
+    let input = match form.parse(policy, FormMode::Edit) {
+        Ok(input) => {
+            let scope = input.transport.scope();
+            match tried::take_for(&member.session, &state.secrets, member.tenant.id, stored.id, &scope, now).await? {
+                Some(held) => Ok(input.fill_blank_secrets(held)),
+                None => Ok(input),
+            }
+        }
+        Err(errors) => Err(errors),
+    };
+    let candidate = input.and_then(|input| {
+        let settings =
+            input.clone().with_secrets(policy, Some(&stored.settings), |typed| state.secrets.seal_secret(&typed))?;
+        Ok((input, settings))
     });
-    let (candidate, to) = match (candidate, to) {
+    let ((input, candidate), to) = match (candidate, to) {
         (Ok(candidate), Ok(to)) => (candidate, to),
         (candidate, to) => {
             let mut errors = candidate.err().unwrap_or_default();
             if let Err(message) = to {
                 errors.insert("to", message);
             }
+            let errors = with_retype_messages(&form, errors);
             let page = member.chrome(format!("Edit {}", stored.settings.name), "smtp").await?;
-            return render_invalid(&form_page_for(page, member, &form.without_secrets(), errors, Some(&stored)));
+            let mut view = form_page_for(page, member, &form.without_secrets(), errors, Some(&stored));
+            view.tried_held = tried::is_held(&member.session, member.tenant.id, stored.id, now).await?;
+            return render_invalid(&view);
         }
     };
-    let (ok, message) = deliver(state, member, &candidate, &to).await;
-    let detail = format!(
-        "unsaved settings of {} to {}: {}",
-        stored.settings.name,
-        to.as_str(),
-        if ok { "sent" } else { "failed" }
-    );
+    let (ok, message) = match &to {
+        Some(to) => deliver(state, member, &candidate, to).await,
+        None => check(state, &candidate).await,
+    };
+    let result = match &to {
+        Some(to) => format!("to {}: {}", to.as_str(), if ok { "sent" } else { "failed" }),
+        None => format!("connection check {}", if ok { "passed" } else { "failed" }),
+    };
+    let detail = format!("unsaved settings of {}: {result}", stored.settings.name);
     let mut conn = state.db.acquire().await?;
-    audit::record(
-        &mut conn,
-        member.tenant.id,
-        member.actor(),
-        audit::AuditAction::ProfileTested,
-        &detail,
-        state.clock.now(),
-    )
-    .await?;
+    audit::record(&mut conn, member.tenant.id, member.actor(), audit::AuditAction::ProfileTested, &detail, now).await?;
+    let held = if ok {
+        tried::hold(&member.session, &state.secrets, member.tenant.id, stored.id, &input, now).await?
+    } else {
+        tried::forget(&member.session).await?;
+        false
+    };
     let mut page = member.chrome(format!("Edit {}", stored.settings.name), "smtp").await?;
-    let note = if ok { " These settings are not saved yet." } else { "" };
+    let note = match (ok, held) {
+        (true, true) => " These settings are not saved yet: Save changes saves them with the password you just tried.",
+        (true, false) => " These settings are not saved yet.",
+        (false, _) => "",
+    };
     page.flash = Some(Flash { kind: if ok { "ok" } else { "error" }.into(), text: format!("{message}{note}") });
-    render(&form_page_for(page, member, &form.without_secrets(), Default::default(), Some(&stored)))
+    let mut view = form_page_for(page, member, &form.without_secrets(), Default::default(), Some(&stored));
+    view.tried_held = held;
+    render(&view)
 }
 
 /// Sends the test email through a profile's settings; the sentence to show, and whether
@@ -170,6 +230,49 @@ async fn deliver(state: &AppState, member: &Member, settings: &Settings, to: &Em
         Ok(()) => (true, msg_test_sent(to)),
         Err(e) => (false, format!("The test email was not sent. {}", e.message)),
     }
+}
+
+/// Checks a profile's connection: connect, TLS, login, QUIT, within `config.send_timeout`;
+/// no message is sent. The sentence to show, and whether it passed.
+async fn check(state: &AppState, settings: &Settings) -> (bool, String) {
+    const FAILED: &str = "The connection check failed.";
+    let route = match Sender::from_profile(settings, &state.secrets) {
+        Ok(sender) => sender.route,
+        Err(e) => return (false, format!("{FAILED} {}", e.message)),
+    };
+    let Route::Generic(smtp_settings) = route else { return (false, MSG_CHECK_GRAPH.to_owned()) };
+    let limit = state.mailer.send_timeout;
+    let connect_timeout = limit.min(Duration::from_secs(10));
+    let host_port = format!("{}:{}", smtp_settings.host, smtp_settings.port);
+    match tokio::time::timeout(limit, smtp::check(&smtp_settings, &state.mailer.hello, connect_timeout)).await {
+        Ok(Ok(checked)) => (true, msg_check_passed(&smtp_settings, checked)),
+        Ok(Err(e)) => (false, format!("{FAILED} {}", e.message)),
+        Err(_) => (
+            false,
+            format!(
+                "{FAILED} {host_port} did not finish within {}. Check the host, port and security mode; a server \
+                 that expects another security mode often just waits.",
+                words::duration(limit)
+            ),
+        ),
+    }
+}
+
+/// The message of a passed connection check: what was done, and that nothing was sent.
+pub fn msg_check_passed(settings: &smtp::SmtpSettings, checked: smtp::Checked) -> String {
+    let how = match settings.security {
+        Security::Ssl => "over SSL/TLS",
+        Security::Starttls => "with STARTTLS",
+        Security::None => "without encryption",
+    };
+    let login = match (&settings.auth, checked.logged_in) {
+        (Some(auth), true) => format!(" and logged in as {}", auth.username.as_str()),
+        _ => " (no login)".to_owned(),
+    };
+    format!(
+        "Connection check passed: relaydesk connected to {}:{} {how}{login}. No email was sent.",
+        settings.host, settings.port
+    )
 }
 
 /// The test email: the profile's settings (never the password), as seed 004 lists them.
