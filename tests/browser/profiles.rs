@@ -2,6 +2,7 @@
 //! type, duplicating, making another profile the default and deleting the default.
 
 use crate::harness::{TestApp, SLUG, SUBMIT};
+use crate::smtp_server::{Script, TestSmtp, TlsMode};
 use crate::steps::{
     create_profile, default_rows, fill_profile_form, open_dialog, open_menu, row, row_id, row_names, NewProfile,
     DIALOG, SMTP_ACCOUNT, SMTP_PASSWORD,
@@ -9,7 +10,8 @@ use crate::steps::{
 
 const MSG_NAME: &str = "Please enter a name of up to 50 letters, digits or underscores.";
 const MSG_PORT: &str = "Please enter an SMTP port between 1 and 49151.";
-const MSG_SMTP_PASSWORD: &str = "The SMTP account password does not meet the rules.";
+const MSG_SMTP_PASSWORD: &str =
+    "The SMTP account password does not meet the rules. It has the same character three times in a row.";
 
 async fn is_default_in_db(db: &sqlx::SqlitePool, id: i64) -> bool {
     let (default,): (bool,) =
@@ -43,7 +45,9 @@ pub async fn a_new_profile_shows_its_errors_and_once_fixed_is_the_default() {
         assert_eq!(b.text_of("#error-summary h2").await?, "Please correct the following");
         let mut listed = b.texts_of("#error-summary li").await?;
         listed.sort();
-        assert_eq!(listed, [MSG_NAME, MSG_PORT]);
+        // The password typed passed its rule but is never sent back: it asks to be typed again.
+        assert_eq!(listed, [MSG_NAME, MSG_PORT, "Please enter the password again."]);
+        assert_eq!(b.text_of("#error-password").await?, "Please enter the password again.");
         assert_eq!(b.text_of("#error-name").await?, MSG_NAME);
         assert_eq!(b.text_of("#error-port").await?, MSG_PORT);
         for field in ["name", "port"] {
@@ -105,24 +109,25 @@ pub async fn choosing_ms_graph_shows_its_fields_and_switching_back_restores_smtp
         b.goto(&format!("/t/{SLUG}/smtp/new")).await?;
         assert_eq!(shown(&b, &GENERIC_FIELDS).await?, [true; 5]);
         assert_eq!(shown(&b, &GRAPH_FIELDS).await?, [false; 3]);
-        assert_eq!(label(&b, "username").await?, "SMTP Account Address");
-        assert_eq!(label(&b, "password").await?, "SMTP Account Password");
+        assert_eq!(label(&b, "username").await?, "SMTP account address");
+        assert_eq!(label(&b, "password").await?, "SMTP account password");
         b.fill("#host", "smtp.acme.test").await?;
         b.fill("#username", SMTP_ACCOUNT).await?;
 
         b.select("#kind", "graph").await?;
         assert_eq!(shown(&b, &GENERIC_FIELDS).await?, [false; 5], "SMTP host, port and security are hidden");
-        assert_eq!(shown(&b, &GRAPH_FIELDS).await?, [true; 3], "Tenant Id, Client Id and Client Secret are shown");
+        assert_eq!(shown(&b, &GRAPH_FIELDS).await?, [true; 3], "Tenant ID, Client ID and Client secret are shown");
         assert_eq!(shown(&b, &["#username", "#password"]).await?, [true; 2]);
-        assert_eq!(label(&b, "username").await?, "User Name");
+        assert_eq!(label(&b, "username").await?, "User name");
         assert_eq!(label(&b, "password").await?, "Password");
-        assert_eq!(b.text_of("#hint-password").await?, "1 to 256 characters.");
+        assert_eq!(b.text_of("#hint-password").await?, "The mailbox's own password, 1 to 256 characters.");
+        assert!(b.is_displayed("#graph-password-why").await?, "the form says why it asks for the mailbox password");
 
         b.select("#kind", "generic").await?;
         assert_eq!(shown(&b, &GENERIC_FIELDS).await?, [true; 5]);
         assert_eq!(shown(&b, &GRAPH_FIELDS).await?, [false; 3]);
-        assert_eq!(label(&b, "username").await?, "SMTP Account Address");
-        assert_eq!(label(&b, "password").await?, "SMTP Account Password");
+        assert_eq!(label(&b, "username").await?, "SMTP account address");
+        assert_eq!(label(&b, "password").await?, "SMTP account password");
         assert_eq!(b.value_of("#host").await?, "smtp.acme.test", "what was typed is still there");
         assert_eq!(b.value_of("#username").await?, SMTP_ACCOUNT);
 
@@ -138,7 +143,7 @@ pub async fn choosing_ms_graph_shows_its_fields_and_switching_back_restores_smtp
         assert_eq!(b.value_of("#kind").await?, "graph", "the type chosen is kept");
         assert_eq!(shown(&b, &GRAPH_FIELDS).await?, [true; 3]);
         assert_eq!(shown(&b, &["#host", "#port"]).await?, [false; 2]);
-        assert_eq!(label(&b, "username").await?, "User Name");
+        assert_eq!(label(&b, "username").await?, "User name");
         assert_eq!(b.text_of("#error-username").await?, "Please enter a user name in email format.");
         assert_eq!(b.text_of("#error-password").await?, "Please enter a password.");
         assert_eq!(b.text_of("#error-graph_tenant_id").await?, "Please enter a tenant ID (a GUID or a domain name).");
@@ -155,12 +160,12 @@ pub async fn the_password_of_a_new_smtp_profile_is_not_marked_optional() {
     app.in_browser(|b| async move {
         b.sign_in_admin().await?;
         b.goto(&format!("/t/{SLUG}/smtp/new")).await?;
-        // Required when Auth Required is on (docs/smtp-profiles.md), as the account address is.
-        assert_eq!(b.text_of("label[for='username']").await?, "SMTP Account Address");
-        assert_eq!(b.text_of("label[for='password']").await?, "SMTP Account Password");
+        // Required when Auth required is on (docs/smtp-profiles.md), as the account address is.
+        assert_eq!(b.text_of("label[for='username']").await?, "SMTP account address");
+        assert_eq!(b.text_of("label[for='password']").await?, "SMTP account password");
         b.select("#kind", "graph").await?;
         assert_eq!(b.text_of("label[for='password']").await?, "Password");
-        assert_eq!(b.text_of("label[for='graph_client_secret']").await?, "Client Secret");
+        assert_eq!(b.text_of("label[for='graph_client_secret']").await?, "Client secret");
         Ok(())
     })
     .await;
@@ -293,6 +298,69 @@ pub async fn deleting_the_default_lets_the_admin_choose_the_next_one() {
         let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM smtp_profiles").fetch_one(&db).await?;
         assert_eq!(count, 2);
         assert!(is_default_in_db(&db, spare).await && !is_default_in_db(&db, backup).await);
+        Ok(())
+    })
+    .await;
+}
+
+/// Issue 12, bug 2: the saved password is wrong; the admin tries new values with the right
+/// one, it works, and Save with the password field left blank saves the password tried.
+pub async fn save_after_a_successful_try_saves_the_password_tried() {
+    const RIGHT: &str = "Nw4$Tq8!Rz";
+    let server = TestSmtp::start(
+        TlsMode::StartTls,
+        Script { auth: Some((SMTP_ACCOUNT.into(), RIGHT.into())), ..Script::default() },
+    )
+    .await;
+    let app = TestApp::seeded().await;
+    let db = app.db.clone();
+    let secrets = app.state.secrets.clone();
+    app.in_browser(|b| async move {
+        b.sign_in_admin().await?;
+        // Saved with SMTP_PASSWORD, which this server refuses.
+        let id = create_profile(&b, &NewProfile::for_server("Office", &server)).await?;
+        b.goto(&format!("/t/{SLUG}/smtp/{id}")).await?;
+        b.fill("#from_name", "Acme Support").await?;
+        b.fill("#password", RIGHT).await?;
+        b.fill("#to", "ops@example.test").await?;
+        b.click_and_load("button[name=unsaved][value=send]").await?;
+
+        assert_eq!(
+            b.flash().await?,
+            "Test email sent to ops@example.test. These settings are not saved yet: Save changes saves them with the \
+             password you just tried."
+        );
+        assert_eq!(b.value_of("#password").await?, "", "the password is not sent back");
+        assert_eq!(
+            b.text_of("#tried-note").await?,
+            "The password you just tried will be saved if you leave this field blank, as long as the settings it \
+             depends on stay as they were tried."
+        );
+        assert_eq!(b.value_of("#from_name").await?, "Acme Support", "what was typed is kept");
+        server.wait_for(1, 5).await;
+
+        b.click_and_load(SUBMIT).await?;
+        assert_eq!(b.current_path().await?, format!("/t/{SLUG}/smtp"));
+        assert_eq!(b.flash().await?, "Saved Office.");
+        let (sealed, from_name): (String, String) =
+            sqlx::query_as("SELECT password_sealed, from_name FROM smtp_profiles WHERE id = ?")
+                .bind(id)
+                .fetch_one(&db)
+                .await?;
+        assert_eq!(secrets.open(&sealed)?, RIGHT, "the password tried is the one saved");
+        assert_eq!(from_name, "Acme Support");
+
+        // The saved profile now gets through: a test email from the list logs in and arrives.
+        open_dialog(&b, id, "test").await?;
+        b.fill(&format!("{DIALOG} #to"), "ops@example.test").await?;
+        b.click_and_load(&format!("{DIALOG} button[type=submit].primary")).await?;
+        assert_eq!(b.flash().await?, "Test email sent to ops@example.test.");
+        let mails = server.wait_for(2, 5).await;
+        assert_eq!(mails[1].user.as_deref(), Some(SMTP_ACCOUNT));
+        assert!(
+            mails[1].text_body().contains("Acme Support")
+                || mails[1].header("From").unwrap_or_default().contains("Acme Support")
+        );
         Ok(())
     })
     .await;

@@ -19,6 +19,7 @@ mod isolation;
 mod limits;
 mod outbox;
 mod pages;
+mod profile_form;
 mod routes;
 mod schema;
 mod sending;
