@@ -29,6 +29,8 @@ use crate::store::{self, audit, tokens, users, UserId};
 pub const MSG_ROLE_NOT_ALLOWED: &str = "Organizers can invite users only.";
 pub const MSG_RESET_LINK_NOT_ALLOWED: &str =
     "Reset links can be made for organizers and users only. Administrators reset their own password from the sign-in page.";
+pub const MSG_RESET_LINK_DEACTIVATED: &str =
+    "This account is deactivated. Reactivate it before making a password-reset link for it.";
 
 /// An admin may make reset links only for active accounts with fewer rights: never for
 /// another admin or an operator, whose account would otherwise be theirs to take over.
@@ -99,6 +101,9 @@ pub async fn reset_link(
 ) -> Result<Response, AppError> {
     let now = state.clock.now();
     let user = users::by_id(&state.db, member.tenant.id, UserId(id)).await?.ok_or(AppError::NotFound)?;
+    if !user.is_active() {
+        return Err(AppError::Refused(StatusCode::UNPROCESSABLE_ENTITY, MSG_RESET_LINK_DEACTIVATED));
+    }
     if !may_get_reset_link(&user) {
         return Err(AppError::Refused(StatusCode::FORBIDDEN, MSG_RESET_LINK_NOT_ALLOWED));
     }
