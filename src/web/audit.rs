@@ -121,7 +121,8 @@ pub async fn show(
         Err(errors) => return render_invalid(&page_view(&member, chrome, &form, errors)),
     };
     let tenant = member.tenant.id;
-    // The pages hold still while they are read: new entries wait for "Newest".
+    // The pages hold still while they are read: entries written since the first page
+    // show when the log is opened afresh.
     if filter.upto.is_none() {
         filter.upto = audit::newest_id(&state.db, tenant).await?;
     }
@@ -137,12 +138,14 @@ pub async fn show(
         }
         link(slug, "audit", &form, &extra)
     };
-    view.pages = (total + PER_PAGE - 1) / PER_PAGE;
+    view.pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    // The file holds what these pages hold.
+    let upto: Vec<_> = filter.upto.map(|id| ("upto", id.to_string())).into_iter().collect();
+    view.export = link(slug, "audit/export.csv", &form, &upto);
     view.total = total;
     view.page_no = filter.page;
     view.newer = (filter.page > 1).then(|| at(filter.page - 1));
     view.older = (offset + PER_PAGE < total).then(|| at(filter.page + 1));
-    view.export = link(slug, "audit/export.csv", &form, &[]);
     view.rows = rows
         .into_iter()
         .map(|e| Row {

@@ -135,9 +135,13 @@ async fn the_csv_is_the_filtered_view_with_a_header_safe_cells_and_quoting() {
     entry(&app, "ada@acme.test", "profile.updated", "@SUM(A1)", MARCH_31 - DAY).await;
 
     let page = app.page("/t/acme/audit?action=profile.updated&from=2025-03-31").await;
-    let link = r#"href="/t/acme/audit/export.csv?action=profile.updated&#38;from=2025-03-31""#;
-    assert!(page.contains(link), "{page}");
-    let res = app.get("/t/acme/audit/export.csv?action=profile.updated&from=2025-03-31").await;
+    let start = page.find(r#"<a href="/t/acme/audit/export.csv?"#).expect("the download link") + r#"<a href=""#.len();
+    let link = page[start..].split('"').next().unwrap().replace("&#38;", "&");
+    let newest: i64 = sqlx::query_scalar("SELECT MAX(id) FROM audit_log").fetch_one(&app.db).await.unwrap();
+    assert_eq!(link, format!("/t/acme/audit/export.csv?action=profile.updated&from=2025-03-31&upto={newest}"));
+    // The file holds what the pages hold: not what was written after they were opened.
+    entry(&app, "ada@acme.test", "profile.updated", "later", MARCH_31 + 8).await;
+    let res = app.get(&link).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
     let disposition = res.headers()["content-disposition"].to_str().unwrap().to_owned();
@@ -151,7 +155,7 @@ async fn the_csv_is_the_filtered_view_with_a_header_safe_cells_and_quoting() {
 
     let everything = app.get("/t/acme/audit/export.csv").await.text().await.unwrap();
     let lines: Vec<&str> = everything.lines().collect();
-    assert_eq!(lines.len(), 1 + 4 + 1, "the header, every entry, and the quoted line break");
+    assert_eq!(lines.len(), 1 + 5 + 1, "the header, every entry, and the quoted line break");
     assert!(everything.contains(
         "\n2025-03-31 00:00:06,\"'=HYPERLINK(\"\"http://evil.test\"\")\",Failed to sign in,user.sign_in_failed,"
     ));
