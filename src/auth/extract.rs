@@ -79,7 +79,8 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
 }
 
 /// A signed-in member of the tenant in the path. Anyone else (not signed in, signed into
-/// another tenant, past the session limits, or reset since) is sent to that tenant's login.
+/// another tenant, past the session limits, reset, deactivated or removed since) is sent
+/// to that tenant's login.
 pub struct Member {
     pub tenant: Tenant,
     pub user: User,
@@ -103,7 +104,7 @@ impl<S: AuthState> FromRequestParts<S> for Member {
         let too_old = too_old(state, auth.at);
         let user = users::by_id(&state.db(), tenant.id, auth.user_id).await?;
         match user {
-            Some(user) if !too_old && user.session_epoch == auth.epoch && !tenant.suspended => {
+            Some(user) if !too_old && user.session_epoch == auth.epoch && user.is_active() && !tenant.suspended => {
                 Ok(Member { tenant, user, session })
             }
             _ => {
@@ -190,7 +191,7 @@ impl<S: AuthState> FromRequestParts<S> for Operator {
             return Err(AppError::NotFound);
         };
         match users::by_id(&db, tenant.id, auth.user_id).await? {
-            Some(user) if user.is_operator && !too_old && user.session_epoch == auth.epoch => {
+            Some(user) if user.is_operator && user.is_active() && !too_old && user.session_epoch == auth.epoch => {
                 Ok(Operator(Member { tenant, user, session }))
             }
             _ => Err(AppError::NotFound),

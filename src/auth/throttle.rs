@@ -13,6 +13,12 @@ pub const PER_CLIENT: usize = 20;
 /// How far back failures count.
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 
+/// The throttle's key for an account: the tenant and the email as typed, trimmed and
+/// lower-cased (an unknown address is throttled like a known one).
+pub fn account_key_for(tenant: crate::store::TenantId, email: &str) -> String {
+    format!("{}:{}", tenant.0, email.trim().to_lowercase())
+}
+
 /// Sliding-window failure counters: when each failure (or event) happened, in seconds.
 #[derive(Default)]
 pub struct Throttle {
@@ -39,8 +45,9 @@ impl Throttle {
         wait.map_or(Ok(()), Err)
     }
 
-    /// Counts a failed attempt against both keys.
-    pub fn fail(&self, account: &str, client: &str, now: i64) {
+    /// Counts a failed attempt against both keys. True when this failure used up the
+    /// account's allowance: the account is locked out from now on (for the window).
+    pub fn fail(&self, account: &str, client: &str, now: i64) -> bool {
         let mut map = self.lock();
         if map.len() > 100_000 {
             // Bound memory under a flood of distinct keys: drop what has aged out.
@@ -49,11 +56,34 @@ impl Throttle {
                 !times.is_empty()
             });
         }
-        for key in [account_key(account), client_key(client)] {
+        let mut locked = false;
+        for (key, limit) in [(account_key(account), PER_ACCOUNT), (client_key(client), usize::MAX)] {
             let times = map.entry(key).or_default();
             prune(times, now);
             times.push_back(now);
+            locked |= times.len() == limit;
         }
+        locked
+    }
+
+    /// How long the account stays locked out, if it is (its failures used up).
+    pub fn locked_for(&self, account: &str, now: i64) -> Option<Duration> {
+        let mut map = self.lock();
+        let times = map.get_mut(&account_key(account))?;
+        prune(times, now);
+        if times.len() < PER_ACCOUNT {
+            return None;
+        }
+        let oldest = times.front().copied().unwrap_or(now);
+        Some(WINDOW.saturating_sub(Duration::from_secs(now.saturating_sub(oldest).max(0) as u64)))
+    }
+
+    /// Clears the account's failures (an administrator unlocked it). True when it was
+    /// locked out. The client addresses' counts stay: they may be someone else's guesses.
+    pub fn unlock(&self, account: &str, now: i64) -> bool {
+        let locked = self.locked_for(account, now).is_some();
+        self.lock().remove(&account_key(account));
+        locked
     }
 
     /// Counts one event under `key` and says whether it is within `limit` per window
@@ -114,6 +144,22 @@ mod tests {
         let window = WINDOW.as_secs() as i64;
         assert!(t.check("1:ada@x.io", "fresh-client", NOW + window - 1).is_err(), "held for the whole window");
         assert!(t.check("1:ada@x.io", "fresh-client", NOW + window).is_ok(), "released when it has passed");
+    }
+
+    #[test]
+    fn the_failure_that_locks_the_account_says_so_once() {
+        let t = Throttle::default();
+        let locked: Vec<bool> = (0..PER_ACCOUNT).map(|_| t.fail("1:ada@x.io", "c", NOW)).collect();
+        assert_eq!(locked.iter().filter(|l| **l).count(), 1);
+        assert!(locked[PER_ACCOUNT - 1], "the last allowed failure locks");
+        assert_eq!(t.locked_for("1:ada@x.io", NOW + 60), Some(WINDOW - Duration::from_secs(60)));
+        assert_eq!(t.locked_for("1:bob@x.io", NOW), None);
+        assert!(t.unlock("1:ada@x.io", NOW + 60));
+        assert_eq!(t.locked_for("1:ada@x.io", NOW + 60), None);
+        assert!(t.check("1:ada@x.io", "other-client", NOW + 60).is_ok(), "unlocked");
+        assert!(!t.unlock("1:ada@x.io", NOW + 60), "no longer locked");
+        let key = account_key_for(crate::store::TenantId(7), "  Ada@X.io ");
+        assert_eq!(key, "7:ada@x.io");
     }
 
     #[test]

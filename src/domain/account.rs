@@ -52,6 +52,16 @@ pub const MSG_CONSOLE_PASSWORD_LONG: &str =
 /// A console password that is the account's email address.
 pub const MSG_CONSOLE_PASSWORD_EMAIL: &str = "Please choose a password other than the email address.";
 pub const MSG_ROLE: &str = "Please choose a role.";
+/// The last-admin rule: the last active administrator cannot be demoted, deactivated or
+/// removed.
+pub const MSG_LAST_ADMIN: &str =
+    "The organization must keep at least one active administrator. Make another member an administrator first.";
+/// The operator's own account is not deactivated or removed from a members page.
+pub const MSG_OPERATOR_ACCOUNT: &str =
+    "This is the account of the person who runs relaydesk (the operator): it cannot be deactivated or removed.";
+/// Signing in to a deactivated account (said only after the right password).
+pub const MSG_DEACTIVATED: &str =
+    "This account is deactivated. Ask an administrator of your organization to reactivate it.";
 
 fn has_control(s: &str) -> bool {
     s.chars().any(char::is_control)
@@ -223,6 +233,44 @@ impl Role {
     }
 }
 
+/// What an administrator does to a member on the members page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberChange {
+    Role(Role),
+    Deactivate,
+    Reactivate,
+    Remove,
+}
+
+/// What the rules need to know of the member a change is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberFacts {
+    pub role: Role,
+    pub active: bool,
+    pub is_operator: bool,
+}
+
+impl MemberChange {
+    /// Whether the change may be made. `other_active_admins` counts the organization's
+    /// active administrators besides this member, read in the transaction that makes the
+    /// change. An administrator acting on themselves is held to the same rules.
+    pub fn allowed(self, member: MemberFacts, other_active_admins: i64) -> Result<(), &'static str> {
+        if member.is_operator && matches!(self, MemberChange::Deactivate | MemberChange::Remove) {
+            return Err(MSG_OPERATOR_ACCOUNT);
+        }
+        let active_admin_now = member.role == Role::Admin && member.active;
+        let active_admin_after = match self {
+            MemberChange::Role(role) => role == Role::Admin && member.active,
+            MemberChange::Deactivate | MemberChange::Remove => false,
+            MemberChange::Reactivate => member.role == Role::Admin,
+        };
+        if active_admin_now && !active_admin_after && other_active_admins < 1 {
+            return Err(MSG_LAST_ADMIN);
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,6 +350,41 @@ mod tests {
         let parsed = ok.parse().ok().unwrap();
         assert_eq!(parsed.admin_email.as_str(), "ada@acme.test");
         assert!(ok.without_password().admin_password.is_empty());
+    }
+
+    #[test]
+    fn the_last_active_admin_stays_an_active_admin() {
+        let admin = MemberFacts { role: Role::Admin, active: true, is_operator: false };
+        let changes = [
+            MemberChange::Role(Role::Organizer),
+            MemberChange::Role(Role::User),
+            MemberChange::Deactivate,
+            MemberChange::Remove,
+        ];
+        for change in changes {
+            assert_eq!(change.allowed(admin, 0), Err(MSG_LAST_ADMIN), "{change:?}");
+            assert_eq!(change.allowed(admin, 1), Ok(()), "{change:?} with another admin");
+        }
+        assert_eq!(MemberChange::Role(Role::Admin).allowed(admin, 0), Ok(()), "no change");
+        assert_eq!(MemberChange::Reactivate.allowed(admin, 0), Ok(()));
+        // A deactivated admin is not the one keeping the organization running.
+        let inactive = MemberFacts { active: false, ..admin };
+        for change in changes {
+            assert_eq!(change.allowed(inactive, 0), Ok(()), "{change:?} of a deactivated admin");
+        }
+        let user = MemberFacts { role: Role::User, active: true, is_operator: false };
+        for change in changes {
+            assert_eq!(change.allowed(user, 0), Ok(()), "{change:?} of a user");
+        }
+    }
+
+    #[test]
+    fn the_operator_is_not_deactivated_or_removed() {
+        let operator = MemberFacts { role: Role::Admin, active: true, is_operator: true };
+        assert_eq!(MemberChange::Deactivate.allowed(operator, 3), Err(MSG_OPERATOR_ACCOUNT));
+        assert_eq!(MemberChange::Remove.allowed(operator, 3), Err(MSG_OPERATOR_ACCOUNT));
+        assert_eq!(MemberChange::Role(Role::User).allowed(operator, 3), Ok(()));
+        assert_eq!(MemberChange::Role(Role::User).allowed(operator, 0), Err(MSG_LAST_ADMIN));
     }
 
     #[test]

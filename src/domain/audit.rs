@@ -1,4 +1,7 @@
-//! What the audit log records: one code per kind of change.
+//! What the audit log records (one code per kind of change), and the filter its page and
+//! its CSV export read from the address.
+
+use super::FieldErrors;
 
 /// An audit log action. Stored as its code (`as_str`), the text the log has always held,
 /// so entries written before this enum read the same.
@@ -20,6 +23,20 @@ pub enum AuditAction {
     UserSignedOut,
     #[sqlx(rename = "user.password_changed")]
     UserPasswordChanged,
+    #[sqlx(rename = "user.sign_in_failed")]
+    UserSignInFailed,
+    #[sqlx(rename = "user.locked_out")]
+    UserLockedOut,
+    #[sqlx(rename = "member.role_changed")]
+    MemberRoleChanged,
+    #[sqlx(rename = "member.deactivated")]
+    MemberDeactivated,
+    #[sqlx(rename = "member.reactivated")]
+    MemberReactivated,
+    #[sqlx(rename = "member.removed")]
+    MemberRemoved,
+    #[sqlx(rename = "member.unlocked")]
+    MemberUnlocked,
     #[sqlx(rename = "profile.created")]
     ProfileCreated,
     #[sqlx(rename = "profile.updated")]
@@ -46,6 +63,8 @@ pub enum AuditAction {
     InvitationRegenerated,
     #[sqlx(rename = "invitation.accepted")]
     InvitationAccepted,
+    #[sqlx(rename = "invitation.withdrawn")]
+    InvitationWithdrawn,
     #[sqlx(rename = "reset.requested")]
     ResetRequested,
     #[sqlx(rename = "reset.link_made")]
@@ -56,7 +75,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, in the order the audit page's descriptions were written.
-    pub const ALL: [AuditAction; 24] = [
+    pub const ALL: [AuditAction; 32] = [
         AuditAction::TenantCreated,
         AuditAction::TenantRenamed,
         AuditAction::TenantSuspended,
@@ -65,6 +84,13 @@ impl AuditAction {
         AuditAction::UserSignedIn,
         AuditAction::UserSignedOut,
         AuditAction::UserPasswordChanged,
+        AuditAction::UserSignInFailed,
+        AuditAction::UserLockedOut,
+        AuditAction::MemberRoleChanged,
+        AuditAction::MemberDeactivated,
+        AuditAction::MemberReactivated,
+        AuditAction::MemberRemoved,
+        AuditAction::MemberUnlocked,
         AuditAction::ProfileCreated,
         AuditAction::ProfileUpdated,
         AuditAction::ProfileDuplicated,
@@ -78,6 +104,7 @@ impl AuditAction {
         AuditAction::InvitationCreated,
         AuditAction::InvitationRegenerated,
         AuditAction::InvitationAccepted,
+        AuditAction::InvitationWithdrawn,
         AuditAction::ResetRequested,
         AuditAction::ResetLinkMade,
         AuditAction::ResetUsed,
@@ -95,6 +122,13 @@ impl AuditAction {
             AuditAction::UserSignedIn => "user.signed_in",
             AuditAction::UserSignedOut => "user.signed_out",
             AuditAction::UserPasswordChanged => "user.password_changed",
+            AuditAction::UserSignInFailed => "user.sign_in_failed",
+            AuditAction::UserLockedOut => "user.locked_out",
+            AuditAction::MemberRoleChanged => "member.role_changed",
+            AuditAction::MemberDeactivated => "member.deactivated",
+            AuditAction::MemberReactivated => "member.reactivated",
+            AuditAction::MemberRemoved => "member.removed",
+            AuditAction::MemberUnlocked => "member.unlocked",
             AuditAction::ProfileCreated => "profile.created",
             AuditAction::ProfileUpdated => "profile.updated",
             AuditAction::ProfileDuplicated => "profile.duplicated",
@@ -108,6 +142,7 @@ impl AuditAction {
             AuditAction::InvitationCreated => "invitation.created",
             AuditAction::InvitationRegenerated => "invitation.regenerated",
             AuditAction::InvitationAccepted => "invitation.accepted",
+            AuditAction::InvitationWithdrawn => "invitation.withdrawn",
             AuditAction::ResetRequested => "reset.requested",
             AuditAction::ResetLinkMade => "reset.link_made",
             AuditAction::ResetUsed => "reset.used",
@@ -130,6 +165,13 @@ impl AuditAction {
             AuditAction::UserSignedIn => "Signed in",
             AuditAction::UserSignedOut => "Signed out",
             AuditAction::UserPasswordChanged => "Changed their password",
+            AuditAction::UserSignInFailed => "Failed to sign in",
+            AuditAction::UserLockedOut => "Locked out after failed sign-ins",
+            AuditAction::MemberRoleChanged => "Changed a member's role",
+            AuditAction::MemberDeactivated => "Deactivated a member",
+            AuditAction::MemberReactivated => "Reactivated a member",
+            AuditAction::MemberRemoved => "Removed a member",
+            AuditAction::MemberUnlocked => "Unlocked a member's sign-in",
             AuditAction::ProfileCreated => "Created an SMTP profile",
             AuditAction::ProfileUpdated => "Edited an SMTP profile",
             AuditAction::ProfileDuplicated => "Duplicated an SMTP profile",
@@ -143,6 +185,7 @@ impl AuditAction {
             AuditAction::InvitationCreated => "Invited someone",
             AuditAction::InvitationRegenerated => "Made a new invitation link",
             AuditAction::InvitationAccepted => "Accepted an invitation",
+            AuditAction::InvitationWithdrawn => "Withdrew an invitation",
             AuditAction::ResetRequested => "Asked for a password reset",
             AuditAction::ResetLinkMade => "Made a password-reset link",
             AuditAction::ResetUsed => "Reset their password",
@@ -150,9 +193,122 @@ impl AuditAction {
     }
 }
 
+macro_rules! person_max_len {
+    () => {
+        100
+    };
+}
+
+pub const MSG_FILTER_ACTION: &str = "Please choose an action from the list.";
+pub const MSG_FILTER_PERSON: &str =
+    concat!("Please enter up to ", person_max_len!(), " characters of a name or email address, on one line.");
+pub const MSG_FILTER_FROM: &str = "Please enter the From date as YYYY-MM-DD, for example 2025-03-31.";
+pub const MSG_FILTER_TO: &str = "Please enter the To date as YYYY-MM-DD, for example 2025-03-31.";
+pub const MSG_FILTER_RANGE: &str = "The To date must not be before the From date.";
+pub const MSG_FILTER_PAGE: &str = "This page of the audit log does not exist. Start again from the first page.";
+
+/// The audit page's filter as it comes in the address (`?action=…&person=…&from=…&to=…`),
+/// plus where the reader is (`page`, and `upto`, the newest entry when they started).
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(default)]
+pub struct AuditFilterForm {
+    pub action: String,
+    pub person: String,
+    pub from: String,
+    pub to: String,
+    pub page: String,
+    pub upto: String,
+}
+
+/// A parsed [`AuditFilterForm`]. Dates are whole days in UTC, the time the log shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub action: Option<AuditAction>,
+    /// Lower-cased; entries whose Who contains it.
+    pub person: Option<String>,
+    /// Unix seconds: the start of the From day.
+    pub since: Option<i64>,
+    /// Unix seconds: the start of the day after the To day (exclusive).
+    pub before: Option<i64>,
+    /// 1 for the newest page.
+    pub page: u32,
+    /// Only entries up to this id: later ones do not push the pages along while someone
+    /// reads them.
+    pub upto: Option<i64>,
+}
+
+impl AuditFilter {
+    /// The longest text the person filter takes.
+    pub const PERSON_MAX_LEN: usize = person_max_len!();
+    /// The furthest page the address may name (far beyond any real log).
+    pub const MAX_PAGE: u32 = 1_000_000;
+}
+
+fn day(input: &str, message: &'static str) -> Result<Option<time::Date>, &'static str> {
+    let text = input.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(text, &format).map(Some).map_err(|_| message)
+}
+
+fn start_of(day: time::Date) -> i64 {
+    day.midnight().assume_utc().unix_timestamp()
+}
+
+impl AuditFilterForm {
+    /// Every field's rule, all messages at once.
+    pub fn parse(&self) -> Result<AuditFilter, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let action = match self.action.trim() {
+            "" => None,
+            code => errors.check("action", AuditAction::parse(code).map(Some).ok_or(MSG_FILTER_ACTION)).flatten(),
+        };
+        let person = self.person.trim();
+        let person = if person.chars().count() > AuditFilter::PERSON_MAX_LEN || person.chars().any(char::is_control) {
+            errors.insert("person", MSG_FILTER_PERSON);
+            None
+        } else {
+            Some(person.to_lowercase()).filter(|p| !p.is_empty())
+        };
+        let from = errors.check("from", day(&self.from, MSG_FILTER_FROM)).flatten();
+        let to = errors.check("to", day(&self.to, MSG_FILTER_TO)).flatten();
+        if let (Some(from), Some(to)) = (from, to) {
+            if to < from {
+                errors.insert("to", MSG_FILTER_RANGE);
+            }
+        }
+        let page = match self.page.trim() {
+            "" => Some(1),
+            text => text.parse::<u32>().ok().filter(|n| (1..=AuditFilter::MAX_PAGE).contains(n)),
+        };
+        let upto = match self.upto.trim() {
+            "" => Some(None),
+            text => text.parse::<i64>().ok().filter(|n| *n > 0).map(Some),
+        };
+        let (Some(page), Some(upto)) = (page, upto) else {
+            errors.insert("page", MSG_FILTER_PAGE);
+            return Err(errors);
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(AuditFilter {
+            action,
+            person,
+            since: from.map(start_of),
+            // The day after `to`; past the calendar's end there is no later entry anyway.
+            before: to.map(|d| d.next_day().map_or(i64::MAX, start_of)),
+            page,
+            upto,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::AuditAction;
+    use super::*;
 
     #[test]
     fn codes_round_trip_and_are_distinct() {
@@ -164,6 +320,76 @@ mod tests {
         codes.dedup();
         assert_eq!(codes.len(), AuditAction::ALL.len());
         assert_eq!(AuditAction::parse("tenant.deleted"), None);
+    }
+
+    fn form(pairs: &[(&str, &str)]) -> AuditFilterForm {
+        let mut f = AuditFilterForm::default();
+        for (k, v) in pairs {
+            let v = (*v).to_owned();
+            match *k {
+                "action" => f.action = v,
+                "person" => f.person = v,
+                "from" => f.from = v,
+                "to" => f.to = v,
+                "page" => f.page = v,
+                "upto" => f.upto = v,
+                _ => unreachable!(),
+            }
+        }
+        f
+    }
+
+    #[test]
+    fn an_empty_filter_is_the_first_page_of_everything() {
+        let filter = AuditFilterForm::default().parse().unwrap();
+        let all = AuditFilter { action: None, person: None, since: None, before: None, page: 1, upto: None };
+        assert_eq!(filter, all);
+    }
+
+    #[test]
+    fn a_full_filter_reads_whole_utc_days() {
+        let f = form(&[
+            ("action", "member.removed"),
+            ("person", "  Ada@Acme "),
+            ("from", "2025-03-30"),
+            ("to", "2025-03-31"),
+            ("page", "3"),
+            ("upto", "42"),
+        ]);
+        let filter = f.parse().unwrap();
+        assert_eq!(filter.action, Some(AuditAction::MemberRemoved));
+        assert_eq!(filter.person.as_deref(), Some("ada@acme"));
+        assert_eq!(filter.since, Some(1_743_292_800), "2025-03-30 00:00 UTC");
+        assert_eq!(filter.before, Some(1_743_465_600), "2025-04-01 00:00 UTC: the To day is included");
+        assert_eq!((filter.page, filter.upto), (3, Some(42)));
+        let one_day = form(&[("from", "2025-03-31"), ("to", "2025-03-31")]).parse().unwrap();
+        assert_eq!(one_day.before.unwrap() - one_day.since.unwrap(), 86_400);
+    }
+
+    #[test]
+    fn bad_filters_say_what_is_wrong_all_at_once() {
+        let errors = form(&[
+            ("action", "user.hacked"),
+            ("person", &"x".repeat(101)),
+            ("from", "31/03/2025"),
+            ("to", "2025-02-30"),
+        ])
+        .parse()
+        .unwrap_err();
+        assert_eq!(errors.get("action"), Some(MSG_FILTER_ACTION));
+        assert_eq!(errors.get("person"), Some(MSG_FILTER_PERSON));
+        assert_eq!(errors.get("from"), Some(MSG_FILTER_FROM));
+        assert_eq!(errors.get("to"), Some(MSG_FILTER_TO));
+        let errors = form(&[("from", "2025-04-01"), ("to", "2025-03-31")]).parse().unwrap_err();
+        assert_eq!(errors.get("to"), Some(MSG_FILTER_RANGE));
+        assert_eq!(form(&[("person", "a\nb")]).parse().unwrap_err().get("person"), Some(MSG_FILTER_PERSON));
+        for (k, v) in
+            [("page", "0"), ("page", "x"), ("page", "-1"), ("page", "99999999999"), ("upto", "0"), ("upto", "z")]
+        {
+            assert_eq!(form(&[(k, v)]).parse().unwrap_err().get("page"), Some(MSG_FILTER_PAGE), "{k}={v}");
+        }
+        assert!(form(&[("person", &"é".repeat(100))]).parse().is_ok(), "100 characters, not bytes");
+        assert_eq!(MSG_FILTER_PERSON, "Please enter up to 100 characters of a name or email address, on one line.");
     }
 
     #[test]

@@ -246,3 +246,88 @@ pub async fn reset_is_open(pool: &SqlitePool, id: i64, now: i64) -> sqlx::Result
     .fetch_one(pool)
     .await
 }
+
+/// Why a queued email is not sent: its invitation was withdrawn.
+pub const NOT_SENT_WITHDRAWN: &str = "Not sent: the invitation was withdrawn before it went out.";
+/// Why a queued email is not sent: its member was deactivated or removed.
+pub const NOT_SENT_MEMBER_GONE: &str =
+    "Not sent: the member was deactivated or removed before the password-reset email went out.";
+
+/// Withdraws an open invitation at `now`: its link stops working (it is voided, and marked
+/// withdrawn so its page can say why), and an email for it that is still queued is marked
+/// as not sent, so the outbox never takes it. False when it was not open.
+pub async fn withdraw(conn: &mut SqliteConnection, tenant: TenantId, id: i64, now: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query!(
+        "UPDATE invitations SET voided_at = ?, withdrawn_at = ?
+         WHERE tenant_id = ? AND id = ? AND accepted_at IS NULL AND voided_at IS NULL",
+        now,
+        now,
+        tenant,
+        id,
+    )
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    // A worker holding the message right now checks the link before sending (it is voided
+    // now) and records what it did over this.
+    sqlx::query!(
+        "UPDATE outbox SET status = 'failed', last_error = ?
+         WHERE tenant_id = ? AND invitation_id = ? AND status = 'pending'",
+        NOT_SENT_WITHDRAWN,
+        tenant,
+        id,
+    )
+    .execute(conn)
+    .await?;
+    Ok(true)
+}
+
+/// Voids every unused reset of the user at `now` (deactivated or removed), and marks a
+/// queued email carrying one as not sent.
+pub async fn void_resets_of(conn: &mut SqliteConnection, tenant: TenantId, user: UserId, now: i64) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE outbox SET status = 'failed', last_error = ?
+         WHERE tenant_id = ? AND status = 'pending'
+           AND reset_id IN (SELECT id FROM password_resets WHERE user_id = ? AND used_at IS NULL)",
+        NOT_SENT_MEMBER_GONE,
+        tenant,
+        user,
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "UPDATE password_resets SET voided_at = ?
+         WHERE tenant_id = ? AND user_id = ? AND used_at IS NULL AND voided_at IS NULL",
+        now,
+        tenant,
+        user,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// What became of the invitation a token was made for, usable or not (the page of a link
+/// that no longer works says why).
+#[derive(Debug, Clone)]
+pub struct InvitationLink {
+    pub tenant_id: TenantId,
+    pub expires_at: i64,
+    pub accepted_at: Option<i64>,
+    pub voided_at: Option<i64>,
+    pub withdrawn_at: Option<i64>,
+}
+
+/// The invitation a token was made for, whatever its state.
+pub async fn invitation_link(pool: &SqlitePool, token_hash: &str) -> sqlx::Result<Option<InvitationLink>> {
+    sqlx::query_as!(
+        InvitationLink,
+        r#"SELECT tenant_id AS "tenant_id: TenantId", expires_at, accepted_at, voided_at, withdrawn_at
+           FROM invitations WHERE token_hash = ?"#,
+        token_hash,
+    )
+    .fetch_optional(pool)
+    .await
+}

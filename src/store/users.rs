@@ -3,7 +3,7 @@
 use sqlx::{SqliteConnection, SqlitePool};
 
 use super::{TenantId, UserId};
-use crate::domain::account::{AccountEmail, DisplayName, Role};
+use crate::domain::account::{AccountEmail, DisplayName, MemberFacts, Role};
 
 /// A console account.
 #[derive(Debug, Clone)]
@@ -16,11 +16,23 @@ pub struct User {
     pub role: Role,
     pub is_operator: bool,
     pub session_epoch: i64,
+    /// When an administrator deactivated the account; `None` while it is active.
+    pub deactivated_at: Option<i64>,
 }
 
 impl User {
     pub fn role(&self) -> Role {
         self.role
+    }
+
+    /// Whether the account may sign in (it is not deactivated).
+    pub fn is_active(&self) -> bool {
+        self.deactivated_at.is_none()
+    }
+
+    /// What the members page's rules need to know of the account.
+    pub fn facts(&self) -> MemberFacts {
+        MemberFacts { role: self.role, active: self.is_active(), is_operator: self.is_operator }
     }
 }
 
@@ -57,7 +69,7 @@ pub async fn by_id(pool: &SqlitePool, tenant: TenantId, id: UserId) -> sqlx::Res
     sqlx::query_as!(
         User,
         r#"SELECT id AS "id!: UserId", tenant_id AS "tenant_id: TenantId", email, display_name, role AS "role: Role",
-               is_operator AS "is_operator: bool", session_epoch
+               is_operator AS "is_operator: bool", session_epoch, deactivated_at
            FROM users WHERE tenant_id = ? AND id = ?"#,
         tenant,
         id,
@@ -86,7 +98,7 @@ pub async fn list(pool: &SqlitePool, tenant: TenantId) -> sqlx::Result<Vec<User>
     sqlx::query_as!(
         User,
         r#"SELECT id AS "id!: UserId", tenant_id AS "tenant_id: TenantId", email, display_name, role AS "role: Role",
-               is_operator AS "is_operator: bool", session_epoch
+               is_operator AS "is_operator: bool", session_epoch, deactivated_at
            FROM users WHERE tenant_id = ? ORDER BY email"#,
         tenant,
     )
@@ -99,7 +111,7 @@ pub async fn by_email(pool: &SqlitePool, tenant: TenantId, email: &str) -> sqlx:
     sqlx::query_as!(
         User,
         r#"SELECT id AS "id!: UserId", tenant_id AS "tenant_id: TenantId", email, display_name, role AS "role: Role",
-               is_operator AS "is_operator: bool", session_epoch
+               is_operator AS "is_operator: bool", session_epoch, deactivated_at
            FROM users WHERE tenant_id = ? AND email = ?"#,
         tenant,
         email,
@@ -119,4 +131,68 @@ pub async fn set_password(conn: &mut SqliteConnection, tenant: TenantId, id: Use
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The account with this id in this tenant, read in the caller's transaction (a change
+/// that depends on it).
+pub async fn by_id_in(conn: &mut SqliteConnection, tenant: TenantId, id: UserId) -> sqlx::Result<Option<User>> {
+    sqlx::query_as!(
+        User,
+        r#"SELECT id AS "id!: UserId", tenant_id AS "tenant_id: TenantId", email, display_name, role AS "role: Role",
+               is_operator AS "is_operator: bool", session_epoch, deactivated_at
+           FROM users WHERE tenant_id = ? AND id = ?"#,
+        tenant,
+        id,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// How many active administrators the tenant has besides `id`. Read in the transaction
+/// that changes `id`, so two admins demoting each other at once cannot both succeed.
+pub async fn other_active_admins(conn: &mut SqliteConnection, tenant: TenantId, id: UserId) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"SELECT COUNT(*) AS "n!: i64" FROM users
+           WHERE tenant_id = ? AND id <> ? AND role = 'admin' AND deactivated_at IS NULL"#,
+        tenant,
+        id,
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Gives the account another role. Takes effect on its next request (every request reads
+/// the role afresh).
+pub async fn set_role(conn: &mut SqliteConnection, tenant: TenantId, id: UserId, role: Role) -> sqlx::Result<()> {
+    sqlx::query!("UPDATE users SET role = ? WHERE tenant_id = ? AND id = ?", role, tenant, id).execute(conn).await?;
+    Ok(())
+}
+
+/// Deactivates the account at `now` and ends every session of it (the epoch moves on).
+pub async fn deactivate(conn: &mut SqliteConnection, tenant: TenantId, id: UserId, now: i64) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE users SET deactivated_at = ?, session_epoch = session_epoch + 1
+         WHERE tenant_id = ? AND id = ? AND deactivated_at IS NULL",
+        now,
+        tenant,
+        id,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Lets a deactivated account sign in again.
+pub async fn reactivate(conn: &mut SqliteConnection, tenant: TenantId, id: UserId) -> sqlx::Result<()> {
+    sqlx::query!("UPDATE users SET deactivated_at = NULL WHERE tenant_id = ? AND id = ?", tenant, id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes the account. Its password resets go with it; the audit log keeps its entries
+/// (under the email they were written with) and invitations it sent stay valid.
+pub async fn remove(conn: &mut SqliteConnection, tenant: TenantId, id: UserId) -> sqlx::Result<bool> {
+    let done = sqlx::query!("DELETE FROM users WHERE tenant_id = ? AND id = ?", tenant, id).execute(conn).await?;
+    Ok(done.rows_affected() == 1)
 }

@@ -10,8 +10,9 @@ use axum::Router;
 use serde::Deserialize;
 
 use super::fields::FieldView;
-use super::{render, render_invalid, Chrome, Form};
+use super::{format_time, render, render_invalid, Chrome, Form};
 use crate::app::AppState;
+use crate::auth::extract::Member;
 use crate::auth::session::WebSession;
 use crate::auth::{password, token_hash};
 use crate::domain::account::{AccountEmail, ConsolePassword, DisplayName, MSG_EMAIL_TAKEN};
@@ -43,15 +44,66 @@ pub struct AcceptForm {
     password: String,
 }
 
-async fn open(state: &AppState, token: &str) -> Result<(Invitation, tenants::Tenant), AppError> {
-    let gone = AppError::Refused(StatusCode::GONE, MSG_INVITATION_GONE);
-    let invitation =
-        tokens::invitation_by_token(&state.db, &token_hash(token), state.clock.now()).await?.ok_or(gone)?;
-    let tenant = tenants::by_id(&state.db, invitation.tenant_id)
-        .await?
-        .filter(|t| !t.suspended)
-        .ok_or(AppError::Refused(StatusCode::GONE, MSG_INVITATION_GONE))?;
-    Ok((invitation, tenant))
+/// The invitation a token opens and its tenant, while it can be accepted.
+async fn open(state: &AppState, token: &str) -> Result<Option<(Invitation, tenants::Tenant)>, AppError> {
+    let Some(invitation) = tokens::invitation_by_token(&state.db, &token_hash(token), state.clock.now()).await? else {
+        return Ok(None);
+    };
+    let tenant = tenants::by_id(&state.db, invitation.tenant_id).await?.filter(|t| !t.suspended);
+    Ok(tenant.map(|t| (invitation, t)))
+}
+
+#[derive(Template)]
+#[template(path = "auth/invite_gone.html")]
+struct GonePage {
+    page: Chrome,
+    /// Why this link no longer works, when the token is one relaydesk made.
+    reason: Option<String>,
+    /// The organization it was for (not when unknown or suspended), and whether this
+    /// browser is signed in to it: the way back is its dashboard or its sign-in.
+    tenant: Option<(String, String)>,
+    signed_in: bool,
+}
+
+/// The page of a link that cannot be used (status 410): SPEC's sentence, why (used,
+/// withdrawn, replaced by a newer link, expired), and the way to the organization's
+/// sign-in or, for someone signed in to it, its dashboard.
+async fn gone(state: &AppState, session: &WebSession, token: &str) -> Result<Response, AppError> {
+    let link = tokens::invitation_link(&state.db, &token_hash(token)).await?;
+    let tenant = match &link {
+        Some(link) => tenants::by_id(&state.db, link.tenant_id).await?.filter(|t| !t.suspended),
+        None => None,
+    };
+    let (Some(link), Some(tenant)) = (link, tenant) else {
+        let page = GonePage { page: Chrome::bare("Invitation link"), reason: None, tenant: None, signed_in: false };
+        return Ok((StatusCode::GONE, render(&page)?).into_response());
+    };
+    let reason = if link.accepted_at.is_some() {
+        format!("It has already been used to join {}.", tenant.name)
+    } else if link.withdrawn_at.is_some() {
+        format!("It was withdrawn by {}.", tenant.name)
+    } else if link.voided_at.is_some() {
+        "A newer invitation link was made for this address: use the newest one you received.".to_owned()
+    } else {
+        format!("It expired on {}.", format_time(link.expires_at))
+    };
+    // Signed in to this organization (and still allowed to be): show its pages' navigation.
+    let here = match session.signed_in().await? {
+        Some(auth) if auth.tenant_id == tenant.id => users::by_id(&state.db, tenant.id, auth.user_id)
+            .await?
+            .filter(|u| u.session_epoch == auth.epoch && u.is_active()),
+        _ => None,
+    };
+    let signed_in = here.is_some();
+    let slug_and_name = (tenant.slug.clone(), tenant.name.clone());
+    let page = match here {
+        Some(user) => {
+            Member { tenant, user, session: session.clone() }.chrome("Invitation link", "invite-gone").await?
+        }
+        None => Chrome::visitor(session, &tenant, "Invitation link", "invite-gone").await?,
+    };
+    let page = GonePage { page, reason: Some(reason), tenant: Some(slug_and_name), signed_in };
+    Ok((StatusCode::GONE, render(&page)?).into_response())
 }
 
 async fn page(
@@ -87,7 +139,9 @@ pub async fn show(
     Path(token): Path<String>,
     session: WebSession,
 ) -> Result<Response, AppError> {
-    let (invitation, tenant) = open(&state, &token).await?;
+    let Some((invitation, tenant)) = open(&state, &token).await? else {
+        return gone(&state, &session, &token).await;
+    };
     render(&page(&session, token, &invitation, &tenant, &AcceptForm::default(), &FieldErrors::default()).await?)
 }
 
@@ -98,7 +152,9 @@ pub async fn accept(
     Form(form): Form<AcceptForm>,
 ) -> Result<Response, AppError> {
     let now = state.clock.now();
-    let (invitation, tenant) = open(&state, &token).await?;
+    let Some((invitation, tenant)) = open(&state, &token).await? else {
+        return gone(&state, &session, &token).await;
+    };
     let mut errors = FieldErrors::default();
     let name = errors.check("display_name", DisplayName::parse(&form.display_name));
     let password = errors.check("password", ConsolePassword::parse(&form.password, &invitation.email));
@@ -110,7 +166,8 @@ pub async fn accept(
     let role = invitation.role;
     let mut tx = store::begin_write(&state.db).await?;
     if !tokens::accept(&mut tx, invitation.id, now).await? {
-        return Err(AppError::Refused(StatusCode::GONE, MSG_INVITATION_GONE));
+        drop(tx);
+        return gone(&state, &session, &token).await;
     }
     let new = users::NewUser {
         tenant_id: tenant.id,

@@ -1,5 +1,9 @@
 //! Members and invitations (SPEC §5). Admins invite admins, organizers and users;
-//! organizers invite users. Admins can also make a password-reset link to share.
+//! organizers invite users; both withdraw the invitations they may make. Admins can also
+//! make a password-reset link to share, and change, deactivate, remove or unlock members
+//! (`actions`).
+
+mod actions;
 
 use askama::Template;
 use axum::extract::State;
@@ -14,7 +18,7 @@ use super::links::{can_email, invitation_mail, reset_mail};
 use super::{format_time, render, render_invalid, Chrome, Form};
 use crate::app::AppState;
 use crate::auth::extract::{Admin, Member, Organizer, PathId};
-use crate::auth::{random_token, token_hash};
+use crate::auth::{random_token, throttle, token_hash};
 use crate::domain::account::{AccountEmail, Role, MSG_EMAIL_TAKEN, MSG_ROLE};
 use crate::domain::{email, FieldErrors};
 use crate::error::AppError;
@@ -25,11 +29,13 @@ use crate::store::{self, audit, tokens, users, UserId};
 pub const MSG_ROLE_NOT_ALLOWED: &str = "Organizers can invite users only.";
 pub const MSG_RESET_LINK_NOT_ALLOWED: &str =
     "Reset links can be made for organizers and users only. Administrators reset their own password from the sign-in page.";
+pub const MSG_RESET_LINK_DEACTIVATED: &str =
+    "This account is deactivated. Reactivate it before making a password-reset link for it.";
 
-/// An admin may make reset links only for accounts with fewer rights: never for another
-/// admin or an operator, whose account would otherwise be theirs to take over.
+/// An admin may make reset links only for active accounts with fewer rights: never for
+/// another admin or an operator, whose account would otherwise be theirs to take over.
 fn may_get_reset_link(user: &users::User) -> bool {
-    user.role() < Role::Admin && !user.is_operator
+    user.role() < Role::Admin && !user.is_operator && user.is_active()
 }
 
 struct MemberRow {
@@ -39,6 +45,9 @@ struct MemberRow {
     role: &'static str,
     is_you: bool,
     can_reset: bool,
+    active: bool,
+    /// How long the account's sign-in stays locked after failed attempts, in words.
+    locked_for: Option<String>,
 }
 
 #[derive(Template)]
@@ -48,9 +57,12 @@ struct MembersPage {
     slug: String,
     rows: Vec<MemberRow>,
     is_admin: bool,
+    /// Why the change just asked for was refused (the page then answers 422).
+    error: Option<&'static str>,
 }
 
-pub async fn members(State(state): State<AppState>, Organizer(member): Organizer) -> Result<Response, AppError> {
+async fn members_page(state: &AppState, member: &Member, error: Option<&'static str>) -> Result<MembersPage, AppError> {
+    let now = state.clock.now();
     let rows = users::list(&state.db, member.tenant.id)
         .await?
         .into_iter()
@@ -59,17 +71,26 @@ pub async fn members(State(state): State<AppState>, Organizer(member): Organizer
             id: u.id.0,
             is_you: u.id == member.user.id,
             role: u.role().label(),
+            active: u.is_active(),
+            locked_for: state
+                .throttle
+                .locked_for(&throttle::account_key_for(member.tenant.id, &u.email), now)
+                .map(|wait| crate::words::count(wait.as_secs().div_ceil(60).max(1), "minute")),
             name: u.display_name,
             email: u.email,
         })
         .collect();
-    let page = MembersPage {
+    Ok(MembersPage {
         page: member.chrome("Members", "members").await?,
         slug: member.tenant.slug.clone(),
         rows,
         is_admin: member.user.role() == Role::Admin,
-    };
-    render(&page)
+        error,
+    })
+}
+
+pub async fn members(State(state): State<AppState>, Organizer(member): Organizer) -> Result<Response, AppError> {
+    render(&members_page(&state, &member, None).await?)
 }
 
 /// `POST /t/{slug}/members/{id}/reset-link`: a reset link for the admin to share.
@@ -80,6 +101,9 @@ pub async fn reset_link(
 ) -> Result<Response, AppError> {
     let now = state.clock.now();
     let user = users::by_id(&state.db, member.tenant.id, UserId(id)).await?.ok_or(AppError::NotFound)?;
+    if !user.is_active() {
+        return Err(AppError::Refused(StatusCode::UNPROCESSABLE_ENTITY, MSG_RESET_LINK_DEACTIVATED));
+    }
     if !may_get_reset_link(&user) {
         return Err(AppError::Refused(StatusCode::FORBIDDEN, MSG_RESET_LINK_NOT_ALLOWED));
     }
@@ -238,6 +262,69 @@ pub async fn regenerate(
     send_invitation(&state, &member, &invitation.email, role, AuditAction::InvitationRegenerated).await
 }
 
+#[derive(Template)]
+#[template(path = "members/withdraw.html")]
+struct WithdrawPage {
+    page: Chrome,
+    slug: String,
+    id: i64,
+    email: String,
+    role: &'static str,
+    /// Whether its email may still be waiting to be sent.
+    emailed: bool,
+}
+
+/// The open invitation `id`, if this member may make (and so withdraw) one like it.
+async fn withdrawable(state: &AppState, member: &Member, id: i64) -> Result<tokens::Invitation, AppError> {
+    let invitation = tokens::invitation(&state.db, member.tenant.id, id).await?.ok_or(AppError::NotFound)?;
+    if !invitable(member).contains(&invitation.role) {
+        return Err(AppError::Forbidden);
+    }
+    Ok(invitation)
+}
+
+/// `GET /t/{slug}/invitations/{id}/withdraw`: asks first.
+pub async fn withdraw_form(
+    State(state): State<AppState>,
+    Organizer(member): Organizer,
+    PathId(id): PathId,
+) -> Result<Response, AppError> {
+    let invitation = withdrawable(&state, &member, id).await?;
+    let mut conn = state.db.acquire().await?;
+    let page = WithdrawPage {
+        page: member.chrome(format!("Withdraw the invitation to {}", invitation.email), "invitations").await?,
+        slug: member.tenant.slug.clone(),
+        id: invitation.id,
+        role: invitation.role.label(),
+        emailed: can_email(&mut conn, &member.tenant).await?,
+        email: invitation.email,
+    };
+    render(&page)
+}
+
+/// `POST /t/{slug}/invitations/{id}/withdraw`: the link stops working, and its email is
+/// not sent if it is still waiting.
+pub async fn withdraw(
+    State(state): State<AppState>,
+    Organizer(member): Organizer,
+    PathId(id): PathId,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    let invitation = withdrawable(&state, &member, id).await?;
+    let mut tx = store::begin_write(&state.db).await?;
+    if !tokens::withdraw(&mut tx, member.tenant.id, invitation.id, now).await? {
+        return Err(AppError::NotFound);
+    }
+    let detail = format!("{} as {}", invitation.email, invitation.role.as_str());
+    audit::record(&mut tx, member.tenant.id, member.actor(), AuditAction::InvitationWithdrawn, &detail, now).await?;
+    tx.commit().await?;
+    member
+        .session
+        .flash_ok(format!("Withdrew the invitation to {}. Its link no longer works.", invitation.email))
+        .await?;
+    Ok(Redirect::to(&format!("/t/{}/invitations", member.tenant.slug)).into_response())
+}
+
 /// Creates the invitation (voiding an older one for the address) and, in the same
 /// transaction, its email in the outbox; or shows the link once when email is off.
 async fn send_invitation(
@@ -296,7 +383,9 @@ pub async fn queue_reset(
     email: &str,
 ) -> Result<bool, AppError> {
     let now = state.clock.now();
-    let Some(user) = users::by_email(&state.db, tenant.id, email).await? else { return Ok(false) };
+    let Some(user) = users::by_email(&state.db, tenant.id, email).await?.filter(users::User::is_active) else {
+        return Ok(false);
+    };
     let token = random_token();
     let url = state.config.link(&format!("/t/{}/password/reset/{token}", tenant.slug));
     let mut tx = store::begin_write(&state.db).await?;
@@ -320,4 +409,6 @@ pub fn routes() -> Router<AppState> {
         .route("/t/{slug}/members/{id}/reset-link", post(reset_link))
         .route("/t/{slug}/invitations", get(invitations).post(invite))
         .route("/t/{slug}/invitations/{id}/regenerate", post(regenerate))
+        .route("/t/{slug}/invitations/{id}/withdraw", get(withdraw_form).post(withdraw))
+        .merge(actions::routes())
 }

@@ -13,12 +13,13 @@ use serde::Deserialize;
 use super::{render, Chrome, Form, Query};
 use crate::app::AppState;
 use crate::auth::extract::{Member, PathTenant};
-use crate::auth::password;
 use crate::auth::session::WebSession;
+use crate::auth::{password, throttle};
+use crate::domain::account::{AccountEmail, MSG_DEACTIVATED};
 use crate::error::AppError;
 use crate::store::audit::{self, Actor, AuditAction};
 use crate::store::tenants::Tenant;
-use crate::store::users;
+use crate::store::{self, users};
 
 /// The one answer for an unknown email and a wrong password (SPEC §7).
 pub const MSG_INCORRECT: &str = "Incorrect email or password.";
@@ -76,7 +77,7 @@ pub async fn submit(
 ) -> Result<Response, AppError> {
     let now = state.clock.now();
     let email = form.email.trim().to_lowercase();
-    let account = format!("{}:{email}", tenant.id.0);
+    let account = throttle::account_key_for(tenant.id, &email);
     let client = client.ip().to_string();
     let refuse = |status: StatusCode, message: String| {
         let (tenant, session, form) = (&tenant, &session, &form);
@@ -100,12 +101,21 @@ pub async fn submit(
         None => (None, None),
     };
     let matches = password::verify(&form.password, hash).await;
-    let Some(user) = user.filter(|_| matches) else {
-        state.throttle.fail(&account, &client, now);
+    let Some(user) = user.as_ref().filter(|_| matches).cloned() else {
+        let locked = state.throttle.fail(&account, &client, now);
+        record_failure(&state, &tenant, user.as_ref(), &form.email, &client, locked, now).await?;
         return refuse(StatusCode::UNPROCESSABLE_ENTITY, MSG_INCORRECT.into()).await;
     };
     if tenant.suspended {
         return refuse(StatusCode::FORBIDDEN, MSG_SUSPENDED.into()).await;
+    }
+    if !user.is_active() {
+        // Said only to someone who knows the password; it does not count as a failure.
+        let mut conn = state.db.acquire().await?;
+        let actor = Actor { id: Some(user.id), label: &user.email };
+        let detail = format!("account deactivated; from {client}");
+        audit::record(&mut conn, tenant.id, actor, AuditAction::UserSignInFailed, &detail, now).await?;
+        return refuse(StatusCode::FORBIDDEN, MSG_DEACTIVATED.into()).await;
     }
     state.throttle.succeed(&account);
     session.sign_in(&user, now).await?;
@@ -120,6 +130,39 @@ pub async fn submit(
     )
     .await?;
     Ok(Redirect::to(&safe_next(&tenant.slug, &form.next)).into_response())
+}
+
+/// Puts a failed sign-in in the tenant's audit log, and the lockout when this failure
+/// caused one. Never the password: only who it was for and where it came from. An address
+/// that is no account here is named only when it is an email address at all (people do
+/// type their password into the email field).
+async fn record_failure(
+    state: &AppState,
+    tenant: &Tenant,
+    user: Option<&users::User>,
+    typed_email: &str,
+    client: &str,
+    locked: bool,
+    now: i64,
+) -> Result<(), AppError> {
+    let (label, why) = match user {
+        Some(user) => (user.email.clone(), "wrong password"),
+        None => {
+            let shown = AccountEmail::parse(typed_email).map(|e| e.as_str().to_owned());
+            (shown.unwrap_or_else(|_| "(not an email address)".to_owned()), "no such account")
+        }
+    };
+    let actor = || Actor { id: user.map(|u| u.id), label: &label };
+    let mut tx = store::begin_write(&state.db).await?;
+    let detail = format!("{why}; from {client}");
+    audit::record(&mut tx, tenant.id, actor(), AuditAction::UserSignInFailed, &detail, now).await?;
+    if locked {
+        let window = crate::words::duration(throttle::WINDOW);
+        let detail = format!("{} failed sign-ins within {window}; the last from {client}", throttle::PER_ACCOUNT);
+        audit::record(&mut tx, tenant.id, actor(), AuditAction::UserLockedOut, &detail, now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Only a path inside this tenant's own pages; anything else goes to the dashboard.

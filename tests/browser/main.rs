@@ -29,6 +29,7 @@ mod access;
 mod email_switch;
 mod first_run;
 mod invitations;
+mod members;
 mod password_reset;
 mod profiles;
 mod sign_in;
@@ -57,6 +58,9 @@ fn trials() -> Vec<Trial> {
         trial!(first_run::setup_shows_each_error_beside_its_field),
         trial!(invitations::an_invited_person_accepts_from_the_email_and_is_signed_in),
         trial!(invitations::with_email_off_the_invitation_link_is_shown_once_to_share),
+        trial!(members::an_admin_changes_deactivates_and_removes_a_member_confirming_in_dialogs),
+        trial!(members::the_last_admin_is_told_why_they_cannot_leave),
+        trial!(members::an_invitation_is_withdrawn_after_confirming_and_its_link_says_so),
         trial!(password_reset::a_forgotten_password_is_reset_from_the_emailed_link),
         trial!(profiles::a_new_profile_shows_its_errors_and_once_fixed_is_the_default),
         trial!(profiles::choosing_ms_graph_shows_its_fields_and_switching_back_restores_smtp),

@@ -11,12 +11,15 @@ mod smtp_server;
 mod wait;
 
 mod admin;
+mod audit;
 mod cli;
 mod csrf;
 mod first_run;
 mod graph;
+mod invitations;
 mod isolation;
 mod limits;
+mod members;
 mod outbox;
 mod pages;
 mod profile_form;

@@ -22,7 +22,11 @@ enum Id {
     None,
     Profile,
     User,
+    /// A member made for this one request (removing or deactivating one is lasting).
+    Spare,
     Invitation,
+    /// An invitation made for this one request (withdrawing one is lasting).
+    FreshInvitation,
     Outbox,
 }
 
@@ -39,7 +43,17 @@ const ROUTES: &[Route] = &[
     ("GET", "/t/acme/invitations", Id::None, Access::Organizer, &[]),
     ("POST", "/t/acme/invitations", Id::None, Access::Organizer, &[("email", "not an email")]),
     ("POST", "/t/acme/invitations/{id}/regenerate", Id::Invitation, Access::Organizer, &[]),
+    ("GET", "/t/acme/invitations/{id}/withdraw", Id::Invitation, Access::Organizer, &[]),
+    ("POST", "/t/acme/invitations/{id}/withdraw", Id::FreshInvitation, Access::Organizer, &[]),
     ("POST", "/t/acme/members/{id}/reset-link", Id::User, Access::Admin, &[]),
+    ("GET", "/t/acme/members/{id}/role", Id::User, Access::Admin, &[]),
+    ("POST", "/t/acme/members/{id}/role", Id::User, Access::Admin, &[("role", "bogus")]),
+    ("GET", "/t/acme/members/{id}/deactivate", Id::User, Access::Admin, &[]),
+    ("POST", "/t/acme/members/{id}/deactivate", Id::Spare, Access::Admin, &[]),
+    ("POST", "/t/acme/members/{id}/reactivate", Id::Spare, Access::Admin, &[]),
+    ("GET", "/t/acme/members/{id}/remove", Id::User, Access::Admin, &[]),
+    ("POST", "/t/acme/members/{id}/remove", Id::Spare, Access::Admin, &[]),
+    ("POST", "/t/acme/members/{id}/unlock", Id::User, Access::Admin, &[]),
     ("GET", "/t/acme/smtp", Id::None, Access::Organizer, &[]),
     ("GET", "/t/acme/smtp/new", Id::None, Access::Admin, &[]),
     ("POST", "/t/acme/smtp", Id::None, Access::Admin, &[("name", "bad name")]),
@@ -56,6 +70,7 @@ const ROUTES: &[Route] = &[
     ("POST", "/t/acme/settings/email", Id::None, Access::Admin, &[]),
     ("POST", "/t/acme/settings/credential-policy", Id::None, Access::Admin, &[("policy", "bogus")]),
     ("GET", "/t/acme/audit", Id::None, Access::Admin, &[]),
+    ("GET", "/t/acme/audit/export.csv", Id::None, Access::Admin, &[]),
     ("GET", "/t/acme/email-log", Id::None, Access::Admin, &[]),
     ("POST", "/t/acme/email-log/{id}/retry", Id::Outbox, Access::Admin, &[]),
 ];
@@ -74,8 +89,8 @@ impl Ids {
         match id {
             Id::None => String::new(),
             Id::Profile => self.profile.to_string(),
-            Id::User => self.user.to_string(),
-            Id::Invitation => self.invitation.to_string(),
+            Id::User | Id::Spare => self.user.to_string(),
+            Id::Invitation | Id::FreshInvitation => self.invitation.to_string(),
             Id::Outbox => self.outbox.to_string(),
         }
     }
@@ -124,12 +139,28 @@ async fn objects(app: &TestApp, slug: &str, tenant: relaydesk::store::TenantId, 
     }
 }
 
+/// The newest invitation of the tenant that is still open.
 async fn newest_invitation(app: &TestApp, tenant: relaydesk::store::TenantId) -> i64 {
-    sqlx::query_scalar("SELECT MAX(id) FROM invitations WHERE tenant_id = ?")
+    sqlx::query_scalar("SELECT MAX(id) FROM invitations WHERE tenant_id = ? AND voided_at IS NULL")
         .bind(tenant.0)
         .fetch_one(&app.db)
         .await
         .unwrap()
+}
+
+/// A new user of acme, for a request that removes or deactivates one.
+async fn spare_member(app: &TestApp, n: usize) -> i64 {
+    let email = format!("spare{n}@acme.test");
+    app.add_user(&email, "spare's long password", Role::User, false).await;
+    sqlx::query_scalar("SELECT id FROM users WHERE email = ?").bind(&email).fetch_one(&app.db).await.unwrap()
+}
+
+/// A new invitation of acme (role user, which organizers may withdraw), as its admin makes one.
+async fn fresh_invitation(app: &TestApp, n: usize) -> i64 {
+    let email = format!("fresh{n}@acme.test");
+    let res = app.post("/t/acme/invitations", &[("email", &email), ("role", "user")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "invitation for {email}");
+    newest_invitation(app, app.tenant).await
 }
 
 #[tokio::test]
@@ -160,10 +191,17 @@ async fn every_route_answers_each_role_as_its_extractor_says() {
     let roles = [(Access::Member, &ulf), (Access::Organizer, &olga), (Access::Admin, &app)];
     let anonymous = app.share();
 
+    let mut made = 0;
     for &(method, template, id, needs, fields) in ROUTES {
         for (has, member) in &roles {
             // Regenerating voids the invitation it was given: each turn takes the newest.
-            let ids = Ids { invitation: newest_invitation(&app, app.tenant).await, ..acme };
+            let mut ids = Ids { invitation: newest_invitation(&app, app.tenant).await, ..acme };
+            made += 1;
+            match id {
+                Id::Spare => ids.user = spare_member(&app, made).await,
+                Id::FreshInvitation => ids.invitation = fresh_invitation(&app, made).await,
+                _ => {}
+            }
             let path = template.replace("{id}", &ids.of(id));
             let res = request(member, method, &path, fields).await;
             let status = res.status();
