@@ -52,11 +52,15 @@ pub enum AuditAction {
     ResetLinkMade,
     #[sqlx(rename = "reset.used")]
     ResetUsed,
+    #[sqlx(rename = "reset.not_emailed")]
+    ResetNotEmailed,
+    #[sqlx(rename = "settings.time_zone")]
+    TimeZoneChanged,
 }
 
 impl AuditAction {
     /// Every action, in the order the audit page's descriptions were written.
-    pub const ALL: [AuditAction; 24] = [
+    pub const ALL: [AuditAction; 26] = [
         AuditAction::TenantCreated,
         AuditAction::TenantRenamed,
         AuditAction::TenantSuspended,
@@ -81,6 +85,8 @@ impl AuditAction {
         AuditAction::ResetRequested,
         AuditAction::ResetLinkMade,
         AuditAction::ResetUsed,
+        AuditAction::ResetNotEmailed,
+        AuditAction::TimeZoneChanged,
     ];
 
     /// The stable code stored in `audit_log.action` (and shown for people who search or
@@ -111,6 +117,8 @@ impl AuditAction {
             AuditAction::ResetRequested => "reset.requested",
             AuditAction::ResetLinkMade => "reset.link_made",
             AuditAction::ResetUsed => "reset.used",
+            AuditAction::ResetNotEmailed => "reset.not_emailed",
+            AuditAction::TimeZoneChanged => "settings.time_zone",
         }
     }
 
@@ -146,6 +154,8 @@ impl AuditAction {
             AuditAction::ResetRequested => "Asked for a password reset",
             AuditAction::ResetLinkMade => "Made a password-reset link",
             AuditAction::ResetUsed => "Reset their password",
+            AuditAction::ResetNotEmailed => "Asked for a password reset while email was off (no link was sent)",
+            AuditAction::TimeZoneChanged => "Changed the time zone",
         }
     }
 }

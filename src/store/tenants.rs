@@ -4,6 +4,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 
 use super::TenantId;
 use crate::domain::account::{TenantName, TenantSlug};
+use crate::domain::time_zone::Zone;
 
 /// A tenant as the console needs it.
 #[derive(Debug, Clone)]
@@ -14,6 +15,8 @@ pub struct Tenant {
     pub suspended: bool,
     pub email_enabled: bool,
     pub credential_policy: String,
+    /// The IANA name of the zone its pages show times in (see [`Tenant::zone`]).
+    pub time_zone: String,
     pub created_at: i64,
 }
 
@@ -22,6 +25,12 @@ impl Tenant {
     pub fn policy(&self) -> crate::domain::smtp::CredentialPolicy {
         crate::domain::smtp::CredentialPolicy::parse(&self.credential_policy).unwrap_or_default()
     }
+
+    /// The zone its pages show times in; UTC if the stored name is not one relaydesk knows
+    /// (a zone removed from a later time zone database, say).
+    pub fn zone(&self) -> Zone {
+        Zone::parse(&self.time_zone).unwrap_or_default()
+    }
 }
 
 /// The tenant with this slug, if any.
@@ -29,7 +38,7 @@ pub async fn by_slug(pool: &SqlitePool, slug: &str) -> sqlx::Result<Option<Tenan
     sqlx::query_as!(
         Tenant,
         r#"SELECT id AS "id!: TenantId", slug, name, suspended AS "suspended: bool",
-               email_enabled AS "email_enabled: bool", credential_policy, created_at
+               email_enabled AS "email_enabled: bool", credential_policy, time_zone, created_at
            FROM tenants WHERE slug = ?"#,
         slug,
     )
@@ -42,7 +51,7 @@ pub async fn all(pool: &SqlitePool) -> sqlx::Result<Vec<Tenant>> {
     sqlx::query_as!(
         Tenant,
         r#"SELECT id AS "id!: TenantId", slug, name, suspended AS "suspended: bool",
-               email_enabled AS "email_enabled: bool", credential_policy, created_at
+               email_enabled AS "email_enabled: bool", credential_policy, time_zone, created_at
            FROM tenants ORDER BY slug"#,
     )
     .fetch_all(pool)
@@ -92,7 +101,7 @@ pub async fn by_id(pool: &SqlitePool, id: TenantId) -> sqlx::Result<Option<Tenan
     sqlx::query_as!(
         Tenant,
         r#"SELECT id AS "id!: TenantId", slug, name, suspended AS "suspended: bool",
-               email_enabled AS "email_enabled: bool", credential_policy, created_at
+               email_enabled AS "email_enabled: bool", credential_policy, time_zone, created_at
            FROM tenants WHERE id = ?"#,
         id,
     )
@@ -152,6 +161,14 @@ pub async fn set_credential_policy(
 ) -> sqlx::Result<()> {
     let policy = policy.as_str();
     sqlx::query!("UPDATE tenants SET credential_policy = ? WHERE id = ?", policy, id).execute(conn).await?;
+    Ok(())
+}
+
+/// Sets the zone the tenant's pages show times in. Takes the caller's transaction (the
+/// audit entry goes in the same one).
+pub async fn set_time_zone(conn: &mut SqliteConnection, id: TenantId, zone: &Zone) -> sqlx::Result<()> {
+    let name = zone.as_str();
+    sqlx::query!("UPDATE tenants SET time_zone = ? WHERE id = ?", name, id).execute(conn).await?;
     Ok(())
 }
 

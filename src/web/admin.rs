@@ -44,12 +44,14 @@ async fn admin_page(
     errors: FieldErrors,
 ) -> Result<AdminPage, AppError> {
     let counts = tenants::member_counts(&state.db).await?;
+    // The operator's own organization's zone, like every page they see.
+    let zone = op.0.tenant.zone();
     let rows = tenants::all(&state.db)
         .await?
         .into_iter()
         .map(|t| Row {
             members: counts.iter().find(|(id, _)| *id == t.id).map_or(0, |(_, n)| *n),
-            created: format_time(t.created_at),
+            created: format_time(t.created_at, &zone),
             is_own: t.id == op.0.tenant.id,
             slug: t.slug,
             name: t.name,

@@ -39,11 +39,12 @@ struct AuditPage {
 }
 
 pub async fn show(State(state): State<AppState>, Admin(member): Admin) -> Result<Response, AppError> {
+    let zone = member.tenant.zone();
     let rows = audit::recent(&state.db, member.tenant.id, SHOWN)
         .await?
         .into_iter()
         .map(|e| Row {
-            when: format_time(e.created_at),
+            when: format_time(e.created_at, &zone),
             actor: e.actor,
             what: describe(&e.action),
             action: e.action,

@@ -13,6 +13,7 @@ mod wait;
 mod admin;
 mod cli;
 mod csrf;
+mod email_log;
 mod first_run;
 mod graph;
 mod isolation;

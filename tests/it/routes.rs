@@ -55,8 +55,10 @@ const ROUTES: &[Route] = &[
     ("GET", "/t/acme/settings", Id::None, Access::Admin, &[]),
     ("POST", "/t/acme/settings/email", Id::None, Access::Admin, &[]),
     ("POST", "/t/acme/settings/credential-policy", Id::None, Access::Admin, &[("policy", "bogus")]),
+    ("POST", "/t/acme/settings/time-zone", Id::None, Access::Admin, &[("time_zone", "Mars/Olympus")]),
     ("GET", "/t/acme/audit", Id::None, Access::Admin, &[]),
     ("GET", "/t/acme/email-log", Id::None, Access::Admin, &[]),
+    ("GET", "/t/acme/email-log/{id}", Id::Outbox, Access::Admin, &[]),
     ("POST", "/t/acme/email-log/{id}/retry", Id::Outbox, Access::Admin, &[]),
 ];
 

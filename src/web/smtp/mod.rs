@@ -47,7 +47,7 @@ struct TestResult {
 }
 
 impl Row {
-    fn of(p: &Profile) -> Row {
+    fn of(p: &Profile, zone: &crate::domain::time_zone::Zone) -> Row {
         let (endpoint, security) = match &p.settings.transport {
             Transport::Generic(g) if g.security == Security::None && g.auth.is_some() => {
                 (format!("{}:{}", g.host, g.port), "None: the password is sent unencrypted")
@@ -55,8 +55,11 @@ impl Row {
             Transport::Generic(g) => (format!("{}:{}", g.host, g.port), g.security.label()),
             Transport::Graph(g) => (g.username.as_str().to_owned(), "HTTPS"),
         };
-        let test =
-            p.last_test.as_ref().map(|t| TestResult { ok: t.ok, when: format_time(t.at), message: t.message.clone() });
+        let test = p.last_test.as_ref().map(|t| TestResult {
+            ok: t.ok,
+            when: format_time(t.at, zone),
+            message: t.message.clone(),
+        });
         Row {
             id: p.id.0,
             name: p.settings.name.to_string(),
