@@ -26,6 +26,7 @@ mod steps;
 mod wait;
 
 mod access;
+mod email_log;
 mod email_switch;
 mod first_run;
 mod invitations;
@@ -52,6 +53,7 @@ fn trials() -> Vec<Trial> {
         trial!(access::the_profile_list_and_edit_form_fit_a_360px_screen),
         trial!(access::tab_reaches_the_sign_in_fields_and_enter_signs_in),
         trial!(access::the_actions_menu_of_a_single_profile_is_not_clipped_by_the_table),
+        trial!(email_log::retry_now_updates_the_row_without_reloading_the_page),
         trial!(email_switch::email_can_be_turned_on_only_once_there_is_a_default_profile),
         trial!(first_run::first_run_setup_creates_the_organization_and_signs_in),
         trial!(first_run::setup_shows_each_error_beside_its_field),

@@ -26,3 +26,4 @@ mod sending;
 mod sessions;
 mod sign_in;
 mod smtp;
+mod time_zones;
