@@ -5,7 +5,7 @@ pub mod admin;
 pub mod audit;
 pub mod dashboard;
 pub mod email_log;
-mod error_page;
+pub mod error_page;
 pub mod fields;
 pub mod home;
 pub mod invite;

@@ -14,6 +14,7 @@ mod admin;
 mod cli;
 mod csrf;
 mod email_log;
+mod error_pages;
 mod first_run;
 mod graph;
 mod isolation;
