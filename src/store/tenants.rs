@@ -220,3 +220,32 @@ pub async fn progress(pool: &SqlitePool, id: TenantId) -> sqlx::Result<Progress>
     .fetch_one(pool)
     .await
 }
+
+/// A member who asked for a password reset while the tenant could not send email, and has
+/// had no reset link since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsentReset {
+    pub email: String,
+    /// When they last asked.
+    pub asked_at: i64,
+}
+
+/// The tenant's unanswered password-reset requests made since `since` while email was off
+/// (read from the audit log, where each is recorded), the latest first. A request counts as
+/// answered once a reset link was made for that member after it.
+pub async fn unsent_resets(pool: &SqlitePool, id: TenantId, since: i64) -> sqlx::Result<Vec<UnsentReset>> {
+    sqlx::query_as!(
+        UnsentReset,
+        r#"SELECT q.email AS "email!", q.asked_at AS "asked_at!: i64"
+           FROM (SELECT u.id AS user_id, u.email, MAX(a.created_at) AS asked_at
+                 FROM audit_log a JOIN users u ON u.id = a.actor_id AND u.tenant_id = a.tenant_id
+                 WHERE a.tenant_id = ?1 AND a.action = 'reset.not_emailed' AND a.created_at >= ?2
+                 GROUP BY u.id) q
+           WHERE NOT EXISTS (SELECT 1 FROM password_resets r WHERE r.user_id = q.user_id AND r.created_at >= q.asked_at)
+           ORDER BY q.asked_at DESC, q.email"#,
+        id,
+        since,
+    )
+    .fetch_all(pool)
+    .await
+}

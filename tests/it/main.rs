@@ -16,6 +16,7 @@ mod csrf;
 mod email_log;
 mod error_pages;
 mod first_run;
+mod forgot_email_off;
 mod graph;
 mod isolation;
 mod limits;
