@@ -198,8 +198,22 @@ function enhanceRetry(form) {
   });
 }
 
+// The operator's new-organization form: the name and password of the first administrator
+// are asked only when the operator chooses them (not when the administrator is invited).
+function enhanceNewTenantForm(form) {
+  const fields = form.querySelector("[data-password-fields]");
+  const invite = form.querySelector("#first_admin-invite");
+  if (!fields || !invite) return;
+  const update = () => {
+    fields.hidden = invite.checked;
+  };
+  form.querySelectorAll("input[name=first_admin]").forEach((radio) => radio.addEventListener("change", update));
+  update();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   enhanceDialogLinks();
+  document.querySelectorAll("form#new-tenant-form").forEach(enhanceNewTenantForm);
   document.querySelectorAll("form[data-retry]").forEach(enhanceRetry);
   // Move focus to the error summary after a failed submit, so it is announced.
   const summary = document.querySelector(".error-summary[tabindex]");

@@ -30,6 +30,7 @@ mod email_log;
 mod email_switch;
 mod first_run;
 mod invitations;
+mod operator;
 mod password_reset;
 mod profiles;
 mod sign_in;
@@ -59,6 +60,7 @@ fn trials() -> Vec<Trial> {
         trial!(first_run::setup_shows_each_error_beside_its_field),
         trial!(invitations::an_invited_person_accepts_from_the_email_and_is_signed_in),
         trial!(invitations::with_email_off_the_invitation_link_is_shown_once_to_share),
+        trial!(operator::suspending_an_organization_asks_for_confirmation),
         trial!(password_reset::a_forgotten_password_is_reset_from_the_emailed_link),
         trial!(profiles::a_new_profile_shows_its_errors_and_once_fixed_is_the_default),
         trial!(profiles::choosing_ms_graph_shows_its_fields_and_switching_back_restores_smtp),

@@ -205,3 +205,37 @@ async fn every_route_answers_each_role_as_its_extractor_says() {
         .unwrap();
     assert_eq!(name, "globex_main");
 }
+
+/// The operator's pages: what they change is named by a short name in the path.
+const OPERATOR_ROUTES: &[(&str, &str, &[(&str, &str)])] = &[
+    ("GET", "/admin", &[]),
+    ("POST", "/admin/tenants", &[("slug", "Bad Slug")]),
+    ("POST", "/admin/tenants/globex/rename", &[("name", "")]),
+    ("GET", "/admin/tenants/globex/suspend", &[]),
+    ("POST", "/admin/tenants/globex/suspend", &[]),
+];
+
+#[tokio::test]
+async fn the_operators_routes_answer_404_to_everyone_else() {
+    let app = spawn_app().await;
+    app.sign_in_admin().await;
+    app.add_user("olivia@acme.test", "olivia's long password", Role::Admin, true).await;
+    app.add_tenant("globex", "Globex Corp", "hank@globex.test", "hank's long password").await;
+    let operator = app.share();
+    assert_eq!(operator.sign_in("olivia@acme.test", "olivia's long password").await.status(), StatusCode::SEE_OTHER);
+    let hank = app.share();
+    assert_eq!(
+        hank.sign_in_to("globex", "hank@globex.test", "hank's long password").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let anonymous = app.share();
+    for &(method, path, fields) in OPERATOR_ROUTES {
+        for (who, visitor) in [("nobody", &anonymous), ("acme's admin", &app), ("globex's admin", &hank)] {
+            let res = request(visitor, method, path, fields).await;
+            assert_eq!(res.status(), StatusCode::NOT_FOUND, "{method} {path} as {who}");
+        }
+        let res = request(&operator, method, path, fields).await;
+        let status = res.status();
+        assert!(status != StatusCode::FORBIDDEN && status != StatusCode::NOT_FOUND, "{method} {path}: {status}");
+    }
+}
