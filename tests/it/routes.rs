@@ -206,8 +206,11 @@ async fn every_route_answers_each_role_as_its_extractor_says() {
     assert_eq!(name, "globex_main");
 }
 
+/// An operator's route: method, path, fields.
+type OperatorRoute = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+
 /// The operator's pages: what they change is named by a short name in the path.
-const OPERATOR_ROUTES: &[(&str, &str, &[(&str, &str)])] = &[
+const OPERATOR_ROUTES: &[OperatorRoute] = &[
     ("GET", "/admin", &[]),
     ("POST", "/admin/tenants", &[("slug", "Bad Slug")]),
     ("POST", "/admin/tenants/globex/rename", &[("name", "")]),
