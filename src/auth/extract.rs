@@ -173,6 +173,27 @@ macro_rules! at_least {
 at_least!(Admin, Role::Admin);
 at_least!(Organizer, Role::Organizer);
 
+/// The member this session is signed in as, whatever page is asked for (an error page
+/// that leads back to their organization); `None` when nobody is, or the sign-in no longer
+/// holds (past the session limits, reset since, the organization suspended). Changes
+/// nothing: unlike [`Member`], it does not sign a stale session out.
+pub async fn session_member<S: AuthState>(session: WebSession, state: &S) -> Result<Option<Member>, AppError> {
+    let Some(auth) = session.signed_in().await? else {
+        return Ok(None);
+    };
+    let db = state.db();
+    let Some(tenant) = tenants::by_id(&db, auth.tenant_id).await? else {
+        return Ok(None);
+    };
+    let user = users::by_id(&db, tenant.id, auth.user_id).await?;
+    Ok(match user {
+        Some(user) if !too_old(state, auth.at) && user.session_epoch == auth.epoch && user.is_active() && !tenant.suspended => {
+            Some(Member { tenant, user, session })
+        }
+        _ => None,
+    })
+}
+
 /// A signed-in operator (SPEC §1). Anyone else gets 404, so `/admin` is not advertised.
 pub struct Operator(pub Member);
 

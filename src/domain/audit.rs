@@ -71,11 +71,15 @@ pub enum AuditAction {
     ResetLinkMade,
     #[sqlx(rename = "reset.used")]
     ResetUsed,
+    #[sqlx(rename = "reset.not_emailed")]
+    ResetNotEmailed,
+    #[sqlx(rename = "settings.time_zone")]
+    TimeZoneChanged,
 }
 
 impl AuditAction {
     /// Every action, in the order the audit page's descriptions were written.
-    pub const ALL: [AuditAction; 32] = [
+    pub const ALL: [AuditAction; 34] = [
         AuditAction::TenantCreated,
         AuditAction::TenantRenamed,
         AuditAction::TenantSuspended,
@@ -108,6 +112,8 @@ impl AuditAction {
         AuditAction::ResetRequested,
         AuditAction::ResetLinkMade,
         AuditAction::ResetUsed,
+        AuditAction::ResetNotEmailed,
+        AuditAction::TimeZoneChanged,
     ];
 
     /// The stable code stored in `audit_log.action` (and shown for people who search or
@@ -146,6 +152,8 @@ impl AuditAction {
             AuditAction::ResetRequested => "reset.requested",
             AuditAction::ResetLinkMade => "reset.link_made",
             AuditAction::ResetUsed => "reset.used",
+            AuditAction::ResetNotEmailed => "reset.not_emailed",
+            AuditAction::TimeZoneChanged => "settings.time_zone",
         }
     }
 
@@ -189,6 +197,8 @@ impl AuditAction {
             AuditAction::ResetRequested => "Asked for a password reset",
             AuditAction::ResetLinkMade => "Made a password-reset link",
             AuditAction::ResetUsed => "Reset their password",
+            AuditAction::ResetNotEmailed => "Asked for a password reset while email was off (no link was sent)",
+            AuditAction::TimeZoneChanged => "Changed the time zone",
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod email;
 pub mod smtp;
 pub mod smtp_password;
 pub mod text;
+pub mod time_zone;
 
 /// The messages of a form that failed its rules, by field name, in the order the rules
 /// ran (the form's order), so the summary at the top reads like the form.

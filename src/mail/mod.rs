@@ -30,6 +30,9 @@ pub struct Mailer {
     pub send_timeout: Duration,
 }
 
+/// What the email log shows as Microsoft Graph's reply to a message it took.
+pub const GRAPH_ACCEPTED: &str = "Accepted by Microsoft Graph";
+
 /// How a profile sends, its secrets opened.
 pub type Route = Transport<SecretString>;
 
@@ -60,8 +63,8 @@ impl Sender {
     }
 
     /// Sends one email, the whole exchange bounded by `mailer.send_timeout` (lettre bounds
-    /// only the connect).
-    pub async fn send(&self, mailer: &Mailer, mail: &Outgoing) -> Result<(), SendError> {
+    /// only the connect). Returns the server's final reply (`250 2.0.0 Ok: queued as …`).
+    pub async fn send(&self, mailer: &Mailer, mail: &Outgoing) -> Result<String, SendError> {
         let limit = mailer.send_timeout;
         match tokio::time::timeout(limit, self.send_unbounded(mailer, mail)).await {
             Ok(result) => result,
@@ -82,7 +85,7 @@ impl Sender {
         }
     }
 
-    async fn send_unbounded(&self, mailer: &Mailer, mail: &Outgoing) -> Result<(), SendError> {
+    async fn send_unbounded(&self, mailer: &Mailer, mail: &Outgoing) -> Result<String, SendError> {
         match &self.route {
             Route::Generic(settings) => {
                 let message = message::build(&self.identity, mail)?;
@@ -93,7 +96,9 @@ impl Sender {
             }
             Route::Graph(settings) => {
                 let bodies = message::with_signature(&self.identity, mail);
-                graph::send(&mailer.http, &mailer.graph, settings, &self.identity, mail, bodies).await
+                graph::send(&mailer.http, &mailer.graph, settings, &self.identity, mail, bodies).await?;
+                // sendMail answers 202 with an empty body: there is no reply text to keep.
+                Ok(GRAPH_ACCEPTED.to_owned())
             }
         }
     }

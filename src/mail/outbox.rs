@@ -186,13 +186,14 @@ pub async fn process_one(state: &Outbox) -> anyhow::Result<bool> {
     // Read after the send, which may have taken a while.
     let now = state.clock.now();
     match result {
-        Ok(()) => {
-            outbox::mark_sent(&state.db, &msg, profile_name.as_deref().unwrap_or_default(), now).await?;
+        Ok(reply) => {
+            outbox::mark_sent(&state.db, &msg, profile_name.as_deref().unwrap_or_default(), &reply, now).await?;
             tracing::info!(outbox_id = msg.id, kind = %msg.kind, attempt = msg.attempts, "email delivered");
         }
         Err(e) => {
             let retry_at = (!e.permanent && msg.attempts < MAX_ATTEMPTS).then(|| now + delay_after(msg.attempts));
-            outbox::mark_failed(&state.db, &msg, profile_name.as_deref(), &e.message, retry_at, now).await?;
+            outbox::mark_failed(&state.db, &msg, profile_name.as_deref(), &e.message, e.permanent, retry_at, now)
+                .await?;
             tracing::warn!(
                 outbox_id = msg.id, kind = %msg.kind, attempt = msg.attempts, permanent = e.permanent,
                 will_retry = retry_at.is_some(), error = %e.message, "email not delivered"
@@ -213,8 +214,9 @@ async fn link_still_open(state: &Outbox, msg: &Claimed) -> Result<bool, SendErro
     open.map_err(|e| SendError::transient(format!("relaydesk could not read its database: {e}")))
 }
 
-/// Sends through the tenant's default profile as it is now; names the profile used.
-async fn deliver(state: &Outbox, msg: &Claimed) -> (Option<String>, Result<(), SendError>) {
+/// Sends through the tenant's default profile as it is now; names the profile used, and
+/// gives the server's final reply.
+async fn deliver(state: &Outbox, msg: &Claimed) -> (Option<String>, Result<String, SendError>) {
     match link_still_open(state, msg).await {
         Ok(true) => {}
         Ok(false) => return (

@@ -73,15 +73,16 @@ pub async fn check(settings: &SmtpSettings, hello: &str, connect_timeout: Durati
     Ok(checked)
 }
 
-/// Sends `bytes` (a formatted message) from `from` to `to`. Bounded only by the caller:
-/// wrap it in a timeout for the whole send.
+/// Sends `bytes` (a formatted message) from `from` to `to`; the server's final reply
+/// (`250 2.0.0 Ok: queued as …`). Bounded only by the caller: wrap it in a timeout for the
+/// whole send.
 pub async fn send(
     settings: &SmtpSettings,
     hello: &str,
     connect_timeout: Duration,
     envelope: &Envelope,
     bytes: &[u8],
-) -> Result<(), SendError> {
+) -> Result<String, SendError> {
     let mut conn = open(settings, hello, connect_timeout, Some(envelope)).await?;
     let fail = |step, e: lettre::transport::smtp::Error| describe(step, &e, settings, Some(envelope));
     let result = async {
@@ -90,14 +91,14 @@ pub async fn send(
             conn.command(Rcpt::new(to.clone(), vec![])).await.map_err(|e| fail(Step::Recipient, e))?;
         }
         conn.command(Data).await.map_err(|e| fail(Step::Data, e))?;
-        conn.message(bytes).await.map_err(|e| fail(Step::Data, e))?;
-        Ok(())
+        let accepted = conn.message(bytes).await.map_err(|e| fail(Step::Data, e))?;
+        Ok(format!("{} {}", accepted.code(), accepted.message().collect::<Vec<_>>().join(" ")).trim().to_owned())
     }
     .await;
     match result {
-        Ok(()) => {
+        Ok(reply) => {
             let _ = conn.quit().await;
-            Ok(())
+            Ok(reply)
         }
         Err(e) => {
             conn.abort().await;

@@ -87,99 +87,210 @@ pub async fn claim(pool: &SqlitePool, lease_secs: i64, now: i64) -> sqlx::Result
     Ok(claimed)
 }
 
-/// Records a delivered attempt.
-pub async fn mark_sent(pool: &SqlitePool, msg: &Claimed, profile: &str, now: i64) -> sqlx::Result<()> {
+/// Records a delivered attempt, with the server's final reply (`250 2.0.0 Ok: queued as …`).
+pub async fn mark_sent(pool: &SqlitePool, msg: &Claimed, profile: &str, reply: &str, now: i64) -> sqlx::Result<()> {
     let mut tx = super::begin_write(pool).await?;
     sqlx::query!(
-        "UPDATE outbox SET status = 'sent', sent_at = ?, lease_until = NULL, last_error = NULL WHERE id = ?",
+        "UPDATE outbox SET status = 'sent', sent_at = ?, lease_until = NULL, last_error = NULL, permanent = 0 WHERE id = ?",
         now,
         msg.id,
     )
     .execute(&mut *tx)
     .await?;
-    record_attempt(&mut tx, msg, true, Some(profile), None, now).await?;
+    record_attempt(&mut tx, msg, Attempt { ok: true, profile: Some(profile), error: None, reply: Some(reply) }, now)
+        .await?;
     tx.commit().await
 }
 
 /// Records a failed attempt: due again at `retry_at`, or failed for good when `None`.
+/// `permanent` says the failure itself was final (a 5xx, a replaced link), so trying again
+/// by hand cannot help either; a message that only used up its attempts may be retried.
 pub async fn mark_failed(
     pool: &SqlitePool,
     msg: &Claimed,
     profile: Option<&str>,
     error: &str,
+    permanent: bool,
     retry_at: Option<i64>,
     now: i64,
 ) -> sqlx::Result<()> {
     let mut tx = super::begin_write(pool).await?;
     let status = if retry_at.is_some() { "pending" } else { "failed" };
+    let permanent = permanent && retry_at.is_none();
     sqlx::query!(
         "UPDATE outbox SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at), lease_until = NULL,
-             last_error = ? WHERE id = ?",
+             last_error = ?, permanent = ? WHERE id = ?",
         status,
         retry_at,
         error,
+        permanent,
         msg.id,
     )
     .execute(&mut *tx)
     .await?;
-    record_attempt(&mut tx, msg, false, profile, Some(error), now).await?;
+    record_attempt(&mut tx, msg, Attempt { ok: false, profile, error: Some(error), reply: None }, now).await?;
     tx.commit().await
+}
+
+/// One attempt as `outbox_attempts` keeps it.
+struct Attempt<'a> {
+    ok: bool,
+    profile: Option<&'a str>,
+    error: Option<&'a str>,
+    reply: Option<&'a str>,
 }
 
 async fn record_attempt(
     conn: &mut SqliteConnection,
     msg: &Claimed,
-    ok: bool,
-    profile: Option<&str>,
-    error: Option<&str>,
+    attempt: Attempt<'_>,
     now: i64,
 ) -> sqlx::Result<()> {
+    let Attempt { ok, profile, error, reply } = attempt;
     sqlx::query!(
-        "INSERT INTO outbox_attempts (outbox_id, attempt, at, ok, profile, error) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO outbox_attempts (outbox_id, attempt, at, ok, profile, error, reply) VALUES (?, ?, ?, ?, ?, ?, ?)",
         msg.id,
         msg.attempts,
         now,
         ok,
         profile,
         error,
+        reply,
     )
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// One line of the tenant's email log.
+/// One line of the tenant's email log: a message of the outbox, or a test email.
 #[derive(Debug, Clone)]
 pub struct LogRow {
+    /// `outbox` or `test` (ids are per source).
+    pub source: String,
     pub id: i64,
+    /// `invitation`, `password_reset` or `test`.
     pub kind: String,
     pub recipient: String,
     pub subject: String,
+    /// `pending`, `sent` or `failed`.
     pub status: String,
     pub attempts: i64,
-    pub next_attempt_at: i64,
-    pub last_error: Option<String>,
+    /// When a pending message is tried next.
+    pub next_attempt_at: Option<i64>,
     pub created_at: i64,
     pub sent_at: Option<i64>,
+    /// The profile the last attempt went through.
+    pub profile: Option<String>,
+    /// The server's final reply when sent; the last error otherwise.
+    pub reply: Option<String>,
+    /// Failed for good by a failure that trying again cannot fix.
+    pub permanent: bool,
 }
 
-/// The tenant's newest messages first.
-pub async fn log(pool: &SqlitePool, tenant: TenantId, limit: i64) -> sqlx::Result<Vec<LogRow>> {
+/// Which lines of the email log to show.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogQuery<'a> {
+    /// Only this status (`pending`, `sent`, `failed`); all when `None`.
+    pub status: Option<&'a str>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A page of the tenant's email log, newest first: its outbox mail and its test emails.
+pub async fn log(pool: &SqlitePool, tenant: TenantId, q: LogQuery<'_>) -> sqlx::Result<Vec<LogRow>> {
+    let (status, limit, offset) = (q.status, q.limit, q.offset);
     sqlx::query_as!(
         LogRow,
-        r#"SELECT id AS "id!", kind, recipient, subject, status, attempts, next_attempt_at, last_error, created_at,
-               sent_at
-           FROM outbox WHERE tenant_id = ? ORDER BY id DESC LIMIT ?"#,
+        r#"SELECT source AS "source!: String", id AS "id!: i64", kind AS "kind!: String", recipient AS "recipient!: String",
+                  subject AS "subject!: String", status AS "status!: String", attempts AS "attempts!: i64", next_attempt_at AS "next_attempt_at?: i64",
+                  created_at AS "created_at!: i64", sent_at AS "sent_at?: i64", profile AS "profile?: String",
+                  reply AS "reply?: String", permanent AS "permanent!: bool"
+           FROM (SELECT 'outbox' AS source, o.id, o.kind, o.recipient, o.subject, o.status, o.attempts,
+                        CASE WHEN o.status = 'pending' THEN o.next_attempt_at END AS next_attempt_at, o.created_at,
+                        o.sent_at,
+                        (SELECT a.profile FROM outbox_attempts a WHERE a.outbox_id = o.id ORDER BY a.id DESC LIMIT 1)
+                            AS profile,
+                        CASE WHEN o.status = 'sent'
+                             THEN (SELECT a.reply FROM outbox_attempts a WHERE a.outbox_id = o.id AND a.ok = 1
+                                   ORDER BY a.id DESC LIMIT 1)
+                             ELSE o.last_error END AS reply,
+                        o.permanent
+                 FROM outbox o WHERE o.tenant_id = ?1
+                 UNION ALL
+                 SELECT 'test', t.id, 'test', t.recipient, t.subject, CASE WHEN t.ok = 1 THEN 'sent' ELSE 'failed' END,
+                        1, NULL, t.created_at, CASE WHEN t.ok = 1 THEN t.created_at END, t.profile, t.reply, 1 - t.ok
+                 FROM test_emails t WHERE t.tenant_id = ?1)
+           WHERE ?2 IS NULL OR status = ?2
+           ORDER BY created_at DESC, source, id DESC LIMIT ?3 OFFSET ?4"#,
         tenant,
+        status,
         limit,
+        offset,
     )
     .fetch_all(pool)
     .await
 }
 
+/// One outbox message of the tenant as its email log line (a retried row, refreshed).
+pub async fn log_row(pool: &SqlitePool, tenant: TenantId, id: i64) -> sqlx::Result<Option<LogRow>> {
+    sqlx::query_as!(
+        LogRow,
+        r#"SELECT 'outbox' AS "source!: String", o.id AS "id!", o.kind, o.recipient, o.subject, o.status, o.attempts,
+                  CASE WHEN o.status = 'pending' THEN o.next_attempt_at END AS "next_attempt_at?: i64", o.created_at,
+                  o.sent_at,
+                  (SELECT a.profile FROM outbox_attempts a WHERE a.outbox_id = o.id ORDER BY a.id DESC LIMIT 1)
+                      AS "profile?: String",
+                  CASE WHEN o.status = 'sent'
+                       THEN (SELECT a.reply FROM outbox_attempts a WHERE a.outbox_id = o.id AND a.ok = 1
+                             ORDER BY a.id DESC LIMIT 1)
+                       ELSE o.last_error END AS "reply?: String",
+                  o.permanent AS "permanent: bool"
+           FROM outbox o WHERE o.tenant_id = ? AND o.id = ?"#,
+        tenant,
+        id,
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// A test email sent from a profile, as the email log keeps it.
+pub struct TestEmail<'a> {
+    /// The profile's name.
+    pub profile: &'a str,
+    pub recipient: &'a str,
+    pub subject: &'a str,
+    pub ok: bool,
+    /// The server's final reply when sent; why not, when it failed.
+    pub reply: &'a str,
+    /// Who sent it.
+    pub sent_by: &'a str,
+}
+
+/// Adds a test email and its outcome to the tenant's email log.
+pub async fn record_test_email(pool: &SqlitePool, tenant: TenantId, test: TestEmail<'_>, now: i64) -> sqlx::Result<()> {
+    let TestEmail { profile, recipient, subject, ok, reply, sent_by } = test;
+    let mut tx = super::begin_write(pool).await?;
+    sqlx::query!(
+        "INSERT INTO test_emails (tenant_id, profile, recipient, subject, ok, reply, sent_by, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        tenant,
+        profile,
+        recipient,
+        subject,
+        ok,
+        reply,
+        sent_by,
+        now,
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
 /// Makes a pending or failed message due now. A failed one gets one more attempt.
-/// False when there is no such message in the tenant, or it was sent. Takes the caller's
-/// transaction (the audit entry goes in the same one).
+/// False when there is no such message in the tenant, or it was sent, or it failed for
+/// good ([`LogRow::permanent`]). Takes the caller's transaction (the audit entry goes in
+/// the same one).
 pub async fn retry_now(
     conn: &mut SqliteConnection,
     tenant: TenantId,
@@ -190,7 +301,8 @@ pub async fn retry_now(
     let keep = max_attempts - 1;
     let done = sqlx::query!(
         "UPDATE outbox SET status = 'pending', next_attempt_at = ?, attempts = MIN(attempts, ?)
-         WHERE tenant_id = ? AND id = ? AND status != 'sent' AND (lease_until IS NULL OR lease_until <= ?)",
+         WHERE tenant_id = ? AND id = ? AND status != 'sent' AND permanent = 0
+           AND (lease_until IS NULL OR lease_until <= ?)",
         now,
         keep,
         tenant,

@@ -4,6 +4,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 
 use super::TenantId;
 use crate::domain::account::{TenantName, TenantSlug};
+use crate::domain::time_zone::Zone;
 
 /// A tenant as the console needs it.
 #[derive(Debug, Clone)]
@@ -14,6 +15,8 @@ pub struct Tenant {
     pub suspended: bool,
     pub email_enabled: bool,
     pub credential_policy: String,
+    /// The IANA name of the zone its pages show times in (see [`Tenant::zone`]).
+    pub time_zone: String,
     pub created_at: i64,
 }
 
@@ -22,6 +25,12 @@ impl Tenant {
     pub fn policy(&self) -> crate::domain::smtp::CredentialPolicy {
         crate::domain::smtp::CredentialPolicy::parse(&self.credential_policy).unwrap_or_default()
     }
+
+    /// The zone its pages show times in; UTC if the stored name is not one relaydesk knows
+    /// (a zone removed from a later time zone database, say).
+    pub fn zone(&self) -> Zone {
+        Zone::parse(&self.time_zone).unwrap_or_default()
+    }
 }
 
 /// The tenant with this slug, if any.
@@ -29,7 +38,7 @@ pub async fn by_slug(pool: &SqlitePool, slug: &str) -> sqlx::Result<Option<Tenan
     sqlx::query_as!(
         Tenant,
         r#"SELECT id AS "id!: TenantId", slug, name, suspended AS "suspended: bool",
-               email_enabled AS "email_enabled: bool", credential_policy, created_at
+               email_enabled AS "email_enabled: bool", credential_policy, time_zone, created_at
            FROM tenants WHERE slug = ?"#,
         slug,
     )
@@ -42,7 +51,7 @@ pub async fn all(pool: &SqlitePool) -> sqlx::Result<Vec<Tenant>> {
     sqlx::query_as!(
         Tenant,
         r#"SELECT id AS "id!: TenantId", slug, name, suspended AS "suspended: bool",
-               email_enabled AS "email_enabled: bool", credential_policy, created_at
+               email_enabled AS "email_enabled: bool", credential_policy, time_zone, created_at
            FROM tenants ORDER BY slug"#,
     )
     .fetch_all(pool)
@@ -92,7 +101,7 @@ pub async fn by_id(pool: &SqlitePool, id: TenantId) -> sqlx::Result<Option<Tenan
     sqlx::query_as!(
         Tenant,
         r#"SELECT id AS "id!: TenantId", slug, name, suspended AS "suspended: bool",
-               email_enabled AS "email_enabled: bool", credential_policy, created_at
+               email_enabled AS "email_enabled: bool", credential_policy, time_zone, created_at
            FROM tenants WHERE id = ?"#,
         id,
     )
@@ -155,6 +164,14 @@ pub async fn set_credential_policy(
     Ok(())
 }
 
+/// Sets the zone the tenant's pages show times in. Takes the caller's transaction (the
+/// audit entry goes in the same one).
+pub async fn set_time_zone(conn: &mut SqliteConnection, id: TenantId, zone: &Zone) -> sqlx::Result<()> {
+    let name = zone.as_str();
+    sqlx::query!("UPDATE tenants SET time_zone = ? WHERE id = ?", name, id).execute(conn).await?;
+    Ok(())
+}
+
 /// Whether the tenant has a default SMTP profile. Read inside the caller's transaction
 /// when a decision depends on it (turning email on).
 pub async fn has_default_profile(conn: &mut SqliteConnection, id: TenantId) -> sqlx::Result<bool> {
@@ -201,5 +218,34 @@ pub async fn progress(pool: &SqlitePool, id: TenantId) -> sqlx::Result<Progress>
         id,
     )
     .fetch_one(pool)
+    .await
+}
+
+/// A member who asked for a password reset while the tenant could not send email, and has
+/// had no reset link since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsentReset {
+    pub email: String,
+    /// When they last asked.
+    pub asked_at: i64,
+}
+
+/// The tenant's unanswered password-reset requests made since `since` while email was off
+/// (read from the audit log, where each is recorded), the latest first. A request counts as
+/// answered once a reset link was made for that member after it.
+pub async fn unsent_resets(pool: &SqlitePool, id: TenantId, since: i64) -> sqlx::Result<Vec<UnsentReset>> {
+    sqlx::query_as!(
+        UnsentReset,
+        r#"SELECT q.email AS "email!", q.asked_at AS "asked_at!: i64"
+           FROM (SELECT u.id AS user_id, u.email, MAX(a.created_at) AS asked_at
+                 FROM audit_log a JOIN users u ON u.id = a.actor_id AND u.tenant_id = a.tenant_id
+                 WHERE a.tenant_id = ?1 AND a.action = 'reset.not_emailed' AND a.created_at >= ?2
+                 GROUP BY u.id) q
+           WHERE NOT EXISTS (SELECT 1 FROM password_resets r WHERE r.user_id = q.user_id AND r.created_at >= q.asked_at)
+           ORDER BY q.asked_at DESC, q.email"#,
+        id,
+        since,
+    )
+    .fetch_all(pool)
     .await
 }

@@ -1,5 +1,8 @@
-//! `/admin`: the operator's page. Creates, renames and suspends tenants; a new tenant
-//! comes with its first administrator.
+//! `/admin`: the operator's page. Creates, renames and suspends tenants (suspending is
+//! confirmed first); a new tenant comes with its first administrator, whose password the
+//! operator chooses, or who is invited: a new organization has no SMTP profile to email
+//! from (and one organization's SMTP never sends another's mail), so the operator is shown
+//! the join link once, to send it themselves, as an admin is when email is off.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -12,12 +15,14 @@ use serde::Deserialize;
 use super::{format_time, render, render_invalid, Chrome, Form};
 use crate::app::AppState;
 use crate::auth::extract::Operator;
-use crate::auth::password;
-use crate::domain::account::{NewTenantForm, TenantName, MSG_SLUG_TAKEN};
+use crate::auth::{password, random_token, token_hash};
+use crate::domain::account::{AccountEmail, NewTenantForm, Role, TenantName, TenantSlug, MSG_SLUG_TAKEN};
 use crate::domain::FieldErrors;
 use crate::error::AppError;
 use crate::store::audit::{self, Actor, AuditAction};
-use crate::store::{self, tenants};
+use crate::store::{self, tenants, tokens};
+
+pub const MSG_NOT_YOUR_OWN: &str = "You cannot suspend your own organization: you would lock yourself out.";
 
 struct Row {
     slug: String,
@@ -34,54 +39,124 @@ struct AdminPage {
     page: Chrome,
     rows: Vec<Row>,
     form: NewTenantForm,
+    /// The first administrator is invited, not given a password.
+    invite: bool,
     errors: FieldErrors,
+}
+
+#[derive(Template)]
+#[template(path = "admin/suspend.html")]
+struct SuspendPage {
+    page: Chrome,
+    slug: String,
+    name: String,
+    members: i64,
+}
+
+/// The operator's new-organization form: the organization and its first administrator,
+/// and how that administrator gets in (`first_admin`: `password`, the default, or `invite`).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct OperatorTenantForm {
+    #[serde(flatten)]
+    tenant: NewTenantForm,
+    first_admin: String,
+}
+
+impl OperatorTenantForm {
+    fn invite(&self) -> bool {
+        self.first_admin == "invite"
+    }
+}
+
+/// A new organization whose first administrator is invited: no name or password is asked,
+/// the invited person gives both when they join.
+struct InvitedTenant {
+    slug: TenantSlug,
+    name: TenantName,
+    admin_email: AccountEmail,
+}
+
+/// Every rule of the invite form, all messages at once (the fields the password form shares
+/// with it are checked by the same newtypes).
+fn parse_invited(form: &NewTenantForm) -> Result<InvitedTenant, FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let slug = errors.check("slug", TenantSlug::parse(&form.slug));
+    let name = errors.check("name", TenantName::parse(&form.name));
+    let admin_email = errors.check("admin_email", AccountEmail::parse(&form.admin_email));
+    match (slug, name, admin_email) {
+        (Some(slug), Some(name), Some(admin_email)) => Ok(InvitedTenant { slug, name, admin_email }),
+        _ => Err(errors),
+    }
+}
+
+/// Adds the taken-short-name message to `errors` when the short name is well formed but
+/// taken, so it shows together with the other fields' messages.
+async fn check_slug_free(state: &AppState, form: &NewTenantForm, errors: &mut FieldErrors) -> Result<(), AppError> {
+    if let Ok(slug) = TenantSlug::parse(&form.slug) {
+        if tenants::by_slug(&state.db, slug.as_str()).await?.is_some() {
+            errors.insert("slug", MSG_SLUG_TAKEN);
+        }
+    }
+    Ok(())
 }
 
 async fn admin_page(
     state: &AppState,
     op: &Operator,
     form: NewTenantForm,
+    invite: bool,
     errors: FieldErrors,
 ) -> Result<AdminPage, AppError> {
     let counts = tenants::member_counts(&state.db).await?;
+    // The operator's own organization's zone, like every page they see.
+    let zone = op.0.tenant.zone();
     let rows = tenants::all(&state.db)
         .await?
         .into_iter()
         .map(|t| Row {
             members: counts.iter().find(|(id, _)| *id == t.id).map_or(0, |(_, n)| *n),
-            created: format_time(t.created_at),
+            created: format_time(t.created_at, &zone),
             is_own: t.id == op.0.tenant.id,
             slug: t.slug,
             name: t.name,
             suspended: t.suspended,
         })
         .collect();
-    Ok(AdminPage { page: op.0.chrome("Operator", "admin").await?, rows, form, errors })
+    Ok(AdminPage { page: op.0.chrome("Operator", "admin").await?, rows, form, invite, errors })
 }
 
 pub async fn index(State(state): State<AppState>, op: Operator) -> Result<Response, AppError> {
-    render(&admin_page(&state, &op, NewTenantForm::default(), FieldErrors::default()).await?)
+    render(&admin_page(&state, &op, NewTenantForm::default(), false, FieldErrors::default()).await?)
 }
 
 pub async fn create_tenant(
     State(state): State<AppState>,
     op: Operator,
-    Form(form): Form<NewTenantForm>,
+    Form(form): Form<OperatorTenantForm>,
 ) -> Result<Response, AppError> {
-    let now = state.clock.now();
-    let new = match form.parse() {
-        Ok(new) => new,
-        Err(errors) => return render_invalid(&admin_page(&state, &op, form.without_password(), errors).await?),
+    if form.invite() {
+        return create_with_invitation(&state, &op, &form.tenant).await;
+    }
+    let form = form.tenant;
+    let parsed = form.parse();
+    let mut errors = parsed.as_ref().err().cloned().unwrap_or_default();
+    check_slug_free(&state, &form, &mut errors).await?;
+    let new = match parsed {
+        Ok(new) if errors.is_empty() => new,
+        _ => return refuse(&state, &op, &form, false, errors).await,
     };
+    let now = state.clock.now();
     let hash = password::hash(new.admin_password.expose()).await?;
     let mut tx = store::begin_write(&state.db).await?;
     let (tenant_id, _) = match tenants::create_with_admin(&mut tx, &new, &hash, false, now).await {
         Ok(ids) => ids,
+        // Taken meanwhile.
         Err(e) if store::is_unique_violation(&e) => {
             drop(tx);
             let mut errors = FieldErrors::default();
             errors.insert("slug", MSG_SLUG_TAKEN);
-            return render_invalid(&admin_page(&state, &op, form.without_password(), errors).await?);
+            return refuse(&state, &op, &form, false, errors).await;
         }
         Err(e) => return Err(e.into()),
     };
@@ -100,6 +175,67 @@ pub async fn create_tenant(
         .flash_ok(format!("Created {} with its administrator {}.", new.name.as_str(), new.admin_email.as_str()))
         .await?;
     Ok(Redirect::to("/admin").into_response())
+}
+
+/// The page again with the form's messages (status 422), the entries kept but the password.
+async fn refuse(
+    state: &AppState,
+    op: &Operator,
+    form: &NewTenantForm,
+    invite: bool,
+    errors: FieldErrors,
+) -> Result<Response, AppError> {
+    render_invalid(&admin_page(state, op, form.without_password(), invite, errors).await?)
+}
+
+/// Creates the organization and an invitation for its first administrator, and shows the
+/// operator the join link once.
+async fn create_with_invitation(state: &AppState, op: &Operator, form: &NewTenantForm) -> Result<Response, AppError> {
+    let parsed = parse_invited(form);
+    let mut errors = parsed.as_ref().err().cloned().unwrap_or_default();
+    check_slug_free(state, form, &mut errors).await?;
+    let new = match parsed {
+        Ok(new) if errors.is_empty() => new,
+        _ => return refuse(state, op, form, true, errors).await,
+    };
+    let now = state.clock.now();
+    let token = random_token();
+    let url = state.config.link(&format!("/invite/{token}"));
+    let mut tx = store::begin_write(&state.db).await?;
+    let tenant_id = match tenants::create(&mut tx, &new.slug, &new.name, now).await {
+        Ok(id) => id,
+        Err(e) if store::is_unique_violation(&e) => {
+            drop(tx);
+            let mut errors = FieldErrors::default();
+            errors.insert("slug", MSG_SLUG_TAKEN);
+            return refuse(state, op, form, true, errors).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let email = new.admin_email.as_str();
+    let invitation =
+        tokens::NewInvitation { email, role: Role::Admin, token_hash: &token_hash(&token), invited_by: op.0.user.id };
+    tokens::invite(&mut tx, tenant_id, invitation, now).await?;
+    let operator = Actor { id: None, label: &op.0.user.email };
+    let detail = format!("by operator {}; first admin invited: {email}", op.0.user.email);
+    audit::record(&mut tx, tenant_id, operator, AuditAction::TenantCreated, &detail, now).await?;
+    let operator = Actor { id: None, label: &op.0.user.email };
+    audit::record(&mut tx, tenant_id, operator, AuditAction::InvitationCreated, &format!("{email} as admin"), now)
+        .await?;
+    tx.commit().await?;
+    let name = new.name.as_str();
+    op.0.session.flash_ok(msg_created_invited(name, email)).await?;
+    op.0.session.show_link(format!("Join link for {email}, the first administrator of {name}"), url).await?;
+    Ok(Redirect::to("/admin").into_response())
+}
+
+/// What the operator is told after creating an organization whose first admin is invited.
+pub fn msg_created_invited(name: &str, email: &str) -> String {
+    format!(
+        "Created {name}. It has no SMTP profile yet, so relaydesk cannot email the invitation: send {email} the join \
+         link below yourself. They choose their name and password; the link works once, within {}.",
+        tokens::invitation_valid_for()
+    )
 }
 
 #[derive(Deserialize, Default)]
@@ -141,10 +277,7 @@ pub async fn suspend(
     let tenant = tenants::by_slug(&state.db, &slug).await?.ok_or(AppError::NotFound)?;
     let suspended = form.suspended.is_some();
     if suspended && tenant.id == op.0.tenant.id {
-        return Err(AppError::Refused(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "You cannot suspend your own organization: you would lock yourself out.",
-        ));
+        return Err(AppError::Refused(StatusCode::UNPROCESSABLE_ENTITY, MSG_NOT_YOUR_OWN));
     }
     let action = if suspended { AuditAction::TenantSuspended } else { AuditAction::TenantRestored };
     let mut tx = store::begin_write(&state.db).await?;
@@ -157,11 +290,28 @@ pub async fn suspend(
     Ok(Redirect::to("/admin").into_response())
 }
 
+/// `GET /admin/tenants/{slug}/suspend`: what suspending does, and the button that does it
+/// (opened as a dialog from the list).
+pub async fn confirm_suspend(
+    State(state): State<AppState>,
+    op: Operator,
+    Path(slug): Path<String>,
+) -> Result<Response, AppError> {
+    let tenant = tenants::by_slug(&state.db, &slug).await?.ok_or(AppError::NotFound)?;
+    if tenant.id == op.0.tenant.id {
+        return Err(AppError::Refused(StatusCode::UNPROCESSABLE_ENTITY, MSG_NOT_YOUR_OWN));
+    }
+    let counts = tenants::member_counts(&state.db).await?;
+    let members = counts.iter().find(|(id, _)| *id == tenant.id).map_or(0, |(_, n)| *n);
+    let page = op.0.chrome(format!("Suspend {}?", tenant.name), "admin").await?;
+    render(&SuspendPage { page, slug: tenant.slug, name: tenant.name, members })
+}
+
 /// This area's pages.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin", get(index))
         .route("/admin/tenants", post(create_tenant))
         .route("/admin/tenants/{slug}/rename", post(rename))
-        .route("/admin/tenants/{slug}/suspend", post(suspend))
+        .route("/admin/tenants/{slug}/suspend", get(confirm_suspend).post(suspend))
 }

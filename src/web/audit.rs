@@ -146,10 +146,11 @@ pub async fn show(
     view.page_no = filter.page;
     view.newer = (filter.page > 1).then(|| at(filter.page - 1));
     view.older = (offset + PER_PAGE < total).then(|| at(filter.page + 1));
+    let zone = member.tenant.zone();
     view.rows = rows
         .into_iter()
         .map(|e| Row {
-            when: format_time(e.created_at),
+            when: format_time(e.created_at, &zone),
             actor: e.actor,
             what: describe(&e.action),
             action: e.action,

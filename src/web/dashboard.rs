@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 
-use super::{render, render_invalid, Chrome, Form};
+use super::{format_time, render, render_invalid, Chrome, Form};
 use crate::app::AppState;
 use crate::auth::extract::{Admin, Member, PathTenant};
 use crate::domain::account::Role;
@@ -60,7 +60,12 @@ struct DashboardPage {
     default_name: Option<String>,
     is_admin: bool,
     error: Option<&'static str>,
+    /// For admins: members who asked for a password reset while email was off, with when.
+    unsent_resets: Vec<(String, String)>,
 }
+
+/// How far back the dashboard lists unanswered reset requests.
+const UNSENT_RESETS_SHOWN_FOR: i64 = 7 * 24 * 60 * 60;
 
 async fn getting_started(state: &AppState, member: &Member, has_default: bool) -> Result<Vec<Step>, AppError> {
     let tenants::Progress { has_profile, tested, invited } = tenants::progress(&state.db, member.tenant.id).await?;
@@ -108,14 +113,27 @@ async fn getting_started(state: &AppState, member: &Member, has_default: bool) -
 
 async fn dashboard(state: &AppState, member: &Member, error: Option<&'static str>) -> Result<DashboardPage, AppError> {
     let default = profiles::default_name(&state.db, member.tenant.id).await?;
+    let is_admin = member.user.role() == Role::Admin;
+    let unsent_resets = if is_admin {
+        let zone = member.tenant.zone();
+        let since = state.clock.now() - UNSENT_RESETS_SHOWN_FOR;
+        tenants::unsent_resets(&state.db, member.tenant.id, since)
+            .await?
+            .into_iter()
+            .map(|r| (r.email, format_time(r.asked_at, &zone)))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(DashboardPage {
+        unsent_resets,
         steps: getting_started(state, member, default.is_some()).await?,
         page: member.chrome("Dashboard", "dashboard").await?,
         slug: member.tenant.slug.clone(),
         state: EmailState::of(member.tenant.email_enabled, default.is_some()),
         enabled: member.tenant.email_enabled,
         default_name: default,
-        is_admin: member.user.role() == Role::Admin,
+        is_admin,
         error,
     })
 }

@@ -85,7 +85,7 @@ async fn gone(state: &AppState, session: &WebSession, token: &str) -> Result<Res
     } else if link.voided_at.is_some() {
         "A newer invitation link was made for this address: use the newest one you received.".to_owned()
     } else {
-        format!("It expired on {}.", format_time(link.expires_at))
+        format!("It expired on {}.", format_time(link.expires_at, &tenant.zone()))
     };
     // Signed in to this organization (and still allowed to be): show its pages' navigation.
     let here = match session.signed_in().await? {

@@ -170,6 +170,7 @@ async fn invitations_page(
 ) -> Result<InvitationsPage, AppError> {
     let now = state.clock.now();
     let allowed = invitable(member);
+    let zone = member.tenant.zone();
     let rows = tokens::open_invitations(&state.db, member.tenant.id)
         .await?
         .into_iter()
@@ -179,8 +180,8 @@ async fn invitations_page(
                 id: i.id,
                 email: i.email,
                 role: role.label(),
-                sent: format_time(i.created_at),
-                expires: format_time(i.expires_at),
+                sent: format_time(i.created_at, &zone),
+                expires: format_time(i.expires_at, &zone),
                 expired: i.expires_at <= now,
                 can_renew: allowed.contains(&role),
                 delivery: match i.delivery.as_deref() {

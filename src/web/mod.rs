@@ -5,7 +5,7 @@ pub mod admin;
 pub mod audit;
 pub mod dashboard;
 pub mod email_log;
-mod error_page;
+pub mod error_page;
 pub mod fields;
 pub mod home;
 pub mod invite;
@@ -25,6 +25,7 @@ use axum::Router;
 use crate::auth::extract::Member;
 use crate::auth::session::{Flash, SharedLink, WebSession};
 use crate::domain::account::Role;
+use crate::domain::time_zone::Zone;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::tenants::Tenant;
@@ -45,6 +46,8 @@ pub struct Chrome {
 pub struct TenantChrome {
     pub slug: String,
     pub name: String,
+    /// The IANA name of the zone the page's times are in.
+    pub zone: String,
 }
 
 pub struct UserChrome {
@@ -90,7 +93,7 @@ impl Chrome {
 
 impl TenantChrome {
     fn of(tenant: &Tenant) -> TenantChrome {
-        TenantChrome { slug: tenant.slug.clone(), name: tenant.name.clone() }
+        TenantChrome { slug: tenant.slug.clone(), name: tenant.name.clone(), zone: tenant.zone().as_str().to_owned() }
     }
 }
 
@@ -189,8 +192,58 @@ where
     }
 }
 
-/// A time column as people read it: `2026-11-22 20:15 UTC`.
-pub fn format_time(unix: i64) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    time::OffsetDateTime::from_unix_timestamp(unix).ok().and_then(|t| t.format(&format).ok()).unwrap_or_default()
+/// A time as people read it, in the organization's zone and naming it:
+/// `2026-11-22 21:15 CET`, `2026-11-22 20:15 UTC` (the zone's abbreviation, or its offset
+/// where it has none, such as `+03`; the page's footer gives the zone's full name).
+pub fn format_time(unix: i64, zone: &Zone) -> String {
+    show_time(unix, zone, "%Y-%m-%d %H:%M %Z")
+}
+
+/// [`format_time`], to the second when `unix` is less than a minute from `now` (a retry
+/// due in 20 seconds, a message sent just now): `2026-11-22 21:15:40 CET`.
+pub fn format_time_near(unix: i64, now: i64, zone: &Zone) -> String {
+    if unix.abs_diff(now) < 60 {
+        show_time(unix, zone, "%Y-%m-%d %H:%M:%S %Z")
+    } else {
+        format_time(unix, zone)
+    }
+}
+
+fn show_time(unix: i64, zone: &Zone, format: &str) -> String {
+    jiff::Timestamp::from_second(unix)
+        .map(|t| t.to_zoned(zone.tz().clone()).strftime(format).to_string())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zone(name: &str) -> Zone {
+        Zone::parse(name).unwrap()
+    }
+
+    // 2026-01-15 12:30:00 UTC and 2026-07-15 12:30:00 UTC.
+    const WINTER: i64 = 1_768_480_200;
+    const SUMMER: i64 = 1_784_118_600;
+
+    #[test]
+    fn times_are_shown_in_the_zone_and_name_it() {
+        assert_eq!(format_time(WINTER, &Zone::utc()), "2026-01-15 12:30 UTC");
+        assert_eq!(format_time(WINTER, &zone("Europe/Paris")), "2026-01-15 13:30 CET");
+        assert_eq!(format_time(SUMMER, &zone("Europe/Paris")), "2026-07-15 14:30 CEST");
+        assert_eq!(format_time(WINTER, &zone("America/New_York")), "2026-01-15 07:30 EST");
+        assert_eq!(format_time(WINTER, &zone("Asia/Kolkata")), "2026-01-15 18:00 IST");
+        // A zone without a letter abbreviation is named by its offset.
+        assert_eq!(format_time(WINTER, &zone("Asia/Dubai")), "2026-01-15 16:30 +04");
+    }
+
+    #[test]
+    fn to_the_second_only_within_a_minute() {
+        let paris = zone("Europe/Paris");
+        assert_eq!(format_time_near(WINTER + 42, WINTER, &paris), "2026-01-15 13:30:42 CET");
+        assert_eq!(format_time_near(WINTER - 59, WINTER, &paris), "2026-01-15 13:29:01 CET");
+        assert_eq!(format_time_near(WINTER + 60, WINTER, &paris), "2026-01-15 13:31 CET");
+        assert_eq!(format_time_near(WINTER - 3600, WINTER, &paris), "2026-01-15 12:30 CET");
+    }
 }

@@ -20,10 +20,19 @@ use crate::domain::email;
 use crate::error::AppError;
 use crate::store::audit::AuditAction;
 use crate::store::tenants::Tenant;
-use crate::store::{self, audit, tokens, users};
+use crate::store::{self, audit, tenants, tokens, users};
 
 /// SPEC §5: the one answer to a forgot-password request.
 pub const MSG_FORGOT_SENT: &str = "If an account exists for that address, we have sent a link to reset the password.";
+
+/// The one answer while the organization cannot send email: it does not claim a link was
+/// sent, and, the same for every address, does not tell whether an account exists.
+pub fn msg_forgot_no_email(tenant: &str) -> String {
+    format!(
+        "{tenant} cannot send email right now, so no link was sent. Ask an administrator of {tenant} to make a \
+         password-reset link for you."
+    )
+}
 pub const MSG_RESET_GONE: &str = "This password-reset link is no longer valid. Ask for a new one.";
 /// Reset emails to one address per throttle window.
 const RESETS_PER_WINDOW: usize = 5;
@@ -35,6 +44,8 @@ struct ForgotPage {
     page: Chrome,
     slug: String,
     email: FieldView,
+    /// Said up front while the organization cannot send email.
+    no_email: Option<String>,
 }
 
 #[derive(Template)]
@@ -47,16 +58,23 @@ struct ResetPage {
     password: FieldView,
 }
 
-pub async fn forgot_form(PathTenant(tenant): PathTenant, session: WebSession) -> Result<Response, AppError> {
+pub async fn forgot_form(
+    State(state): State<AppState>,
+    PathTenant(tenant): PathTenant,
+    session: WebSession,
+) -> Result<Response, AppError> {
     let email = FieldView::new("email", "Email", "", None)
         .kind("email")
         .max(email::MAX_LEN)
         .autocomplete("username")
         .required();
+    let mut conn = state.db.acquire().await?;
+    let no_email = (!tenants::can_email(&mut conn, tenant.id).await?).then(|| msg_forgot_no_email(&tenant.name));
     render(&ForgotPage {
         page: Chrome::visitor(&session, &tenant, "Forgot your password?", "forgot").await?,
         slug: tenant.slug,
         email,
+        no_email,
     })
 }
 
@@ -73,14 +91,39 @@ pub async fn forgot(
     Form(form): Form<ForgotForm>,
 ) -> Result<Response, AppError> {
     let email = form.email.trim().to_lowercase();
-    // A few requests per address per window; beyond that, silently nothing is sent, so
-    // nobody can flood an inbox through this form. The answer never changes.
+    // A few requests per address per window; beyond that, silently nothing is sent (or
+    // recorded), so nobody can flood an inbox or the audit log through this form. The
+    // answer never changes.
     let key = format!("reset:{}:{email}", tenant.id.0);
-    if !email.is_empty() && !tenant.suspended && state.throttle.allow(&key, RESETS_PER_WINDOW, state.clock.now()) {
+    let allowed = !email.is_empty() && !tenant.suspended;
+    let mut conn = state.db.acquire().await?;
+    let can_email = tenants::can_email(&mut conn, tenant.id).await?;
+    drop(conn);
+    if !can_email && !tenant.suspended {
+        if allowed && state.throttle.allow(&key, RESETS_PER_WINDOW, state.clock.now()) {
+            record_not_emailed(&state, &tenant, &email).await?;
+        }
+        session.flash_error(msg_forgot_no_email(&tenant.name)).await?;
+        return Ok(Redirect::to(&format!("/t/{}/login", tenant.slug)).into_response());
+    }
+    if allowed && state.throttle.allow(&key, RESETS_PER_WINDOW, state.clock.now()) {
         super::members::queue_reset(&state, &tenant, &email).await?;
     }
     session.flash_ok(MSG_FORGOT_SENT).await?;
     Ok(Redirect::to(&format!("/t/{}/login", tenant.slug)).into_response())
+}
+
+/// Records, for the admins (audit log, dashboard), that a member asked for a reset that
+/// could not be emailed. Nothing is recorded for an address with no account: anyone can
+/// type one, and the admins could do nothing with it.
+async fn record_not_emailed(state: &AppState, tenant: &Tenant, email: &str) -> Result<(), AppError> {
+    let Some(user) = users::by_email(&state.db, tenant.id, email).await? else { return Ok(()) };
+    let mut tx = store::begin_write(&state.db).await?;
+    let actor = audit::Actor { id: Some(user.id), label: &user.email };
+    let detail = "email is off or there is no default SMTP profile: make them a reset link on the Members page";
+    audit::record(&mut tx, tenant.id, actor, AuditAction::ResetNotEmailed, detail, state.clock.now()).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn open(state: &AppState, tenant: &Tenant, token: &str) -> Result<(tokens::Reset, users::User), AppError> {

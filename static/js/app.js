@@ -153,8 +153,83 @@ function enhanceDialogLinks() {
   });
 }
 
+// The email log's "Retry now" without leaving the page: the same form is sent in the
+// background, asking for the row alone (the x-relaydesk-row header), and the row is
+// swapped for its new state; while the message waits for the worker ("data-due-now") the
+// row is asked for again each second, 30 times at most. On any failure the form is
+// submitted as usual.
+const ROW_HEADER = "x-relaydesk-row";
+
+function rowFrom(html) {
+  const doc = new DOMParser().parseFromString(`<table><tbody>${html}</tbody></table>`, "text/html");
+  const row = doc.querySelector("tr");
+  return row ? document.importNode(row, true) : null;
+}
+
+function enhanceRetry(form) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const announce = document.querySelector("#retry-status");
+    let row = form.closest("tr");
+    const button = form.querySelector("button");
+    if (button) {
+      button.disabled = true;
+      button.textContent = "Retrying…";
+    }
+    const swap = (html) => {
+      const fresh = rowFrom(html);
+      if (!fresh || !row) return;
+      row.replaceWith(fresh);
+      row = fresh;
+      fresh.querySelectorAll("form[data-retry]").forEach(enhanceRetry);
+    };
+    try {
+      const response = await fetch(form.action, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { [ROW_HEADER]: "1", "Content-Type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams(new FormData(form)),
+      });
+      if (!response.ok) throw new Error(String(response.status));
+      swap(await response.text());
+    } catch {
+      form.submit();
+      return;
+    }
+    if (announce) announce.textContent = "Trying again now.";
+    const rowUrl = form.action.replace(/\/retry$/, "");
+    for (let i = 0; i < 30 && row.hasAttribute("data-due-now"); i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      try {
+        const response = await fetch(rowUrl, { credentials: "same-origin", headers: { [ROW_HEADER]: "1" } });
+        if (!response.ok) break;
+        swap(await response.text());
+      } catch {
+        break;
+      }
+    }
+    const badge = row.querySelector(".badge");
+    if (announce && badge) announce.textContent = `${badge.textContent}.`;
+  });
+}
+
+// The operator's new-organization form: the name and password of the first administrator
+// are asked only when the operator chooses them (not when the administrator is invited).
+function enhanceNewTenantForm(form) {
+  const fields = form.querySelector("[data-password-fields]");
+  const invite = form.querySelector("#first_admin-invite");
+  if (!fields || !invite) return;
+  const update = () => {
+    fields.hidden = invite.checked;
+  };
+  form.querySelectorAll("input[name=first_admin]").forEach((radio) => radio.addEventListener("change", update));
+  update();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   enhanceDialogLinks();
+  document.querySelectorAll("form#new-tenant-form").forEach(enhanceNewTenantForm);
+  document.querySelectorAll("form[data-retry]").forEach(enhanceRetry);
   // Move focus to the error summary after a failed submit, so it is announced.
   const summary = document.querySelector(".error-summary[tabindex]");
   if (summary) summary.focus();

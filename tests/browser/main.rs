@@ -26,10 +26,12 @@ mod steps;
 mod wait;
 
 mod access;
+mod email_log;
 mod email_switch;
 mod first_run;
 mod invitations;
 mod members;
+mod operator;
 mod password_reset;
 mod profiles;
 mod sign_in;
@@ -53,6 +55,7 @@ fn trials() -> Vec<Trial> {
         trial!(access::the_profile_list_and_edit_form_fit_a_360px_screen),
         trial!(access::tab_reaches_the_sign_in_fields_and_enter_signs_in),
         trial!(access::the_actions_menu_of_a_single_profile_is_not_clipped_by_the_table),
+        trial!(email_log::retry_now_updates_the_row_without_reloading_the_page),
         trial!(email_switch::email_can_be_turned_on_only_once_there_is_a_default_profile),
         trial!(first_run::first_run_setup_creates_the_organization_and_signs_in),
         trial!(first_run::setup_shows_each_error_beside_its_field),
@@ -61,6 +64,7 @@ fn trials() -> Vec<Trial> {
         trial!(members::an_admin_changes_deactivates_and_removes_a_member_confirming_in_dialogs),
         trial!(members::the_last_admin_is_told_why_they_cannot_leave),
         trial!(members::an_invitation_is_withdrawn_after_confirming_and_its_link_says_so),
+        trial!(operator::suspending_an_organization_asks_for_confirmation),
         trial!(password_reset::a_forgotten_password_is_reset_from_the_emailed_link),
         trial!(profiles::a_new_profile_shows_its_errors_and_once_fixed_is_the_default),
         trial!(profiles::choosing_ms_graph_shows_its_fields_and_switching_back_restores_smtp),

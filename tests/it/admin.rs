@@ -116,3 +116,164 @@ async fn rename_and_suspend() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "restored");
     assert_eq!(app.post("/admin/tenants/nope/suspend", &[]).await.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_taken_short_name_is_shown_together_with_the_other_messages() {
+    let app = operator_app().await;
+    let res = app
+        .post(
+            "/admin/tenants",
+            &[("slug", "acme"), ("name", "Acme Two"), ("admin_email", "peter@localhost"), ("admin_password", "short")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    for (field, message) in [
+        ("slug", "An organization with this short name already exists."),
+        ("admin_name", "Please enter a name of up to 100 characters."),
+        ("admin_email", "Please enter a valid email address."),
+        ("admin_password", "Please choose a password of at least 12 characters."),
+    ] {
+        assert!(html.contains(&format!(r#"id="error-{field}">{message}<"#)), "{field}: {html}");
+        assert!(html.contains(&format!(r##"<li><a href="#{field}">{message}</a></li>"##)), "{field} in the summary");
+    }
+    assert!(html.contains(r#"value="Acme Two""#), "entries kept");
+
+    // The same when inviting: the taken name beside the bad address.
+    let res = app
+        .post("/admin/tenants", &[("first_admin", "invite"), ("slug", "acme"), ("name", ""), ("admin_email", "x")])
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    for (field, message) in [
+        ("slug", "An organization with this short name already exists."),
+        ("name", "Please enter the name of the organization, up to 100 characters."),
+        ("admin_email", "Please enter a valid email address."),
+    ] {
+        assert!(html.contains(&format!(r#"id="error-{field}">{message}<"#)), "{field}: {html}");
+    }
+    assert!(!html.contains(r#"id="error-admin_password""#), "no password is asked when inviting");
+    assert!(!html.contains(r#"id="error-admin_name""#));
+    assert!(
+        html.contains(r#"id="first_admin-invite" name="first_admin" value="invite" checked"#),
+        "the choice is kept"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM tenants").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM invitations").await, 0);
+}
+
+#[tokio::test]
+async fn a_new_organizations_first_admin_can_be_invited_with_a_link_to_share() {
+    let app = operator_app().await;
+    let res = app
+        .post(
+            "/admin/tenants",
+            &[
+                ("first_admin", "invite"),
+                ("slug", "initech"),
+                ("name", "Initech"),
+                ("admin_email", "Peter@Initech.test"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/admin");
+    let html = app.page("/admin").await;
+    assert!(html.contains(&relaydesk::web::admin::msg_created_invited("Initech", "peter@initech.test")));
+    assert!(html.contains(
+        "Created Initech. It has no SMTP profile yet, so relaydesk cannot email the invitation: send \
+         peter@initech.test the join link below yourself. They choose their name and password; the link works \
+         once, within 7 days."
+    ));
+    assert!(html.contains(
+        r#"<label for="shared-link">Join link for peter@initech.test, the first administrator of Initech</label>"#
+    ));
+    let link = {
+        let start = html.find(r#"id="shared-link" type="text" value=""#).unwrap()
+            + r#"id="shared-link" type="text" value=""#.len();
+        html[start..].split('"').next().unwrap().to_owned()
+    };
+    assert!(link.starts_with(&format!("{}/invite/", app.base)), "{link}");
+    assert!(!app.page("/admin").await.contains(&link), "shown once");
+
+    // No account yet, no mail; an open invitation for an admin, shared by hand.
+    let members: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE t.slug = 'initech'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(members, 0);
+    let (email, role): (String, String) = sqlx::query_as(
+        "SELECT i.email, i.role FROM invitations i JOIN tenants t ON t.id = i.tenant_id WHERE t.slug = 'initech'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!((email.as_str(), role.as_str()), ("peter@initech.test", "admin"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox").await, 0);
+    let actions: Vec<(String, String)> = sqlx::query_as(
+        "SELECT a.action, a.detail FROM audit_log a JOIN tenants t ON t.id = a.tenant_id WHERE t.slug = 'initech' ORDER BY a.id",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        actions,
+        [
+            ("tenant.created".into(), "by operator olivia@acme.test; first admin invited: peter@initech.test".into()),
+            ("invitation.created".into(), "peter@initech.test as admin".into()),
+        ]
+    );
+
+    // Peter joins from the link and is the organization's administrator.
+    let peter = app.share();
+    let path = link.strip_prefix(&app.base).unwrap();
+    let page = peter.page(path).await;
+    assert!(page.contains("Join Initech"));
+    let res = peter.post(path, &[("display_name", "Peter"), ("password", "peter's long password")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/t/initech/");
+    assert!(peter.page("/t/initech/smtp/new").await.contains("SMTP"), "an admin's page");
+    let (role, operator): (String, bool) =
+        sqlx::query_as("SELECT role, is_operator FROM users WHERE email = 'peter@initech.test'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!((role.as_str(), operator), ("admin", false));
+}
+
+#[tokio::test]
+async fn suspending_is_confirmed_first() {
+    let app = operator_app().await;
+    app.add_tenant("globex", "Globex", "hank@globex.test", "hank's long password").await;
+    let list = app.page("/admin").await;
+    assert!(list.contains(
+        r#"<a href="/admin/tenants/globex/suspend" class="button danger" id="suspend-globex" data-dialog="suspend">Suspend</a>"#
+    ));
+    assert!(!list.contains(r#"href="/admin/tenants/acme/suspend""#), "not one's own");
+
+    let html = app.page("/admin/tenants/globex/suspend").await;
+    assert!(html.contains("<h1>Suspend Globex?</h1>"));
+    assert!(html.contains("Its member is signed out and cannot sign in, and its mail waits unsent."));
+    assert!(html.contains(r#"<input type="hidden" name="suspended" value="on">"#));
+    assert!(html.contains(r#"<a href="/admin" class="cancel">Cancel</a>"#));
+    assert_eq!(app.count("SELECT COUNT(*) FROM tenants WHERE suspended = 1").await, 0, "asking changes nothing");
+
+    let res = app.get("/admin/tenants/acme/suspend").await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("You cannot suspend your own organization: you would lock yourself out."));
+    assert_eq!(app.get("/admin/tenants/nope/suspend").await.status(), StatusCode::NOT_FOUND);
+    let hank = app.share();
+    hank.sign_in_to("globex", "hank@globex.test", "hank's long password").await;
+    assert_eq!(hank.get("/admin/tenants/acme/suspend").await.status(), StatusCode::NOT_FOUND, "operators only");
+
+    let res = app.post("/admin/tenants/globex/suspend", &[("suspended", "on")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(app.page("/admin").await.contains("Suspended Globex."));
+    assert_eq!(app.count("SELECT COUNT(*) FROM tenants WHERE slug = 'globex' AND suspended = 1").await, 1);
+}

@@ -69,9 +69,11 @@ const ROUTES: &[Route] = &[
     ("GET", "/t/acme/settings", Id::None, Access::Admin, &[]),
     ("POST", "/t/acme/settings/email", Id::None, Access::Admin, &[]),
     ("POST", "/t/acme/settings/credential-policy", Id::None, Access::Admin, &[("policy", "bogus")]),
+    ("POST", "/t/acme/settings/time-zone", Id::None, Access::Admin, &[("time_zone", "Mars/Olympus")]),
     ("GET", "/t/acme/audit", Id::None, Access::Admin, &[]),
     ("GET", "/t/acme/audit/export.csv", Id::None, Access::Admin, &[]),
     ("GET", "/t/acme/email-log", Id::None, Access::Admin, &[]),
+    ("GET", "/t/acme/email-log/{id}", Id::Outbox, Access::Admin, &[]),
     ("POST", "/t/acme/email-log/{id}/retry", Id::Outbox, Access::Admin, &[]),
 ];
 
@@ -240,4 +242,41 @@ async fn every_route_answers_each_role_as_its_extractor_says() {
         .await
         .unwrap();
     assert_eq!(name, "globex_main");
+}
+
+/// An operator's route: method, path, fields.
+type OperatorRoute = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+
+/// The operator's pages: what they change is named by a short name in the path.
+const OPERATOR_ROUTES: &[OperatorRoute] = &[
+    ("GET", "/admin", &[]),
+    ("POST", "/admin/tenants", &[("slug", "Bad Slug")]),
+    ("POST", "/admin/tenants/globex/rename", &[("name", "")]),
+    ("GET", "/admin/tenants/globex/suspend", &[]),
+    ("POST", "/admin/tenants/globex/suspend", &[]),
+];
+
+#[tokio::test]
+async fn the_operators_routes_answer_404_to_everyone_else() {
+    let app = spawn_app().await;
+    app.sign_in_admin().await;
+    app.add_user("olivia@acme.test", "olivia's long password", Role::Admin, true).await;
+    app.add_tenant("globex", "Globex Corp", "hank@globex.test", "hank's long password").await;
+    let operator = app.share();
+    assert_eq!(operator.sign_in("olivia@acme.test", "olivia's long password").await.status(), StatusCode::SEE_OTHER);
+    let hank = app.share();
+    assert_eq!(
+        hank.sign_in_to("globex", "hank@globex.test", "hank's long password").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let anonymous = app.share();
+    for &(method, path, fields) in OPERATOR_ROUTES {
+        for (who, visitor) in [("nobody", &anonymous), ("acme's admin", &app), ("globex's admin", &hank)] {
+            let res = request(visitor, method, path, fields).await;
+            assert_eq!(res.status(), StatusCode::NOT_FOUND, "{method} {path} as {who}");
+        }
+        let res = request(&operator, method, path, fields).await;
+        let status = res.status();
+        assert!(status != StatusCode::FORBIDDEN && status != StatusCode::NOT_FOUND, "{method} {path}: {status}");
+    }
 }

@@ -156,6 +156,7 @@ async fn rebuilding_the_tables_keeps_every_row_and_link() {
     let tables = ["users", "audit_log", "invitations", "password_resets", "outbox", "outbox_attempts", "smtp_profiles"];
     let before = dump(&db, &tables).await;
 
+    // Up to 0005, the rebuild (later migrations may add columns to these tables).
     migrator_up_to(5).run(&db).await.unwrap();
 
     assert_eq!(dump(&db, &tables).await, before);
@@ -204,6 +205,48 @@ async fn rebuilding_the_tables_keeps_every_row_and_link() {
 }
 
 /// Every row of the tables, as text, in id order.
+/// Rows written before 0008 are all there after it: every tenant in UTC, no attempt with a
+/// reply, and a message that failed before its 8th attempt marked as failed for good (so it
+/// is not offered a retry), one that used up its attempts not.
+#[tokio::test]
+async fn the_email_log_and_time_zone_migration_keeps_every_row() {
+    let (db, _dir) = empty_db().await;
+    migrator_up_to(5).run(&db).await.unwrap();
+    for sql in [
+        "INSERT INTO tenants (id, slug, name, created_at) VALUES (1, 'acme', 'Acme', 10), (2, 'globex', 'Globex', 11)",
+        "INSERT INTO outbox (id, tenant_id, kind, recipient, subject, body_sealed, message_id, status, attempts,
+                             next_attempt_at, created_at, last_error)
+         VALUES (1, 1, 'invitation', 'a@x.test', 'S', 'b', 'm1', 'failed', 1, 17, 17, '550 refused'),
+                (2, 1, 'invitation', 'b@x.test', 'S', 'b', 'm2', 'failed', 8, 18, 18, '451 busy'),
+                (3, 1, 'invitation', 'c@x.test', 'S', 'b', 'm3', 'pending', 2, 19, 19, '451 busy'),
+                (4, 2, 'invitation', 'd@x.test', 'S', 'b', 'm4', 'sent', 1, 20, 20, NULL)",
+        "INSERT INTO outbox_attempts (outbox_id, attempt, at, ok, profile, error) VALUES (4, 1, 21, 1, 'Main', NULL)",
+    ] {
+        sqlx::query(sql).execute(&db).await.unwrap();
+    }
+    let tables = ["tenants", "outbox", "outbox_attempts"];
+    let before = dump(&db, &tables).await;
+
+    migrator().run(&db).await.unwrap();
+
+    let zones: Vec<(String, String)> =
+        sqlx::query_as("SELECT slug, time_zone FROM tenants ORDER BY id").fetch_all(&db).await.unwrap();
+    assert_eq!(zones, [("acme".into(), "UTC".into()), ("globex".into(), "UTC".into())]);
+    let permanent: Vec<(i64, bool)> =
+        sqlx::query_as("SELECT id, permanent FROM outbox ORDER BY id").fetch_all(&db).await.unwrap();
+    assert_eq!(permanent, [(1, true), (2, false), (3, false), (4, false)]);
+    let reply: Option<String> = sqlx::query_scalar("SELECT reply FROM outbox_attempts").fetch_one(&db).await.unwrap();
+    assert_eq!(reply, None);
+    // Every row and value from before, the new columns aside.
+    let after = dump(&db, &tables).await;
+    assert_eq!(after.len(), before.len());
+    for (old, new) in before.iter().zip(&after) {
+        assert!(new.starts_with(old.as_str()), "{old} -> {new}");
+    }
+    let (tests,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM test_emails").fetch_one(&db).await.unwrap();
+    assert_eq!(tests, 0);
+}
+
 async fn dump(db: &SqlitePool, tables: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
     for table in tables {

@@ -57,7 +57,7 @@ pub async fn list(
         prev: (page_no > 1).then(|| link(page_no - 1)),
         next: (page_no < pages).then(|| link(page_no + 1)),
         page: member.chrome("SMTP profiles", "smtp").await?,
-        rows: found.iter().map(Row::of).collect(),
+        rows: found.iter().map(|p| Row::of(p, &member.tenant.zone())).collect(),
         can_edit: member.user.role() == Role::Admin,
         search,
         total,

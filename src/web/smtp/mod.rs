@@ -53,8 +53,8 @@ struct TestResult {
 }
 
 impl TestResult {
-    fn of(t: &crate::domain::smtp::LastTest) -> TestResult {
-        TestResult { ok: t.ok, when: format_time(t.at), message: t.message.clone(), line: one_line(&t.message) }
+    fn of(t: &crate::domain::smtp::LastTest, zone: &crate::domain::time_zone::Zone) -> TestResult {
+        TestResult { ok: t.ok, when: format_time(t.at, zone), message: t.message.clone(), line: one_line(&t.message) }
     }
 }
 
@@ -71,7 +71,7 @@ pub fn one_line(message: &str) -> String {
 }
 
 impl Row {
-    fn of(p: &Profile) -> Row {
+    fn of(p: &Profile, zone: &crate::domain::time_zone::Zone) -> Row {
         let (endpoint, security) = match &p.settings.transport {
             Transport::Generic(g) if g.security == Security::None && g.auth.is_some() => {
                 (format!("{}:{}", g.host, g.port), "None: the password is sent unencrypted")
@@ -79,7 +79,7 @@ impl Row {
             Transport::Generic(g) => (format!("{}:{}", g.host, g.port), g.security.label()),
             Transport::Graph(g) => (g.username.as_str().to_owned(), "HTTPS"),
         };
-        let test = p.last_test.as_ref().map(TestResult::of);
+        let test = p.last_test.as_ref().map(|t| TestResult::of(t, zone));
         let unverified = matches!(&p.settings.transport,
             Transport::Generic(g) if g.security != Security::None && !g.tls_verify);
         Row {

@@ -226,8 +226,10 @@ async fn deliver(state: &AppState, member: &Member, settings: &Settings, to: &Em
         Err(e) => return (false, format!("The test email was not sent. {}", e.message)),
     };
     let mail = test_message(state, member, settings, to.as_str());
-    match sender.send(&state.mailer, &mail).await {
-        Ok(()) => (true, msg_test_sent(to)),
+    let result = sender.send(&state.mailer, &mail).await;
+    crate::web::email_log::record_test(state, member, settings.name.as_str(), &mail, &result).await;
+    match result {
+        Ok(_) => (true, msg_test_sent(to)),
         Err(e) => (false, format!("The test email was not sent. {}", e.message)),
     }
 }
