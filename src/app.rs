@@ -7,7 +7,6 @@ use anyhow::Context;
 use axum::http::{header, HeaderValue};
 use axum::routing::get;
 use axum::Router;
-use secrecy::ExposeSecret;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
@@ -19,7 +18,6 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::mail::graph::GraphEndpoints;
 use crate::mail::Mailer;
-use crate::secret::SecretBox;
 pub use crate::state::AppState;
 use crate::web;
 
@@ -41,7 +39,7 @@ pub async fn build_app(config: Config) -> anyhow::Result<App> {
 /// `build_app` with the time read from `clock` (tests pass a manual one and move it).
 pub async fn build_app_with_clock(config: Config, clock: Clock) -> anyhow::Result<App> {
     let db = crate::db::connect(&config).await?;
-    let secrets = SecretBox::load(config.secret_key.as_ref().map(|k| k.expose_secret()), &config.data_dir()?)?;
+    let secrets = crate::secret::keyring::unlock(&config, &db, clock.now()).await?;
     let sessions = SqliteStore::new(db.clone());
     sessions.migrate().await.context("cannot create the session table")?;
     let http = reqwest::Client::builder()

@@ -16,6 +16,7 @@ mod csrf;
 mod first_run;
 mod graph;
 mod isolation;
+mod key_safety;
 mod limits;
 mod outbox;
 mod pages;
