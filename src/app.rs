@@ -1,13 +1,14 @@
 //! The router with its layers, `build_app` and `serve`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::routing::get;
 use axum::Router;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -83,10 +84,16 @@ fn router(state: AppState, sessions: SqliteStore) -> Router {
         .layer(session_layer)
         .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
 
+    let request_timeout = state.config.limits.request_timeout;
     Router::new()
         .route("/healthz", get(web::home::healthz))
         .route("/static/{*path}", get(web::home::static_file))
         .merge(pages)
+        // Connection limits: a request (its body included) is answered within the request
+        // timeout or gets 408; a body over the form limit is refused with 413 before it is
+        // read when its length is announced, and cut off at the limit otherwise.
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
+        .layer(RequestBodyLimitLayer::new(crate::auth::csrf::MAX_FORM_BYTES))
         .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
@@ -125,9 +132,8 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     tracing::info!(%address, public_url = %app.state.config.public_url, "relaydesk is listening");
     let worker = crate::mail::outbox::spawn_worker(app.state.outbox());
     tracing::info!("outbox worker started");
-    axum::serve(listener, app.router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let limits = app.state.config.limits.clone();
+    crate::server::serve(listener, app.router, limits, shutdown).await?;
     deletion.abort();
     // Let a send in progress finish; an unfinished one is retried after its lease.
     worker.stop(app.state.config.send_timeout).await;

@@ -26,19 +26,21 @@ const GRAPH_PASSWORD: &str = "graph-password-1";
 const GRAPH_SECRET: &str = "very~secret~value";
 
 /// `relaydesk serve` in `dir` (database and key under `dir/data/`).
-struct Server {
+pub struct Server {
     child: Child,
     lines: tokio::sync::mpsc::UnboundedReceiver<String>,
     log: Vec<String>,
-    base: String,
+    /// `http://127.0.0.1:{port}`.
+    pub base: String,
 }
 
 impl Server {
-    async fn start(dir: &Path) -> Server {
+    pub async fn start(dir: &Path) -> Server {
         Self::start_with(dir, &[]).await
     }
 
-    async fn start_with(dir: &Path, env: &[(&str, &str)]) -> Server {
+    /// Starts it with `env` added to a clean environment.
+    pub async fn start_with(dir: &Path, env: &[(&str, &str)]) -> Server {
         let mut cmd = Command::from(relaydesk(dir));
         cmd.arg("serve").env("RELAYDESK_LISTEN", "127.0.0.1:0").envs(env.iter().copied());
         let mut child = cmd.stderr(Stdio::piped()).stdout(Stdio::null()).kill_on_drop(true).spawn().unwrap();
@@ -58,7 +60,7 @@ impl Server {
     }
 
     /// The first log line (so far or to come) that contains `needle`.
-    async fn wait_for(&mut self, needle: &str) -> String {
+    pub async fn wait_for(&mut self, needle: &str) -> String {
         if let Some(line) = self.log.iter().find(|l| l.contains(needle)) {
             return line.clone();
         }
@@ -78,7 +80,8 @@ impl Server {
         }
     }
 
-    async fn stop(mut self) -> Vec<String> {
+    /// Stops it with SIGTERM and returns its whole log.
+    pub async fn stop(mut self) -> Vec<String> {
         let pid = self.child.id().unwrap().to_string();
         assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
         let exit = tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await.expect("stops").unwrap();

@@ -12,6 +12,7 @@ mod wait;
 
 mod admin;
 mod cli;
+mod connections;
 mod csrf;
 mod first_run;
 mod graph;
