@@ -32,6 +32,10 @@ pub struct App {
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
+/// `Strict-Transport-Security` when the public URL is https: a year, this host only (other
+/// hosts of the domain may not serve https).
+const HSTS: &str = "max-age=31536000";
+
 /// Opens the database (migrating it), loads the secret key and assembles the router.
 pub async fn build_app(config: Config) -> anyhow::Result<App> {
     build_app_with_clock(config, Clock::system()).await
@@ -85,7 +89,8 @@ fn router(state: AppState, sessions: SqliteStore) -> Router {
         .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
 
     let request_timeout = state.config.limits.request_timeout;
-    Router::new()
+    let https = state.config.is_https();
+    let router = Router::new()
         .route("/healthz", get(web::home::healthz))
         .route("/static/{*path}", get(web::home::static_file))
         .merge(pages)
@@ -107,7 +112,16 @@ fn router(state: AppState, sessions: SqliteStore) -> Router {
                 .unwrap_or_else(|| "(no route)".to_owned());
             tracing::info_span!("request", method = %request.method(), route = %route)
         }))
-        .with_state(state)
+        .with_state(state);
+    // Served to people at an https address: browsers must never fall back to http.
+    if https {
+        router.layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        ))
+    } else {
+        router
+    }
 }
 
 /// Binds, logs the first-run link when there is no tenant yet, and serves until Ctrl-C

@@ -28,3 +28,4 @@ mod sending;
 mod sessions;
 mod sign_in;
 mod smtp;
+mod transport_security;
