@@ -1,14 +1,14 @@
 //! The router with its layers, `build_app` and `serve`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::routing::get;
 use axum::Router;
-use secrecy::ExposeSecret;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -19,7 +19,6 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::mail::graph::GraphEndpoints;
 use crate::mail::Mailer;
-use crate::secret::SecretBox;
 pub use crate::state::AppState;
 use crate::web;
 
@@ -33,6 +32,10 @@ pub struct App {
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
+/// `Strict-Transport-Security` when the public URL is https: a year, this host only (other
+/// hosts of the domain may not serve https).
+const HSTS: &str = "max-age=31536000";
+
 /// Opens the database (migrating it), loads the secret key and assembles the router.
 pub async fn build_app(config: Config) -> anyhow::Result<App> {
     build_app_with_clock(config, Clock::system()).await
@@ -41,7 +44,7 @@ pub async fn build_app(config: Config) -> anyhow::Result<App> {
 /// `build_app` with the time read from `clock` (tests pass a manual one and move it).
 pub async fn build_app_with_clock(config: Config, clock: Clock) -> anyhow::Result<App> {
     let db = crate::db::connect(&config).await?;
-    let secrets = SecretBox::load(config.secret_key.as_ref().map(|k| k.expose_secret()), &config.data_dir()?)?;
+    let secrets = crate::secret::keyring::unlock(&config, &db, clock.now()).await?;
     let sessions = SqliteStore::new(db.clone());
     sessions.migrate().await.context("cannot create the session table")?;
     let http = reqwest::Client::builder()
@@ -87,10 +90,17 @@ fn router(state: AppState, sessions: SqliteStore) -> Router {
         .layer(session_layer)
         .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
 
-    Router::new()
+    let request_timeout = state.config.limits.request_timeout;
+    let https = state.config.is_https();
+    let router = Router::new()
         .route("/healthz", get(web::home::healthz))
         .route("/static/{*path}", get(web::home::static_file))
         .merge(pages)
+        // Connection limits: a request (its body included) is answered within the request
+        // timeout or gets 408; a body over the form limit is refused with 413 before it is
+        // read when its length is announced, and cut off at the limit otherwise.
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
+        .layer(RequestBodyLimitLayer::new(crate::auth::csrf::MAX_FORM_BYTES))
         .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
@@ -104,7 +114,16 @@ fn router(state: AppState, sessions: SqliteStore) -> Router {
                 .unwrap_or_else(|| "(no route)".to_owned());
             tracing::info_span!("request", method = %request.method(), route = %route)
         }))
-        .with_state(state)
+        .with_state(state);
+    // Served to people at an https address: browsers must never fall back to http.
+    if https {
+        router.layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        ))
+    } else {
+        router
+    }
 }
 
 /// Binds, logs the first-run link when there is no tenant yet, and serves until Ctrl-C
@@ -129,9 +148,8 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     tracing::info!(%address, public_url = %app.state.config.public_url, "relaydesk is listening");
     let worker = crate::mail::outbox::spawn_worker(app.state.outbox());
     tracing::info!("outbox worker started");
-    axum::serve(listener, app.router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let limits = app.state.config.limits.clone();
+    crate::server::serve(listener, app.router, limits, shutdown).await?;
     deletion.abort();
     // Let a send in progress finish; an unfinished one is retried after its lease.
     worker.stop(app.state.config.send_timeout).await;

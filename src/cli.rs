@@ -1,4 +1,4 @@
-//! The command line: `serve` (the default), `tenant create`, `user create`.
+//! The command line: `serve` (the default), `tenant create`, `user create`, `key rotate`.
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -31,6 +31,21 @@ enum Command {
     /// Manage console accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage the key that seals stored secrets.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Re-seal every stored secret under a new key and put the new key in place of the key
+    /// file (stop relaydesk first). Everyone signed in is signed out.
+    Rotate {
+        /// Read the new key (32 bytes as base64 or hex) from standard input instead of
+        /// making one; required when RELAYDESK_SECRET_KEY gives the key.
+        #[arg(long)]
+        new_key_stdin: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -125,7 +140,46 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{done}");
             Ok(())
         }
+        Command::Key(KeyCommand::Rotate { new_key_stdin }) => {
+            let new_key = if new_key_stdin {
+                let mut input = String::new();
+                std::io::stdin().read_to_string(&mut input).context("cannot read the new key from standard input")?;
+                Some(input)
+            } else {
+                None
+            };
+            rotate_key(&config, new_key.as_deref()).await
+        }
     }
+}
+
+async fn rotate_key(config: &Config, new_key: Option<&str>) -> anyhow::Result<()> {
+    let db = crate::db::connect(config).await?;
+    let done = crate::secret::keyring::rotate(config, &db, new_key, Clock::system().now()).await?;
+    db.close().await;
+    if !done.unreadable.is_empty() {
+        eprintln!(
+            "warning: {} stored values could not be opened with the old key either (they were already unreadable) \
+             and were left as they were: {}",
+            done.unreadable.len(),
+            done.unreadable.join(", ")
+        );
+    }
+    let counted = |n: u64, what: &str| if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") };
+    let sessions = counted(done.sessions_ended, "session");
+    let values = counted(done.resealed as u64, "stored value");
+    match done.key_file {
+        Some(path) => println!(
+            "Re-sealed {values} under a new key, now in {}; the old key opens none of them. Ended {sessions}: \
+             everyone signs in again.",
+            path.display()
+        ),
+        None => println!(
+            "Re-sealed {values} under the new key; the old key opens none of them. Set RELAYDESK_SECRET_KEY to the \
+             new key before starting relaydesk again. Ended {sessions}: everyone signs in again."
+        ),
+    }
+    Ok(())
 }
 
 async fn create_tenant(config: &Config, slug: &str, name: &str) -> anyhow::Result<String> {

@@ -34,6 +34,8 @@ pub struct Config {
     pub outbox_lease: Duration,
     /// How often the worker looks for due messages when nothing wakes it.
     pub outbox_poll: Duration,
+    /// Timeouts and the connection cap of the HTTP server ([`ConnectionLimits`]).
+    pub limits: ConnectionLimits,
 }
 
 impl Config {
@@ -75,6 +77,7 @@ impl Config {
             secret_key: var("RELAYDESK_SECRET_KEY").map(SecretString::from),
             session_idle: Duration::from_secs(30 * 60),
             session_absolute: Duration::from_secs(12 * 60 * 60),
+            limits: ConnectionLimits::from_env(&var)?,
         })
     }
 
@@ -93,6 +96,7 @@ impl Config {
             send_timeout: DEFAULT_SEND_TIMEOUT,
             outbox_lease: DEFAULT_OUTBOX_LEASE,
             outbox_poll: DEFAULT_OUTBOX_POLL,
+            limits: ConnectionLimits::default(),
         }
     }
 
@@ -156,6 +160,75 @@ fn parse_public_url(text: &str) -> anyhow::Result<Url> {
     Ok(url)
 }
 
+// --- Connection limits ------------------------------------------------------------------
+
+/// What one client may hold of the HTTP server, so idle or slow sockets cannot exhaust it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// A request's head (request line and headers) must arrive within this, counted from
+    /// the connection's start or the end of the previous response
+    /// (`RELAYDESK_HEADER_TIMEOUT`).
+    pub header_timeout: Duration,
+    /// A connection with no request in progress and nothing received or sent for this long
+    /// is closed (`RELAYDESK_IDLE_TIMEOUT`).
+    pub idle_timeout: Duration,
+    /// A request not answered within this (a body still arriving included) gets 408
+    /// (`RELAYDESK_REQUEST_TIMEOUT`).
+    pub request_timeout: Duration,
+    /// At most this many connections are served at once; further ones wait to be accepted
+    /// until one closes (`RELAYDESK_MAX_CONNECTIONS`).
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(60),
+            max_connections: 256,
+        }
+    }
+}
+
+impl ConnectionLimits {
+    /// The smallest request timeout accepted from the environment: a test email may take
+    /// the whole send timeout (15 s) and must still be answered.
+    pub const MIN_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+    fn from_env(var: &impl Fn(&str) -> Option<String>) -> anyhow::Result<ConnectionLimits> {
+        let defaults = ConnectionLimits::default();
+        let seconds = |name: &str, default: Duration| -> anyhow::Result<Duration> {
+            match var(name) {
+                None => Ok(default),
+                Some(text) => match text.trim().parse::<u64>() {
+                    Ok(n) if (1..=86_400).contains(&n) => Ok(Duration::from_secs(n)),
+                    _ => bail!("{name} must be a whole number of seconds from 1 to 86400, not {text:?}"),
+                },
+            }
+        };
+        let limits = ConnectionLimits {
+            header_timeout: seconds("RELAYDESK_HEADER_TIMEOUT", defaults.header_timeout)?,
+            idle_timeout: seconds("RELAYDESK_IDLE_TIMEOUT", defaults.idle_timeout)?,
+            request_timeout: seconds("RELAYDESK_REQUEST_TIMEOUT", defaults.request_timeout)?,
+            max_connections: match var("RELAYDESK_MAX_CONNECTIONS") {
+                None => defaults.max_connections,
+                Some(text) => match text.trim().parse::<usize>() {
+                    Ok(n) if (1..=100_000).contains(&n) => n,
+                    _ => bail!("RELAYDESK_MAX_CONNECTIONS must be a whole number from 1 to 100000, not {text:?}"),
+                },
+            },
+        };
+        if limits.request_timeout < Self::MIN_REQUEST_TIMEOUT {
+            bail!(
+                "RELAYDESK_REQUEST_TIMEOUT must be at least {} seconds (a test email may take 15)",
+                Self::MIN_REQUEST_TIMEOUT.as_secs()
+            );
+        }
+        Ok(limits)
+    }
+}
+
 /// The file path of a `sqlite:` URL (query string removed).
 pub fn sqlite_path(url: &str) -> anyhow::Result<PathBuf> {
     let rest = url
@@ -186,5 +259,40 @@ mod tests {
         assert!(parse_public_url("ftp://x").is_err());
         assert!(parse_public_url("not a url").is_err());
         assert_eq!(parse_public_url("https://mail.example.com/").unwrap().scheme(), "https");
+    }
+
+    #[test]
+    fn connection_limits_have_safe_defaults_and_name_a_bad_setting() {
+        let limits = |pairs: &[(&str, &str)]| {
+            let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            ConnectionLimits::from_env(&move |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        };
+        assert_eq!(limits(&[]).unwrap(), ConnectionLimits::default());
+        let set = limits(&[("RELAYDESK_HEADER_TIMEOUT", "5"), ("RELAYDESK_MAX_CONNECTIONS", "10")]).unwrap();
+        assert_eq!((set.header_timeout, set.max_connections), (Duration::from_secs(5), 10));
+        for (name, value, message) in [
+            (
+                "RELAYDESK_IDLE_TIMEOUT",
+                "0",
+                "RELAYDESK_IDLE_TIMEOUT must be a whole number of seconds from 1 to 86400, not \"0\"",
+            ),
+            (
+                "RELAYDESK_HEADER_TIMEOUT",
+                "1.5",
+                "RELAYDESK_HEADER_TIMEOUT must be a whole number of seconds from 1 to 86400, not \"1.5\"",
+            ),
+            (
+                "RELAYDESK_MAX_CONNECTIONS",
+                "0",
+                "RELAYDESK_MAX_CONNECTIONS must be a whole number from 1 to 100000, not \"0\"",
+            ),
+            (
+                "RELAYDESK_REQUEST_TIMEOUT",
+                "10",
+                "RELAYDESK_REQUEST_TIMEOUT must be at least 20 seconds (a test email may take 15)",
+            ),
+        ] {
+            assert_eq!(limits(&[(name, value)]).unwrap_err().to_string(), message);
+        }
     }
 }

@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod mail;
 pub mod secret;
+pub mod server;
 pub mod state;
 pub mod store;
 pub mod web;

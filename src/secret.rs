@@ -1,5 +1,10 @@
 //! The secret box: values the app must read back later (SMTP passwords, Graph secrets),
 //! sealed with XChaCha20-Poly1305 under one 32-byte key.
+//!
+//! Where the key comes from, the check that it is the right one, and its rotation are in
+//! [`keyring`].
+
+pub mod keyring;
 
 use std::io::Write;
 use std::path::Path;
@@ -13,12 +18,16 @@ use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 
 const NONCE_LEN: usize = 24;
-const KEY_FILE: &str = "secret.key";
+/// The key file's name, in the database's folder.
+pub const KEY_FILE: &str = "secret.key";
 
 /// Seals and opens secrets. The key never leaves this struct (Debug prints nothing of it).
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: XChaCha20Poly1305,
+    /// While a box from [`keyring::unlock`] lives, `key rotate` cannot run (a shared lock
+    /// on the key's lock file).
+    _lock: Option<std::sync::Arc<std::fs::File>>,
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -53,29 +62,17 @@ pub struct OpenError;
 
 impl SecretBox {
     pub fn new(key: [u8; 32]) -> SecretBox {
-        SecretBox { cipher: XChaCha20Poly1305::new(&key.into()) }
+        SecretBox { cipher: XChaCha20Poly1305::new(&key.into()), _lock: None }
     }
 
-    /// The key from `RELAYDESK_SECRET_KEY` when given, else from `secret.key` in
-    /// `data_dir`, which is created (mode 0600) on first run.
-    pub fn load(env_key: Option<&str>, data_dir: &Path) -> anyhow::Result<SecretBox> {
-        if let Some(text) = env_key {
-            return Ok(SecretBox::new(parse_key(text).context("RELAYDESK_SECRET_KEY is malformed")?));
-        }
-        let path = data_dir.join(KEY_FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(SecretBox::new(
-                parse_key(&text).with_context(|| format!("the key file {} is malformed", path.display()))?,
-            )),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut key = [0u8; 32];
-                OsRng.fill_bytes(&mut key);
-                write_key_file(&path, &key)?;
-                tracing::info!(path = %path.display(), "created a new secret key file");
-                Ok(SecretBox::new(key))
-            }
-            Err(e) => Err(e).with_context(|| format!("cannot read the key file {}", path.display())),
-        }
+    /// A box for a key written as base64 or hex (as in the key file).
+    pub fn from_text(text: &str) -> anyhow::Result<SecretBox> {
+        Ok(SecretBox::new(parse_key(text)?))
+    }
+
+    fn with_lock(mut self, lock: std::sync::Arc<std::fs::File>) -> SecretBox {
+        self._lock = Some(lock);
+        self
     }
 
     /// Nonce followed by ciphertext, base64.
@@ -129,6 +126,14 @@ fn parse_key(text: &str) -> anyhow::Result<[u8; 32]> {
     }
 }
 
+/// A fresh random key.
+fn generate_key() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    OsRng.fill_bytes(&mut key);
+    key
+}
+
+/// Writes a new key file (never over an existing one), mode 0600, synced to disk.
 fn write_key_file(path: &Path, key: &[u8; 32]) -> anyhow::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -178,23 +183,19 @@ mod tests {
     }
 
     #[test]
-    fn key_file_is_created_once_with_mode_0600() {
+    fn key_files_are_written_once_with_mode_0600() {
         let dir = tempfile::tempdir().unwrap();
-        let a = SecretBox::load(None, dir.path()).unwrap();
-        let b = SecretBox::load(None, dir.path()).unwrap();
-        assert_eq!(b.open(&a.seal("x")).unwrap(), "x", "the second start reuses the key");
+        let path = dir.path().join(KEY_FILE);
+        let key = generate_key();
+        write_key_file(&path, &key).unwrap();
+        assert!(write_key_file(&path, &generate_key()).is_err(), "never over an existing key");
+        let read = SecretBox::from_text(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(read.open(&SecretBox::new(key).seal("x")).unwrap(), "x");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-    }
-
-    #[test]
-    fn a_malformed_env_key_is_a_clear_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let err = SecretBox::load(Some("nope"), dir.path()).unwrap_err();
-        assert!(format!("{err:#}").contains("RELAYDESK_SECRET_KEY is malformed"));
     }
 }

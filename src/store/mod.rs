@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod outbox;
+pub mod sealed;
 pub mod setup;
 pub mod smtp;
 pub mod tenants;
