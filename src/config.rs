@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use url::Url;
 
+pub mod proxies;
+
 /// Everything the app needs to know about its surroundings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -34,6 +36,11 @@ pub struct Config {
     pub outbox_lease: Duration,
     /// How often the worker looks for due messages when nothing wakes it.
     pub outbox_poll: Duration,
+
+    // --- Client addresses behind a reverse proxy (sign-in throttling, the audit log) ---
+    /// `RELAYDESK_TRUSTED_PROXIES` and `RELAYDESK_PROXY_HEADER`: whose word is taken for
+    /// the client's address.
+    pub proxies: proxies::TrustedProxies,
 }
 
 impl Config {
@@ -75,6 +82,11 @@ impl Config {
             secret_key: var("RELAYDESK_SECRET_KEY").map(SecretString::from),
             session_idle: Duration::from_secs(30 * 60),
             session_absolute: Duration::from_secs(12 * 60 * 60),
+            // Client addresses behind a reverse proxy.
+            proxies: proxies::TrustedProxies::parse(
+                var("RELAYDESK_TRUSTED_PROXIES").as_deref(),
+                var("RELAYDESK_PROXY_HEADER").as_deref(),
+            )?,
         })
     }
 
@@ -93,6 +105,8 @@ impl Config {
             send_timeout: DEFAULT_SEND_TIMEOUT,
             outbox_lease: DEFAULT_OUTBOX_LEASE,
             outbox_poll: DEFAULT_OUTBOX_POLL,
+            // Client addresses behind a reverse proxy: none trusted.
+            proxies: proxies::TrustedProxies::default(),
         }
     }
 

@@ -1,8 +1,9 @@
 //! Extractors: the tenant named in the path, the member signed into it, the operator.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{FromRef, FromRequestParts, RawPathParams};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::Method;
 
@@ -61,6 +62,23 @@ impl<S: AuthState> FromRequestParts<S> for PathTenant {
         let slug = params.iter().find(|(k, _)| *k == "slug").map(|(_, v)| v).ok_or(AppError::NotFound)?;
         let tenant = tenants::by_slug(&state.db(), slug).await?.ok_or(AppError::NotFound)?;
         Ok(PathTenant(tenant))
+    }
+}
+
+/// The address of the person asking: the connection's peer, or, when that peer is a
+/// trusted proxy (`RELAYDESK_TRUSTED_PROXIES`), the client the proxy names.
+pub struct ClientAddr(pub IpAddr);
+
+impl<S: AuthState> FromRequestParts<S> for ClientAddr {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip())
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no peer address: serve with connect info")))?;
+        Ok(ClientAddr(state.config().proxies.client(peer, &parts.headers)))
     }
 }
 
