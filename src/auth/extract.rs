@@ -191,7 +191,8 @@ macro_rules! at_least {
 at_least!(Admin, Role::Admin);
 at_least!(Organizer, Role::Organizer);
 
-/// A signed-in operator (SPEC §1). Anyone else gets 404, so `/admin` is not advertised.
+/// A signed-in operator (SPEC §1) whose own organization is not suspended. Anyone else
+/// gets 404, so `/admin` is not advertised.
 pub struct Operator(pub Member);
 
 impl<S: AuthState> FromRequestParts<S> for Operator {
@@ -205,7 +206,10 @@ impl<S: AuthState> FromRequestParts<S> for Operator {
         let too_old = too_old(state, auth.at);
         let db = state.db();
         let tenant = tenants::by_id(&db, auth.tenant_id).await?;
-        let Some(tenant) = tenant else {
+        // Operator powers come through the organization signed in to: once it is
+        // suspended they end, on this very session (else its operator could restore it, or
+        // suspend everyone else's).
+        let Some(tenant) = tenant.filter(|t| !t.suspended) else {
             return Err(AppError::NotFound);
         };
         match users::by_id(&db, tenant.id, auth.user_id).await? {
