@@ -14,6 +14,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::account::Role;
 use crate::error::AppError;
+use crate::secret::SecretBox;
 use crate::store::audit::Actor;
 use crate::store::tenants::{self, Tenant};
 use crate::store::users::{self, User};
@@ -22,11 +23,12 @@ use crate::store::users::{self, User};
 pub struct PathTenant(pub Tenant);
 
 /// What the extractors need of the app's state: the database, the session limits and the
-/// clock they are measured by.
+/// clock they are measured by, and the secret box the session seals one-time links with.
 pub trait AuthState: Send + Sync {
     fn db(&self) -> SqlitePool;
     fn config(&self) -> Arc<Config>;
     fn clock(&self) -> Clock;
+    fn secrets(&self) -> SecretBox;
 }
 
 impl<S> AuthState for S
@@ -35,6 +37,7 @@ where
     SqlitePool: FromRef<S>,
     Arc<Config>: FromRef<S>,
     Clock: FromRef<S>,
+    SecretBox: FromRef<S>,
 {
     fn db(&self) -> SqlitePool {
         SqlitePool::from_ref(self)
@@ -46,6 +49,10 @@ where
 
     fn clock(&self) -> Clock {
         Clock::from_ref(self)
+    }
+
+    fn secrets(&self) -> SecretBox {
+        SecretBox::from_ref(self)
     }
 }
 
