@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use url::Url;
 
+pub mod proxies;
+
 /// Everything the app needs to know about its surroundings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -36,6 +38,11 @@ pub struct Config {
     pub outbox_poll: Duration,
     /// Timeouts and the connection cap of the HTTP server ([`ConnectionLimits`]).
     pub limits: ConnectionLimits,
+
+    // --- Client addresses behind a reverse proxy (sign-in throttling, the audit log) ---
+    /// `RELAYDESK_TRUSTED_PROXIES` and `RELAYDESK_PROXY_HEADER`: whose word is taken for
+    /// the client's address.
+    pub proxies: proxies::TrustedProxies,
 }
 
 impl Config {
@@ -78,6 +85,11 @@ impl Config {
             session_idle: Duration::from_secs(30 * 60),
             session_absolute: Duration::from_secs(12 * 60 * 60),
             limits: ConnectionLimits::from_env(&var)?,
+            // Client addresses behind a reverse proxy.
+            proxies: proxies::TrustedProxies::parse(
+                var("RELAYDESK_TRUSTED_PROXIES").as_deref(),
+                var("RELAYDESK_PROXY_HEADER").as_deref(),
+            )?,
         })
     }
 
@@ -97,6 +109,8 @@ impl Config {
             outbox_lease: DEFAULT_OUTBOX_LEASE,
             outbox_poll: DEFAULT_OUTBOX_POLL,
             limits: ConnectionLimits::default(),
+            // Client addresses behind a reverse proxy: none trusted.
+            proxies: proxies::TrustedProxies::default(),
         }
     }
 

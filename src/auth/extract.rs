@@ -1,8 +1,9 @@
 //! Extractors: the tenant named in the path, the member signed into it, the operator.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{FromRef, FromRequestParts, RawPathParams};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::Method;
 
@@ -13,6 +14,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::account::Role;
 use crate::error::AppError;
+use crate::secret::SecretBox;
 use crate::store::audit::Actor;
 use crate::store::tenants::{self, Tenant};
 use crate::store::users::{self, User};
@@ -21,11 +23,12 @@ use crate::store::users::{self, User};
 pub struct PathTenant(pub Tenant);
 
 /// What the extractors need of the app's state: the database, the session limits and the
-/// clock they are measured by.
+/// clock they are measured by, and the secret box the session seals one-time links with.
 pub trait AuthState: Send + Sync {
     fn db(&self) -> SqlitePool;
     fn config(&self) -> Arc<Config>;
     fn clock(&self) -> Clock;
+    fn secrets(&self) -> SecretBox;
 }
 
 impl<S> AuthState for S
@@ -34,6 +37,7 @@ where
     SqlitePool: FromRef<S>,
     Arc<Config>: FromRef<S>,
     Clock: FromRef<S>,
+    SecretBox: FromRef<S>,
 {
     fn db(&self) -> SqlitePool {
         SqlitePool::from_ref(self)
@@ -45,6 +49,10 @@ where
 
     fn clock(&self) -> Clock {
         Clock::from_ref(self)
+    }
+
+    fn secrets(&self) -> SecretBox {
+        SecretBox::from_ref(self)
     }
 }
 
@@ -61,6 +69,23 @@ impl<S: AuthState> FromRequestParts<S> for PathTenant {
         let slug = params.iter().find(|(k, _)| *k == "slug").map(|(_, v)| v).ok_or(AppError::NotFound)?;
         let tenant = tenants::by_slug(&state.db(), slug).await?.ok_or(AppError::NotFound)?;
         Ok(PathTenant(tenant))
+    }
+}
+
+/// The address of the person asking: the connection's peer, or, when that peer is a
+/// trusted proxy (`RELAYDESK_TRUSTED_PROXIES`), the client the proxy names.
+pub struct ClientAddr(pub IpAddr);
+
+impl<S: AuthState> FromRequestParts<S> for ClientAddr {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip())
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no peer address: serve with connect info")))?;
+        Ok(ClientAddr(state.config().proxies.client(peer, &parts.headers)))
     }
 }
 
@@ -187,14 +212,20 @@ pub async fn session_member<S: AuthState>(session: WebSession, state: &S) -> Res
     };
     let user = users::by_id(&db, tenant.id, auth.user_id).await?;
     Ok(match user {
-        Some(user) if !too_old(state, auth.at) && user.session_epoch == auth.epoch && user.is_active() && !tenant.suspended => {
+        Some(user)
+            if !too_old(state, auth.at)
+                && user.session_epoch == auth.epoch
+                && user.is_active()
+                && !tenant.suspended =>
+        {
             Some(Member { tenant, user, session })
         }
         _ => None,
     })
 }
 
-/// A signed-in operator (SPEC §1). Anyone else gets 404, so `/admin` is not advertised.
+/// A signed-in operator (SPEC §1) whose own organization is not suspended. Anyone else
+/// gets 404, so `/admin` is not advertised.
 pub struct Operator(pub Member);
 
 impl<S: AuthState> FromRequestParts<S> for Operator {
@@ -208,7 +239,10 @@ impl<S: AuthState> FromRequestParts<S> for Operator {
         let too_old = too_old(state, auth.at);
         let db = state.db();
         let tenant = tenants::by_id(&db, auth.tenant_id).await?;
-        let Some(tenant) = tenant else {
+        // Operator powers come through the organization signed in to: once it is
+        // suspended they end, on this very session (else its operator could restore it, or
+        // suspend everyone else's).
+        let Some(tenant) = tenant.filter(|t| !t.suspended) else {
             return Err(AppError::NotFound);
         };
         match users::by_id(&db, tenant.id, auth.user_id).await? {

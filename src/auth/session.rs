@@ -5,14 +5,18 @@ use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
+use super::extract::AuthState;
 use crate::error::AppError;
+use crate::secret::SecretBox;
 use crate::store::users::User;
 use crate::store::{TenantId, UserId};
 
 const AUTH: &str = "auth";
 const CSRF: &str = "csrf";
 const FLASH: &str = "flash";
-const LINK: &str = "shared_link";
+const LINK: &str = "sealed_link";
+/// Where links waited in clear before they were sealed; removed wherever found.
+const LEGACY_LINK: &str = "shared_link";
 
 /// Who is signed in on this session.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,29 +38,44 @@ pub struct Flash {
 }
 
 /// A one-time link shown once to the admin to share by hand (email is off).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct SharedLink {
     /// What the link is, e.g. "Invitation link for ada@example.com".
     pub label: String,
     pub url: String,
 }
 
-/// The session with typed accessors.
-#[derive(Clone)]
-pub struct WebSession(pub Session);
+/// A [`SharedLink`] as it waits in the session row until shown: the link sealed by the
+/// secret box, so the database (and its write-ahead log, which keeps old versions of the
+/// row) never holds a usable token.
+#[derive(Serialize, Deserialize)]
+struct SealedLink {
+    label: String,
+    sealed_url: String,
+}
 
-impl<S: Send + Sync> FromRequestParts<S> for WebSession {
+/// The session with typed accessors, and the secret box that seals what must not wait in
+/// the session row in clear.
+#[derive(Clone)]
+pub struct WebSession(pub Session, SecretBox);
+
+impl<S: AuthState> FromRequestParts<S> for WebSession {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         Session::from_request_parts(parts, state)
             .await
-            .map(WebSession)
+            .map(|session| WebSession(session, state.secrets()))
             .map_err(|(_, msg)| AppError::Internal(anyhow::anyhow!("session layer missing: {msg}")))
     }
 }
 
 impl WebSession {
+    /// The session of a request, with the box that seals what it keeps.
+    pub fn new(session: Session, secrets: SecretBox) -> WebSession {
+        WebSession(session, secrets)
+    }
+
     /// This session's CSRF token, created on first use.
     pub async fn csrf_token(&self) -> Result<String, AppError> {
         if let Some(token) = self.0.get::<String>(CSRF).await? {
@@ -107,15 +126,26 @@ impl WebSession {
         Ok(())
     }
 
-    /// Shows `url` once, on the next page.
+    /// Shows `url` once, on the next page. It waits in the session sealed.
     pub async fn show_link(&self, label: String, url: String) -> Result<(), AppError> {
-        self.0.insert(LINK, SharedLink { label, url }).await?;
+        self.0.insert(LINK, SealedLink { label, sealed_url: self.1.seal(&url) }).await?;
         Ok(())
     }
 
-    /// The link to show, removed so it shows once.
+    /// The link to show, removed so it shows once. One that cannot be opened (the key
+    /// changed since) or read is dropped: the admin can make a new link.
     pub async fn take_link(&self) -> Result<Option<SharedLink>, AppError> {
-        Ok(self.0.remove::<SharedLink>(LINK).await?)
+        self.0.remove::<serde_json::Value>(LEGACY_LINK).await?;
+        let Some(stored) = self.0.remove::<serde_json::Value>(LINK).await? else {
+            return Ok(None);
+        };
+        let opened = serde_json::from_value::<SealedLink>(stored)
+            .ok()
+            .and_then(|link| self.1.open(&link.sealed_url).ok().map(|url| SharedLink { label: link.label, url }));
+        if opened.is_none() {
+            tracing::warn!("a one-time link waiting in a session could not be opened; it was dropped");
+        }
+        Ok(opened)
     }
 
     /// The pending message, removed so it shows once.

@@ -25,6 +25,8 @@ pub enum AuditAction {
     UserPasswordChanged,
     #[sqlx(rename = "user.sign_in_failed")]
     UserSignInFailed,
+    /// An account's sign-ins from one client started being slowed down. (The code is from
+    /// when failures locked the account; it is kept so old entries and filters still read.)
     #[sqlx(rename = "user.locked_out")]
     UserLockedOut,
     #[sqlx(rename = "member.role_changed")]
@@ -35,6 +37,7 @@ pub enum AuditAction {
     MemberReactivated,
     #[sqlx(rename = "member.removed")]
     MemberRemoved,
+    /// An administrator cleared a member's failed sign-ins (code kept, as above).
     #[sqlx(rename = "member.unlocked")]
     MemberUnlocked,
     #[sqlx(rename = "profile.created")]
@@ -174,12 +177,12 @@ impl AuditAction {
             AuditAction::UserSignedOut => "Signed out",
             AuditAction::UserPasswordChanged => "Changed their password",
             AuditAction::UserSignInFailed => "Failed to sign in",
-            AuditAction::UserLockedOut => "Locked out after failed sign-ins",
+            AuditAction::UserLockedOut => "Sign-in slowed after failed attempts",
             AuditAction::MemberRoleChanged => "Changed a member's role",
             AuditAction::MemberDeactivated => "Deactivated a member",
             AuditAction::MemberReactivated => "Reactivated a member",
             AuditAction::MemberRemoved => "Removed a member",
-            AuditAction::MemberUnlocked => "Unlocked a member's sign-in",
+            AuditAction::MemberUnlocked => "Cleared the failed sign-ins of a member",
             AuditAction::ProfileCreated => "Created an SMTP profile",
             AuditAction::ProfileUpdated => "Edited an SMTP profile",
             AuditAction::ProfileDuplicated => "Duplicated an SMTP profile",

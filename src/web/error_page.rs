@@ -127,7 +127,7 @@ async fn for_the_asker(
     info: ErrorInfo,
 ) -> Result<Response, AppError> {
     let ErrorInfo { status, heading, text } = info;
-    let session = session.map(WebSession);
+    let session = session.map(|s| WebSession::new(s, state.secrets.clone()));
     let member = match &session {
         Some(session) => session_member(session.clone(), state).await?,
         None => None,

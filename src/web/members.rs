@@ -46,8 +46,9 @@ struct MemberRow {
     is_you: bool,
     can_reset: bool,
     active: bool,
-    /// How long the account's sign-in stays locked after failed attempts, in words.
-    locked_for: Option<String>,
+    /// From how many addresses the account's sign-ins are slowed after failed attempts,
+    /// in words (`1 address`), when they are.
+    slowed_from: Option<String>,
 }
 
 #[derive(Template)]
@@ -72,10 +73,11 @@ async fn members_page(state: &AppState, member: &Member, error: Option<&'static 
             is_you: u.id == member.user.id,
             role: u.role().label(),
             active: u.is_active(),
-            locked_for: state
-                .throttle
-                .locked_for(&throttle::account_key_for(member.tenant.id, &u.email), now)
-                .map(|wait| crate::words::count(wait.as_secs().div_ceil(60).max(1), "minute")),
+            slowed_from: Some(
+                state.throttle.slowed_clients(&throttle::account_key_for(member.tenant.id, &u.email), now),
+            )
+            .filter(|n| *n > 0)
+            .map(|n| if n == 1 { "1 address".to_owned() } else { format!("{n} addresses") }),
             name: u.display_name,
             email: u.email,
         })

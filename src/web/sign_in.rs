@@ -2,17 +2,17 @@
 
 use axum::routing::{get, post};
 use axum::Router;
-use std::net::SocketAddr;
+use std::time::Duration;
 
 use askama::Template;
-use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::{render, Chrome, Form, Query};
 use crate::app::AppState;
-use crate::auth::extract::{Member, PathTenant};
+use crate::auth::extract::{ClientAddr, Member, PathTenant};
 use crate::auth::session::WebSession;
 use crate::auth::{password, throttle};
 use crate::domain::account::{AccountEmail, MSG_DEACTIVATED};
@@ -72,13 +72,13 @@ pub async fn submit(
     State(state): State<AppState>,
     PathTenant(tenant): PathTenant,
     session: WebSession,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
     let now = state.clock.now();
     let email = form.email.trim().to_lowercase();
     let account = throttle::account_key_for(tenant.id, &email);
-    let client = client.ip().to_string();
+    let client = client.to_string();
     let refuse = |status: StatusCode, message: String| {
         let (tenant, session, form) = (&tenant, &session, &form);
         async move {
@@ -88,13 +88,19 @@ pub async fn submit(
         }
     };
 
-    // Throttled before any hashing, so a flood costs no CPU.
-    if let Err(wait) = state.throttle.check(&account, &client, now) {
-        let minutes = wait.as_secs().div_ceil(60).max(1);
-        let wait = crate::words::count(minutes, "minute");
-        let message = format!("Too many failed sign-in attempts. Wait {wait}, then try again.");
-        return refuse(StatusCode::TOO_MANY_REQUESTS, message).await;
+    // Before anything is checked, so a right and a wrong password get the same answer.
+    if tenant.suspended {
+        return refuse(StatusCode::FORBIDDEN, MSG_SUSPENDED.into()).await;
     }
+    // Throttled before any hashing, so a flood costs no CPU.
+    let attempt = match state.throttle.attempt(&account, &client, now) {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            let mut res = refuse(StatusCode::TOO_MANY_REQUESTS, slowed_message(wait)).await?;
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
+            return Ok(res);
+        }
+    };
     let found = users::credentials(&state.db, tenant.id, &email).await?;
     let (user, hash) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),
@@ -102,22 +108,19 @@ pub async fn submit(
     };
     let matches = password::verify(&form.password, hash).await;
     let Some(user) = user.as_ref().filter(|_| matches).cloned() else {
-        let locked = state.throttle.fail(&account, &client, now);
-        record_failure(&state, &tenant, user.as_ref(), &form.email, &client, locked, now).await?;
+        record_failure(&state, &tenant, user.as_ref(), &form.email, &client, attempt, now).await?;
         return refuse(StatusCode::UNPROCESSABLE_ENTITY, MSG_INCORRECT.into()).await;
     };
-    if tenant.suspended {
-        return refuse(StatusCode::FORBIDDEN, MSG_SUSPENDED.into()).await;
-    }
+    // The password was right: whatever follows, this was no guess.
+    state.throttle.succeed(&account, &client);
     if !user.is_active() {
-        // Said only to someone who knows the password; it does not count as a failure.
+        // Said only to someone who knows the password.
         let mut conn = state.db.acquire().await?;
         let actor = Actor { id: Some(user.id), label: &user.email };
         let detail = format!("account deactivated; from {client}");
         audit::record(&mut conn, tenant.id, actor, AuditAction::UserSignInFailed, &detail, now).await?;
         return refuse(StatusCode::FORBIDDEN, MSG_DEACTIVATED.into()).await;
     }
-    state.throttle.succeed(&account);
     session.sign_in(&user, now).await?;
     let mut conn = state.db.acquire().await?;
     audit::record(
@@ -132,17 +135,27 @@ pub async fn submit(
     Ok(Redirect::to(&safe_next(&tenant.slug, &form.next)).into_response())
 }
 
-/// Puts a failed sign-in in the tenant's audit log, and the lockout when this failure
-/// caused one. Never the password: only who it was for and where it came from. An address
-/// that is no account here is named only when it is an email address at all (people do
-/// type their password into the email field).
+/// What a slowed-down attempt is told: how long to wait, in seconds while under two
+/// minutes, else in whole minutes (rounded up, so the time said is always enough).
+pub fn slowed_message(wait: Duration) -> String {
+    let secs = wait.as_secs().max(1);
+    let wait =
+        if secs < 120 { crate::words::count(secs, "second") } else { crate::words::count(secs.div_ceil(60), "minute") };
+    format!("Too many failed sign-in attempts. Try again in {wait}.")
+}
+
+/// Puts a failed sign-in in the tenant's audit log, and the moment this account starts
+/// being slowed down from this client when this failure did it. Never the password: only
+/// who it was for and where it came from. An address that is no account here is named
+/// only when it is an email address at all (people do type their password into the email
+/// field).
 async fn record_failure(
     state: &AppState,
     tenant: &Tenant,
     user: Option<&users::User>,
     typed_email: &str,
     client: &str,
-    locked: bool,
+    attempt: throttle::Attempt,
     now: i64,
 ) -> Result<(), AppError> {
     let (label, why) = match user {
@@ -156,9 +169,12 @@ async fn record_failure(
     let mut tx = store::begin_write(&state.db).await?;
     let detail = format!("{why}; from {client}");
     audit::record(&mut tx, tenant.id, actor(), AuditAction::UserSignInFailed, &detail, now).await?;
-    if locked {
-        let window = crate::words::duration(throttle::WINDOW);
-        let detail = format!("{} failed sign-ins within {window}; the last from {client}", throttle::PER_ACCOUNT);
+    if attempt.starts_slowing() {
+        let detail = format!(
+            "{} failed sign-ins from {client}; further attempts from there wait {}, doubling after each failure",
+            attempt.failures,
+            crate::words::duration(throttle::delay_after(attempt.failures)),
+        );
         audit::record(&mut tx, tenant.id, actor(), AuditAction::UserLockedOut, &detail, now).await?;
     }
     tx.commit().await?;
@@ -203,7 +219,19 @@ pub fn routes() -> Router<AppState> {
 
 #[cfg(test)]
 mod tests {
-    use super::safe_next;
+    use super::{safe_next, slowed_message};
+    use std::time::Duration;
+
+    #[test]
+    fn the_wait_is_said_in_seconds_then_in_whole_minutes() {
+        let said = |secs| slowed_message(Duration::from_secs(secs));
+        assert_eq!(said(30), "Too many failed sign-in attempts. Try again in 30 seconds.");
+        assert_eq!(said(1), "Too many failed sign-in attempts. Try again in 1 second.");
+        assert_eq!(said(0), "Too many failed sign-in attempts. Try again in 1 second.");
+        assert_eq!(said(119), "Too many failed sign-in attempts. Try again in 119 seconds.");
+        assert_eq!(said(121), "Too many failed sign-in attempts. Try again in 3 minutes.");
+        assert_eq!(said(900), "Too many failed sign-in attempts. Try again in 15 minutes.");
+    }
 
     #[test]
     fn next_stays_inside_the_tenant() {

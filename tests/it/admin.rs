@@ -277,3 +277,54 @@ async fn suspending_is_confirmed_first() {
     assert!(app.page("/admin").await.contains("Suspended Globex."));
     assert_eq!(app.count("SELECT COUNT(*) FROM tenants WHERE slug = 'globex' AND suspended = 1").await, 1);
 }
+
+async fn suspended(app: &TestApp, slug: &str) -> bool {
+    sqlx::query_scalar("SELECT suspended FROM tenants WHERE slug = ?").bind(slug).fetch_one(&app.db).await.unwrap()
+}
+
+#[tokio::test]
+async fn an_operator_whose_organization_is_suspended_loses_admin_at_once() {
+    let app = operator_app().await;
+    app.add_tenant("globex", "Globex", "hank@globex.test", "hank's long password").await;
+    sqlx::query("UPDATE users SET is_operator = 1 WHERE email = 'hank@globex.test'").execute(&app.db).await.unwrap();
+    let hank = app.share();
+    let res = hank.sign_in_to("globex", "hank@globex.test", "hank's long password").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(hank.get("/admin").await.status(), StatusCode::OK, "an operator of an open organization");
+
+    let res = app.post("/admin/tenants/globex/suspend", &[("suspended", "on")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(hank.get("/admin").await.status(), StatusCode::NOT_FOUND, "the same session, at once");
+    let res = hank.post("/admin/tenants/globex/suspend", &[]).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "cannot restore their own organization");
+    let res = hank.post("/admin/tenants/acme/suspend", &[("suspended", "on")]).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "cannot suspend the other operator's");
+    let res = hank.post("/admin/tenants", &new_tenant("initech", "peter@initech.test")).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "cannot create organizations");
+    assert!(suspended(&app, "globex").await);
+    assert!(!suspended(&app, "acme").await);
+    assert_eq!(app.count("SELECT COUNT(*) FROM tenants").await, 2);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'tenant.%'").await,
+        1,
+        "only the suspension"
+    );
+
+    app.post("/admin/tenants/globex/suspend", &[]).await;
+    let res = hank.sign_in_to("globex", "hank@globex.test", "hank's long password").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(hank.get("/admin").await.status(), StatusCode::OK, "restored, signed in again");
+}
+
+#[tokio::test]
+async fn no_operator_may_suspend_the_organization_they_sign_in_through() {
+    let app = operator_app().await;
+    let res = app.post("/admin/tenants/acme/suspend", &[("suspended", "on")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("You cannot suspend your own organization: you would lock yourself out."), "{html}");
+    assert!(!suspended(&app, "acme").await, "nothing changed");
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'tenant.%'").await, 0);
+    assert_eq!(app.get("/admin").await.status(), StatusCode::OK, "still the operator");
+    assert_eq!(app.get("/t/acme/").await.status(), StatusCode::OK, "still signed in");
+}

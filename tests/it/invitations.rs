@@ -189,11 +189,76 @@ async fn used_replaced_expired_and_unknown_links_say_why_and_lead_back() {
     app.advance(INVITATION_LIFETIME);
     let (status, reason, next) = gone(&app.share(), &expiring).await;
     assert_eq!(status, StatusCode::GONE);
-    assert_eq!(reason, Some(format!("It expired on {}.", relaydesk::web::format_time(expires))));
+    assert_eq!(
+        reason,
+        Some(format!(
+            "It expired on {}.",
+            relaydesk::web::format_time(expires, &relaydesk::domain::time_zone::Zone::utc())
+        ))
+    );
     assert_eq!(next, "/t/acme/login Sign in to Acme Ltd");
 
     // Unknown: no organization to name.
     let (status, reason, next) = gone(&app.share(), "/invite/not-a-token-relaydesk-made").await;
     assert_eq!((status, reason), (StatusCode::GONE, None));
     assert_eq!(next, "/ Go to the start page");
+}
+
+/// Every byte of the database's files as they are on disk now: the main file and its
+/// write-ahead log (which keeps earlier versions of rows until a checkpoint).
+async fn database_bytes(app: &TestApp) -> Vec<u8> {
+    let path = relaydesk::config::sqlite_path(&app.state.config.database_url).unwrap();
+    let mut bytes = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{}{suffix}", path.display());
+        if let Ok(content) = std::fs::read(&file) {
+            bytes.extend(content);
+        }
+    }
+    assert!(bytes.len() > 4096, "read the database at {}", path.display());
+    bytes
+}
+
+fn holds(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// The one-time link a page shows.
+fn shown_link(html: &str) -> url::Url {
+    let marker = r#"id="shared-link" type="text" value=""#;
+    let start = html.find(marker).expect("the link is shown") + marker.len();
+    html[start..].split('"').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn one_time_links_shown_to_the_admin_never_wait_in_the_database_in_clear() {
+    let app = spawn_app().await;
+    app.sign_in_admin().await;
+    app.add_user("bob@acme.test", "bob's long password", Role::User, false).await;
+    let bob: i64 =
+        sqlx::query_scalar("SELECT id FROM users WHERE email = 'bob@acme.test'").fetch_one(&app.db).await.unwrap();
+
+    for (make, fields, shown_on) in [
+        (
+            "/t/acme/invitations".to_owned(),
+            vec![("email", "newbie@example.test"), ("role", "admin")],
+            "/t/acme/invitations",
+        ),
+        (format!("/t/acme/members/{bob}/reset-link"), vec![], "/t/acme/members"),
+    ] {
+        let res = app.post(&make, &fields).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{make}");
+        // The link now waits in the session row for the next page.
+        let waiting = database_bytes(&app).await;
+        let link = shown_link(&app.page(shown_on).await);
+        let token = link.path().rsplit('/').next().unwrap().to_owned();
+        assert_eq!(token.len(), 43, "{link}");
+        let shown = database_bytes(&app).await;
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&app.db).await.unwrap();
+        let checkpointed = database_bytes(&app).await;
+        for (when, bytes) in [("waiting", &waiting), ("shown", &shown), ("checkpointed", &checkpointed)] {
+            assert!(!holds(bytes, &token), "{make}: the token is in the database files ({when})");
+        }
+        assert_eq!(app.share().get(link.path()).await.status(), StatusCode::OK, "{make}: the link works");
+    }
 }

@@ -1,8 +1,8 @@
 //! What an admin does to members (docs/roles-and-security.md): change a role, deactivate
-//! and reactivate, remove, unlock after failed sign-ins; the last-admin rule; the audit
+//! and reactivate, remove, clear failed sign-ins; the last-admin rule; the audit
 //! entries each leaves.
 
-use relaydesk::auth::throttle::PER_ACCOUNT;
+use relaydesk::auth::throttle::FREE_FAILURES;
 use relaydesk::domain::account::{Role, MSG_DEACTIVATED, MSG_LAST_ADMIN, MSG_OPERATOR_ACCOUNT};
 use relaydesk::store::tokens::NOT_SENT_MEMBER_GONE;
 use relaydesk::web::members::MSG_RESET_LINK_DEACTIVATED;
@@ -317,36 +317,50 @@ async fn the_operators_account_is_not_deactivated_or_removed() {
 }
 
 #[tokio::test]
-async fn failed_sign_ins_and_the_lockout_are_audited_and_an_admin_unlocks_the_account() {
+async fn failed_sign_ins_and_the_slowing_are_audited_and_an_admin_clears_them() {
     let (app, bob) = with_bob().await;
     let _ = bob.post("/t/acme/logout", &[]).await;
-    for i in 0..PER_ACCOUNT {
+    for i in 0..FREE_FAILURES {
         let res = bob.sign_in(BOB, &format!("hunter{i} wrong password")).await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     }
-    assert_eq!(bob.sign_in(BOB, BOB_PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS, "locked out");
+    assert_eq!(bob.sign_in(BOB, BOB_PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS, "slowed down");
     let failed = audited(&app, "user.sign_in_failed").await;
-    assert_eq!(failed.len(), PER_ACCOUNT);
+    assert_eq!(failed.len(), FREE_FAILURES as usize);
     assert!(failed.iter().all(|f| *f == (BOB.to_owned(), "wrong password; from 127.0.0.1".to_owned())));
     assert_eq!(
         audited(&app, "user.locked_out").await,
-        [(BOB.into(), "5 failed sign-ins within 15 minutes; the last from 127.0.0.1".into())],
+        [(
+            BOB.into(),
+            "5 failed sign-ins from 127.0.0.1; further attempts from there wait 30 seconds, doubling after each \
+             failure"
+                .into()
+        )],
         "once, and not again for the refused attempt"
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE instr(detail || actor, 'hunter') > 0").await, 0);
+    let audit = app.page("/t/acme/audit").await;
+    assert!(audit.contains("Sign-in slowed after failed attempts"), "{audit}");
 
     let id = user_id(&app, BOB).await;
     let page = app.page("/t/acme/members").await;
-    assert!(page.contains(&format!(r#"<tr data-member-id="{id}" data-locked>"#)), "{page}");
-    assert!(page.contains(r#"<span class="badge badge-off">Locked out</span> <span class="muted">for 15 minutes after failed sign-ins</span>"#));
+    assert!(page.contains(&format!(r#"<tr data-member-id="{id}" data-slowed>"#)), "{page}");
+    assert!(page.contains(
+        r#"<span class="badge badge-off">Sign-in slowed</span> <span class="muted">after failed sign-ins from 1 address</span>"#
+    ));
+    assert!(page.contains(">Clear failed sign-ins</button>"));
     let res = app.post(&format!("/t/acme/members/{id}/unlock"), &[]).await;
-    assert_eq!(flash_after(&app, res).await, "Unlocked bob@acme.test: they can sign in again now.");
+    assert_eq!(
+        flash_after(&app, res).await,
+        "Cleared the failed sign-ins of bob@acme.test: they can sign in again now, from anywhere."
+    );
     assert_eq!(audited(&app, "member.unlocked").await, [(ADMIN_EMAIL.into(), BOB.into())]);
-    assert!(!app.page("/t/acme/members").await.contains("data-locked"));
+    assert!(app.page("/t/acme/audit").await.contains("Cleared the failed sign-ins of a member"));
+    assert!(!app.page("/t/acme/members").await.contains("data-slowed"));
     assert_eq!(bob.sign_in(BOB, BOB_PASSWORD).await.status(), StatusCode::SEE_OTHER);
 
     let res = app.post(&format!("/t/acme/members/{id}/unlock"), &[]).await;
-    assert_eq!(flash_after(&app, res).await, "bob@acme.test is not locked out.");
+    assert_eq!(flash_after(&app, res).await, "The sign-ins of bob@acme.test are not slowed down.");
     assert_eq!(audited(&app, "member.unlocked").await.len(), 1);
 }
 

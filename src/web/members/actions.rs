@@ -1,5 +1,5 @@
 //! What an administrator does to a member: change their role, deactivate and reactivate
-//! them, remove them, and unlock a sign-in held after failed attempts.
+//! them, remove them, and clear the failed sign-ins that slow a member's sign-in down.
 //!
 //! The organization always keeps an active administrator: the last one cannot be demoted,
 //! deactivated or removed, by someone else or by themselves (`MemberChange::allowed`,
@@ -306,7 +306,8 @@ pub async fn remove(
 
 // Unlock ---------------------------------------------------------------------------------
 
-/// `POST /t/{slug}/members/{id}/unlock`: clears the failed sign-ins that hold the account.
+/// `POST /t/{slug}/members/{id}/unlock`: clears the failed sign-ins that slow the
+/// account's sign-ins down, from every address.
 pub async fn unlock(
     State(state): State<AppState>,
     Admin(member): Admin,
@@ -315,13 +316,16 @@ pub async fn unlock(
     let now = state.clock.now();
     let user = target(&state, &member, id).await?;
     let key = throttle::account_key_for(member.tenant.id, &user.email);
-    if !state.throttle.unlock(&key, now) {
-        member.session.flash_ok(format!("{} is not locked out.", user.email)).await?;
+    if !state.throttle.clear(&key, now) {
+        member.session.flash_ok(format!("The sign-ins of {} are not slowed down.", user.email)).await?;
         return Ok(to_members(&member));
     }
     let mut conn = state.db.acquire().await?;
     audit::record(&mut conn, member.tenant.id, member.actor(), AuditAction::MemberUnlocked, &user.email, now).await?;
-    member.session.flash_ok(format!("Unlocked {}: they can sign in again now.", user.email)).await?;
+    member
+        .session
+        .flash_ok(format!("Cleared the failed sign-ins of {}: they can sign in again now, from anywhere.", user.email))
+        .await?;
     Ok(to_members(&member))
 }
 

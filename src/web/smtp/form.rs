@@ -352,6 +352,7 @@ fn form_page(
     errors: FieldErrors,
     policy: CredentialPolicy,
     stored: Option<&Profile>,
+    zone: &crate::domain::time_zone::Zone,
 ) -> FormPage {
     let (heading, action) = match stored {
         Some(p) => (format!("Edit {}", p.settings.name), format!("/t/{slug}/smtp/{}", p.id.0)),
@@ -375,7 +376,7 @@ fn form_page(
         test_to: String::new(),
         policy,
         tried_held: false,
-        last_test: stored.and_then(|p| p.last_test.as_ref()).map(TestResult::of),
+        last_test: stored.and_then(|p| p.last_test.as_ref()).map(|t| TestResult::of(t, zone)),
         generic_keep: match stored {
             Some(_) => format!(" Leave blank to keep the saved one. {}", reuse_rule(ProfileKind::Generic)),
             None => String::new(),
@@ -528,7 +529,7 @@ pub(super) fn form_page_for(
     stored: Option<&Profile>,
 ) -> FormPage {
     let policy = form.policy_or(member.tenant.policy());
-    let mut view = form_page(page, &member.tenant.slug, form, errors, policy, stored);
+    let mut view = form_page(page, &member.tenant.slug, form, errors, policy, stored, &member.tenant.zone());
     view.test_to = member.user.email.clone();
     view
 }
