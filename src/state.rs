@@ -37,6 +37,8 @@ impl AppState {
             wake: self.outbox_wake.clone(),
             lease: self.config.outbox_lease,
             poll: self.config.outbox_poll,
+            concurrency: self.config.outbox_concurrency,
+            per_profile: self.config.outbox_per_profile,
             clock: self.clock.clone(),
         }
     }

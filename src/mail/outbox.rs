@@ -3,19 +3,21 @@
 //! attempt after 30 s, the 3rd after 5 min, the 4th after 30 min, the 5th after 1 h, then
 //! every 12 h, 8 attempts in all. A permanent (5xx) failure ends at once.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sqlx::SqliteConnection;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use super::error::SendError;
 use super::message::Outgoing;
 use super::Sender;
 use crate::secret::SecretBox;
-use crate::store::outbox::{self, Claimed, NewMessage};
+use crate::store::outbox::{self, Claimed, Due, NewMessage};
 use crate::store::smtp as profiles;
+use crate::store::smtp::ProfileId;
 use crate::store::{tenants, tokens, TenantId};
 use crate::words;
 
@@ -113,8 +115,8 @@ pub async fn enqueue(
 }
 
 /// What the worker needs: the database, the key for sealed bodies and secrets, the
-/// transports, its wake-up call, its lease and poll times, and the clock that says when
-/// mail is due.
+/// transports, its wake-up call, its lease, poll and concurrency limits, and the clock
+/// that says when mail is due.
 #[derive(Clone)]
 pub struct Outbox {
     pub db: sqlx::SqlitePool,
@@ -125,18 +127,22 @@ pub struct Outbox {
     pub lease: Duration,
     /// How often an idle worker looks for due mail without being woken.
     pub poll: Duration,
+    /// Sends in progress at once, in all.
+    pub concurrency: usize,
+    /// Sends in progress at once through one profile.
+    pub per_profile: usize,
     /// What "now" is for claims, leases and retry times.
     pub clock: crate::clock::Clock,
 }
 
-/// A running worker; `stop` ends it after the message in hand.
+/// A running worker; `stop` ends it after the sends in hand.
 pub struct Worker {
     stop: watch::Sender<bool>,
     handle: JoinHandle<()>,
 }
 
 impl Worker {
-    /// Asks the worker to stop and waits up to `grace` for the send in hand.
+    /// Asks the worker to stop and waits up to `grace` for the sends in hand.
     pub async fn stop(self, grace: Duration) {
         let _ = self.stop.send(true);
         let mut handle = self.handle;
@@ -145,61 +151,110 @@ impl Worker {
         }
     }
 
-    /// Kills the worker at once, mid-send if it is sending (for crash tests).
+    /// Kills the worker and its sends at once, mid-send (for crash tests).
     pub fn abort(self) {
         self.handle.abort();
     }
 }
 
-/// Starts the worker beside the server.
+/// Starts the worker beside the server: it claims due mail fairly across profiles into
+/// free send slots (`concurrency` in all, `per_profile` per profile) and sends each
+/// message in its own task, so a slow or stuck server holds only its own profile's slots.
 pub fn spawn_worker(state: Outbox) -> Worker {
     let (stop, mut stopped) = watch::channel(false);
     let handle = tokio::spawn(async move {
+        // Dropping the set (the worker aborted) aborts every send in it.
+        let mut sends: JoinSet<()> = JoinSet::new();
+        let mut profile_of: HashMap<tokio::task::Id, ProfileId> = HashMap::new();
+        let mut busy: HashMap<ProfileId, usize> = HashMap::new();
         loop {
             if *stopped.borrow() {
                 break;
             }
-            let worked = match process_one(&state).await {
-                Ok(worked) => worked,
-                Err(e) => {
-                    tracing::error!(error = %format!("{e:#}"), "outbox worker failed; retrying");
-                    false
-                }
-            };
-            if !worked {
-                tokio::select! {
-                    () = state.wake.notified() => {}
-                    () = tokio::time::sleep(state.poll) => {}
-                    _ = stopped.changed() => {}
+            let free = state.concurrency.saturating_sub(sends.len());
+            if free > 0 {
+                let in_hand: Vec<(ProfileId, usize)> = busy.iter().map(|(p, n)| (*p, *n)).collect();
+                let lease = state.lease.as_secs() as i64;
+                match outbox::claim_due(&state.db, lease, state.clock.now(), free, state.per_profile, &in_hand).await {
+                    Ok(due) => {
+                        for Due { profile_id, msg } in due {
+                            let task_state = state.clone();
+                            let handle = sends.spawn(async move { send_claimed(&task_state, msg).await });
+                            profile_of.insert(handle.id(), profile_id);
+                            *busy.entry(profile_id).or_default() += 1;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %format!("{e:#}"), "outbox worker could not claim mail; retrying")
+                    }
                 }
             }
+            // Wait for a free slot, new mail, the poll, or the stop.
+            tokio::select! {
+                Some(done) = sends.join_next_with_id() => {
+                    let id = match done {
+                        Ok((id, ())) => id,
+                        Err(e) => {
+                            tracing::error!(error = %e, "an outbox send ended abnormally");
+                            e.id()
+                        }
+                    };
+                    if let Some(profile) = profile_of.remove(&id) {
+                        if let Some(n) = busy.get_mut(&profile) {
+                            *n -= 1;
+                            if *n == 0 {
+                                busy.remove(&profile);
+                            }
+                        }
+                    }
+                }
+                () = state.wake.notified() => {}
+                () = tokio::time::sleep(state.poll) => {}
+                _ = stopped.changed() => {}
+            }
         }
+        // Let the sends in hand finish (the caller bounds how long).
+        while sends.join_next().await.is_some() {}
     });
     Worker { stop, handle }
 }
 
-/// Claims and sends one due message; false when none was due.
+/// Claims and sends one due message, in place; false when none was due.
 pub async fn process_one(state: &Outbox) -> anyhow::Result<bool> {
     let lease = state.lease.as_secs() as i64;
-    let Some(msg) = outbox::claim(&state.db, lease, state.clock.now()).await? else { return Ok(false) };
-    let (profile_name, result) = deliver(state, &msg).await;
+    let due = outbox::claim_due(&state.db, lease, state.clock.now(), 1, state.per_profile, &[]).await?;
+    let Some(Due { msg, .. }) = due.into_iter().next() else { return Ok(false) };
+    record(state, &msg).await?;
+    Ok(true)
+}
+
+/// Sends a claimed message and records the attempt; a failure to record is logged (the
+/// lease runs out and the message is tried again).
+async fn send_claimed(state: &Outbox, msg: Claimed) {
+    if let Err(e) = record(state, &msg).await {
+        tracing::error!(outbox_id = msg.id, error = %format!("{e:#}"), "outbox worker could not record an attempt");
+    }
+}
+
+async fn record(state: &Outbox, msg: &Claimed) -> anyhow::Result<()> {
+    let (profile_name, result) = deliver(state, msg).await;
     // Read after the send, which may have taken a while.
     let now = state.clock.now();
     match result {
         Ok(()) => {
-            outbox::mark_sent(&state.db, &msg, profile_name.as_deref().unwrap_or_default(), now).await?;
+            outbox::mark_sent(&state.db, msg, profile_name.as_deref().unwrap_or_default(), now).await?;
             tracing::info!(outbox_id = msg.id, kind = %msg.kind, attempt = msg.attempts, "email delivered");
         }
         Err(e) => {
             let retry_at = (!e.permanent && msg.attempts < MAX_ATTEMPTS).then(|| now + delay_after(msg.attempts));
-            outbox::mark_failed(&state.db, &msg, profile_name.as_deref(), &e.message, retry_at, now).await?;
+            outbox::mark_failed(&state.db, msg, profile_name.as_deref(), &e.message, retry_at, now).await?;
             tracing::warn!(
                 outbox_id = msg.id, kind = %msg.kind, attempt = msg.attempts, permanent = e.permanent,
                 will_retry = retry_at.is_some(), error = %e.message, "email not delivered"
             );
         }
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Whether the link in the message still works; a replaced or used one is not sent.

@@ -43,8 +43,12 @@ pub struct Script {
     pub data_replies: VecDeque<String>,
     /// After a message body, never answer (a server or network that hangs).
     pub hang_after_data: bool,
-    /// Accept connections but never send the greeting.
+    /// Accept connections but never send the greeting (a black hole: a misconfigured relay
+    /// or a firewall that lets the connection through and then drops everything).
     pub silent: bool,
+    /// Once this many messages were accepted, read every further message body and never
+    /// answer it (`hung` counts them): mail in flight at that moment stays in flight.
+    pub hang_after: Option<usize>,
 }
 
 /// One message the server accepted.
@@ -385,19 +389,18 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
                     data.push_str(l.strip_prefix('.').unwrap_or(&l));
                     data.push_str("\r\n");
                 }
-                let (hang, scripted) = {
+                // Decided and recorded under the script's lock, so `hang_after` is exact
+                // however many connections finish a message at once.
+                let outcome = {
                     let mut s = shared.script.lock().unwrap();
-                    (s.hang_after_data, s.data_replies.pop_front())
-                };
-                if hang {
-                    *shared.hung.lock().unwrap() += 1;
-                    tokio::time::sleep(Duration::from_secs(3600)).await;
-                    return Ok(());
-                }
-                match scripted {
-                    Some(r) => reply(&mut io, &r).await?,
-                    None => {
-                        shared.received.lock().unwrap().push(Received {
+                    let mut received = shared.received.lock().unwrap();
+                    if s.hang_after_data || s.hang_after.is_some_and(|n| received.len() >= n) {
+                        *shared.hung.lock().unwrap() += 1;
+                        None
+                    } else if let Some(r) = s.data_replies.pop_front() {
+                        Some(r)
+                    } else {
+                        received.push(Received {
                             from: from.take().unwrap_or_default(),
                             to: std::mem::take(&mut to),
                             data,
@@ -405,10 +408,15 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
                             user: authed.clone(),
                             greeting: greeting.clone(),
                         });
-                        shared.arrived.notify_waiters();
-                        reply(&mut io, "250 2.0.0 Message accepted").await?;
+                        Some("250 2.0.0 Message accepted".to_owned())
                     }
-                }
+                };
+                let Some(answer) = outcome else {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    return Ok(());
+                };
+                shared.arrived.notify_waiters();
+                reply(&mut io, &answer).await?;
                 from = None;
                 to.clear();
             }
