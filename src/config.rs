@@ -40,6 +40,10 @@ pub struct Config {
     /// Sends in progress at once through one profile (`RELAYDESK_OUTBOX_PER_PROFILE`), so
     /// one tenant's backlog or stuck server never takes every slot.
     pub outbox_per_profile: usize,
+    /// Messages the outbox sends over one SMTP connection before it opens a new one.
+    pub smtp_per_connection: usize,
+    /// How long an SMTP connection may wait unused for the profile's next message.
+    pub smtp_idle: Duration,
 }
 
 impl Config {
@@ -100,6 +104,8 @@ impl Config {
             outbox_poll: DEFAULT_OUTBOX_POLL,
             outbox_concurrency,
             outbox_per_profile,
+            smtp_per_connection: DEFAULT_SMTP_PER_CONNECTION,
+            smtp_idle: DEFAULT_SMTP_IDLE,
             database_url,
             listen,
             public_url,
@@ -127,6 +133,8 @@ impl Config {
             outbox_poll: DEFAULT_OUTBOX_POLL,
             outbox_concurrency: DEFAULT_OUTBOX_CONCURRENCY,
             outbox_per_profile: DEFAULT_OUTBOX_PER_PROFILE,
+            smtp_per_connection: DEFAULT_SMTP_PER_CONNECTION,
+            smtp_idle: DEFAULT_SMTP_IDLE,
         }
     }
 
@@ -163,6 +171,8 @@ const DEFAULT_OUTBOX_LEASE: Duration = Duration::from_secs(60);
 const DEFAULT_OUTBOX_POLL: Duration = Duration::from_secs(5);
 const DEFAULT_OUTBOX_CONCURRENCY: usize = 64;
 const DEFAULT_OUTBOX_PER_PROFILE: usize = 3;
+const DEFAULT_SMTP_PER_CONNECTION: usize = 100;
+const DEFAULT_SMTP_IDLE: Duration = Duration::from_secs(10);
 
 /// A whole number of seconds from `name`, within `range`; `default` when unset.
 fn seconds_var(

@@ -4,6 +4,7 @@
 //! every 12 h, 8 attempts in all. A permanent (5xx) failure ends at once.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use super::error::SendError;
 use super::message::Outgoing;
+use super::pool::SmtpPool;
 use super::Sender;
 use crate::secret::SecretBox;
 use crate::store::outbox::{self, Claimed, Due, NewMessage};
@@ -131,6 +133,9 @@ pub struct Outbox {
     pub concurrency: usize,
     /// Sends in progress at once through one profile.
     pub per_profile: usize,
+    /// Messages over one SMTP connection, and how long one may wait unused.
+    pub per_connection: usize,
+    pub idle_connection: Duration,
     /// What "now" is for claims, leases and retry times.
     pub clock: crate::clock::Clock,
 }
@@ -167,6 +172,9 @@ pub fn spawn_worker(state: Outbox) -> Worker {
         let mut sends: JoinSet<()> = JoinSet::new();
         let mut profile_of: HashMap<tokio::task::Id, ProfileId> = HashMap::new();
         let mut busy: HashMap<ProfileId, usize> = HashMap::new();
+        let pool = Arc::new(SmtpPool::new(state.per_connection, state.idle_connection));
+        let mut sweep = tokio::time::interval((state.idle_connection / 2).max(Duration::from_millis(100)));
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if *stopped.borrow() {
                 break;
@@ -179,7 +187,8 @@ pub fn spawn_worker(state: Outbox) -> Worker {
                     Ok(due) => {
                         for Due { profile_id, msg } in due {
                             let task_state = state.clone();
-                            let handle = sends.spawn(async move { send_claimed(&task_state, msg).await });
+                            let pool = pool.clone();
+                            let handle = sends.spawn(async move { send_claimed(&task_state, msg, &pool).await });
                             profile_of.insert(handle.id(), profile_id);
                             *busy.entry(profile_id).or_default() += 1;
                         }
@@ -209,6 +218,7 @@ pub fn spawn_worker(state: Outbox) -> Worker {
                     }
                 }
                 () = state.wake.notified() => {}
+                _ = sweep.tick() => pool.close_idle(),
                 () = tokio::time::sleep(state.poll) => {}
                 _ = stopped.changed() => {}
             }
@@ -224,20 +234,20 @@ pub async fn process_one(state: &Outbox) -> anyhow::Result<bool> {
     let lease = state.lease.as_secs() as i64;
     let due = outbox::claim_due(&state.db, lease, state.clock.now(), 1, state.per_profile, &[]).await?;
     let Some(Due { msg, .. }) = due.into_iter().next() else { return Ok(false) };
-    record(state, &msg).await?;
+    record(state, &msg, None).await?;
     Ok(true)
 }
 
 /// Sends a claimed message and records the attempt; a failure to record is logged (the
 /// lease runs out and the message is tried again).
-async fn send_claimed(state: &Outbox, msg: Claimed) {
-    if let Err(e) = record(state, &msg).await {
+async fn send_claimed(state: &Outbox, msg: Claimed, pool: &SmtpPool) {
+    if let Err(e) = record(state, &msg, Some(pool)).await {
         tracing::error!(outbox_id = msg.id, error = %format!("{e:#}"), "outbox worker could not record an attempt");
     }
 }
 
-async fn record(state: &Outbox, msg: &Claimed) -> anyhow::Result<()> {
-    let (profile_name, result) = deliver(state, msg).await;
+async fn record(state: &Outbox, msg: &Claimed, pool: Option<&SmtpPool>) -> anyhow::Result<()> {
+    let (profile_name, result) = deliver(state, msg, pool).await;
     // Read after the send, which may have taken a while.
     let now = state.clock.now();
     match result {
@@ -268,8 +278,9 @@ async fn link_still_open(state: &Outbox, msg: &Claimed) -> Result<bool, SendErro
     open.map_err(|e| SendError::transient(format!("relaydesk could not read its database: {e}")))
 }
 
-/// Sends through the tenant's default profile as it is now; names the profile used.
-async fn deliver(state: &Outbox, msg: &Claimed) -> (Option<String>, Result<(), SendError>) {
+/// Sends through the tenant's default profile as it is now, over a connection `pool`
+/// keeps for it when there is a pool; names the profile used.
+async fn deliver(state: &Outbox, msg: &Claimed, pool: Option<&SmtpPool>) -> (Option<String>, Result<(), SendError>) {
     match link_still_open(state, msg).await {
         Ok(true) => {}
         Ok(false) => return (
@@ -316,7 +327,10 @@ async fn deliver(state: &Outbox, msg: &Claimed) -> (Option<String>, Result<(), S
         message_id: msg.message_id.clone(),
     };
     let result = match Sender::from_profile(&profile.settings, &state.secrets) {
-        Ok(sender) => sender.send(&state.mailer, &mail).await,
+        Ok(sender) => match pool {
+            Some(pool) => sender.send_pooled(&state.mailer, &mail, pool, profile.id, &profile.settings).await,
+            None => sender.send(&state.mailer, &mail).await,
+        },
         Err(e) => Err(e),
     };
     (name, result)

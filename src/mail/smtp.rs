@@ -42,8 +42,8 @@ enum Step {
     Data,
 }
 
-/// Sends `bytes` (a formatted message) from `from` to `to`. Bounded only by the caller:
-/// wrap it in a timeout for the whole send.
+/// Sends `bytes` (a formatted message) from `from` to `to` over a connection of its own.
+/// Bounded only by the caller: wrap it in a timeout for the whole send.
 pub async fn send(
     settings: &SmtpSettings,
     hello: &str,
@@ -51,10 +51,30 @@ pub async fn send(
     envelope: &Envelope,
     bytes: &[u8],
 ) -> Result<(), SendError> {
+    let mut conn = connect(settings, hello, connect_timeout).await?;
+    match transaction(&mut conn, settings, envelope, bytes).await {
+        Ok(()) => {
+            let _ = conn.quit().await;
+            Ok(())
+        }
+        Err(failure) => {
+            conn.abort().await;
+            Err(failure.error)
+        }
+    }
+}
+
+/// Opens a connection ready for mail: connected, TLS as the profile says (STARTTLS
+/// required, never skipped), logged in.
+pub async fn connect(
+    settings: &SmtpSettings,
+    hello: &str,
+    connect_timeout: Duration,
+) -> Result<AsyncSmtpConnection, SendError> {
     let hello = client_id(hello);
     let tls = tls_parameters(settings)?;
     let wrapper = matches!(settings.security, Security::Ssl).then(|| tls.clone());
-    let fail = |step, e: lettre::transport::smtp::Error| describe(step, &e, settings, envelope);
+    let fail = |step, e: lettre::transport::smtp::Error| describe(step, &e, settings, None);
 
     let mut conn = AsyncSmtpConnection::connect_tokio1(
         (settings.host.as_str(), settings.port.get()),
@@ -84,26 +104,38 @@ pub async fn send(
             return Err(fail(Step::Login, e));
         }
     }
-    let result = async {
-        conn.command(Mail::new(envelope.from().cloned(), vec![])).await.map_err(|e| fail(Step::Sender, e))?;
-        for to in envelope.to() {
-            conn.command(Rcpt::new(to.clone(), vec![])).await.map_err(|e| fail(Step::Recipient, e))?;
-        }
-        conn.command(Data).await.map_err(|e| fail(Step::Data, e))?;
-        conn.message(bytes).await.map_err(|e| fail(Step::Data, e))?;
-        Ok(())
+    Ok(conn)
+}
+
+/// A failed mail transaction.
+#[derive(Debug)]
+pub struct Failure {
+    pub error: SendError,
+    /// The connection was already gone when the transaction began (no reply at all to
+    /// MAIL FROM): a reused connection the server closed while it was idle. Nothing was
+    /// sent, and a new connection may try at once.
+    pub stale: bool,
+}
+
+/// One message over an open connection: MAIL, RCPT for each recipient, DATA. After a
+/// failure the connection is in an unknown state: close it.
+pub async fn transaction(
+    conn: &mut AsyncSmtpConnection,
+    settings: &SmtpSettings,
+    envelope: &Envelope,
+    bytes: &[u8],
+) -> Result<(), Failure> {
+    let fail = |step, e: lettre::transport::smtp::Error| Failure {
+        stale: step == Step::Sender && e.status().is_none(),
+        error: describe(step, &e, settings, Some(envelope)),
+    };
+    conn.command(Mail::new(envelope.from().cloned(), vec![])).await.map_err(|e| fail(Step::Sender, e))?;
+    for to in envelope.to() {
+        conn.command(Rcpt::new(to.clone(), vec![])).await.map_err(|e| fail(Step::Recipient, e))?;
     }
-    .await;
-    match result {
-        Ok(()) => {
-            let _ = conn.quit().await;
-            Ok(())
-        }
-        Err(e) => {
-            conn.abort().await;
-            Err(e)
-        }
-    }
+    conn.command(Data).await.map_err(|e| fail(Step::Data, e))?;
+    conn.message(bytes).await.map_err(|e| fail(Step::Data, e))?;
+    Ok(())
 }
 
 fn tls_parameters(settings: &SmtpSettings) -> Result<TlsParameters, SendError> {
@@ -199,7 +231,12 @@ fn describe_tls(tls: &rustls::Error, settings: &SmtpSettings) -> String {
     }
 }
 
-fn describe(step: Step, e: &lettre::transport::smtp::Error, settings: &SmtpSettings, envelope: &Envelope) -> SendError {
+fn describe(
+    step: Step,
+    e: &lettre::transport::smtp::Error,
+    settings: &SmtpSettings,
+    envelope: Option<&Envelope>,
+) -> SendError {
     let host_port = format!("{}:{}", settings.host, settings.port);
     if let Some(reply) = reply(e) {
         let permanent = e.is_permanent();
@@ -210,11 +247,13 @@ fn describe(step: Step, e: &lettre::transport::smtp::Error, settings: &SmtpSetti
             ),
             (Step::Sender, true) => format!(
                 "The server refused the sender {}: {reply}. Use a From address this account may send as.",
-                envelope.from().map(|a| a.to_string()).unwrap_or_default()
+                envelope.and_then(|e| e.from()).map(|a| a.to_string()).unwrap_or_default()
             ),
             (Step::Recipient, true) => format!(
                 "The server refused the recipient {}: {reply}. Check the address.",
-                envelope.to().iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
+                envelope
+                    .map(|e| e.to().iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default()
             ),
             (Step::Data, true) => format!("The server refused the message: {reply}."),
             (Step::Connect | Step::StartTls, true) => format!("{host_port} refused the connection: {reply}."),

@@ -845,3 +845,107 @@ async fn kill_9_during_a_concurrent_drain_loses_nothing_and_sends_nothing_twice(
     }
     second.kill_9().await;
 }
+
+/// Invites `n` people to acme with the worker stopped, then starts it: the mail is all
+/// due at once.
+async fn invite_while_stopped(app: &TestApp, n: usize) {
+    app.stop_worker().await;
+    for i in 0..n {
+        let res =
+            app.post("/t/acme/invitations", &[("email", &format!("person{i}@example.test")), ("role", "user")]).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    }
+    app.start_worker();
+}
+
+/// Every message sent at its first attempt, none failed.
+async fn all_sent_at_once(app: &TestApp, n: i64) {
+    wait_until_nothing_pending(app).await;
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent' AND attempts = 1").await, n);
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox_attempts WHERE ok = 0").await, 0);
+}
+
+#[tokio::test]
+async fn mail_for_one_profile_shares_a_connection_up_to_its_limit() {
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    let app = mailing_app(&server, |c| {
+        c.outbox_per_profile = 1;
+        c.smtp_per_connection = 4;
+    })
+    .await;
+    invite_while_stopped(&app, 10).await;
+    let got = server.wait_for(10, 10).await;
+    all_sent_at_once(&app, 10).await;
+    assert_eq!(got.len(), 10);
+    assert_eq!(server.connections(), 3, "4 + 4 + 2 messages, one STARTTLS and login per connection");
+    assert!(got.iter().all(|m| m.tls && m.user.as_deref() == Some(ACCOUNT)));
+}
+
+#[tokio::test]
+async fn a_connection_is_not_reused_after_the_profile_is_saved_again() {
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    let app = mailing_app(&server, |c| c.outbox_per_profile = 1).await;
+    let invite = |email: &'static str| {
+        let app = &app;
+        async move {
+            let res = app.post("/t/acme/invitations", &[("email", email), ("role", "user")]).await;
+            assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        }
+    };
+    invite("one@example.test").await;
+    server.wait_for(1, 10).await;
+    invite("two@example.test").await;
+    server.wait_for(2, 10).await;
+    assert_eq!(server.connections(), 1, "the second message went over the first one's connection");
+
+    // The profile is saved with its password entered again (sealed anew) and another host
+    // name for the same server: the open connection is not used for its mail any more.
+    let (id,): (i64,) = sqlx::query_as("SELECT id FROM smtp_profiles").fetch_one(&app.db).await.unwrap();
+    let form = crate::smtp::with(profile_for("Office", &server, "starttls"), "host", "127.0.0.1");
+    let res = app.post_form(&format!("/t/acme/smtp/{id}"), &form).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    invite("three@example.test").await;
+    server.wait_for(3, 10).await;
+    assert_eq!(server.connections(), 2);
+    // Saved again unchanged but for the password typed in anew: a new connection again.
+    let res = app.post_form(&format!("/t/acme/smtp/{id}"), &form).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    invite("four@example.test").await;
+    server.wait_for(4, 10).await;
+    assert_eq!(server.connections(), 3);
+    all_sent_at_once(&app, 4).await;
+}
+
+#[tokio::test]
+async fn a_connection_the_server_dropped_is_replaced_without_using_an_attempt() {
+    let server = TestSmtp::start(TlsMode::StartTls, Script { drop_after: Some(1), ..server_script() }).await;
+    let app = mailing_app(&server, |c| c.outbox_per_profile = 1).await;
+    invite_while_stopped(&app, 3).await;
+    server.wait_for(3, 10).await;
+    all_sent_at_once(&app, 3).await;
+    assert_eq!(server.connections(), 3, "one connection per message, the server dropping each after one");
+}
+
+#[tokio::test]
+async fn a_failed_transaction_closes_its_connection() {
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    server.script().rcpt_replies.push_back("550 5.1.1 No such user here".into());
+    let app = mailing_app(&server, |c| c.outbox_per_profile = 1).await;
+    invite_while_stopped(&app, 2).await;
+    server.wait_for(1, 10).await;
+    wait_until_nothing_pending(&app).await;
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox WHERE status = 'failed'").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent'").await, 1);
+    assert_eq!(server.connections(), 2, "after the refusal the next message connected anew");
+}
+
+#[tokio::test]
+async fn an_idle_connection_is_closed() {
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    let app = mailing_app(&server, |c| c.smtp_idle = Duration::from_secs(1)).await;
+    app.post("/t/acme/invitations", &[("email", "one@example.test"), ("role", "user")]).await;
+    server.wait_for(1, 10).await;
+    // Real time: the pool measures idleness by the monotonic clock.
+    wait_until("the idle connection to be closed", WAIT, || async { server.ended() == 1 }).await;
+    assert_eq!(server.connections(), 1);
+}

@@ -49,6 +49,9 @@ pub struct Script {
     /// Once this many messages were accepted, read every further message body and never
     /// answer it (`hung` counts them): mail in flight at that moment stays in flight.
     pub hang_after: Option<usize>,
+    /// Close the connection without a word after this many messages on it (a server that
+    /// drops connections it considers idle or used enough).
+    pub drop_after: Option<usize>,
 }
 
 /// One message the server accepted.
@@ -141,6 +144,8 @@ pub struct TestSmtp {
     arrived: Arc<Notify>,
     /// How many connections were opened.
     connections: Arc<Mutex<usize>>,
+    /// How many connections have ended (closed by either side).
+    ended: Arc<Mutex<usize>>,
     /// How many message bodies were read and left unanswered (`hang_after_data`).
     hung: Arc<Mutex<usize>>,
 }
@@ -195,6 +200,7 @@ impl TestSmtp {
         let script = Arc::new(Mutex::new(script));
         let arrived = Arc::new(Notify::new());
         let connections = Arc::new(Mutex::new(0));
+        let ended = Arc::new(Mutex::new(0));
         let hung = Arc::new(Mutex::new(0));
         let shared = Arc::new(Shared {
             tls,
@@ -205,16 +211,19 @@ impl TestSmtp {
             hung: hung.clone(),
         });
         let counter = connections.clone();
+        let ends = ended.clone();
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
                 *counter.lock().unwrap() += 1;
                 let shared = shared.clone();
+                let ends = ends.clone();
                 tokio::spawn(async move {
                     let _ = session(shared, socket).await;
+                    *ends.lock().unwrap() += 1;
                 });
             }
         });
-        TestSmtp { port, ca_pem, received, script, arrived, connections, hung }
+        TestSmtp { port, ca_pem, received, script, arrived, connections, ended, hung }
     }
 
     /// What the server will do next; change it mid-test.
@@ -230,6 +239,11 @@ impl TestSmtp {
     /// client that got any answer from this server is already counted.
     pub fn connections(&self) -> usize {
         *self.connections.lock().unwrap()
+    }
+
+    /// Connections that have ended, by either side (QUIT, a hang-up, a drop).
+    pub fn ended(&self) -> usize {
+        *self.ended.lock().unwrap()
     }
 
     /// Message bodies read in full and never answered (`hang_after_data`): the sender is
@@ -272,7 +286,12 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
     let mut from: Option<String> = None;
     let mut to: Vec<String> = Vec::new();
     let mut greeting = String::new();
+    let mut accepted_here = 0;
     loop {
+        let drop_after = shared.script.lock().unwrap().drop_after;
+        if drop_after.is_some_and(|n| accepted_here >= n) {
+            return Ok(());
+        }
         let Some(line) = read_line(&mut io).await? else { return Ok(()) };
         let upper = line.to_ascii_uppercase();
         let verb = upper.split_whitespace().next().unwrap_or("").to_owned();
@@ -400,6 +419,7 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
                     } else if let Some(r) = s.data_replies.pop_front() {
                         Some(r)
                     } else {
+                        accepted_here += 1;
                         received.push(Received {
                             from: from.take().unwrap_or_default(),
                             to: std::mem::take(&mut to),
