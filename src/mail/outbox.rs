@@ -3,7 +3,7 @@
 //! attempt after 30 s, the 3rd after 5 min, the 4th after 30 min, the 5th after 1 h, then
 //! every 12 h, 8 attempts in all. A permanent (5xx) failure ends at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use super::message::Outgoing;
 use super::pool::SmtpPool;
 use super::Sender;
 use crate::secret::SecretBox;
-use crate::store::outbox::{self, Claimed, Due, NewMessage};
+use crate::store::outbox::{self, Busy, Claimed, Due, NewMessage};
 use crate::store::smtp as profiles;
 use crate::store::smtp::ProfileId;
 use crate::store::{tenants, tokens, TenantId};
@@ -172,6 +172,8 @@ pub fn spawn_worker(state: Outbox) -> Worker {
         let mut sends: JoinSet<()> = JoinSet::new();
         let mut profile_of: HashMap<tokio::task::Id, ProfileId> = HashMap::new();
         let mut busy: HashMap<ProfileId, usize> = HashMap::new();
+        // When each send of the last minute started, by profile (for send rates).
+        let mut started: HashMap<ProfileId, VecDeque<i64>> = HashMap::new();
         let pool = Arc::new(SmtpPool::new(state.per_connection, state.idle_connection));
         let mut sweep = tokio::time::interval((state.idle_connection / 2).max(Duration::from_millis(100)));
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -181,9 +183,27 @@ pub fn spawn_worker(state: Outbox) -> Worker {
             }
             let free = state.concurrency.saturating_sub(sends.len());
             if free > 0 {
-                let in_hand: Vec<(ProfileId, usize)> = busy.iter().map(|(p, n)| (*p, *n)).collect();
+                let now = state.clock.now();
+                started.retain(|_, times| {
+                    while times.front().is_some_and(|t| *t <= now - 60) {
+                        times.pop_front();
+                    }
+                    !times.is_empty()
+                });
+                let mut in_hand: HashMap<ProfileId, Busy> = HashMap::new();
+                for (profile, n) in &busy {
+                    in_hand.entry(*profile).or_insert(Busy { profile: *profile, sending: 0, last_minute: 0 }).sending =
+                        *n;
+                }
+                for (profile, times) in &started {
+                    in_hand
+                        .entry(*profile)
+                        .or_insert(Busy { profile: *profile, sending: 0, last_minute: 0 })
+                        .last_minute = times.len();
+                }
+                let in_hand: Vec<Busy> = in_hand.into_values().collect();
                 let lease = state.lease.as_secs() as i64;
-                match outbox::claim_due(&state.db, lease, state.clock.now(), free, state.per_profile, &in_hand).await {
+                match outbox::claim_due(&state.db, lease, now, free, state.per_profile, &in_hand).await {
                     Ok(due) => {
                         for Due { profile_id, msg } in due {
                             let task_state = state.clone();
@@ -191,6 +211,7 @@ pub fn spawn_worker(state: Outbox) -> Worker {
                             let handle = sends.spawn(async move { send_claimed(&task_state, msg, &pool).await });
                             profile_of.insert(handle.id(), profile_id);
                             *busy.entry(profile_id).or_default() += 1;
+                            started.entry(profile_id).or_default().push_back(now);
                         }
                     }
                     Err(e) => {

@@ -68,6 +68,16 @@ pub struct Due {
     pub msg: Claimed,
 }
 
+/// What the worker has going through one profile.
+#[derive(Debug, Clone, Copy)]
+pub struct Busy {
+    pub profile: ProfileId,
+    /// Sends in progress now.
+    pub sending: usize,
+    /// Sends started in the last minute (those in progress included).
+    pub last_minute: usize,
+}
+
 /// Takes up to `max` due messages under a lease of `lease_secs`, counting an attempt for
 /// each. A message whose lease ran out (its worker died) is due again; one whose lease
 /// lives is never taken. Mail of a tenant whose email is off (or has no default profile,
@@ -75,27 +85,31 @@ pub struct Due {
 ///
 /// The pick is fair: every profile's oldest due message comes before any profile's
 /// second, and a profile never gets more than `per_profile` sends at once, counting the
-/// `busy` ones it already has (profile id, sends in progress). So one tenant's backlog or
-/// stuck server never keeps another tenant's mail waiting.
+/// ones it already has. So one tenant's backlog or stuck server never keeps another
+/// tenant's mail waiting. A profile with a send rate (`max_per_minute`) gets no more than
+/// its rate less the sends started through it in the last minute; the rest waits, no
+/// attempt used.
 pub async fn claim_due(
     pool: &SqlitePool,
     lease_secs: i64,
     now: i64,
     max: usize,
     per_profile: usize,
-    busy: &[(ProfileId, usize)],
+    busy: &[Busy],
 ) -> sqlx::Result<Vec<Due>> {
     let max = i64::try_from(max).unwrap_or(i64::MAX);
     let per_profile = i64::try_from(per_profile).unwrap_or(i64::MAX);
-    let busy = serde_json::to_string(&busy.iter().map(|(p, n)| (p.0, *n)).collect::<Vec<_>>())
+    let busy = serde_json::to_string(&busy.iter().map(|b| (b.profile.0, b.sending, b.last_minute)).collect::<Vec<_>>())
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let mut tx = super::begin_write(pool).await?;
     let picked = sqlx::query!(
         r#"WITH busy AS (
-               SELECT json_extract(value, '$[0]') AS profile_id, json_extract(value, '$[1]') AS sending FROM json_each(?1)
+               SELECT json_extract(value, '$[0]') AS profile_id, json_extract(value, '$[1]') AS sending,
+                      json_extract(value, '$[2]') AS last_minute
+               FROM json_each(?1)
            ),
            due AS (
-               SELECT o.id, o.next_attempt_at, p.id AS profile_id,
+               SELECT o.id, o.next_attempt_at, p.id AS profile_id, p.max_per_minute,
                       ROW_NUMBER() OVER (PARTITION BY p.id ORDER BY o.next_attempt_at, o.id) AS place
                FROM outbox o
                JOIN tenants t ON t.id = o.tenant_id AND t.email_enabled = 1 AND t.suspended = 0
@@ -105,6 +119,7 @@ pub async fn claim_due(
            SELECT d.id AS "id!: i64", d.profile_id AS "profile_id!: ProfileId"
            FROM due d LEFT JOIN busy b ON b.profile_id = d.profile_id
            WHERE d.place + COALESCE(b.sending, 0) <= ?3
+             AND (d.max_per_minute IS NULL OR d.place + COALESCE(b.last_minute, 0) <= d.max_per_minute)
            ORDER BY d.place + COALESCE(b.sending, 0), d.next_attempt_at, d.id
            LIMIT ?4"#,
         busy,

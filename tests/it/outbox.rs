@@ -949,3 +949,48 @@ async fn an_idle_connection_is_closed() {
     wait_until("the idle connection to be closed", WAIT, || async { server.ended() == 1 }).await;
     assert_eq!(server.connections(), 1);
 }
+
+/// A profile's optional send rate (`max_per_minute`, set here as its form will set it):
+/// mail past it waits for the next minute without using an attempt.
+#[tokio::test]
+async fn mail_past_a_profiles_send_rate_waits_without_using_an_attempt() {
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    let app = mailing_app(&server, |_| {}).await;
+    sqlx::query("UPDATE smtp_profiles SET max_per_minute = 2").execute(&app.db).await.unwrap();
+    invite_while_stopped(&app, 5).await;
+    server.wait_for(2, 10).await;
+    let waiting = || async {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, attempts FROM outbox ORDER BY id").fetch_all(&app.db).await.unwrap();
+        (rows.iter().filter(|r| r.0 == "sent").count(), rows.iter().filter(|r| r.0 == "pending" && r.1 == 0).count())
+    };
+    // The worker done with what it took: 2 sent, 3 waiting untouched, however often it looks.
+    app.stop_worker().await;
+    assert_eq!(waiting().await, (2, 3));
+    assert_eq!(server.messages().len(), 2);
+
+    // A minute on, 2 more; another minute, the last.
+    app.start_worker();
+    app.advance(Duration::from_secs(60));
+    server.wait_for(4, 10).await;
+    app.stop_worker().await;
+    assert_eq!(waiting().await, (4, 1));
+    app.start_worker();
+    app.advance(Duration::from_secs(60));
+    server.wait_for(5, 10).await;
+    all_sent_at_once(&app, 5).await;
+}
+
+/// A profile without a rate (the default, and every profile before the column existed)
+/// sends as fast as its share of send slots allows.
+#[tokio::test]
+async fn a_profile_without_a_send_rate_is_not_held_back() {
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    let app = mailing_app(&server, |_| {}).await;
+    let (rate,): (Option<i64>,) =
+        sqlx::query_as("SELECT max_per_minute FROM smtp_profiles").fetch_one(&app.db).await.unwrap();
+    assert_eq!(rate, None);
+    invite_while_stopped(&app, 8).await;
+    server.wait_for(8, 10).await;
+    all_sent_at_once(&app, 8).await;
+}
