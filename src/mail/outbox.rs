@@ -222,20 +222,25 @@ pub fn spawn_worker(state: Outbox) -> Worker {
             // Wait for a free slot, new mail, the poll, or the stop.
             tokio::select! {
                 Some(done) = sends.join_next_with_id() => {
-                    let id = match done {
-                        Ok((id, ())) => id,
-                        Err(e) => {
-                            tracing::error!(error = %e, "an outbox send ended abnormally");
-                            e.id()
-                        }
-                    };
-                    if let Some(profile) = profile_of.remove(&id) {
-                        if let Some(n) = busy.get_mut(&profile) {
-                            *n -= 1;
-                            if *n == 0 {
-                                busy.remove(&profile);
+                    // This one and any other finished meanwhile: one claim for them all.
+                    let mut next = Some(done);
+                    while let Some(done) = next {
+                        let id = match done {
+                            Ok((id, ())) => id,
+                            Err(e) => {
+                                tracing::error!(error = %e, "an outbox send ended abnormally");
+                                e.id()
+                            }
+                        };
+                        if let Some(profile) = profile_of.remove(&id) {
+                            if let Some(n) = busy.get_mut(&profile) {
+                                *n -= 1;
+                                if *n == 0 {
+                                    busy.remove(&profile);
+                                }
                             }
                         }
+                        next = sends.try_join_next_with_id();
                     }
                 }
                 () = state.wake.notified() => {}

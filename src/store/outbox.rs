@@ -101,7 +101,8 @@ pub async fn claim_due(
     let per_profile = i64::try_from(per_profile).unwrap_or(i64::MAX);
     let busy = serde_json::to_string(&busy.iter().map(|b| (b.profile.0, b.sending, b.last_minute)).collect::<Vec<_>>())
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let mut tx = super::begin_write(pool).await?;
+    // Picked with a plain read, outside the write lock (the pick reads every due message);
+    // the UPDATE below takes only those still free, so a race loses nothing.
     let picked = sqlx::query!(
         r#"WITH busy AS (
                SELECT json_extract(value, '$[0]') AS profile_id, json_extract(value, '$[1]') AS sending,
@@ -127,15 +128,15 @@ pub async fn claim_due(
         per_profile,
         max,
     )
-    .fetch_all(&mut *tx)
+    .fetch_all(pool)
     .await?;
     if picked.is_empty() {
-        tx.commit().await?;
         return Ok(Vec::new());
     }
     let ids = serde_json::to_string(&picked.iter().map(|p| p.id).collect::<Vec<_>>())
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let lease_until = now + lease_secs;
+    let mut tx = super::begin_write(pool).await?;
     let claimed = sqlx::query_as!(
         Claimed,
         r#"UPDATE outbox SET attempts = attempts + 1, lease_until = ?1
