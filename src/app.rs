@@ -14,6 +14,7 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::SqliteStore;
 
+use crate::auth::session_store::QuietStore;
 use crate::auth::throttle::Throttle;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -26,8 +27,11 @@ use crate::web;
 pub struct App {
     pub router: Router,
     pub state: AppState,
-    pub sessions: SqliteStore,
+    pub sessions: Sessions,
 }
+
+/// The session store: SQLite, behind a layer that skips writes that change nothing.
+pub type Sessions = QuietStore<SqliteStore>;
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
@@ -45,8 +49,9 @@ pub async fn build_app(config: Config) -> anyhow::Result<App> {
 pub async fn build_app_with_clock(config: Config, clock: Clock) -> anyhow::Result<App> {
     let db = crate::db::connect(&config).await?;
     let secrets = crate::secret::keyring::unlock(&config, &db, clock.now()).await?;
-    let sessions = SqliteStore::new(db.clone());
-    sessions.migrate().await.context("cannot create the session table")?;
+    let sqlite_sessions = SqliteStore::new(db.clone());
+    sqlite_sessions.migrate().await.context("cannot create the session table")?;
+    let sessions = QuietStore::new(sqlite_sessions, config.session_idle);
     let http = reqwest::Client::builder()
         .timeout(config.send_timeout)
         .connect_timeout(std::time::Duration::from_secs(10))
@@ -71,7 +76,7 @@ pub async fn build_app_with_clock(config: Config, clock: Clock) -> anyhow::Resul
     Ok(App { router, state, sessions })
 }
 
-fn router(state: AppState, sessions: SqliteStore) -> Router {
+fn router(state: AppState, sessions: Sessions) -> Router {
     let idle = time::Duration::seconds(state.config.session_idle.as_secs() as i64);
     let session_layer = SessionManagerLayer::new(sessions)
         .with_name("relaydesk_session")
@@ -79,7 +84,8 @@ fn router(state: AppState, sessions: SqliteStore) -> Router {
         .with_same_site(SameSite::Lax)
         .with_secure(state.config.is_https())
         .with_expiry(Expiry::OnInactivity(idle))
-        // Saving on every request is what moves the idle deadline forward.
+        // Saving after every request is what moves the idle deadline forward; the store
+        // writes only a change, or a deadline moved by a minute or more (QuietStore).
         .with_always_save(true);
 
     let pages = web::routes()

@@ -43,6 +43,16 @@ pub struct Config {
     /// `RELAYDESK_TRUSTED_PROXIES` and `RELAYDESK_PROXY_HEADER`: whose word is taken for
     /// the client's address.
     pub proxies: proxies::TrustedProxies,
+    /// Sends in progress at once, across every tenant (`RELAYDESK_OUTBOX_CONCURRENCY`).
+    /// Sending waits on the network, not the CPU, so this is sized for I/O.
+    pub outbox_concurrency: usize,
+    /// Sends in progress at once through one profile (`RELAYDESK_OUTBOX_PER_PROFILE`), so
+    /// one tenant's backlog or stuck server never takes every slot.
+    pub outbox_per_profile: usize,
+    /// Messages the outbox sends over one SMTP connection before it opens a new one.
+    pub smtp_per_connection: usize,
+    /// How long an SMTP connection may wait unused for the profile's next message.
+    pub smtp_idle: Duration,
 }
 
 impl Config {
@@ -71,12 +81,40 @@ impl Config {
             Some(text) => parse_http_url("RELAYDESK_GRAPH_API_URL", &text)?,
             None => default_url(DEFAULT_GRAPH_API_URL),
         };
+        let send_timeout =
+            seconds_var("RELAYDESK_SEND_TIMEOUT", var("RELAYDESK_SEND_TIMEOUT"), DEFAULT_SEND_TIMEOUT, 1..=600)?;
+        let outbox_lease =
+            seconds_var("RELAYDESK_OUTBOX_LEASE", var("RELAYDESK_OUTBOX_LEASE"), DEFAULT_OUTBOX_LEASE, 2..=86_400)?;
+        if outbox_lease <= send_timeout {
+            bail!(
+                "RELAYDESK_OUTBOX_LEASE ({} s) must be longer than RELAYDESK_SEND_TIMEOUT ({} s), so a message is never \
+                 taken over while its send may still be running",
+                outbox_lease.as_secs(),
+                send_timeout.as_secs()
+            );
+        }
+        let outbox_concurrency = count_var(
+            "RELAYDESK_OUTBOX_CONCURRENCY",
+            var("RELAYDESK_OUTBOX_CONCURRENCY"),
+            DEFAULT_OUTBOX_CONCURRENCY,
+            1..=4096,
+        )?;
+        let outbox_per_profile = count_var(
+            "RELAYDESK_OUTBOX_PER_PROFILE",
+            var("RELAYDESK_OUTBOX_PER_PROFILE"),
+            DEFAULT_OUTBOX_PER_PROFILE,
+            1..=256,
+        )?;
         Ok(Config {
             graph_login_url,
             graph_api_url,
-            send_timeout: DEFAULT_SEND_TIMEOUT,
-            outbox_lease: DEFAULT_OUTBOX_LEASE,
+            send_timeout,
+            outbox_lease,
             outbox_poll: DEFAULT_OUTBOX_POLL,
+            outbox_concurrency,
+            outbox_per_profile,
+            smtp_per_connection: DEFAULT_SMTP_PER_CONNECTION,
+            smtp_idle: DEFAULT_SMTP_IDLE,
             database_url,
             listen,
             public_url,
@@ -111,6 +149,10 @@ impl Config {
             limits: ConnectionLimits::default(),
             // Client addresses behind a reverse proxy: none trusted.
             proxies: proxies::TrustedProxies::default(),
+            outbox_concurrency: DEFAULT_OUTBOX_CONCURRENCY,
+            outbox_per_profile: DEFAULT_OUTBOX_PER_PROFILE,
+            smtp_per_connection: DEFAULT_SMTP_PER_CONNECTION,
+            smtp_idle: DEFAULT_SMTP_IDLE,
         }
     }
 
@@ -145,6 +187,45 @@ const DEFAULT_GRAPH_API_URL: &str = "https://graph.microsoft.com";
 const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(15);
 const DEFAULT_OUTBOX_LEASE: Duration = Duration::from_secs(60);
 const DEFAULT_OUTBOX_POLL: Duration = Duration::from_secs(5);
+const DEFAULT_OUTBOX_CONCURRENCY: usize = 64;
+const DEFAULT_OUTBOX_PER_PROFILE: usize = 3;
+const DEFAULT_SMTP_PER_CONNECTION: usize = 100;
+const DEFAULT_SMTP_IDLE: Duration = Duration::from_secs(10);
+
+/// A whole number of seconds from `name`, within `range`; `default` when unset.
+fn seconds_var(
+    name: &str,
+    value: Option<String>,
+    default: Duration,
+    range: std::ops::RangeInclusive<u64>,
+) -> anyhow::Result<Duration> {
+    Ok(Duration::from_secs(number_var(name, value, default.as_secs(), range, "a number of seconds")?))
+}
+
+/// A count from `name`, within `range`; `default` when unset.
+fn count_var(
+    name: &str,
+    value: Option<String>,
+    default: usize,
+    range: std::ops::RangeInclusive<u64>,
+) -> anyhow::Result<usize> {
+    let n = number_var(name, value, default as u64, range, "a whole number")?;
+    usize::try_from(n).with_context(|| format!("{name} is too large"))
+}
+
+fn number_var(
+    name: &str,
+    value: Option<String>,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+    what: &str,
+) -> anyhow::Result<u64> {
+    let Some(text) = value else { return Ok(default) };
+    match text.trim().parse::<u64>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => bail!("{name} must be {what} from {} to {}, not {text:?}", range.start(), range.end()),
+    }
+}
 
 fn default_url(text: &str) -> Url {
     Url::parse(text).expect("built-in URL parses")
@@ -266,6 +347,20 @@ mod tests {
         assert_eq!(sqlite_path("sqlite:///tmp/x.db?mode=rwc").unwrap(), PathBuf::from("/tmp/x.db"));
         assert!(sqlite_path("postgres://x").is_err());
         assert!(sqlite_path("sqlite::memory:").is_err());
+    }
+
+    #[test]
+    fn numbers_from_the_environment() {
+        let range = 1..=600;
+        assert_eq!(seconds_var("X", None, Duration::from_secs(15), range.clone()).unwrap(), Duration::from_secs(15));
+        assert_eq!(
+            seconds_var("X", Some(" 30 ".into()), Duration::from_secs(15), range.clone()).unwrap().as_secs(),
+            30
+        );
+        let err = seconds_var("X", Some("0".into()), Duration::from_secs(15), range.clone()).unwrap_err();
+        assert_eq!(err.to_string(), "X must be a number of seconds from 1 to 600, not \"0\"");
+        assert!(count_var("N", Some("many".into()), 3, 1..=256).is_err());
+        assert_eq!(count_var("N", Some("8".into()), 3, 1..=256).unwrap(), 8);
     }
 
     #[test]

@@ -37,6 +37,10 @@ impl AppState {
             wake: self.outbox_wake.clone(),
             lease: self.config.outbox_lease,
             poll: self.config.outbox_poll,
+            concurrency: self.config.outbox_concurrency,
+            per_profile: self.config.outbox_per_profile,
+            per_connection: self.config.smtp_per_connection,
+            idle_connection: self.config.smtp_idle,
             clock: self.clock.clone(),
         }
     }

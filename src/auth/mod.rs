@@ -5,6 +5,7 @@ pub mod csrf;
 pub mod extract;
 pub mod password;
 pub mod session;
+pub mod session_store;
 pub mod throttle;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

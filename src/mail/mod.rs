@@ -5,6 +5,7 @@ pub mod error;
 pub mod graph;
 pub mod message;
 pub mod outbox;
+pub mod pool;
 pub mod smtp;
 
 use std::time::Duration;
@@ -15,10 +16,11 @@ use secrecy::SecretString;
 
 use crate::domain::smtp::Transport;
 use crate::secret::SecretBox;
-use crate::store::smtp::Settings;
+use crate::store::smtp::{ProfileId, Settings};
 use error::SendError;
 use graph::GraphEndpoints;
 use message::{Identity, Outgoing};
+use pool::SmtpPool;
 
 /// What sending needs from the app: an HTTP client, where Graph is, the name relaydesk
 /// greets servers with, and the bound on one whole send.
@@ -62,11 +64,35 @@ impl Sender {
         Ok(Sender { identity, route })
     }
 
-    /// Sends one email, the whole exchange bounded by `mailer.send_timeout` (lettre bounds
-    /// only the connect). Returns the server's final reply (`250 2.0.0 Ok: queued as …`).
+    /// Sends one email over a connection of its own, the whole exchange bounded by
+    /// `mailer.send_timeout` (lettre bounds only the connect). Returns the server's final
+    /// reply (`250 2.0.0 Ok: queued as …`).
     pub async fn send(&self, mailer: &Mailer, mail: &Outgoing) -> Result<String, SendError> {
+        self.bounded(mailer, mail, None).await
+    }
+
+    /// Sends one email, over a connection `pool` keeps for the profile whose stored
+    /// settings are `stored` (Generic SMTP; MS Graph sends as `send` does). Bounded the
+    /// same way, from waiting for a connection to the server's last reply.
+    pub async fn send_pooled(
+        &self,
+        mailer: &Mailer,
+        mail: &Outgoing,
+        pool: &SmtpPool,
+        profile: ProfileId,
+        stored: &Settings,
+    ) -> Result<String, SendError> {
+        self.bounded(mailer, mail, Some((pool, profile, stored))).await
+    }
+
+    async fn bounded(
+        &self,
+        mailer: &Mailer,
+        mail: &Outgoing,
+        reuse: Option<(&SmtpPool, ProfileId, &Settings)>,
+    ) -> Result<String, SendError> {
         let limit = mailer.send_timeout;
-        match tokio::time::timeout(limit, self.send_unbounded(mailer, mail)).await {
+        match tokio::time::timeout(limit, self.send_unbounded(mailer, mail, reuse)).await {
             Ok(result) => result,
             Err(_) => Err(SendError::transient(format!(
                 "{} did not finish within {}. Check the host, port and security mode; a server that expects another \
@@ -85,14 +111,25 @@ impl Sender {
         }
     }
 
-    async fn send_unbounded(&self, mailer: &Mailer, mail: &Outgoing) -> Result<String, SendError> {
+    async fn send_unbounded(
+        &self,
+        mailer: &Mailer,
+        mail: &Outgoing,
+        reuse: Option<(&SmtpPool, ProfileId, &Settings)>,
+    ) -> Result<String, SendError> {
         match &self.route {
             Route::Generic(settings) => {
                 let message = message::build(&self.identity, mail)?;
                 let envelope: Envelope = message.envelope().clone();
                 let bytes = message.formatted();
                 let connect_timeout = mailer.send_timeout.min(Duration::from_secs(10));
-                smtp::send(settings, &mailer.hello, connect_timeout, &envelope, &bytes).await
+                match reuse {
+                    Some((pool, profile, Settings { transport: Transport::Generic(sealed), .. })) => {
+                        let through = pool::Through { profile, sealed, opened: settings };
+                        pool.send(&through, &mailer.hello, connect_timeout, &envelope, &bytes).await
+                    }
+                    _ => smtp::send(settings, &mailer.hello, connect_timeout, &envelope, &bytes).await,
+                }
             }
             Route::Graph(settings) => {
                 let bodies = message::with_signature(&self.identity, mail);

@@ -3,19 +3,23 @@
 //! attempt after 30 s, the 3rd after 5 min, the 4th after 30 min, the 5th after 1 h, then
 //! every 12 h, 8 attempts in all. A permanent (5xx) failure ends at once.
 
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sqlx::SqliteConnection;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use super::error::SendError;
 use super::message::Outgoing;
+use super::pool::SmtpPool;
 use super::Sender;
 use crate::secret::SecretBox;
-use crate::store::outbox::{self, Claimed, NewMessage};
+use crate::store::outbox::{self, Busy, Claimed, Due, NewMessage};
 use crate::store::smtp as profiles;
+use crate::store::smtp::ProfileId;
 use crate::store::{tenants, tokens, TenantId};
 use crate::words;
 
@@ -113,8 +117,8 @@ pub async fn enqueue(
 }
 
 /// What the worker needs: the database, the key for sealed bodies and secrets, the
-/// transports, its wake-up call, its lease and poll times, and the clock that says when
-/// mail is due.
+/// transports, its wake-up call, its lease, poll and concurrency limits, and the clock
+/// that says when mail is due.
 #[derive(Clone)]
 pub struct Outbox {
     pub db: sqlx::SqlitePool,
@@ -125,18 +129,25 @@ pub struct Outbox {
     pub lease: Duration,
     /// How often an idle worker looks for due mail without being woken.
     pub poll: Duration,
+    /// Sends in progress at once, in all.
+    pub concurrency: usize,
+    /// Sends in progress at once through one profile.
+    pub per_profile: usize,
+    /// Messages over one SMTP connection, and how long one may wait unused.
+    pub per_connection: usize,
+    pub idle_connection: Duration,
     /// What "now" is for claims, leases and retry times.
     pub clock: crate::clock::Clock,
 }
 
-/// A running worker; `stop` ends it after the message in hand.
+/// A running worker; `stop` ends it after the sends in hand.
 pub struct Worker {
     stop: watch::Sender<bool>,
     handle: JoinHandle<()>,
 }
 
 impl Worker {
-    /// Asks the worker to stop and waits up to `grace` for the send in hand.
+    /// Asks the worker to stop and waits up to `grace` for the sends in hand.
     pub async fn stop(self, grace: Duration) {
         let _ = self.stop.send(true);
         let mut handle = self.handle;
@@ -145,54 +156,134 @@ impl Worker {
         }
     }
 
-    /// Kills the worker at once, mid-send if it is sending (for crash tests).
+    /// Kills the worker and its sends at once, mid-send (for crash tests).
     pub fn abort(self) {
         self.handle.abort();
     }
 }
 
-/// Starts the worker beside the server.
+/// Starts the worker beside the server: it claims due mail fairly across profiles into
+/// free send slots (`concurrency` in all, `per_profile` per profile) and sends each
+/// message in its own task, so a slow or stuck server holds only its own profile's slots.
 pub fn spawn_worker(state: Outbox) -> Worker {
     let (stop, mut stopped) = watch::channel(false);
     let handle = tokio::spawn(async move {
+        // Dropping the set (the worker aborted) aborts every send in it.
+        let mut sends: JoinSet<()> = JoinSet::new();
+        let mut profile_of: HashMap<tokio::task::Id, ProfileId> = HashMap::new();
+        let mut busy: HashMap<ProfileId, usize> = HashMap::new();
+        // When each send of the last minute started, by profile (for send rates).
+        let mut started: HashMap<ProfileId, VecDeque<i64>> = HashMap::new();
+        let pool = Arc::new(SmtpPool::new(state.per_connection, state.idle_connection));
+        let mut sweep = tokio::time::interval((state.idle_connection / 2).max(Duration::from_millis(100)));
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if *stopped.borrow() {
                 break;
             }
-            let worked = match process_one(&state).await {
-                Ok(worked) => worked,
-                Err(e) => {
-                    tracing::error!(error = %format!("{e:#}"), "outbox worker failed; retrying");
-                    false
+            let free = state.concurrency.saturating_sub(sends.len());
+            if free > 0 {
+                let now = state.clock.now();
+                started.retain(|_, times| {
+                    while times.front().is_some_and(|t| *t <= now - 60) {
+                        times.pop_front();
+                    }
+                    !times.is_empty()
+                });
+                let mut in_hand: HashMap<ProfileId, Busy> = HashMap::new();
+                for (profile, n) in &busy {
+                    in_hand.entry(*profile).or_insert(Busy { profile: *profile, sending: 0, last_minute: 0 }).sending =
+                        *n;
                 }
-            };
-            if !worked {
-                tokio::select! {
-                    () = state.wake.notified() => {}
-                    () = tokio::time::sleep(state.poll) => {}
-                    _ = stopped.changed() => {}
+                for (profile, times) in &started {
+                    in_hand
+                        .entry(*profile)
+                        .or_insert(Busy { profile: *profile, sending: 0, last_minute: 0 })
+                        .last_minute = times.len();
+                }
+                let in_hand: Vec<Busy> = in_hand.into_values().collect();
+                let lease = state.lease.as_secs() as i64;
+                match outbox::claim_due(&state.db, lease, now, free, state.per_profile, &in_hand).await {
+                    Ok(due) => {
+                        for Due { profile_id, msg } in due {
+                            let task_state = state.clone();
+                            let pool = pool.clone();
+                            let handle = sends.spawn(async move { send_claimed(&task_state, msg, &pool).await });
+                            profile_of.insert(handle.id(), profile_id);
+                            *busy.entry(profile_id).or_default() += 1;
+                            started.entry(profile_id).or_default().push_back(now);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %format!("{e:#}"), "outbox worker could not claim mail; retrying")
+                    }
                 }
             }
+            // Wait for a free slot, new mail, the poll, or the stop.
+            tokio::select! {
+                Some(done) = sends.join_next_with_id() => {
+                    // This one and any other finished meanwhile: one claim for them all.
+                    let mut next = Some(done);
+                    while let Some(done) = next {
+                        let id = match done {
+                            Ok((id, ())) => id,
+                            Err(e) => {
+                                tracing::error!(error = %e, "an outbox send ended abnormally");
+                                e.id()
+                            }
+                        };
+                        if let Some(profile) = profile_of.remove(&id) {
+                            if let Some(n) = busy.get_mut(&profile) {
+                                *n -= 1;
+                                if *n == 0 {
+                                    busy.remove(&profile);
+                                }
+                            }
+                        }
+                        next = sends.try_join_next_with_id();
+                    }
+                }
+                () = state.wake.notified() => {}
+                _ = sweep.tick() => pool.close_idle(),
+                () = tokio::time::sleep(state.poll) => {}
+                _ = stopped.changed() => {}
+            }
         }
+        // Let the sends in hand finish (the caller bounds how long).
+        while sends.join_next().await.is_some() {}
     });
     Worker { stop, handle }
 }
 
-/// Claims and sends one due message; false when none was due.
+/// Claims and sends one due message, in place; false when none was due.
 pub async fn process_one(state: &Outbox) -> anyhow::Result<bool> {
     let lease = state.lease.as_secs() as i64;
-    let Some(msg) = outbox::claim(&state.db, lease, state.clock.now()).await? else { return Ok(false) };
-    let (profile_name, result) = deliver(state, &msg).await;
+    let due = outbox::claim_due(&state.db, lease, state.clock.now(), 1, state.per_profile, &[]).await?;
+    let Some(Due { msg, .. }) = due.into_iter().next() else { return Ok(false) };
+    record(state, &msg, None).await?;
+    Ok(true)
+}
+
+/// Sends a claimed message and records the attempt; a failure to record is logged (the
+/// lease runs out and the message is tried again).
+async fn send_claimed(state: &Outbox, msg: Claimed, pool: &SmtpPool) {
+    if let Err(e) = record(state, &msg, Some(pool)).await {
+        tracing::error!(outbox_id = msg.id, error = %format!("{e:#}"), "outbox worker could not record an attempt");
+    }
+}
+
+async fn record(state: &Outbox, msg: &Claimed, pool: Option<&SmtpPool>) -> anyhow::Result<()> {
+    let (profile_name, result) = deliver(state, msg, pool).await;
     // Read after the send, which may have taken a while.
     let now = state.clock.now();
     match result {
         Ok(reply) => {
-            outbox::mark_sent(&state.db, &msg, profile_name.as_deref().unwrap_or_default(), &reply, now).await?;
+            outbox::mark_sent(&state.db, msg, profile_name.as_deref().unwrap_or_default(), &reply, now).await?;
             tracing::info!(outbox_id = msg.id, kind = %msg.kind, attempt = msg.attempts, "email delivered");
         }
         Err(e) => {
             let retry_at = (!e.permanent && msg.attempts < MAX_ATTEMPTS).then(|| now + delay_after(msg.attempts));
-            outbox::mark_failed(&state.db, &msg, profile_name.as_deref(), &e.message, e.permanent, retry_at, now)
+            outbox::mark_failed(&state.db, msg, profile_name.as_deref(), &e.message, e.permanent, retry_at, now)
                 .await?;
             tracing::warn!(
                 outbox_id = msg.id, kind = %msg.kind, attempt = msg.attempts, permanent = e.permanent,
@@ -200,7 +291,7 @@ pub async fn process_one(state: &Outbox) -> anyhow::Result<bool> {
             );
         }
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Whether the link in the message still works; a replaced or used one is not sent.
@@ -214,9 +305,14 @@ async fn link_still_open(state: &Outbox, msg: &Claimed) -> Result<bool, SendErro
     open.map_err(|e| SendError::transient(format!("relaydesk could not read its database: {e}")))
 }
 
-/// Sends through the tenant's default profile as it is now; names the profile used, and
-/// gives the server's final reply.
-async fn deliver(state: &Outbox, msg: &Claimed) -> (Option<String>, Result<String, SendError>) {
+/// Sends through the tenant's default profile as it is now, over a connection `pool`
+/// keeps for it when there is a pool; names the profile used, and gives the server's
+/// final reply.
+async fn deliver(
+    state: &Outbox,
+    msg: &Claimed,
+    pool: Option<&SmtpPool>,
+) -> (Option<String>, Result<String, SendError>) {
     match link_still_open(state, msg).await {
         Ok(true) => {}
         Ok(false) => return (
@@ -263,7 +359,10 @@ async fn deliver(state: &Outbox, msg: &Claimed) -> (Option<String>, Result<Strin
         message_id: msg.message_id.clone(),
     };
     let result = match Sender::from_profile(&profile.settings, &state.secrets) {
-        Ok(sender) => sender.send(&state.mailer, &mail).await,
+        Ok(sender) => match pool {
+            Some(pool) => sender.send_pooled(&state.mailer, &mail, pool, profile.id, &profile.settings).await,
+            None => sender.send(&state.mailer, &mail).await,
+        },
         Err(e) => Err(e),
     };
     (name, result)

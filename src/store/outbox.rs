@@ -3,6 +3,7 @@
 
 use sqlx::{SqliteConnection, SqlitePool};
 
+use super::smtp::ProfileId;
 use super::TenantId;
 
 /// A message to add to the outbox. `body_sealed` is already sealed.
@@ -59,32 +60,105 @@ pub struct Claimed {
     pub reset_id: Option<i64>,
 }
 
-/// Takes the next due message under a lease of `lease_secs`, counting the attempt. A
-/// message whose lease ran out (its worker died) is due again. Mail of a tenant whose
-/// email is off (or has no default profile, or is suspended) waits without using up
-/// attempts.
-pub async fn claim(pool: &SqlitePool, lease_secs: i64, now: i64) -> sqlx::Result<Option<Claimed>> {
-    let mut tx = super::begin_write(pool).await?;
+/// A claimed message and the profile it is due to go through (the tenant's default when
+/// it was claimed), which the worker counts its sends by.
+#[derive(Debug, Clone)]
+pub struct Due {
+    pub profile_id: ProfileId,
+    pub msg: Claimed,
+}
+
+/// What the worker has going through one profile.
+#[derive(Debug, Clone, Copy)]
+pub struct Busy {
+    pub profile: ProfileId,
+    /// Sends in progress now.
+    pub sending: usize,
+    /// Sends started in the last minute (those in progress included).
+    pub last_minute: usize,
+}
+
+/// Takes up to `max` due messages under a lease of `lease_secs`, counting an attempt for
+/// each. A message whose lease ran out (its worker died) is due again; one whose lease
+/// lives is never taken. Mail of a tenant whose email is off (or has no default profile,
+/// or is suspended) waits without using up attempts.
+///
+/// The pick is fair: every profile's oldest due message comes before any profile's
+/// second, and a profile never gets more than `per_profile` sends at once, counting the
+/// ones it already has. So one tenant's backlog or stuck server never keeps another
+/// tenant's mail waiting. A profile with a send rate (`max_per_minute`) gets no more than
+/// its rate less the sends started through it in the last minute; the rest waits, no
+/// attempt used.
+pub async fn claim_due(
+    pool: &SqlitePool,
+    lease_secs: i64,
+    now: i64,
+    max: usize,
+    per_profile: usize,
+    busy: &[Busy],
+) -> sqlx::Result<Vec<Due>> {
+    let max = i64::try_from(max).unwrap_or(i64::MAX);
+    let per_profile = i64::try_from(per_profile).unwrap_or(i64::MAX);
+    let busy = serde_json::to_string(&busy.iter().map(|b| (b.profile.0, b.sending, b.last_minute)).collect::<Vec<_>>())
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    // Picked with a plain read, outside the write lock (the pick reads every due message);
+    // the UPDATE below takes only those still free, so a race loses nothing.
+    let picked = sqlx::query!(
+        r#"WITH busy AS (
+               SELECT json_extract(value, '$[0]') AS profile_id, json_extract(value, '$[1]') AS sending,
+                      json_extract(value, '$[2]') AS last_minute
+               FROM json_each(?1)
+           ),
+           due AS (
+               SELECT o.id, o.next_attempt_at, p.id AS profile_id, p.max_per_minute,
+                      ROW_NUMBER() OVER (PARTITION BY p.id ORDER BY o.next_attempt_at, o.id) AS place
+               FROM outbox o
+               JOIN tenants t ON t.id = o.tenant_id AND t.email_enabled = 1 AND t.suspended = 0
+               JOIN smtp_profiles p ON p.tenant_id = o.tenant_id AND p.is_default = 1
+               WHERE o.status = 'pending' AND o.next_attempt_at <= ?2 AND (o.lease_until IS NULL OR o.lease_until <= ?2)
+           )
+           SELECT d.id AS "id!: i64", d.profile_id AS "profile_id!: ProfileId"
+           FROM due d LEFT JOIN busy b ON b.profile_id = d.profile_id
+           WHERE d.place + COALESCE(b.sending, 0) <= ?3
+             AND (d.max_per_minute IS NULL OR d.place + COALESCE(b.last_minute, 0) <= d.max_per_minute)
+           ORDER BY d.place + COALESCE(b.sending, 0), d.next_attempt_at, d.id
+           LIMIT ?4"#,
+        busy,
+        now,
+        per_profile,
+        max,
+    )
+    .fetch_all(pool)
+    .await?;
+    if picked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = serde_json::to_string(&picked.iter().map(|p| p.id).collect::<Vec<_>>())
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let lease_until = now + lease_secs;
+    let mut tx = super::begin_write(pool).await?;
     let claimed = sqlx::query_as!(
         Claimed,
-        r#"UPDATE outbox SET attempts = attempts + 1, lease_until = ?
-         WHERE id = (SELECT id FROM outbox
-                     WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
-                       AND EXISTS (SELECT 1 FROM tenants t
-                                   WHERE t.id = outbox.tenant_id AND t.email_enabled = 1 AND t.suspended = 0)
-                       AND EXISTS (SELECT 1 FROM smtp_profiles p WHERE p.tenant_id = outbox.tenant_id AND p.is_default = 1)
-                     ORDER BY next_attempt_at, id LIMIT 1)
+        r#"UPDATE outbox SET attempts = attempts + 1, lease_until = ?1
+         WHERE id IN (SELECT value FROM json_each(?2)) AND status = 'pending'
+           AND (lease_until IS NULL OR lease_until <= ?3)
          RETURNING id AS "id!", tenant_id AS "tenant_id: TenantId", kind, recipient, subject, body_sealed, message_id,
              attempts, invitation_id, reset_id"#,
         lease_until,
-        now,
+        ids,
         now,
     )
-    .fetch_optional(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(claimed)
+    // In the order picked (RETURNING has none).
+    let mut due = Vec::with_capacity(claimed.len());
+    for p in picked {
+        if let Some(msg) = claimed.iter().find(|c| c.id == p.id) {
+            due.push(Due { profile_id: p.profile_id, msg: msg.clone() });
+        }
+    }
+    Ok(due)
 }
 
 /// Records a delivered attempt, with the server's final reply (`250 2.0.0 Ok: queued as …`).

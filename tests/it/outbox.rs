@@ -598,3 +598,399 @@ async fn mail_whose_link_expired_before_it_went_out_is_not_sent() {
     );
     assert!(server.messages().is_empty());
 }
+
+/// Another tenant, `slug`, whose default profile sends through `server`, with email on;
+/// returns its administrator's browser, signed in.
+async fn mailing_tenant(app: &TestApp, slug: &str, server: &TestSmtp) -> TestApp {
+    let email = format!("admin@{slug}.test");
+    app.add_tenant(slug, &format!("Tenant {slug}"), &email, "their long password").await;
+    let admin = app.share();
+    assert_eq!(admin.sign_in_to(slug, &email, "their long password").await.status(), StatusCode::SEE_OTHER);
+    let res = admin.post_form(&format!("/t/{slug}/smtp"), &profile_for("Relay", server, "starttls")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{slug}'s profile is saved");
+    let res = admin.post(&format!("/t/{slug}/settings/email"), &[("enabled", "on")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{slug}'s email is on");
+    admin
+}
+
+/// The noisy neighbour: ten tenants whose server accepts the connection and then never
+/// answers (a black hole) queue 4 invitations each; another tenant's invitation still
+/// goes out at once. Each stuck tenant holds only its own few send slots, for at most the
+/// send timeout (15 s, far longer than this test), and never more than its share.
+#[tokio::test]
+async fn stuck_tenants_do_not_delay_another_tenants_invitation() {
+    let black_hole = TestSmtp::start(TlsMode::StartTls, Script { silent: true, ..server_script() }).await;
+    let working = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    let app = spawn_app().await;
+    let per_profile = app.state.config.outbox_per_profile;
+    assert_eq!(app.state.config.send_timeout, Duration::from_secs(15), "the default bound is what is tested");
+    assert!(per_profile < 4, "each stuck tenant queues more mail than it may send at once");
+
+    for i in 0..10 {
+        let slug = format!("stuck{i}");
+        let admin = mailing_tenant(&app, &slug, &black_hole).await;
+        for n in 0..4 {
+            let res = admin
+                .post(&format!("/t/{slug}/invitations"), &[("email", &format!("p{n}@{slug}.test")), ("role", "user")])
+                .await;
+            assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        }
+    }
+    wait_until("every stuck tenant to hold its send slots", WAIT, || async {
+        black_hole.connections() == 10 * per_profile
+    })
+    .await;
+
+    let bravo = mailing_tenant(&app, "bravo", &working).await;
+    let asked = std::time::Instant::now();
+    let res = bravo.post("/t/bravo/invitations", &[("email", "newbie@bravo.test"), ("role", "user")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let mail = working.wait_for(1, 10).await.remove(0);
+    let took = asked.elapsed();
+    assert_eq!(mail.to, ["newbie@bravo.test"]);
+    // The target is under 2 s; the bound is generous so a busy machine does not fail it.
+    assert!(took < Duration::from_secs(5), "bravo's invitation took {took:?}");
+
+    // The stuck tenants are still waiting on their server, each with no more than its
+    // share of connections, and nothing of theirs has failed or been sent.
+    assert_eq!(black_hole.connections(), 10 * per_profile);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE recipient LIKE '%@stuck%' AND status = 'pending'").await,
+        40
+    );
+    let in_flight = app.count("SELECT COUNT(*) FROM outbox WHERE recipient LIKE '%@stuck%' AND attempts = 1").await;
+    assert_eq!(in_flight, 10 * per_profile as i64);
+}
+
+/// The `relaydesk` binary serving the database in `dir`, as `relaydesk serve` runs it.
+struct Process {
+    child: tokio::process::Child,
+    base: String,
+}
+
+impl Process {
+    /// Starts it with a short send timeout and lease (so a test need not wait long for a
+    /// dead process's lease to run out) and waits until it listens.
+    async fn start(dir: &std::path::Path) -> Process {
+        use tokio::io::AsyncBufReadExt;
+        let mut cmd = tokio::process::Command::from(crate::cli::relaydesk(dir));
+        let mut child = cmd
+            .env("RELAYDESK_LISTEN", "127.0.0.1:0")
+            .env("RELAYDESK_SEND_TIMEOUT", "2")
+            .env("RELAYDESK_OUTBOX_LEASE", "4")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let base = tokio::time::timeout(WAIT, async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(at) = line.find("address=") {
+                    let address = line[at + "address=".len()..].split_whitespace().next().unwrap().to_owned();
+                    return format!("http://{address}");
+                }
+            }
+            panic!("relaydesk exited before listening");
+        })
+        .await
+        .expect("relaydesk listens");
+        // Keep reading its log so it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Process { child, base }
+    }
+
+    /// SIGKILL: the process is gone at once, mid-send, with no chance to tidy up.
+    async fn kill_9(mut self) {
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
+    }
+}
+
+/// A browser signed in to `slug` on a running process.
+async fn signed_in(base: &str, slug: &str, email: &str, password: &str) -> (reqwest::Client, String) {
+    let (client, _) = new_client();
+    let html = client.get(format!("{base}/t/{slug}/login")).send().await.unwrap().text().await.unwrap();
+    let token = csrf_in(&html);
+    let res = client
+        .post(format!("{base}/t/{slug}/login"))
+        .form(&[("email", email), ("password", password), ("csrf_token", &token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{email} signs in");
+    // Signing in gives the session a new token.
+    let html = client.get(format!("{base}/t/{slug}/smtp/new")).send().await.unwrap().text().await.unwrap();
+    (client, csrf_in(&html))
+}
+
+/// kill -9 of the real binary while it drains mail of several tenants concurrently: the
+/// mail it had delivered is recorded, the mail it held mid-send is taken over only once
+/// its lease has run out, and in the end every message arrives exactly once.
+#[tokio::test]
+async fn kill_9_during_a_concurrent_drain_loses_nothing_and_sends_nothing_twice() {
+    const TENANTS: usize = 4;
+    const EACH: usize = 15;
+    const BEFORE_THE_KILL: usize = 20;
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    // The server accepts 20 messages, then holds every further one unanswered: the sends
+    // in flight at that moment stay in flight until the kill.
+    server.script().hang_after = Some(BEFORE_THE_KILL);
+    let dir = tempfile::tempdir().unwrap();
+    let slugs: Vec<String> = (0..TENANTS).map(|i| format!("tenant{i}")).collect();
+    for slug in &slugs {
+        let out = crate::cli::relaydesk(dir.path())
+            .args(["tenant", "create", "--slug", slug, "--name", slug])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut create = crate::cli::relaydesk(dir.path())
+            .args(["user", "create", "--tenant", slug, "--email", &format!("admin@{slug}.test"), "--role", "admin"])
+            .arg("--password-stdin")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        create.stdin.take().unwrap().write_all(b"their long password\n").unwrap();
+        assert!(create.wait().unwrap().success());
+    }
+
+    let first = Process::start(dir.path()).await;
+    let mut admins = Vec::new();
+    for slug in &slugs {
+        let (client, token) = signed_in(&first.base, slug, &format!("admin@{slug}.test"), "their long password").await;
+        let mut form: Vec<(&str, String)> = profile_for("Relay", &server, "starttls");
+        form.push(("csrf_token", token.clone()));
+        let res = client.post(format!("{}/t/{slug}/smtp", first.base)).form(&form).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let res = client
+            .post(format!("{}/t/{slug}/settings/email", first.base))
+            .form(&[("enabled", "on"), ("csrf_token", &token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        admins.push((slug.clone(), client, token));
+    }
+    // Invitations from every tenant in turn; the worker sends them as they are queued.
+    for n in 0..EACH {
+        for (slug, client, token) in &admins {
+            let email = format!("person{n}@{slug}.test");
+            let res = client
+                .post(format!("{}/t/{slug}/invitations", first.base))
+                .form(&[("email", email.as_str()), ("role", "user"), ("csrf_token", token)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        }
+    }
+
+    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("data/relaydesk.db").display()))
+        .await
+        .unwrap();
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&db).await.unwrap() }
+    };
+    // Every message the server accepted is recorded as sent, and every send slot (3 per
+    // profile by default) holds a message mid-send.
+    let in_flight = TENANTS * 3;
+    wait_until("20 messages recorded as sent and every send slot held mid-send", WAIT, || async {
+        count("SELECT COUNT(*) FROM outbox WHERE status = 'sent'").await == BEFORE_THE_KILL as i64
+            && server.hung() == in_flight
+    })
+    .await;
+    first.kill_9().await;
+    let held: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT id, lease_until FROM outbox WHERE status = 'pending' AND lease_until IS NOT NULL ORDER BY id",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(held.len(), in_flight, "the mail held mid-send is the mail the dead process had claimed");
+    assert_eq!(server.messages().len(), BEFORE_THE_KILL);
+
+    // Restarted, with the server answering again: everything arrives.
+    server.script().hang_after = None;
+    let second = Process::start(dir.path()).await;
+    let total = TENANTS * EACH;
+    let received = server.wait_for(total, 30).await;
+    wait_until("every message recorded as sent", WAIT, || async {
+        count("SELECT COUNT(*) FROM outbox WHERE status = 'sent'").await == total as i64
+    })
+    .await;
+    // Exactly once: one copy of each Message-ID and of each recipient, nothing more.
+    let mut ids: Vec<String> = received.iter().map(|m| m.header("Message-ID").unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), total, "no message arrived twice");
+    let mut to: Vec<String> = received.iter().flat_map(|m| m.to.clone()).collect();
+    to.sort();
+    to.dedup();
+    assert_eq!(to.len(), total);
+    assert_eq!(server.messages().len(), total, "nothing more arrived");
+    // The held messages were taken over only after their lease ran out, as attempt 2.
+    for (id, lease_until) in held {
+        let (attempt, at): (i64, i64) =
+            sqlx::query_as("SELECT attempt, at FROM outbox_attempts WHERE outbox_id = ? AND ok = 1")
+                .bind(id)
+                .fetch_one(&db)
+                .await
+                .unwrap();
+        assert_eq!(attempt, 2, "message {id}");
+        assert!(at >= lease_until, "message {id} was sent again at {at}, before its lease ended at {lease_until}");
+    }
+    second.kill_9().await;
+}
+
+/// Invites `n` people to acme with the worker stopped, then starts it: the mail is all
+/// due at once.
+async fn invite_while_stopped(app: &TestApp, n: usize) {
+    app.stop_worker().await;
+    for i in 0..n {
+        let res =
+            app.post("/t/acme/invitations", &[("email", &format!("person{i}@example.test")), ("role", "user")]).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    }
+    app.start_worker();
+}
+
+/// Every message sent at its first attempt, none failed.
+async fn all_sent_at_once(app: &TestApp, n: i64) {
+    wait_until_nothing_pending(app).await;
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent' AND attempts = 1").await, n);
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox_attempts WHERE ok = 0").await, 0);
+}
+
+#[tokio::test]
+async fn mail_for_one_profile_shares_a_connection_up_to_its_limit() {
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    let app = mailing_app(&server, |c| {
+        c.outbox_per_profile = 1;
+        c.smtp_per_connection = 4;
+    })
+    .await;
+    invite_while_stopped(&app, 10).await;
+    let got = server.wait_for(10, 10).await;
+    all_sent_at_once(&app, 10).await;
+    assert_eq!(got.len(), 10);
+    assert_eq!(server.connections(), 3, "4 + 4 + 2 messages, one STARTTLS and login per connection");
+    assert!(got.iter().all(|m| m.tls && m.user.as_deref() == Some(ACCOUNT)));
+}
+
+#[tokio::test]
+async fn a_connection_is_not_reused_after_the_profile_is_saved_again() {
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    let app = mailing_app(&server, |c| c.outbox_per_profile = 1).await;
+    let invite = |email: &'static str| {
+        let app = &app;
+        async move {
+            let res = app.post("/t/acme/invitations", &[("email", email), ("role", "user")]).await;
+            assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        }
+    };
+    invite("one@example.test").await;
+    server.wait_for(1, 10).await;
+    invite("two@example.test").await;
+    server.wait_for(2, 10).await;
+    assert_eq!(server.connections(), 1, "the second message went over the first one's connection");
+
+    // The profile is saved with its password entered again (sealed anew) and another host
+    // name for the same server: the open connection is not used for its mail any more.
+    let (id,): (i64,) = sqlx::query_as("SELECT id FROM smtp_profiles").fetch_one(&app.db).await.unwrap();
+    let form = crate::smtp::with(profile_for("Office", &server, "starttls"), "host", "127.0.0.1");
+    let res = app.post_form(&format!("/t/acme/smtp/{id}"), &form).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    invite("three@example.test").await;
+    server.wait_for(3, 10).await;
+    assert_eq!(server.connections(), 2);
+    // Saved again unchanged but for the password typed in anew: a new connection again.
+    let res = app.post_form(&format!("/t/acme/smtp/{id}"), &form).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    invite("four@example.test").await;
+    server.wait_for(4, 10).await;
+    assert_eq!(server.connections(), 3);
+    all_sent_at_once(&app, 4).await;
+}
+
+#[tokio::test]
+async fn a_connection_the_server_dropped_is_replaced_without_using_an_attempt() {
+    let server = TestSmtp::start(TlsMode::StartTls, Script { drop_after: Some(1), ..server_script() }).await;
+    let app = mailing_app(&server, |c| c.outbox_per_profile = 1).await;
+    invite_while_stopped(&app, 3).await;
+    server.wait_for(3, 10).await;
+    all_sent_at_once(&app, 3).await;
+    assert_eq!(server.connections(), 3, "one connection per message, the server dropping each after one");
+}
+
+#[tokio::test]
+async fn a_failed_transaction_closes_its_connection() {
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    server.script().rcpt_replies.push_back("550 5.1.1 No such user here".into());
+    let app = mailing_app(&server, |c| c.outbox_per_profile = 1).await;
+    invite_while_stopped(&app, 2).await;
+    server.wait_for(1, 10).await;
+    wait_until_nothing_pending(&app).await;
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox WHERE status = 'failed'").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent'").await, 1);
+    assert_eq!(server.connections(), 2, "after the refusal the next message connected anew");
+}
+
+#[tokio::test]
+async fn an_idle_connection_is_closed() {
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    let app = mailing_app(&server, |c| c.smtp_idle = Duration::from_secs(1)).await;
+    app.post("/t/acme/invitations", &[("email", "one@example.test"), ("role", "user")]).await;
+    server.wait_for(1, 10).await;
+    // Real time: the pool measures idleness by the monotonic clock.
+    wait_until("the idle connection to be closed", WAIT, || async { server.ended() == 1 }).await;
+    assert_eq!(server.connections(), 1);
+}
+
+/// A profile's optional send rate (`max_per_minute`, set here as its form will set it):
+/// mail past it waits for the next minute without using an attempt.
+#[tokio::test]
+async fn mail_past_a_profiles_send_rate_waits_without_using_an_attempt() {
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    let app = mailing_app(&server, |_| {}).await;
+    sqlx::query("UPDATE smtp_profiles SET max_per_minute = 2").execute(&app.db).await.unwrap();
+    invite_while_stopped(&app, 5).await;
+    server.wait_for(2, 10).await;
+    let waiting = || async {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, attempts FROM outbox ORDER BY id").fetch_all(&app.db).await.unwrap();
+        (rows.iter().filter(|r| r.0 == "sent").count(), rows.iter().filter(|r| r.0 == "pending" && r.1 == 0).count())
+    };
+    // The worker done with what it took: 2 sent, 3 waiting untouched, however often it looks.
+    app.stop_worker().await;
+    assert_eq!(waiting().await, (2, 3));
+    assert_eq!(server.messages().len(), 2);
+
+    // A minute on, 2 more; another minute, the last.
+    app.start_worker();
+    app.advance(Duration::from_secs(60));
+    server.wait_for(4, 10).await;
+    app.stop_worker().await;
+    assert_eq!(waiting().await, (4, 1));
+    app.start_worker();
+    app.advance(Duration::from_secs(60));
+    server.wait_for(5, 10).await;
+    all_sent_at_once(&app, 5).await;
+}
+
+/// A profile without a rate (the default, and every profile before the column existed)
+/// sends as fast as its share of send slots allows.
+#[tokio::test]
+async fn a_profile_without_a_send_rate_is_not_held_back() {
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    let app = mailing_app(&server, |_| {}).await;
+    let (rate,): (Option<i64>,) =
+        sqlx::query_as("SELECT max_per_minute FROM smtp_profiles").fetch_one(&app.db).await.unwrap();
+    assert_eq!(rate, None);
+    invite_while_stopped(&app, 8).await;
+    server.wait_for(8, 10).await;
+    all_sent_at_once(&app, 8).await;
+}

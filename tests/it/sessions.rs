@@ -130,3 +130,85 @@ async fn a_member_changes_their_own_password_and_other_sessions_end() {
     );
     assert_eq!(fresh.sign_in("ulf@acme.test", "ulf's new long password").await.status(), StatusCode::SEE_OTHER);
 }
+
+/// Every session row as stored: id, data and idle deadline.
+async fn session_rows(app: &TestApp) -> Vec<(String, Vec<u8>, String)> {
+    sqlx::query_as("SELECT id, data, expiry_date FROM tower_sessions ORDER BY id").fetch_all(&app.db).await.unwrap()
+}
+
+/// SQLite's count of changes made to the file by other connections: unchanged means
+/// nobody wrote anything at all.
+async fn data_version(conn: &mut sqlx::SqliteConnection) -> i64 {
+    sqlx::query_scalar("PRAGMA data_version").fetch_one(conn).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_plain_signed_in_page_view_writes_nothing() {
+    let app = spawn_app().await;
+    app.sign_in_admin().await;
+    // The first view after signing in shows (and so removes) the welcome message: a change.
+    app.page("/t/acme/").await;
+    let before = session_rows(&app).await;
+    assert_eq!(before.len(), 1);
+    let path = app.state.config.database_url.clone();
+    let mut watcher = <sqlx::SqliteConnection as sqlx::Connection>::connect(&path).await.unwrap();
+    let version = data_version(&mut watcher).await;
+
+    for page in ["/t/acme/", "/t/acme/smtp", "/t/acme/smtp/new", "/t/acme/members", "/t/acme/email-log", "/t/acme/"] {
+        app.page(page).await;
+    }
+    assert_eq!(session_rows(&app).await, before, "the session row is as it was");
+    assert_eq!(data_version(&mut watcher).await, version, "nothing at all was written to the database");
+
+    // A change is still written at once: the flash of a form that was sent.
+    let res = app.post("/t/acme/settings/email", &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_ne!(session_rows(&app).await, before);
+}
+
+// Like the idle tests above, these use short real limits: tower-sessions measures the idle
+// time by the real clock. The deadline is moved at most once per step, a thirtieth of the
+// limit (a minute for the real 30 minutes).
+
+#[tokio::test]
+async fn the_idle_deadline_moves_at_most_once_per_step() {
+    let app = spawn_app_with(|c| c.session_idle = Duration::from_secs(30)).await;
+    app.sign_in_admin().await;
+    app.page("/t/acme/").await;
+    let written = session_rows(&app).await;
+    // Views within the step (1 s here) leave the row alone…
+    app.page("/t/acme/smtp").await;
+    assert_eq!(session_rows(&app).await, written);
+    // …a view after it moves the deadline forward.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.page("/t/acme/smtp").await;
+    let moved = session_rows(&app).await;
+    assert_eq!(moved[0].0, written[0].0, "the same session");
+    assert!(moved[0].2 > written[0].2, "the deadline moved: {} after {}", moved[0].2, written[0].2);
+}
+
+#[tokio::test]
+async fn the_idle_limit_still_ends_a_session_whose_views_were_not_written() {
+    let idle = Duration::from_secs(6);
+    let app = spawn_app_with(|c| c.session_idle = idle).await;
+    app.sign_in_admin().await;
+    app.page("/t/acme/").await;
+    // Views in quick succession: at most the first moves the deadline.
+    for _ in 0..5 {
+        app.page("/t/acme/smtp").await;
+    }
+    let last_view = std::time::Instant::now();
+    // Within the limit less its step (0.2 s), the session holds…
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    assert_eq!(
+        app.get("/t/acme/").await.status(),
+        StatusCode::OK,
+        "alive {:?} after the last view",
+        last_view.elapsed()
+    );
+    // …and after a full idle limit without a view, it has ended.
+    tokio::time::sleep(idle + Duration::from_millis(300)).await;
+    let res = app.get("/t/acme/smtp").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/t/acme/login?next=%2Ft%2Facme%2Fsmtp");
+}

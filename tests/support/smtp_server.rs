@@ -43,13 +43,20 @@ pub struct Script {
     pub data_replies: VecDeque<String>,
     /// After a message body, never answer (a server or network that hangs).
     pub hang_after_data: bool,
-    /// Accept connections but never send the greeting.
+    /// Accept connections but never send the greeting (a black hole: a misconfigured relay
+    /// or a firewall that lets the connection through and then drops everything).
     pub silent: bool,
     /// Reply to EHLO with this (a server that does not speak ESMTP, such as
     /// `502 5.5.2 Command not recognized`); HELO is still answered with 250.
     pub refuse_ehlo: Option<String>,
     /// Reply to HELO with this instead of 250.
     pub refuse_helo: Option<String>,
+    /// Once this many messages were accepted, read every further message body and never
+    /// answer it (`hung` counts them): mail in flight at that moment stays in flight.
+    pub hang_after: Option<usize>,
+    /// Close the connection without a word after this many messages on it (a server that
+    /// drops connections it considers idle or used enough).
+    pub drop_after: Option<usize>,
 }
 
 /// One message the server accepted.
@@ -144,6 +151,8 @@ pub struct TestSmtp {
     arrived: Arc<Notify>,
     /// How many connections were opened.
     connections: Arc<Mutex<usize>>,
+    /// How many connections have ended (closed by either side).
+    ended: Arc<Mutex<usize>>,
     /// How many message bodies were read and left unanswered (`hang_after_data`).
     hung: Arc<Mutex<usize>>,
 }
@@ -198,6 +207,7 @@ impl TestSmtp {
         let script = Arc::new(Mutex::new(script));
         let arrived = Arc::new(Notify::new());
         let connections = Arc::new(Mutex::new(0));
+        let ended = Arc::new(Mutex::new(0));
         let hung = Arc::new(Mutex::new(0));
         let shared = Arc::new(Shared {
             tls,
@@ -208,16 +218,19 @@ impl TestSmtp {
             hung: hung.clone(),
         });
         let counter = connections.clone();
+        let ends = ended.clone();
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
                 *counter.lock().unwrap() += 1;
                 let shared = shared.clone();
+                let ends = ends.clone();
                 tokio::spawn(async move {
                     let _ = session(shared, socket).await;
+                    *ends.lock().unwrap() += 1;
                 });
             }
         });
-        TestSmtp { port, ca_pem, received, script, arrived, connections, hung }
+        TestSmtp { port, ca_pem, received, script, arrived, connections, ended, hung }
     }
 
     /// What the server will do next; change it mid-test.
@@ -233,6 +246,11 @@ impl TestSmtp {
     /// client that got any answer from this server is already counted.
     pub fn connections(&self) -> usize {
         *self.connections.lock().unwrap()
+    }
+
+    /// Connections that have ended, by either side (QUIT, a hang-up, a drop).
+    pub fn ended(&self) -> usize {
+        *self.ended.lock().unwrap()
     }
 
     /// Message bodies read in full and never answered (`hang_after_data`): the sender is
@@ -276,7 +294,12 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
     let mut to: Vec<String> = Vec::new();
     let mut greeting = String::new();
     let mut greeted_with = String::new();
+    let mut accepted_here = 0;
     loop {
+        let drop_after = shared.script.lock().unwrap().drop_after;
+        if drop_after.is_some_and(|n| accepted_here >= n) {
+            return Ok(());
+        }
         let Some(line) = read_line(&mut io).await? else { return Ok(()) };
         let upper = line.to_ascii_uppercase();
         let verb = upper.split_whitespace().next().unwrap_or("").to_owned();
@@ -411,19 +434,19 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
                     data.push_str(l.strip_prefix('.').unwrap_or(&l));
                     data.push_str("\r\n");
                 }
-                let (hang, scripted) = {
+                // Decided and recorded under the script's lock, so `hang_after` is exact
+                // however many connections finish a message at once.
+                let outcome = {
                     let mut s = shared.script.lock().unwrap();
-                    (s.hang_after_data, s.data_replies.pop_front())
-                };
-                if hang {
-                    *shared.hung.lock().unwrap() += 1;
-                    tokio::time::sleep(Duration::from_secs(3600)).await;
-                    return Ok(());
-                }
-                match scripted {
-                    Some(r) => reply(&mut io, &r).await?,
-                    None => {
-                        shared.received.lock().unwrap().push(Received {
+                    let mut received = shared.received.lock().unwrap();
+                    if s.hang_after_data || s.hang_after.is_some_and(|n| received.len() >= n) {
+                        *shared.hung.lock().unwrap() += 1;
+                        None
+                    } else if let Some(r) = s.data_replies.pop_front() {
+                        Some(r)
+                    } else {
+                        accepted_here += 1;
+                        received.push(Received {
                             from: from.take().unwrap_or_default(),
                             to: std::mem::take(&mut to),
                             data,
@@ -432,10 +455,15 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
                             greeting: greeting.clone(),
                             greeted_with: greeted_with.clone(),
                         });
-                        shared.arrived.notify_waiters();
-                        reply(&mut io, "250 2.0.0 Message accepted").await?;
+                        Some("250 2.0.0 Message accepted".to_owned())
                     }
-                }
+                };
+                let Some(answer) = outcome else {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    return Ok(());
+                };
+                shared.arrived.notify_waiters();
+                reply(&mut io, &answer).await?;
                 from = None;
                 to.clear();
             }

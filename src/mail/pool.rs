@@ -1,0 +1,160 @@
+//! SMTP connections kept open between the outbox's sends, per profile, so a tenant who
+//! invites 500 people does not pay 500 TLS handshakes and logins in a row.
+//!
+//! A connection carries up to `per_connection` messages, then is closed with QUIT; one
+//! unused for `idle_for` is closed by [`SmtpPool::close_idle`]; one that failed is never
+//! reused. A connection is reused only for the profile it was opened for and only while
+//! that profile's server settings and sealed secret are exactly what they were: after any
+//! edit (a new password is sealed anew) the next message opens a new connection. A
+//! reused connection the server closed while idle is noticed at MAIL FROM (no reply at
+//! all), and the message goes at once over a new one.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use lettre::address::Envelope;
+use lettre::transport::smtp::client::AsyncSmtpConnection;
+
+use super::error::SendError;
+use super::smtp::{self, SmtpSettings};
+use crate::domain::smtp::GenericSmtp;
+use crate::secret::Sealed;
+use crate::store::smtp::ProfileId;
+
+/// An open connection, waiting for the profile's next message.
+struct Idle {
+    /// The profile's settings it was opened with, secret sealed as stored.
+    settings: GenericSmtp<Sealed>,
+    conn: AsyncSmtpConnection,
+    /// Messages it has carried.
+    sent: usize,
+    since: Instant,
+}
+
+/// Open connections by profile.
+pub struct SmtpPool {
+    idle: Mutex<HashMap<ProfileId, Vec<Idle>>>,
+    per_connection: usize,
+    idle_for: Duration,
+}
+
+/// Which profile a message goes through, and its settings as stored and opened.
+pub struct Through<'a> {
+    pub profile: ProfileId,
+    pub sealed: &'a GenericSmtp<Sealed>,
+    pub opened: &'a SmtpSettings,
+}
+
+impl SmtpPool {
+    pub fn new(per_connection: usize, idle_for: Duration) -> SmtpPool {
+        SmtpPool { idle: Mutex::default(), per_connection: per_connection.max(1), idle_for }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ProfileId, Vec<Idle>>> {
+        self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// An open connection for `through`, if one waits; connections of the profile opened
+    /// with other settings, or idle too long, are closed.
+    fn take(&self, through: &Through<'_>) -> Option<(AsyncSmtpConnection, usize)> {
+        let mut found = None;
+        let mut old = Vec::new();
+        {
+            let mut idle = self.lock();
+            let list = idle.get_mut(&through.profile)?;
+            while let Some(entry) = list.pop() {
+                if entry.settings == *through.sealed && entry.since.elapsed() < self.idle_for {
+                    found = Some((entry.conn, entry.sent));
+                    break;
+                }
+                old.push(entry.conn);
+            }
+            if list.is_empty() {
+                idle.remove(&through.profile);
+            }
+        }
+        for conn in old {
+            close(conn);
+        }
+        found
+    }
+
+    /// Keeps a connection that just carried a message, unless it has carried its share.
+    fn give_back(&self, through: &Through<'_>, conn: AsyncSmtpConnection, sent: usize) {
+        if sent >= self.per_connection {
+            close(conn);
+            return;
+        }
+        let entry = Idle { settings: through.sealed.clone(), conn, sent, since: Instant::now() };
+        self.lock().entry(through.profile).or_default().push(entry);
+    }
+
+    /// Sends one message through the profile, over a waiting connection when there is
+    /// one; the server's final reply. Bounded only by the caller.
+    pub async fn send(
+        &self,
+        through: &Through<'_>,
+        hello: &str,
+        connect_timeout: Duration,
+        envelope: &Envelope,
+        bytes: &[u8],
+    ) -> Result<String, SendError> {
+        if let Some((mut conn, sent)) = self.take(through) {
+            match smtp::transaction(&mut conn, through.opened, envelope, bytes).await {
+                Ok(reply) => {
+                    self.give_back(through, conn, sent + 1);
+                    return Ok(reply);
+                }
+                // Closed by the server while idle: nothing was sent; a new connection.
+                Err(failure) if failure.stale => drop(conn),
+                Err(failure) => {
+                    close(conn);
+                    return Err(failure.error);
+                }
+            }
+        }
+        let mut conn = smtp::connect(through.opened, hello, connect_timeout).await?;
+        match smtp::transaction(&mut conn, through.opened, envelope, bytes).await {
+            Ok(reply) => {
+                self.give_back(through, conn, 1);
+                Ok(reply)
+            }
+            Err(failure) => {
+                close(conn);
+                Err(failure.error)
+            }
+        }
+    }
+
+    /// Closes every connection unused for `idle_for` or longer.
+    pub fn close_idle(&self) {
+        let mut old = Vec::new();
+        {
+            let mut idle = self.lock();
+            idle.retain(|_, list| {
+                let (keep, stale): (Vec<Idle>, Vec<Idle>) =
+                    list.drain(..).partition(|entry| entry.since.elapsed() < self.idle_for);
+                old.extend(stale.into_iter().map(|entry| entry.conn));
+                *list = keep;
+                !list.is_empty()
+            });
+        }
+        for conn in old {
+            close(conn);
+        }
+    }
+
+    /// Connections waiting now.
+    pub fn idle_count(&self) -> usize {
+        self.lock().values().map(Vec::len).sum()
+    }
+}
+
+/// Says QUIT and closes, in the background and briefly: a server that does not answer
+/// must not hold anything up.
+fn close(mut conn: AsyncSmtpConnection) {
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(Duration::from_secs(5), conn.abort()).await;
+    });
+}
