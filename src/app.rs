@@ -92,7 +92,7 @@ fn router(state: AppState, sessions: Sessions) -> Router {
         .fallback(web::home::not_found)
         // Inside the session layer: an error page is rendered again for who is asking.
         .layer(axum::middleware::from_fn_with_state(state.clone(), web::error_page::with_navigation))
-        .layer(axum::middleware::from_fn(crate::auth::csrf::require_token))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::csrf::require_token))
         .layer(session_layer)
         .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
 

@@ -14,17 +14,24 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
+use sha2::Sha256;
 
 const NONCE_LEN: usize = 24;
 /// The key file's name, in the database's folder.
 pub const KEY_FILE: &str = "secret.key";
 
-/// Seals and opens secrets. The key never leaves this struct (Debug prints nothing of it).
+/// Seals and opens secrets, and signs values the app hands out and must recognise later
+/// (the anonymous forms' CSRF cookie). The key never leaves this struct (Debug prints
+/// nothing of it).
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: XChaCha20Poly1305,
+    /// HMAC-SHA256 under a key derived from the secret key (never the key itself, which
+    /// only ever encrypts), so a new key after `key rotate` also changes every signature.
+    signer: Hmac<Sha256>,
     /// While a box from [`keyring::unlock`] lives, `key rotate` cannot run (a shared lock
     /// on the key's lock file).
     _lock: Option<std::sync::Arc<std::fs::File>>,
@@ -62,7 +69,34 @@ pub struct OpenError;
 
 impl SecretBox {
     pub fn new(key: [u8; 32]) -> SecretBox {
-        SecretBox { cipher: XChaCha20Poly1305::new(&key.into()), _lock: None }
+        let signing_key = <Hmac<Sha256> as Mac>::new_from_slice(&key)
+            .expect("HMAC takes a key of any length")
+            .chain_update(b"relaydesk signing key v1")
+            .finalize()
+            .into_bytes();
+        let signer = <Hmac<Sha256> as Mac>::new_from_slice(&signing_key).expect("HMAC takes a key of any length");
+        SecretBox { cipher: XChaCha20Poly1305::new(&key.into()), signer, _lock: None }
+    }
+
+    /// The signature (HMAC-SHA256) of `parts` for `purpose`. Each part is length-prefixed,
+    /// so no two different lists of parts (or purposes) are signed alike.
+    pub fn sign(&self, purpose: &str, parts: &[&[u8]]) -> [u8; 32] {
+        self.signed(purpose, parts).finalize().into_bytes().into()
+    }
+
+    /// Whether `signature` is [`SecretBox::sign`]'s for `purpose` and `parts`, compared in
+    /// constant time.
+    pub fn verify(&self, purpose: &str, parts: &[&[u8]], signature: &[u8]) -> bool {
+        self.signed(purpose, parts).verify_slice(signature).is_ok()
+    }
+
+    fn signed(&self, purpose: &str, parts: &[&[u8]]) -> Hmac<Sha256> {
+        let mut mac = self.signer.clone();
+        for part in std::iter::once(purpose.as_bytes()).chain(parts.iter().copied()) {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        mac
     }
 
     /// A box for a key written as base64 or hex (as in the key file).

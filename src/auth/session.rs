@@ -5,6 +5,7 @@ use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
+use super::csrf::VisitorCsrf;
 use super::extract::AuthState;
 use crate::error::AppError;
 use crate::secret::SecretBox;
@@ -54,32 +55,40 @@ struct SealedLink {
     sealed_url: String,
 }
 
-/// The session with typed accessors, and the secret box that seals what must not wait in
-/// the session row in clear.
+/// The session with typed accessors, the secret box that seals what must not wait in the
+/// session row in clear, and the visitor's CSRF cookie (for the pages of someone not
+/// signed in, which must write nothing).
 #[derive(Clone)]
-pub struct WebSession(pub Session, SecretBox);
+pub struct WebSession(pub Session, SecretBox, Option<VisitorCsrf>);
 
 impl<S: AuthState> FromRequestParts<S> for WebSession {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let visitor = parts.extensions.get::<VisitorCsrf>().cloned();
         Session::from_request_parts(parts, state)
             .await
-            .map(|session| WebSession(session, state.secrets()))
+            .map(|session| WebSession(session, state.secrets(), visitor))
             .map_err(|(_, msg)| AppError::Internal(anyhow::anyhow!("session layer missing: {msg}")))
     }
 }
 
 impl WebSession {
-    /// The session of a request, with the box that seals what it keeps.
-    pub fn new(session: Session, secrets: SecretBox) -> WebSession {
-        WebSession(session, secrets)
+    /// The session of a request, with the box that seals what it keeps and the visitor's
+    /// CSRF cookie (a request extension of the CSRF layer).
+    pub fn new(session: Session, secrets: SecretBox, visitor: Option<VisitorCsrf>) -> WebSession {
+        WebSession(session, secrets, visitor)
     }
 
-    /// This session's CSRF token, created on first use.
+    /// The CSRF token for this page's forms: the session's own once it has one (every
+    /// signed-in session does); for a visitor, a token of their CSRF cookie, which writes
+    /// nothing to the database (see [`super::csrf`]).
     pub async fn csrf_token(&self) -> Result<String, AppError> {
         if let Some(token) = self.0.get::<String>(CSRF).await? {
             return Ok(token);
+        }
+        if let (Some(visitor), None) = (&self.2, self.signed_in().await?) {
+            return Ok(visitor.token());
         }
         let token = super::random_token();
         self.0.insert(CSRF, &token).await?;

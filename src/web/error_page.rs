@@ -15,6 +15,7 @@ use tower_sessions::Session;
 
 use super::Chrome;
 use crate::app::AppState;
+use crate::auth::csrf::VisitorCsrf;
 use crate::auth::extract::session_member;
 use crate::auth::session::WebSession;
 use crate::error::AppError;
@@ -110,11 +111,12 @@ impl IntoResponse for AppError {
 pub async fn with_navigation(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let session = request.extensions().get::<Session>().cloned();
+    let visitor = request.extensions().get::<VisitorCsrf>().cloned();
     let response = next.run(request).await;
     let Some(info) = response.extensions().get::<ErrorInfo>().copied() else {
         return response;
     };
-    match for_the_asker(&state, session, &path, info).await {
+    match for_the_asker(&state, session, visitor, &path, info).await {
         Ok(page) => page,
         Err(_) => response,
     }
@@ -123,11 +125,12 @@ pub async fn with_navigation(State(state): State<AppState>, request: Request, ne
 async fn for_the_asker(
     state: &AppState,
     session: Option<Session>,
+    visitor: Option<VisitorCsrf>,
     path: &str,
     info: ErrorInfo,
 ) -> Result<Response, AppError> {
     let ErrorInfo { status, heading, text } = info;
-    let session = session.map(|s| WebSession::new(s, state.secrets.clone()));
+    let session = session.map(|s| WebSession::new(s, state.secrets.clone(), visitor));
     let member = match &session {
         Some(session) => session_member(session.clone(), state).await?,
         None => None,

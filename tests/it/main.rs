@@ -11,6 +11,7 @@ mod smtp_server;
 mod wait;
 
 mod admin;
+mod anonymous;
 mod audit;
 mod cli;
 mod connections;
