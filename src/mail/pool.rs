@@ -44,6 +44,8 @@ pub struct Through<'a> {
     pub profile: ProfileId,
     pub sealed: &'a GenericSmtp<Sealed>,
     pub opened: &'a SmtpSettings,
+    /// Where the profile's organization may connect (the egress policy).
+    pub grant: &'a super::egress::Grant,
 }
 
 impl SmtpPool {
@@ -114,7 +116,7 @@ impl SmtpPool {
                 }
             }
         }
-        let mut conn = smtp::connect(through.opened, hello, connect_timeout).await?;
+        let mut conn = smtp::connect(through.opened, through.grant, hello, connect_timeout).await?;
         match smtp::transaction(&mut conn, through.opened, envelope, bytes).await {
             Ok(reply) => {
                 self.give_back(through, conn, 1);
