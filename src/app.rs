@@ -55,6 +55,8 @@ pub async fn build_app_with_clock(config: Config, clock: Clock) -> anyhow::Resul
     let http = reqwest::Client::builder()
         .timeout(config.send_timeout)
         .connect_timeout(std::time::Duration::from_secs(10))
+        // Only the configured Microsoft endpoints are ever asked: a redirect is not followed.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .context("cannot set up the HTTP client")?;
     let mailer = Mailer {
@@ -62,6 +64,7 @@ pub async fn build_app_with_clock(config: Config, clock: Clock) -> anyhow::Resul
         graph: GraphEndpoints { login: config.graph_login_url.clone(), api: config.graph_api_url.clone() },
         hello: config.public_host(),
         send_timeout: config.send_timeout,
+        egress: Arc::new(config.egress.clone()),
     };
     let state = AppState {
         db,

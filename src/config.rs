@@ -53,6 +53,12 @@ pub struct Config {
     pub smtp_per_connection: usize,
     /// How long an SMTP connection may wait unused for the profile's next message.
     pub smtp_idle: Duration,
+
+    // --- The egress policy: where organizations' SMTP profiles may connect ---
+    /// `RELAYDESK_EGRESS_ALLOW` (hosts and networks every organization may reach although
+    /// they are loopback, private or shared) and `RELAYDESK_EGRESS_PORTS` (the only ports
+    /// allowed). See `mail::egress`.
+    pub egress: crate::mail::egress::EgressPolicy,
 }
 
 impl Config {
@@ -128,6 +134,11 @@ impl Config {
                 var("RELAYDESK_TRUSTED_PROXIES").as_deref(),
                 var("RELAYDESK_PROXY_HEADER").as_deref(),
             )?,
+            // The egress policy.
+            egress: crate::mail::egress::EgressPolicy::parse(
+                var("RELAYDESK_EGRESS_ALLOW").as_deref(),
+                var("RELAYDESK_EGRESS_PORTS").as_deref(),
+            )?,
         })
     }
 
@@ -153,6 +164,8 @@ impl Config {
             outbox_per_profile: DEFAULT_OUTBOX_PER_PROFILE,
             smtp_per_connection: DEFAULT_SMTP_PER_CONNECTION,
             smtp_idle: DEFAULT_SMTP_IDLE,
+            // The egress policy: nothing listed, any port.
+            egress: crate::mail::egress::EgressPolicy::default(),
         }
     }
 

@@ -15,6 +15,10 @@ pub enum AuditAction {
     TenantSuspended,
     #[sqlx(rename = "tenant.restored")]
     TenantRestored,
+    /// The operator allowed or refused the organization's SMTP profiles loopback, private
+    /// and shared addresses (the egress policy).
+    #[sqlx(rename = "tenant.private_networks")]
+    TenantPrivateNetworks,
     #[sqlx(rename = "user.created")]
     UserCreated,
     #[sqlx(rename = "user.signed_in")]
@@ -82,11 +86,12 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, in the order the audit page's descriptions were written.
-    pub const ALL: [AuditAction; 34] = [
+    pub const ALL: [AuditAction; 35] = [
         AuditAction::TenantCreated,
         AuditAction::TenantRenamed,
         AuditAction::TenantSuspended,
         AuditAction::TenantRestored,
+        AuditAction::TenantPrivateNetworks,
         AuditAction::UserCreated,
         AuditAction::UserSignedIn,
         AuditAction::UserSignedOut,
@@ -127,6 +132,7 @@ impl AuditAction {
             AuditAction::TenantRenamed => "tenant.renamed",
             AuditAction::TenantSuspended => "tenant.suspended",
             AuditAction::TenantRestored => "tenant.restored",
+            AuditAction::TenantPrivateNetworks => "tenant.private_networks",
             AuditAction::UserCreated => "user.created",
             AuditAction::UserSignedIn => "user.signed_in",
             AuditAction::UserSignedOut => "user.signed_out",
@@ -172,6 +178,7 @@ impl AuditAction {
             AuditAction::TenantRenamed => "Renamed the organization",
             AuditAction::TenantSuspended => "Suspended the organization",
             AuditAction::TenantRestored => "Restored the organization",
+            AuditAction::TenantPrivateNetworks => "Changed whether SMTP profiles may reach private networks",
             AuditAction::UserCreated => "Created an account",
             AuditAction::UserSignedIn => "Signed in",
             AuditAction::UserSignedOut => "Signed out",

@@ -48,6 +48,12 @@ struct GraphErrorInner {
     message: String,
 }
 
+/// `base` with `segments` appended. The egress policy: the bases are the operator's own
+/// settings (`RELAYDESK_GRAPH_LOGIN_URL`, `RELAYDESK_GRAPH_API_URL`), not an organization's,
+/// so they are not checked against an organization's grant; what an organization typed
+/// (tenant id, user name) is only ever a segment here, which `url` percent-encodes (`/`
+/// included) and skips when it is `.` or `..`, so it can change neither the host nor the
+/// path above it. The HTTP client follows no redirects (see `app.rs`).
 fn endpoint(base: &Url, segments: &[&str]) -> Result<Url, SendError> {
     let mut url = base.clone();
     url.path_segments_mut()

@@ -1,6 +1,7 @@
 //! Sending email: building messages, the SMTP and Microsoft Graph transports, and the
 //! outbox worker that delivers invitations and password resets.
 
+pub mod egress;
 pub mod error;
 pub mod graph;
 pub mod message;
@@ -30,6 +31,8 @@ pub struct Mailer {
     pub graph: GraphEndpoints,
     pub hello: String,
     pub send_timeout: Duration,
+    /// The operator's egress settings; each organization's [`egress::Grant`] adds its toggle.
+    pub egress: std::sync::Arc<egress::EgressPolicy>,
 }
 
 /// What the email log shows as Microsoft Graph's reply to a message it took.
@@ -43,11 +46,15 @@ pub type Route = Transport<SecretString>;
 pub struct Sender {
     pub identity: Identity,
     pub route: Route,
+    /// Where the organization may connect (the egress policy), checked before anything
+    /// is contacted.
+    pub grant: egress::Grant,
 }
 
 impl Sender {
-    /// The sender for a profile's stored settings, with its secrets opened.
-    pub fn from_profile(settings: &Settings, secrets: &SecretBox) -> Result<Sender, SendError> {
+    /// The sender for a profile's stored settings, with its secrets opened, sending as the
+    /// organization whose `grant` it is.
+    pub fn from_profile(settings: &Settings, secrets: &SecretBox, grant: egress::Grant) -> Result<Sender, SendError> {
         let identity = Identity {
             from_name: settings.from_name.as_str().to_owned(),
             from_address: settings.from_address.as_str().to_owned(),
@@ -61,7 +68,7 @@ impl Sender {
                  profile and enter the password again.",
                 )
             })?;
-        Ok(Sender { identity, route })
+        Ok(Sender { identity, route, grant })
     }
 
     /// Sends one email over a connection of its own, the whole exchange bounded by
@@ -125,10 +132,10 @@ impl Sender {
                 let connect_timeout = mailer.send_timeout.min(Duration::from_secs(10));
                 match reuse {
                     Some((pool, profile, Settings { transport: Transport::Generic(sealed), .. })) => {
-                        let through = pool::Through { profile, sealed, opened: settings };
+                        let through = pool::Through { profile, sealed, opened: settings, grant: &self.grant };
                         pool.send(&through, &mailer.hello, connect_timeout, &envelope, &bytes).await
                     }
-                    _ => smtp::send(settings, &mailer.hello, connect_timeout, &envelope, &bytes).await,
+                    _ => smtp::send(settings, &self.grant, &mailer.hello, connect_timeout, &envelope, &bytes).await,
                 }
             }
             Route::Graph(settings) => {

@@ -358,7 +358,11 @@ async fn deliver(
         html: body.html,
         message_id: msg.message_id.clone(),
     };
-    let result = match Sender::from_profile(&profile.settings, &state.secrets) {
+    let grant = match super::egress::grant_for(&state.db, &state.mailer.egress, tenant.id).await {
+        Ok(grant) => grant,
+        Err(e) => return (name, Err(SendError::transient(format!("relaydesk could not read its database: {e}")))),
+    };
+    let result = match Sender::from_profile(&profile.settings, &state.secrets, grant) {
         Ok(sender) => match pool {
             Some(pool) => sender.send_pooled(&state.mailer, &mail, pool, profile.id, &profile.settings).await,
             None => sender.send(&state.mailer, &mail).await,

@@ -26,6 +26,9 @@ use crate::store::smtp::ProfileId;
 struct Idle {
     /// The profile's settings it was opened with, secret sealed as stored.
     settings: GenericSmtp<Sealed>,
+    /// Whether the organization had private networks when it was opened: a connection is
+    /// not reused once the operator has taken them away (the egress policy).
+    private_networks: bool,
     conn: AsyncSmtpConnection,
     /// Messages it has carried.
     sent: usize,
@@ -44,6 +47,8 @@ pub struct Through<'a> {
     pub profile: ProfileId,
     pub sealed: &'a GenericSmtp<Sealed>,
     pub opened: &'a SmtpSettings,
+    /// Where the profile's organization may connect (the egress policy).
+    pub grant: &'a super::egress::Grant,
 }
 
 impl SmtpPool {
@@ -64,7 +69,10 @@ impl SmtpPool {
             let mut idle = self.lock();
             let list = idle.get_mut(&through.profile)?;
             while let Some(entry) = list.pop() {
-                if entry.settings == *through.sealed && entry.since.elapsed() < self.idle_for {
+                if entry.settings == *through.sealed
+                    && entry.private_networks == through.grant.private_networks()
+                    && entry.since.elapsed() < self.idle_for
+                {
                     found = Some((entry.conn, entry.sent));
                     break;
                 }
@@ -86,7 +94,13 @@ impl SmtpPool {
             close(conn);
             return;
         }
-        let entry = Idle { settings: through.sealed.clone(), conn, sent, since: Instant::now() };
+        let entry = Idle {
+            settings: through.sealed.clone(),
+            private_networks: through.grant.private_networks(),
+            conn,
+            sent,
+            since: Instant::now(),
+        };
         self.lock().entry(through.profile).or_default().push(entry);
     }
 
@@ -114,7 +128,7 @@ impl SmtpPool {
                 }
             }
         }
-        let mut conn = smtp::connect(through.opened, hello, connect_timeout).await?;
+        let mut conn = smtp::connect(through.opened, through.grant, hello, connect_timeout).await?;
         match smtp::transaction(&mut conn, through.opened, envelope, bytes).await {
             Ok(reply) => {
                 self.give_back(through, conn, 1);

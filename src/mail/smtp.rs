@@ -10,6 +10,7 @@
 
 use std::error::Error as _;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use lettre::transport::smtp::extension::ClientId;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
+use super::egress::Grant;
 use super::error::SendError;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -66,8 +68,13 @@ pub struct Checked {
 
 /// Connects, starts TLS and logs in as the profile says, then says goodbye (QUIT)
 /// without sending anything. Bounded only by the caller, like [`send`].
-pub async fn check(settings: &SmtpSettings, hello: &str, connect_timeout: Duration) -> Result<Checked, SendError> {
-    let mut conn = connect(settings, hello, connect_timeout).await?;
+pub async fn check(
+    settings: &SmtpSettings,
+    grant: &Grant,
+    hello: &str,
+    connect_timeout: Duration,
+) -> Result<Checked, SendError> {
+    let mut conn = connect(settings, grant, hello, connect_timeout).await?;
     let checked = Checked { encrypted: conn.is_encrypted(), logged_in: settings.auth.is_some() };
     let _ = conn.quit().await;
     Ok(checked)
@@ -78,12 +85,13 @@ pub async fn check(settings: &SmtpSettings, hello: &str, connect_timeout: Durati
 /// wrap it in a timeout for the whole send.
 pub async fn send(
     settings: &SmtpSettings,
+    grant: &Grant,
     hello: &str,
     connect_timeout: Duration,
     envelope: &Envelope,
     bytes: &[u8],
 ) -> Result<String, SendError> {
-    let mut conn = connect(settings, hello, connect_timeout).await?;
+    let mut conn = connect(settings, grant, hello, connect_timeout).await?;
     match transaction(&mut conn, settings, envelope, bytes).await {
         Ok(reply) => {
             let _ = conn.quit().await;
@@ -98,27 +106,30 @@ pub async fn send(
 
 /// Opens a connection ready for mail: connected, TLS as the profile says (STARTTLS
 /// required, never skipped), logged in.
+///
+/// The host is resolved once and every address checked against `grant` (the egress
+/// policy) before anything is contacted; the connection goes only to those checked
+/// addresses, while TLS still verifies the certificate against the host name.
 pub async fn connect(
     settings: &SmtpSettings,
+    grant: &Grant,
     hello: &str,
     connect_timeout: Duration,
 ) -> Result<AsyncSmtpConnection, SendError> {
     let hello = client_id(hello);
     let tls = tls_parameters(settings)?;
+    let addrs = grant.resolve(settings.host.as_str(), settings.port.get()).await?;
     let fail = |step, e: lettre::transport::smtp::Error| describe(step, &e, settings, None);
 
     let mut conn = match settings.security {
         // TLS from the first byte: lettre's own connect, which wraps the socket itself.
-        Security::Ssl => AsyncSmtpConnection::connect_tokio1(
-            (settings.host.as_str(), settings.port.get()),
-            Some(connect_timeout),
-            &hello,
-            Some(tls.clone()),
-            None,
-        )
-        .await
-        .map_err(|e| fail(Step::Connect, e))?,
-        Security::Starttls | Security::None => greet(settings, &hello, connect_timeout).await?,
+        // The checked addresses, not the name: lettre resolves nothing again.
+        Security::Ssl => {
+            AsyncSmtpConnection::connect_tokio1(&addrs[..], Some(connect_timeout), &hello, Some(tls.clone()), None)
+                .await
+                .map_err(|e| fail(Step::Connect, e))?
+        }
+        Security::Starttls | Security::None => greet(settings, &addrs, &hello, connect_timeout).await?,
     };
 
     if settings.security == Security::Starttls {
@@ -146,12 +157,13 @@ pub async fn connect(
 /// needs ESMTP, with HELO on a second connection.
 async fn greet(
     settings: &SmtpSettings,
+    addrs: &[SocketAddr],
     hello: &ClientId,
     connect_timeout: Duration,
 ) -> Result<AsyncSmtpConnection, SendError> {
     let envelope = None;
     let host_port = format!("{}:{}", settings.host, settings.port);
-    let (stream, ehlo_sent) = Greeter::connect(settings, connect_timeout, false).await?;
+    let (stream, ehlo_sent) = Greeter::connect(settings, addrs, connect_timeout, false).await?;
     let refusal = match AsyncSmtpConnection::connect_with_transport(Box::new(stream), hello).await {
         Ok(conn) => return Ok(conn),
         // A 5xx after EHLO went out: the greeting was fine, EHLO was not.
@@ -169,7 +181,7 @@ async fn greet(
              cannot offer {needs}. Check the host and port, or ask the server's administrator."
         )));
     }
-    let (stream, helo_sent) = Greeter::connect(settings, connect_timeout, true).await?;
+    let (stream, helo_sent) = Greeter::connect(settings, addrs, connect_timeout, true).await?;
     match AsyncSmtpConnection::connect_with_transport(Box::new(stream), hello).await {
         Ok(conn) => Ok(conn),
         Err(e) if helo_sent.load(Ordering::SeqCst) && e.is_permanent() => Err(SendError::permanent(format!(
@@ -194,12 +206,14 @@ struct Greeter {
 }
 
 impl Greeter {
+    /// Connects to the first of the checked `addrs` that answers (never to the name).
     async fn connect(
         settings: &SmtpSettings,
+        addrs: &[SocketAddr],
         connect_timeout: Duration,
         helo: bool,
     ) -> Result<(Greeter, Arc<AtomicBool>), SendError> {
-        let connecting = TcpStream::connect((settings.host.as_str(), settings.port.get()));
+        let connecting = TcpStream::connect(addrs);
         let inner = match tokio::time::timeout(connect_timeout, connecting).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(e)) => return Err(describe_cause(Step::Connect, &e, Flags::default(), settings)),
@@ -428,6 +442,14 @@ struct Flags {
     tls: bool,
     timeout: bool,
     client: bool,
+    /// An answer that could not be read as an SMTP reply (not three digits first).
+    response: bool,
+}
+
+/// What is said of a server whose answer is not an SMTP reply: never the answer itself,
+/// which may be another service's banner (SSH, HTTP) on the operator's network.
+pub fn msg_not_smtp(settings: &SmtpSettings) -> String {
+    format!("The server at {}:{} did not answer like an SMTP server.", settings.host, settings.port)
 }
 
 fn describe(
@@ -466,7 +488,7 @@ fn describe(
         };
         return if permanent { SendError::permanent(message) } else { SendError::transient(message) };
     }
-    let flags = Flags { tls: e.is_tls(), timeout: e.is_timeout(), client: e.is_client() };
+    let flags = Flags { tls: e.is_tls(), timeout: e.is_timeout(), client: e.is_client(), response: e.is_response() };
     describe_cause(step, e, flags, settings)
 }
 
@@ -498,6 +520,11 @@ fn describe_cause(
         return SendError::transient(format!(
             "TLS failed with {host_port}: the server did not answer with TLS. {hint}"
         ));
+    }
+    // lettre's parse error quotes what the server sent; only a connection that ended
+    // before a whole reply ("incomplete response") is told apart, below.
+    if flags.response && !text.contains("incomplete") {
+        return SendError::permanent(msg_not_smtp(settings));
     }
     if step == Step::Login && flags.client {
         return SendError::permanent(format!(

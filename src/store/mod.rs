@@ -2,6 +2,7 @@
 //! [`TenantId`] and filters by it, so one tenant's rows never reach another.
 
 pub mod audit;
+pub mod egress;
 pub mod outbox;
 pub mod sealed;
 pub mod setup;

@@ -31,6 +31,10 @@ struct Row {
     members: i64,
     created: String,
     is_own: bool,
+    /// The operator allowed loopback, private and shared SMTP hosts (the toggle).
+    private_networks: bool,
+    /// An operator belongs to it, so it has them whatever the toggle says.
+    operator_tenant: bool,
 }
 
 #[derive(Template)]
@@ -109,6 +113,8 @@ async fn admin_page(
     errors: FieldErrors,
 ) -> Result<AdminPage, AppError> {
     let counts = tenants::member_counts(&state.db).await?;
+    let egress = store::egress::all(&state.db).await?;
+    let egress_of = |id| egress.iter().find(|(t, ..)| *t == id).map_or((false, false), |(_, a, o)| (*a, *o));
     // The operator's own organization's zone, like every page they see.
     let zone = op.0.tenant.zone();
     let rows = tenants::all(&state.db)
@@ -118,6 +124,8 @@ async fn admin_page(
             members: counts.iter().find(|(id, _)| *id == t.id).map_or(0, |(_, n)| *n),
             created: format_time(t.created_at, &zone),
             is_own: t.id == op.0.tenant.id,
+            private_networks: egress_of(t.id).0,
+            operator_tenant: egress_of(t.id).1,
             slug: t.slug,
             name: t.name,
             suspended: t.suspended,
@@ -307,6 +315,49 @@ pub async fn confirm_suspend(
     render(&SuspendPage { page, slug: tenant.slug, name: tenant.name, members })
 }
 
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct PrivateNetworksForm {
+    /// `allow` to allow, anything else (or nothing) to refuse.
+    private_networks: String,
+}
+
+/// `POST /admin/tenants/{slug}/private-networks`: whether the organization's SMTP profiles
+/// may reach loopback, private and shared addresses (the egress policy).
+pub async fn set_private_networks(
+    State(state): State<AppState>,
+    op: Operator,
+    Path(slug): Path<String>,
+    Form(form): Form<PrivateNetworksForm>,
+) -> Result<Response, AppError> {
+    let tenant = tenants::by_slug(&state.db, &slug).await?.ok_or(AppError::NotFound)?;
+    let allow = match form.private_networks.as_str() {
+        "allow" => true,
+        "refuse" => false,
+        _ => return Err(AppError::Refused(StatusCode::UNPROCESSABLE_ENTITY, MSG_PRIVATE_NETWORKS_CHOICE)),
+    };
+    let detail = if allow { "allowed" } else { "refused" };
+    let mut tx = store::begin_write(&state.db).await?;
+    store::egress::set_private_networks(&mut tx, tenant.id, allow).await?;
+    let actor = Actor { id: None, label: &op.0.user.email };
+    audit::record(&mut tx, tenant.id, actor, AuditAction::TenantPrivateNetworks, detail, state.clock.now()).await?;
+    tx.commit().await?;
+    op.0.session.flash_ok(msg_private_networks(&tenant.name, allow)).await?;
+    Ok(Redirect::to("/admin").into_response())
+}
+
+/// A private-networks form without `allow` or `refuse`.
+pub const MSG_PRIVATE_NETWORKS_CHOICE: &str = "Choose whether to allow or refuse private networks.";
+
+/// What the operator is told after changing an organization's private networks.
+pub fn msg_private_networks(name: &str, allow: bool) -> String {
+    if allow {
+        format!("{name} may now use SMTP hosts on loopback, private and shared networks.")
+    } else {
+        format!("{name} may no longer use SMTP hosts on loopback, private and shared networks.")
+    }
+}
+
 /// This area's pages.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -314,4 +365,5 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/tenants", post(create_tenant))
         .route("/admin/tenants/{slug}/rename", post(rename))
         .route("/admin/tenants/{slug}/suspend", get(confirm_suspend).post(suspend))
+        .route("/admin/tenants/{slug}/private-networks", post(set_private_networks))
 }

@@ -65,6 +65,7 @@ fn trials() -> Vec<Trial> {
         trial!(members::the_last_admin_is_told_why_they_cannot_leave),
         trial!(members::an_invitation_is_withdrawn_after_confirming_and_its_link_says_so),
         trial!(operator::suspending_an_organization_asks_for_confirmation),
+        trial!(operator::allowing_private_networks_for_an_organization),
         trial!(password_reset::a_forgotten_password_is_reset_from_the_emailed_link),
         trial!(profiles::a_new_profile_shows_its_errors_and_once_fixed_is_the_default),
         trial!(profiles::choosing_ms_graph_shows_its_fields_and_switching_back_restores_smtp),

@@ -16,6 +16,7 @@ mod audit;
 mod cli;
 mod connections;
 mod csrf;
+mod egress;
 mod email_log;
 mod error_pages;
 mod first_run;

@@ -254,6 +254,7 @@ const OPERATOR_ROUTES: &[OperatorRoute] = &[
     ("POST", "/admin/tenants/globex/rename", &[("name", "")]),
     ("GET", "/admin/tenants/globex/suspend", &[]),
     ("POST", "/admin/tenants/globex/suspend", &[]),
+    ("POST", "/admin/tenants/globex/private-networks", &[("private_networks", "")]),
 ];
 
 #[tokio::test]

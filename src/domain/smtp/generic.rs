@@ -41,7 +41,16 @@ impl SmtpHost {
                 Err(_) => Err(MSG_HOST_FORMAT),
             };
         }
-        if host.parse::<IpAddr>().is_ok() || is_host_name(host, 1) {
+        if host.parse::<IpAddr>().is_ok() {
+            return Ok(Self(host.to_owned()));
+        }
+        // Hex, octal, one integer or a short form (`0x7f000001`, `0177.0.0.1`,
+        // `2130706433`, `127.1`): resolvers read these as IPv4 addresses, which would hide
+        // the address from anyone reading the profile and from the host rule itself.
+        if ends_in_a_number(host) {
+            return Err(MSG_HOST_FORMAT);
+        }
+        if is_host_name(host, 1) {
             Ok(Self(host.to_owned()))
         } else {
             Err(MSG_HOST_FORMAT)
@@ -56,6 +65,18 @@ impl SmtpHost {
     /// The address, when the host is given as one rather than by name.
     pub fn ip(&self) -> Option<IpAddr> {
         self.0.parse().ok()
+    }
+}
+
+/// Whether a name ends in a number the way the URL standard's host parser checks it: its
+/// last label is decimal digits or `0x` and hex digits. Any such name is read as an IPv4
+/// address by one parser or another, so it is not a host name.
+fn ends_in_a_number(host: &str) -> bool {
+    let last = host.rsplit('.').next().unwrap_or_default();
+    let hex = last.strip_prefix("0x").or_else(|| last.strip_prefix("0X"));
+    match hex {
+        Some(digits) => digits.bytes().all(|b| b.is_ascii_hexdigit()),
+        None => !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()),
     }
 }
 
@@ -270,5 +291,32 @@ impl SmtpPassword {
     /// The password, owned.
     pub fn into_inner(self) -> SecretString {
         self.0
+    }
+}
+
+#[cfg(test)]
+mod numeric_host_tests {
+    use super::*;
+
+    #[test]
+    fn numbers_in_other_forms_than_dotted_decimal_are_refused() {
+        for host in [
+            "0x7f000001",
+            "0X7F000001",
+            "0x7f.0.0.0x1",
+            "0177.0.0.1",
+            "2130706433",
+            "127.1",
+            "127.0.1",
+            "10.0x0.0.1",
+            "1.2.3.04",
+            "0x",
+            "mail.0xff",
+        ] {
+            assert_eq!(SmtpHost::parse(host), Err(MSG_HOST_FORMAT), "{host}");
+        }
+        for host in ["127.0.0.1", "192.0.2.10", "::1", "[::1]", "0xmail.example.com", "smtp.example.com", "mail0x1"] {
+            assert!(SmtpHost::parse(host).is_ok(), "{host}");
+        }
     }
 }

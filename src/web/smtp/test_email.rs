@@ -21,7 +21,7 @@ use crate::domain::email::{self, EmailAddress};
 use crate::domain::smtp::{msg_test_sent, parse_test_to, FormMode, ProfileForm, ProfileKind, Security, Transport};
 use crate::error::AppError;
 use crate::mail::message::{escape_html, new_message_id, Outgoing};
-use crate::mail::{smtp, Route, Sender};
+use crate::mail::{egress, smtp, Route, Sender};
 use crate::store::audit;
 use crate::store::smtp::{self as profiles, Profile, Settings};
 use crate::web::fields::FieldView;
@@ -110,7 +110,7 @@ pub async fn send(
         return try_unsaved(&state, &member, stored, &form.to, profile_form, what).await;
     }
     if what == Try::Check {
-        let (ok, message) = check(&state, &stored.settings).await;
+        let (ok, message) = check(&state, &member, &stored.settings).await;
         let detail = format!("{}: connection check {}", stored.settings.name, if ok { "passed" } else { "failed" });
         let mut conn = state.db.acquire().await?;
         audit::record(&mut conn, member.tenant.id, member.actor(), audit::AuditAction::ProfileTested, &detail, now)
@@ -191,7 +191,7 @@ async fn try_unsaved(
     };
     let (ok, message) = match &to {
         Some(to) => deliver(state, member, &candidate, to).await,
-        None => check(state, &candidate).await,
+        None => check(state, member, &candidate).await,
     };
     let result = match &to {
         Some(to) => format!("to {}: {}", to.as_str(), if ok { "sent" } else { "failed" }),
@@ -221,7 +221,11 @@ async fn try_unsaved(
 /// Sends the test email through a profile's settings; the sentence to show, and whether
 /// it was sent.
 async fn deliver(state: &AppState, member: &Member, settings: &Settings, to: &EmailAddress) -> (bool, String) {
-    let sender = match Sender::from_profile(settings, &state.secrets) {
+    let grant = match grant(state, member).await {
+        Ok(grant) => grant,
+        Err(message) => return (false, format!("The test email was not sent. {message}")),
+    };
+    let sender = match Sender::from_profile(settings, &state.secrets, grant) {
         Ok(sender) => sender,
         Err(e) => return (false, format!("The test email was not sent. {}", e.message)),
     };
@@ -236,17 +240,21 @@ async fn deliver(state: &AppState, member: &Member, settings: &Settings, to: &Em
 
 /// Checks a profile's connection: connect, TLS, login, QUIT, within `config.send_timeout`;
 /// no message is sent. The sentence to show, and whether it passed.
-async fn check(state: &AppState, settings: &Settings) -> (bool, String) {
+async fn check(state: &AppState, member: &Member, settings: &Settings) -> (bool, String) {
     const FAILED: &str = "The connection check failed.";
-    let route = match Sender::from_profile(settings, &state.secrets) {
-        Ok(sender) => sender.route,
+    let grant = match grant(state, member).await {
+        Ok(grant) => grant,
+        Err(message) => return (false, format!("{FAILED} {message}")),
+    };
+    let (route, grant) = match Sender::from_profile(settings, &state.secrets, grant) {
+        Ok(sender) => (sender.route, sender.grant),
         Err(e) => return (false, format!("{FAILED} {}", e.message)),
     };
     let Route::Generic(smtp_settings) = route else { return (false, MSG_CHECK_GRAPH.to_owned()) };
     let limit = state.mailer.send_timeout;
     let connect_timeout = limit.min(Duration::from_secs(10));
     let host_port = format!("{}:{}", smtp_settings.host, smtp_settings.port);
-    match tokio::time::timeout(limit, smtp::check(&smtp_settings, &state.mailer.hello, connect_timeout)).await {
+    match tokio::time::timeout(limit, smtp::check(&smtp_settings, &grant, &state.mailer.hello, connect_timeout)).await {
         Ok(Ok(checked)) => (true, msg_check_passed(&smtp_settings, checked)),
         Ok(Err(e)) => (false, format!("{FAILED} {}", e.message)),
         Err(_) => (
@@ -258,6 +266,13 @@ async fn check(state: &AppState, settings: &Settings) -> (bool, String) {
             ),
         ),
     }
+}
+
+/// Where the member's organization may connect (the egress policy), or what to say.
+async fn grant(state: &AppState, member: &Member) -> Result<egress::Grant, String> {
+    egress::grant_for(&state.db, &state.mailer.egress, member.tenant.id)
+        .await
+        .map_err(|e| format!("relaydesk could not read its database: {e}"))
 }
 
 /// The message of a passed connection check: what was done, and that nothing was sent.
