@@ -76,6 +76,7 @@ fn trials() -> Vec<Trial> {
         trial!(profiles::making_another_profile_the_default_moves_the_mark),
         trial!(profiles::deleting_the_default_lets_the_admin_choose_the_next_one),
         trial!(profiles::save_after_a_successful_try_saves_the_password_tried),
+        trial!(profiles::the_microsoft_365_preset_fills_its_send_rate),
         trial!(sign_in::an_admin_signs_in_and_out),
         trial!(sign_in::a_wrong_password_shows_the_one_message),
         trial!(test_email::a_test_email_from_the_list_arrives_at_the_smtp_server),
