@@ -13,7 +13,7 @@ pub struct SendRate(u32);
 impl SendRate {
     /// The highest rate the form takes.
     pub const MAX: u32 = 10_000;
-    /// Digits in [`Self::MAX`]; also the form's `maxlength`.
+    /// Digits in [`Self::MAX`]: a longer number (leading zeros aside) is out of range.
     pub const MAX_DIGITS: usize = 5;
 
     /// Trims spaces; empty is no limit (`None`), else a whole number from 1 to
