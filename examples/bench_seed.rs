@@ -81,6 +81,7 @@ async fn setup(db: &Path, count: usize, per_tenant: usize, sink: &str, password:
                     reply_to: ReplyTo::parse("").map_err(anyhow::Error::msg)?,
                     signature: None,
                     description: None,
+                    max_per_minute: None,
                     transport: Transport::Generic(GenericSmtp {
                         host: SmtpHost::parse(&host).map_err(anyhow::Error::msg)?,
                         port: SmtpPort::parse(&port).map_err(anyhow::Error::msg)?,

@@ -1,6 +1,7 @@
 //! What the audit log records (one code per kind of change), and the filter its page and
 //! its CSV export read from the address.
 
+use super::time_zone::Zone;
 use super::FieldErrors;
 
 /// An audit log action. Stored as its code (`as_str`), the text the log has always held,
@@ -240,7 +241,8 @@ pub struct AuditFilterForm {
     pub upto: String,
 }
 
-/// A parsed [`AuditFilterForm`]. Dates are whole days in UTC, the time the log shows.
+/// A parsed [`AuditFilterForm`]. Dates are whole days in the organization's time zone, the
+/// time the log shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditFilter {
     pub action: Option<AuditAction>,
@@ -273,13 +275,20 @@ fn day(input: &str, message: &'static str) -> Result<Option<time::Date>, &'stati
     time::Date::parse(text, &format).map(Some).map_err(|_| message)
 }
 
-fn start_of(day: time::Date) -> i64 {
-    day.midnight().assume_utc().unix_timestamp()
+/// The first second of `day` in `zone` (where a clock change skips midnight, the first
+/// time the day has).
+fn start_of(day: time::Date, zone: &Zone) -> i64 {
+    let civil = jiff::civil::Date::new(day.year() as i16, u8::from(day.month()) as i8, day.day() as i8);
+    match civil.and_then(|d| d.to_zoned(zone.tz().clone())) {
+        Ok(start) => start.timestamp().as_second(),
+        // Outside jiff's calendar (years beyond ±9999): the same day in UTC.
+        Err(_) => day.midnight().assume_utc().unix_timestamp(),
+    }
 }
 
 impl AuditFilterForm {
-    /// Every field's rule, all messages at once.
-    pub fn parse(&self) -> Result<AuditFilter, FieldErrors> {
+    /// Every field's rule, all messages at once; the days are read in `zone`.
+    pub fn parse(&self, zone: &Zone) -> Result<AuditFilter, FieldErrors> {
         let mut errors = FieldErrors::default();
         let action = match self.action.trim() {
             "" => None,
@@ -317,9 +326,9 @@ impl AuditFilterForm {
         Ok(AuditFilter {
             action,
             person,
-            since: from.map(start_of),
+            since: from.map(|d| start_of(d, zone)),
             // The day after `to`; past the calendar's end there is no later entry anyway.
-            before: to.map(|d| d.next_day().map_or(i64::MAX, start_of)),
+            before: to.map(|d| d.next_day().map_or(i64::MAX, |next| start_of(next, zone))),
             page,
             upto,
         })
@@ -361,7 +370,7 @@ mod tests {
 
     #[test]
     fn an_empty_filter_is_the_first_page_of_everything() {
-        let filter = AuditFilterForm::default().parse().unwrap();
+        let filter = AuditFilterForm::default().parse(&Zone::utc()).unwrap();
         let all = AuditFilter { action: None, person: None, since: None, before: None, page: 1, upto: None };
         assert_eq!(filter, all);
     }
@@ -376,14 +385,23 @@ mod tests {
             ("page", "3"),
             ("upto", "42"),
         ]);
-        let filter = f.parse().unwrap();
+        let filter = f.parse(&Zone::utc()).unwrap();
         assert_eq!(filter.action, Some(AuditAction::MemberRemoved));
         assert_eq!(filter.person.as_deref(), Some("ada@acme"));
         assert_eq!(filter.since, Some(1_743_292_800), "2025-03-30 00:00 UTC");
         assert_eq!(filter.before, Some(1_743_465_600), "2025-04-01 00:00 UTC: the To day is included");
         assert_eq!((filter.page, filter.upto), (3, Some(42)));
-        let one_day = form(&[("from", "2025-03-31"), ("to", "2025-03-31")]).parse().unwrap();
+        let one_day = form(&[("from", "2025-03-31"), ("to", "2025-03-31")]).parse(&Zone::utc()).unwrap();
         assert_eq!(one_day.before.unwrap() - one_day.since.unwrap(), 86_400);
+    }
+
+    #[test]
+    fn days_are_read_in_the_organizations_time_zone() {
+        let paris = Zone::parse("Europe/Paris").unwrap();
+        let filter = form(&[("from", "2025-03-30"), ("to", "2025-03-30")]).parse(&paris).unwrap();
+        assert_eq!(filter.since, Some(1_743_289_200), "2025-03-30 00:00 in Paris is 2025-03-29 23:00 UTC");
+        // The day clocks go forward has 23 hours.
+        assert_eq!(filter.before, Some(1_743_372_000), "2025-03-31 00:00 in Paris is 2025-03-30 22:00 UTC");
     }
 
     #[test]
@@ -394,21 +412,21 @@ mod tests {
             ("from", "31/03/2025"),
             ("to", "2025-02-30"),
         ])
-        .parse()
+        .parse(&Zone::utc())
         .unwrap_err();
         assert_eq!(errors.get("action"), Some(MSG_FILTER_ACTION));
         assert_eq!(errors.get("person"), Some(MSG_FILTER_PERSON));
         assert_eq!(errors.get("from"), Some(MSG_FILTER_FROM));
         assert_eq!(errors.get("to"), Some(MSG_FILTER_TO));
-        let errors = form(&[("from", "2025-04-01"), ("to", "2025-03-31")]).parse().unwrap_err();
+        let errors = form(&[("from", "2025-04-01"), ("to", "2025-03-31")]).parse(&Zone::utc()).unwrap_err();
         assert_eq!(errors.get("to"), Some(MSG_FILTER_RANGE));
-        assert_eq!(form(&[("person", "a\nb")]).parse().unwrap_err().get("person"), Some(MSG_FILTER_PERSON));
+        assert_eq!(form(&[("person", "a\nb")]).parse(&Zone::utc()).unwrap_err().get("person"), Some(MSG_FILTER_PERSON));
         for (k, v) in
             [("page", "0"), ("page", "x"), ("page", "-1"), ("page", "99999999999"), ("upto", "0"), ("upto", "z")]
         {
-            assert_eq!(form(&[(k, v)]).parse().unwrap_err().get("page"), Some(MSG_FILTER_PAGE), "{k}={v}");
+            assert_eq!(form(&[(k, v)]).parse(&Zone::utc()).unwrap_err().get("page"), Some(MSG_FILTER_PAGE), "{k}={v}");
         }
-        assert!(form(&[("person", &"é".repeat(100))]).parse().is_ok(), "100 characters, not bytes");
+        assert!(form(&[("person", &"é".repeat(100))]).parse(&Zone::utc()).is_ok(), "100 characters, not bytes");
         assert_eq!(MSG_FILTER_PERSON, "Please enter up to 100 characters of a name or email address, on one line.");
     }
 

@@ -29,6 +29,7 @@ struct ProfileRow {
     reply_to: Option<String>,
     signature: Option<String>,
     description: Option<String>,
+    max_per_minute: Option<i64>,
     host: Option<String>,
     port: Option<i64>,
     security: Option<Security>,
@@ -109,6 +110,10 @@ impl TryFrom<ProfileRow> for Profile {
             signature: Signature::parse(row.signature.as_deref().unwrap_or_default()).map_err(|_| bad("signature"))?,
             description: Description::parse(row.description.as_deref().unwrap_or_default())
                 .map_err(|_| bad("description"))?,
+            max_per_minute: match row.max_per_minute {
+                Some(n) => Some(domain::SendRate::from_stored(n).ok_or(bad("max_per_minute"))?),
+                None => None,
+            },
             transport,
         };
         let last_test = row.last_test_at.map(|at| LastTest {
@@ -138,7 +143,7 @@ macro_rules! select_profiles {
         sqlx::query_as!(
             ProfileRow,
             r#"SELECT id AS "id!: ProfileId", name, kind AS "kind: ProfileKind", is_default AS "is_default: bool", from_address,
-                   from_name, reply_to, signature, description, host, port, security AS "security: Security",
+                   from_name, reply_to, signature, description, max_per_minute, host, port, security AS "security: Security",
                    tls_verify AS "tls_verify: bool", ca_pem, auth_required AS "auth_required: bool", username,
                    password_sealed AS "password_sealed: Sealed", graph_tenant_id, graph_client_id,
                    graph_secret_sealed AS "graph_secret_sealed: Sealed", last_test_at,
@@ -232,11 +237,13 @@ pub async fn create(
     let reply_to = settings.reply_to.as_ref().map(|r| r.as_str());
     let signature = settings.signature.as_ref().map(|s| s.as_str());
     let description = settings.description.as_ref().map(|d| d.as_str());
+    let rate = settings.max_per_minute.map(|r| i64::from(r.get()));
     sqlx::query_scalar!(
         r#"INSERT INTO smtp_profiles (tenant_id, name, kind, is_default, from_address, from_name, reply_to,
-               signature, description, host, port, security, tls_verify, ca_pem, auth_required, username,
-               password_sealed, graph_tenant_id, graph_client_id, graph_secret_sealed, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               signature, description, max_per_minute, host, port, security, tls_verify, ca_pem, auth_required,
+               username, password_sealed, graph_tenant_id, graph_client_id, graph_secret_sealed, created_at,
+               updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            RETURNING id AS "id!: ProfileId""#,
         tenant,
         name,
@@ -247,6 +254,7 @@ pub async fn create(
         reply_to,
         signature,
         description,
+        rate,
         c.host,
         c.port,
         c.security,
@@ -284,10 +292,11 @@ pub async fn update(
     let reply_to = settings.reply_to.as_ref().map(|r| r.as_str());
     let signature = settings.signature.as_ref().map(|s| s.as_str());
     let description = settings.description.as_ref().map(|d| d.as_str());
+    let rate = settings.max_per_minute.map(|r| i64::from(r.get()));
     let t = now;
     let done = sqlx::query!(
         "UPDATE smtp_profiles SET name = ?, kind = ?, from_address = ?, from_name = ?, reply_to = ?, signature = ?,
-             description = ?, host = ?, port = ?, security = ?, tls_verify = ?, ca_pem = ?, auth_required = ?,
+             description = ?, max_per_minute = ?, host = ?, port = ?, security = ?, tls_verify = ?, ca_pem = ?, auth_required = ?,
              username = ?, password_sealed = ?, graph_tenant_id = ?, graph_client_id = ?, graph_secret_sealed = ?,
              is_default = (is_default OR ?), updated_at = ?,
              last_test_at = NULL, last_test_ok = NULL, last_test_message = NULL
@@ -299,6 +308,7 @@ pub async fn update(
         reply_to,
         signature,
         description,
+        rate,
         c.host,
         c.port,
         c.security,

@@ -67,9 +67,19 @@ pub struct OperatorTenantForm {
     first_admin: String,
 }
 
+/// `first_admin` is neither `invite` nor `password` (nor left out, which means `password`).
+pub const MSG_FIRST_ADMIN: &str =
+    "Please choose how the first administrator gets in: invite them, or choose their name and password now.";
+
 impl OperatorTenantForm {
-    fn invite(&self) -> bool {
-        self.first_admin == "invite"
+    /// Whether the first administrator is invited; `None` for a value the form never
+    /// offers, which is refused rather than read as either.
+    fn invite(&self) -> Option<bool> {
+        match self.first_admin.as_str() {
+            "" | "password" => Some(false),
+            "invite" => Some(true),
+            _ => None,
+        }
     }
 }
 
@@ -143,8 +153,16 @@ pub async fn create_tenant(
     op: Operator,
     Form(form): Form<OperatorTenantForm>,
 ) -> Result<Response, AppError> {
-    if form.invite() {
-        return create_with_invitation(&state, &op, &form.tenant).await;
+    match form.invite() {
+        Some(true) => return create_with_invitation(&state, &op, &form.tenant).await,
+        Some(false) => {}
+        None => {
+            // Every other message at once too: those of the fields both ways share.
+            let mut errors = parse_invited(&form.tenant).err().unwrap_or_default();
+            check_slug_free(&state, &form.tenant, &mut errors).await?;
+            errors.insert("first_admin", MSG_FIRST_ADMIN);
+            return refuse(&state, &op, &form.tenant, false, errors).await;
+        }
     }
     let form = form.tenant;
     let parsed = form.parse();

@@ -84,6 +84,11 @@ fn link(slug: &str, path: &str, form: &AuditFilterForm, extra: &[(&str, String)]
     }
 }
 
+/// The From field's hint: the days are the organization's, in its time zone.
+fn from_hint(zone: &crate::domain::time_zone::Zone) -> String {
+    format!("A day in the organization's time zone ({}).", zone.as_str())
+}
+
 fn page_view(member: &Member, page: Chrome, form: &AuditFilterForm, errors: FieldErrors) -> AuditPage {
     let chosen = form.action.trim();
     let actions = std::iter::once(("", "Any action", chosen.is_empty()))
@@ -97,7 +102,9 @@ fn page_view(member: &Member, page: Chrome, form: &AuditFilterForm, errors: Fiel
         person: FieldView::new("person", "Who", &form.person, errors.get("person"))
             .max(AuditFilter::PERSON_MAX_LEN)
             .hint("Part of a name or email address."),
-        from: FieldView::new("from", "From", form.from.trim(), errors.get("from")).kind("date").hint("A day, in UTC."),
+        from: FieldView::new("from", "From", form.from.trim(), errors.get("from"))
+            .kind("date")
+            .hint(from_hint(&member.tenant.zone())),
         to: FieldView::new("to", "To", form.to.trim(), errors.get("to")).kind("date").hint("Included."),
         errors,
         filtered: [&form.action, &form.person, &form.from, &form.to].iter().any(|v| !v.trim().is_empty()),
@@ -116,7 +123,7 @@ pub async fn show(
     Query(form): Query<AuditFilterForm>,
 ) -> Result<Response, AppError> {
     let chrome = member.chrome("Audit log", "audit").await?;
-    let mut filter = match form.parse() {
+    let mut filter = match form.parse(&member.tenant.zone()) {
         Ok(filter) => filter,
         Err(errors) => return render_invalid(&page_view(&member, chrome, &form, errors)),
     };
@@ -195,7 +202,7 @@ pub async fn export(
     Admin(member): Admin,
     Query(form): Query<AuditFilterForm>,
 ) -> Result<Response, AppError> {
-    let filter = match form.parse() {
+    let filter = match form.parse(&member.tenant.zone()) {
         Ok(filter) => AuditFilter { page: 1, ..filter },
         Err(errors) => {
             let chrome = member.chrome("Audit log", "audit").await?;

@@ -58,17 +58,24 @@ function enhanceProfileForm(form) {
     });
   }
 
-  // Provider presets fill host, port and security.
+  // Provider presets fill host, port and security, and the send rate where the provider
+  // documents one (a rate another preset filled is cleared; one typed by hand is kept).
   const presets = form.querySelector(".presets");
   const preset = form.querySelector("#preset");
+  const rate = form.querySelector("#max_per_minute");
   if (presets && preset && host && port && security) {
     presets.hidden = false;
+    let presetRate = "";
     preset.addEventListener("change", () => {
       if (!preset.value) return;
-      const [h, p, s] = preset.value.split("|");
+      const [h, p, s, r = ""] = preset.value.split("|");
       host.value = h;
       security.value = s;
       port.value = p;
+      if (rate && (rate.value === "" || rate.value === presetRate)) {
+        rate.value = r;
+        presetRate = r;
+      }
       host.focus();
     });
   }

@@ -30,6 +30,7 @@ mod email_log;
 mod email_switch;
 mod first_run;
 mod invitations;
+mod look;
 mod members;
 mod operator;
 mod password_reset;
@@ -61,6 +62,8 @@ fn trials() -> Vec<Trial> {
         trial!(first_run::setup_shows_each_error_beside_its_field),
         trial!(invitations::an_invited_person_accepts_from_the_email_and_is_signed_in),
         trial!(invitations::with_email_off_the_invitation_link_is_shown_once_to_share),
+        trial!(look::every_list_is_a_stack_of_cards_on_a_360px_screen_and_the_header_one_row),
+        trial!(look::opening_an_actions_menu_moves_no_row),
         trial!(members::an_admin_changes_deactivates_and_removes_a_member_confirming_in_dialogs),
         trial!(members::the_last_admin_is_told_why_they_cannot_leave),
         trial!(members::an_invitation_is_withdrawn_after_confirming_and_its_link_says_so),
@@ -74,6 +77,7 @@ fn trials() -> Vec<Trial> {
         trial!(profiles::making_another_profile_the_default_moves_the_mark),
         trial!(profiles::deleting_the_default_lets_the_admin_choose_the_next_one),
         trial!(profiles::save_after_a_successful_try_saves_the_password_tried),
+        trial!(profiles::the_microsoft_365_preset_fills_its_send_rate),
         trial!(sign_in::an_admin_signs_in_and_out),
         trial!(sign_in::a_wrong_password_shows_the_one_message),
         trial!(test_email::a_test_email_from_the_list_arrives_at_the_smtp_server),

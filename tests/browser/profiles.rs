@@ -365,3 +365,43 @@ pub async fn save_after_a_successful_try_saves_the_password_tried() {
     })
     .await;
 }
+
+/// Choosing Microsoft 365 under "Fill in for a provider" fills its documented send rate
+/// (30 a minute per mailbox); another provider clears a rate the preset filled but keeps
+/// one typed by hand; saved, the rate is on the profile and in the list.
+pub async fn the_microsoft_365_preset_fills_its_send_rate() {
+    let app = TestApp::seeded().await;
+    let db = app.db.clone();
+    app.in_browser(|b| async move {
+        b.sign_in_admin().await?;
+        b.goto(&format!("/t/{SLUG}/smtp/new")).await?;
+        b.select("#preset", "smtp.office365.com|587|starttls|30").await?;
+        assert_eq!(b.value_of("#host").await?, "smtp.office365.com");
+        assert_eq!(b.value_of("#max_per_minute").await?, "30");
+        b.select("#preset", "smtp.gmail.com|587|starttls").await?;
+        assert_eq!(b.value_of("#max_per_minute").await?, "", "Gmail documents no such rate");
+        b.fill("#max_per_minute", "12").await?;
+        b.select("#preset", "smtp.sendgrid.net|587|starttls").await?;
+        assert_eq!(b.value_of("#max_per_minute").await?, "12", "a rate typed by hand stays");
+        b.select("#preset", "smtp.office365.com|587|starttls|30").await?;
+        assert_eq!(b.value_of("#max_per_minute").await?, "12");
+        b.fill("#max_per_minute", "").await?;
+        b.select("#preset", "smtp.gmail.com|587|starttls").await?;
+        b.select("#preset", "smtp.office365.com|587|starttls|30").await?;
+        assert_eq!(b.value_of("#max_per_minute").await?, "30");
+        b.fill("#name", "Office365").await?;
+        fill_profile_form(&b, &NewProfile::offline("Office365")).await?;
+        b.fill("#host", "smtp.office365.com").await?;
+        b.click_and_load(SUBMIT).await?;
+        let id = row_id(&b, "Office365").await?;
+        assert_eq!(b.text_of(&format!("{} .rate", row(id))).await?, "At most 30 a minute");
+        let (rate,): (Option<i64>,) = sqlx::query_as("SELECT max_per_minute FROM smtp_profiles WHERE id = ?")
+            .bind(id)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert_eq!(rate, Some(30));
+        Ok(())
+    })
+    .await;
+}

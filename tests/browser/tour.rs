@@ -21,11 +21,18 @@ pub async fn readme_screenshots() {
         b.sign_in_admin().await?;
         shot(&b, "dashboard").await?;
         let office = create_profile(&b, &NewProfile::for_server("Office_Relay", &server)).await?;
-        create_profile(&b, &NewProfile::offline("Backup_Relay")).await?;
+        let backup = create_profile(&b, &NewProfile::offline("Backup_Relay")).await?;
         open_dialog(&b, office, "test").await?;
         b.click_and_load(&format!("{DIALOG} button[type=submit]")).await?;
         server.wait_for(1, 10).await;
+        // The Actions menu of a row that is not the default: every action it offers.
+        open_menu(&b, backup).await?;
         shot(&b, "profiles").await?;
+        // On a phone the same list is a stack of cards.
+        b.client.set_window_size(360, 740).await?;
+        b.goto(&format!("/t/{SLUG}/smtp")).await?;
+        shot(&b, "profiles-phone").await?;
+        b.client.set_window_size(1200, 820).await?;
         b.goto(&format!("/t/{SLUG}/smtp/new")).await?;
         b.fill("#name", "bad name!").await?;
         b.fill("#port", "0").await?;

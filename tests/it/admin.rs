@@ -328,3 +328,38 @@ async fn no_operator_may_suspend_the_organization_they_sign_in_through() {
     assert_eq!(app.get("/admin").await.status(), StatusCode::OK, "still the operator");
     assert_eq!(app.get("/t/acme/").await.status(), StatusCode::OK, "still signed in");
 }
+
+#[tokio::test]
+async fn an_unknown_way_in_for_the_first_admin_is_refused_with_a_message() {
+    let app = operator_app().await;
+    let message = "Please choose how the first administrator gets in: invite them, or choose their name and \
+                   password now.";
+    assert_eq!(relaydesk::web::admin::MSG_FIRST_ADMIN, message);
+    for how in ["email", "Invite", "passwords", "invite\n"] {
+        let mut form = new_tenant("initech", "peter@initech.test");
+        form.push(("first_admin", how));
+        let res = app.post("/admin/tenants", &form).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{how:?}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains(&format!(r#"<p class="error" id="error-first_admin">{message}</p>"#)), "{how:?}: {html}");
+        assert!(html.contains(&format!(r##"<li><a href="#first_admin">{message}</a></li>"##)), "in the summary");
+        assert!(html.contains(r#"value="initech""#), "entries kept");
+    }
+    // With the other fields' messages at once.
+    let res = app.post("/admin/tenants", &[("first_admin", "email"), ("slug", "acme"), ("admin_email", "x")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    for field in ["first_admin", "slug", "name", "admin_email"] {
+        assert!(html.contains(&format!(r#"id="error-{field}""#)), "{field}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM tenants").await, 1, "nothing created");
+    assert_eq!(app.count("SELECT COUNT(*) FROM invitations").await, 0);
+
+    // Left out, it is the password way, as before.
+    let res = app.post("/admin/tenants", &new_tenant("initech", "peter@initech.test")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let mut form = new_tenant("globex", "hank@globex.test");
+    form.push(("first_admin", "password"));
+    assert_eq!(app.post("/admin/tenants", &form).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count("SELECT COUNT(*) FROM tenants").await, 3);
+}

@@ -26,7 +26,10 @@ async fn entry(app: &TestApp, actor: &str, action: &str, detail: &str, at: i64) 
 
 /// The details column of the page's rows, top to bottom.
 fn details(html: &str) -> Vec<String> {
-    html.split(r#"<td class="detail">"#).skip(1).map(|s| s[..s.find("</td>").unwrap()].to_owned()).collect()
+    html.split(r#"<td class="detail" data-label="Details">"#)
+        .skip(1)
+        .map(|s| s[..s.find("</td>").unwrap()].to_owned())
+        .collect()
 }
 
 fn href(html: &str, rel: &str) -> Option<String> {
@@ -204,4 +207,36 @@ async fn the_log_and_its_csv_hold_only_this_organizations_entries() {
     assert_eq!(details(&app.page("/t/acme/audit").await), ["ours"]);
     let csv = app.get("/t/acme/audit/export.csv").await.text().await.unwrap();
     assert!(csv.contains("ours") && !csv.contains("theirs"));
+}
+
+#[tokio::test]
+async fn from_and_to_are_days_in_the_organizations_time_zone() {
+    let app = admin_with_empty_log().await;
+    // Tokyo is UTC+9 all year: its 31 March runs from 30 March 15:00 to 31 March 15:00 UTC.
+    let tokyo_day = MARCH_31 - 9 * 3600;
+    app.post("/t/acme/settings/time-zone", &[("time_zone", "Asia/Tokyo")]).await;
+    sqlx::query("DELETE FROM audit_log").execute(&app.db).await.unwrap();
+    entry(&app, "ada@acme.test", "member.removed", "before", tokyo_day - 1).await;
+    entry(&app, "ada@acme.test", "member.removed", "first second", tokyo_day).await;
+    entry(&app, "ada@acme.test", "member.removed", "utc midnight", MARCH_31).await;
+    entry(&app, "ada@acme.test", "member.removed", "last second", tokyo_day + DAY - 1).await;
+    entry(&app, "ada@acme.test", "member.removed", "after", tokyo_day + DAY).await;
+
+    let day = app.page("/t/acme/audit?from=2025-03-31&to=2025-03-31").await;
+    assert_eq!(details(&day), ["last second", "utc midnight", "first second"], "Tokyo's 31 March, whole");
+    assert!(
+        day.contains(r#"<p class="hint" id="hint-from">A day in the organization's time zone (Asia/Tokyo).</p>"#)
+            || day.contains(
+                r#"<p class="hint" id="hint-from">A day in the organization&#39;s time zone (Asia/Tokyo).</p>"#
+            ),
+        "the hint says whose days: {day}"
+    );
+    let from = app.page("/t/acme/audit?from=2025-04-01").await;
+    assert_eq!(details(&from), ["after"]);
+    let to = app.page("/t/acme/audit?to=2025-03-30").await;
+    assert_eq!(details(&to), ["before"]);
+    // The CSV export reads the same days.
+    let csv = app.get("/t/acme/audit/export.csv?from=2025-03-31&to=2025-03-31").await.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 4, "a header and three entries: {csv}");
+    assert!(!csv.contains("before") && !csv.contains("after"));
 }

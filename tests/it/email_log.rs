@@ -127,7 +127,7 @@ async fn test_emails_are_in_the_log_with_their_profile_and_the_servers_reply() {
     assert!(lines[0].contains("nobody@example.test") && lines[0].contains(r#"data-status="failed""#), "{}", lines[0]);
     assert!(lines[1].contains("ada@example.test") && lines[1].contains(r#"data-status="sent""#), "{}", lines[1]);
     for line in &lines {
-        assert!(line.contains("Test email") && line.contains("<td>Office</td>"), "{line}");
+        assert!(line.contains("Test email") && line.contains(r#"<td data-label="Profile">Office</td>"#), "{line}");
         assert!(!line.contains("Retry now"), "a test email is not retried: {line}");
     }
     assert!(lines[1].contains("250 2.0.0 Ok: queued as 4F2A9C"), "{}", lines[1]);
@@ -153,8 +153,11 @@ async fn a_delivered_message_names_its_profile_and_the_servers_final_reply() {
     let id = outbox_ids(&app).await[0];
     let line = row(&html, &format!(r#"data-outbox-id="{id}""#));
     assert!(line.contains("newbie@example.test") && line.contains("Invitation"), "{line}");
-    assert!(line.contains("<td>Office</td>"), "{line}");
-    assert!(line.contains(r#"<td class="server-reply">250 2.0.0 Ok: queued as 77AB01</td>"#), "{line}");
+    assert!(line.contains(r#"<td data-label="Profile">Office</td>"#), "{line}");
+    assert!(
+        line.contains(r#"<td class="server-reply" data-label="Server's reply">250 2.0.0 Ok: queued as 77AB01</td>"#),
+        "{line}"
+    );
     // Sent at NOON, which is now: to the second.
     assert!(line.contains("2026-01-15 12:30:00 UTC"), "{line}");
     assert!(!line.contains("Retry now"), "{line}");
@@ -180,7 +183,7 @@ async fn a_permanent_failure_is_not_offered_a_retry_and_a_retry_is_refused() {
         line.contains("The server refused the recipient gone@example.test: 550 5.1.1 No such user here."),
         "{line}"
     );
-    assert!(line.contains("<td>Office</td>"), "{line}");
+    assert!(line.contains(r#"<td data-label="Profile">Office</td>"#), "{line}");
     assert!(!line.contains("Retry now"), "{line}");
 
     // Asked for anyway (an old page, a script): refused, and nothing changes.
@@ -300,9 +303,9 @@ async fn times_are_shown_to_the_second_when_under_a_minute_away() {
 
     let html = app.page("/t/acme/email-log").await;
     let line = row(&html, &format!(r#"data-outbox-id="{soon}""#));
-    assert!(line.contains(r#"<td class="nowrap">2026-01-15 12:30:25 UTC</td>"#), "{line}");
+    assert!(line.contains(r#"<td class="nowrap" data-label="Next attempt">2026-01-15 12:30:25 UTC</td>"#), "{line}");
     let line = row(&html, &format!(r#"data-outbox-id="{later}""#));
-    assert!(line.contains(r#"<td class="nowrap">2026-01-15 12:35 UTC</td>"#), "{line}");
+    assert!(line.contains(r#"<td class="nowrap" data-label="Next attempt">2026-01-15 12:35 UTC</td>"#), "{line}");
     // Queued an hour ago: to the minute.
     assert!(line.contains("2026-01-15 11:30 UTC"), "{line}");
 }

@@ -32,6 +32,7 @@ mod pages;
 mod profile_form;
 mod routes;
 mod schema;
+mod send_rate;
 mod sending;
 mod sessions;
 mod sign_in;

@@ -77,7 +77,10 @@ async fn an_invitation_arrives_and_its_link_works_once() {
     assert!(mail.text_body().contains("as organizer"));
     let (status, attempts, _, message_id, _) = wait_for_status(&app, "sent").await;
     assert_eq!((status.as_str(), attempts), ("sent", 1));
-    assert!(app.page("/t/acme/invitations").await.contains("<td data-delivery>Delivered</td>"));
+    assert!(app
+        .page("/t/acme/invitations")
+        .await
+        .contains(r#"<td data-label="Delivery" data-delivery>Delivered</td>"#));
     assert_eq!(mail.header("Message-ID").unwrap(), message_id);
 
     // The token is stored only as a hash.

@@ -158,3 +158,28 @@ async fn the_checklist_asks_for_a_new_default_after_the_default_is_deleted() {
     assert!(!html.contains("Add an SMTP profile"), "a profile exists");
     assert!(html.contains("Done: </span>Turn email on"), "the switch is on; the default is what is missing");
 }
+
+#[tokio::test]
+async fn the_dashboard_names_the_default_profile_once() {
+    let app = spawn_app().await;
+    app.sign_in_admin().await;
+    sqlx::query(
+        "INSERT INTO smtp_profiles (tenant_id, name, kind, is_default, from_address, from_name, host, port, security,
+             auth_required, created_at, updated_at)
+         VALUES (?, 'Main_Relay', 'generic', 1, 'a@acme.test', 'Acme', 'smtp.acme.test', 587, 'starttls', 0, 0, 0)",
+    )
+    .bind(app.tenant)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    // Email off: the status does not name it, the line below does.
+    let off = app.page("/t/acme/").await;
+    assert_eq!(off.matches("Main_Relay").count(), 1, "{off}");
+    assert!(off.contains(r#"<p class="muted" id="default-profile">Default SMTP profile: Main_Relay</p>"#));
+    // Email on: the status says it is sent through it, and nothing repeats that.
+    sqlx::query("UPDATE tenants SET email_enabled = 1").execute(&app.db).await.unwrap();
+    let on = app.page("/t/acme/").await;
+    assert_eq!(on.matches("Main_Relay").count(), 1, "{on}");
+    assert!(on.contains("Invitations and password resets are sent through <strong>Main_Relay</strong>."));
+    assert!(!on.contains(r#"id="default-profile""#));
+}

@@ -32,6 +32,8 @@ pub struct ProfileForm {
     pub signature: String,
     /// `description`.
     pub description: String,
+    /// `max_per_minute`: empty for no limit.
+    pub max_per_minute: String,
     /// `host` (generic).
     pub host: String,
     /// `port` (generic).
@@ -112,6 +114,7 @@ impl ProfileForm {
         let reply_to = e.check("reply_to", ReplyTo::parse(&self.reply_to));
         let signature = e.check("signature", Signature::parse(&self.signature));
         let description = e.check("description", Description::parse(&self.description));
+        let max_per_minute = e.check("max_per_minute", SendRate::parse(&self.max_per_minute));
         let kind = match trim_spaces(&self.kind) {
             "" => Ok(ProfileKind::default()),
             other => ProfileKind::parse(other).ok_or(MSG_KIND),
@@ -121,7 +124,7 @@ impl ProfileForm {
             Some(ProfileKind::Graph) => self.parse_graph(mode, e),
             None => None,
         };
-        match (name, from_address, from_name, reply_to, signature, description, transport) {
+        match (name, from_address, from_name, reply_to, signature, description, max_per_minute, transport) {
             (
                 Some(name),
                 Some(from_address),
@@ -129,6 +132,7 @@ impl ProfileForm {
                 Some(reply_to),
                 Some(signature),
                 Some(description),
+                Some(max_per_minute),
                 Some(transport),
             ) if errors.is_empty() => Ok(ProfileSettings {
                 name,
@@ -138,6 +142,7 @@ impl ProfileForm {
                 reply_to,
                 signature,
                 description,
+                max_per_minute,
                 transport,
             }),
             _ => Err(errors),
@@ -221,6 +226,7 @@ impl ProfileForm {
             reply_to: text(p.reply_to.as_ref().map(ReplyTo::as_str)),
             signature: text(p.signature.as_ref().map(Signature::as_str)),
             description: text(p.description.as_ref().map(Description::as_str)),
+            max_per_minute: p.max_per_minute.map(|r| r.to_string()).unwrap_or_default(),
             ..ProfileForm::blank()
         };
         match &p.transport {

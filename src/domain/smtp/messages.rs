@@ -29,6 +29,9 @@ pub const MSG_PORT: &str = "Please enter an SMTP port between 1 and 49151.";
 /// the password would cross the network in the clear).
 pub const MSG_PLAIN_LOGIN: &str = "With Security None the password is sent unencrypted. Choose SSL/TLS or \
                                    STARTTLS, or tick the box to accept sending it in the clear.";
+/// `max_per_minute` is given but is not a whole number from 1 to 10000.
+pub const MSG_MAX_PER_MINUTE: &str =
+    "Please enter the messages per minute as a whole number from 1 to 10000, or leave it empty for no limit.";
 /// `security` is not `ssl`, `starttls` or `none`.
 pub const MSG_SECURITY: &str = "Please choose a security mode.";
 /// `ca_pem` is given but is not PEM certificates.

@@ -18,6 +18,7 @@ mod graph;
 mod identity;
 mod messages;
 mod profile;
+mod rate;
 #[cfg(test)]
 mod tests;
 
@@ -29,3 +30,4 @@ pub use graph::*;
 pub use identity::*;
 pub use messages::*;
 pub use profile::*;
+pub use rate::*;

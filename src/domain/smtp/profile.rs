@@ -37,6 +37,8 @@ pub struct ProfileSettings<S> {
     pub signature: Option<Signature>,
     /// The description, when given.
     pub description: Option<Description>,
+    /// At most this many messages a minute through the profile; `None` is no limit.
+    pub max_per_minute: Option<SendRate>,
     /// How mail leaves, with the fields of the chosen type only.
     pub transport: Transport<S>,
 }
@@ -207,6 +209,7 @@ impl<S> ProfileSettings<S> {
             reply_to: self.reply_to,
             signature: self.signature,
             description: self.description,
+            max_per_minute: self.max_per_minute,
             transport,
         }
     }
@@ -463,6 +466,7 @@ pub fn changed_fields<T, U>(before: &ProfileSettings<T>, after: &ProfileSettings
     note("reply_to", before.reply_to != after.reply_to);
     note("signature", before.signature != after.signature);
     note("description", before.description != after.description);
+    note("max_per_minute", before.max_per_minute != after.max_per_minute);
     match (&before.transport, &after.transport) {
         (Transport::Generic(b), Transport::Generic(a)) => {
             note("host", b.host != a.host);

@@ -1092,6 +1092,23 @@ fn duplicate_password_rules() {
     }
 }
 
+// ---- Send rate ----
+
+#[test]
+fn send_rate_is_empty_or_a_whole_number_from_1_to_10000() {
+    for (input, expected) in [("", None), ("  ", None), ("1", Some(1)), (" 30 ", Some(30)), ("010000", Some(10_000))] {
+        assert_eq!(SendRate::parse(input).unwrap().map(SendRate::get), expected, "{input:?}");
+    }
+    for bad in ["0", "10001", "-5", "2.5", "30/min", "1e3", "99999999999999999999", "３０", "3\n0"] {
+        assert_eq!(SendRate::parse(bad), Err(MSG_MAX_PER_MINUTE), "{bad:?}");
+    }
+    assert_eq!(SendRate::MAX.to_string().len(), SendRate::MAX_DIGITS);
+    assert_eq!(
+        MSG_MAX_PER_MINUTE,
+        "Please enter the messages per minute as a whole number from 1 to 10000, or leave it empty for no limit."
+    );
+}
+
 // ---- Properties ----
 
 fn any_form() -> impl Strategy<Value = ProfileForm> {
@@ -1102,9 +1119,9 @@ fn any_form() -> impl Strategy<Value = ProfileForm> {
         (text(), text(), text(), text(), text()),
         (text(), text(), text(), flag(), text(), flag()),
         (text(), text(), text(), text(), text()),
-        flag(),
+        (flag(), prop_oneof![text(), "[0-9]{0,6}"]),
     )
-        .prop_map(|(a, b, c, d, plain_login)| ProfileForm {
+        .prop_map(|(a, b, c, d, (plain_login, max_per_minute))| ProfileForm {
             name: a.0,
             kind: a.1,
             is_default: a.2,
@@ -1113,6 +1130,7 @@ fn any_form() -> impl Strategy<Value = ProfileForm> {
             reply_to: b.2,
             signature: b.3,
             description: b.4,
+            max_per_minute,
             host: c.0,
             port: c.1,
             security: c.2,

@@ -33,6 +33,7 @@ struct ProfileFields {
     reply_to: FieldView,
     signature: FieldView,
     description: FieldView,
+    max_per_minute: FieldView,
     host: FieldView,
     port: FieldView,
     ca_pem: FieldView,
@@ -42,6 +43,11 @@ struct ProfileFields {
     graph_client_id: FieldView,
     graph_client_secret: FieldView,
 }
+
+/// The hint beside the send rate.
+pub const RATE_HINT: &str = "At most this many messages a minute go through this profile; more wait their turn in \
+     the outbox. A whole number from 1 to 10000; leave empty for no limit. Microsoft 365 allows 30 a minute per \
+     mailbox (SMTP and Graph), and the Microsoft 365 choice under Fill in for a provider sets that.";
 
 /// The hint beside a Graph client secret.
 pub(super) const CLIENT_SECRET_HINT: &str = "The secret's value from Certificates & secrets in the Azure portal.";
@@ -64,6 +70,7 @@ pub fn label(field: &str, kind: ProfileKind) -> &'static str {
         ("reply_to", _) => "Reply-to",
         ("signature", _) => "Signature",
         ("description", _) => "Description",
+        ("max_per_minute", _) => "Messages per minute, at most",
         ("host", _) => "SMTP host",
         ("port", _) => "SMTP port",
         ("security", _) => "Security",
@@ -186,6 +193,10 @@ fn profile_fields(
             .kind("text")
             .max(Description::MAX_LEN)
             .hint(format!("A note for your colleagues; up to {} characters.", Description::MAX_LEN)),
+        max_per_minute: FieldView::new("max_per_minute", l("max_per_minute"), &form.max_per_minute, e("max_per_minute"))
+            // No `maxlength`: a browser would cut 100000 to 10000 without a word.
+            .inputmode("numeric")
+            .hint(RATE_HINT),
         host: FieldView::new("host", l("host"), &form.host, e("host"))
             .max(SmtpHost::MAX_LEN)
             .required()

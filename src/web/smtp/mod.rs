@@ -40,6 +40,8 @@ struct Row {
     /// Certificate checks are off (SSL/TLS or STARTTLS without verification).
     unverified: bool,
     is_default: bool,
+    /// The send rate in words (`At most 30 a minute`), when the profile has one.
+    rate: Option<String>,
     test: Option<TestResult>,
 }
 
@@ -90,6 +92,7 @@ impl Row {
             security,
             unverified,
             is_default: p.settings.is_default,
+            rate: p.settings.max_per_minute.map(|r| format!("At most {r} a minute")),
             test,
         }
     }
