@@ -78,11 +78,23 @@ pub enum AuditAction {
     ResetNotEmailed,
     #[sqlx(rename = "settings.time_zone")]
     TimeZoneChanged,
+    #[sqlx(rename = "alias.saved")]
+    AliasSaved,
+    #[sqlx(rename = "alias.deleted")]
+    AliasDeleted,
+    #[sqlx(rename = "sms.created")]
+    SmsChannelCreated,
+    #[sqlx(rename = "sms.updated")]
+    SmsChannelUpdated,
+    #[sqlx(rename = "sms.tested")]
+    SmsChannelTested,
+    #[sqlx(rename = "sms.deleted")]
+    SmsChannelDeleted,
 }
 
 impl AuditAction {
     /// Every action, in the order the audit page's descriptions were written.
-    pub const ALL: [AuditAction; 34] = [
+    pub const ALL: [AuditAction; 40] = [
         AuditAction::TenantCreated,
         AuditAction::TenantRenamed,
         AuditAction::TenantSuspended,
@@ -117,6 +129,12 @@ impl AuditAction {
         AuditAction::ResetUsed,
         AuditAction::ResetNotEmailed,
         AuditAction::TimeZoneChanged,
+        AuditAction::AliasSaved,
+        AuditAction::AliasDeleted,
+        AuditAction::SmsChannelCreated,
+        AuditAction::SmsChannelUpdated,
+        AuditAction::SmsChannelTested,
+        AuditAction::SmsChannelDeleted,
     ];
 
     /// The stable code stored in `audit_log.action` (and shown for people who search or
@@ -157,6 +175,12 @@ impl AuditAction {
             AuditAction::ResetUsed => "reset.used",
             AuditAction::ResetNotEmailed => "reset.not_emailed",
             AuditAction::TimeZoneChanged => "settings.time_zone",
+            AuditAction::AliasSaved => "alias.saved",
+            AuditAction::AliasDeleted => "alias.deleted",
+            AuditAction::SmsChannelCreated => "sms.created",
+            AuditAction::SmsChannelUpdated => "sms.updated",
+            AuditAction::SmsChannelTested => "sms.tested",
+            AuditAction::SmsChannelDeleted => "sms.deleted",
         }
     }
 
@@ -202,6 +226,12 @@ impl AuditAction {
             AuditAction::ResetUsed => "Reset their password",
             AuditAction::ResetNotEmailed => "Asked for a password reset while email was off (no link was sent)",
             AuditAction::TimeZoneChanged => "Changed the time zone",
+            AuditAction::AliasSaved => "Saved a host alias",
+            AuditAction::AliasDeleted => "Deleted a host alias",
+            AuditAction::SmsChannelCreated => "Created an SMS channel",
+            AuditAction::SmsChannelUpdated => "Edited an SMS channel",
+            AuditAction::SmsChannelTested => "Sent a test passcode",
+            AuditAction::SmsChannelDeleted => "Deleted an SMS channel",
         }
     }
 }

@@ -358,7 +358,7 @@ async fn deliver(
         html: body.html,
         message_id: msg.message_id.clone(),
     };
-    let result = match Sender::from_profile(&profile.settings, &state.secrets) {
+    let result = match Sender::for_tenant(&state.db, tenant.id, &profile.settings, &state.secrets).await {
         Ok(sender) => match pool {
             Some(pool) => sender.send_pooled(&state.mailer, &mail, pool, profile.id, &profile.settings).await,
             None => sender.send(&state.mailer, &mail).await,

@@ -11,6 +11,7 @@ mod smtp_server;
 mod wait;
 
 mod admin;
+mod aliases;
 mod audit;
 mod cli;
 mod connections;
@@ -33,6 +34,7 @@ mod schema;
 mod sending;
 mod sessions;
 mod sign_in;
+mod sms;
 mod smtp;
 mod time_zones;
 mod transport_security;

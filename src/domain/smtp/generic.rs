@@ -41,7 +41,8 @@ impl SmtpHost {
                 Err(_) => Err(MSG_HOST_FORMAT),
             };
         }
-        if host.parse::<IpAddr>().is_ok() || is_host_name(host, 1) {
+        // `$name`: a host alias, looked up when a message is sent (seed 000).
+        if host.parse::<IpAddr>().is_ok() || is_host_name(host, 1) || crate::domain::alias::is_alias(host) {
             Ok(Self(host.to_owned()))
         } else {
             Err(MSG_HOST_FORMAT)

@@ -110,7 +110,7 @@ pub async fn send(
         return try_unsaved(&state, &member, stored, &form.to, profile_form, what).await;
     }
     if what == Try::Check {
-        let (ok, message) = check(&state, &stored.settings).await;
+        let (ok, message) = check(&state, &member, &stored.settings).await;
         let detail = format!("{}: connection check {}", stored.settings.name, if ok { "passed" } else { "failed" });
         let mut conn = state.db.acquire().await?;
         audit::record(&mut conn, member.tenant.id, member.actor(), audit::AuditAction::ProfileTested, &detail, now)
@@ -191,7 +191,7 @@ async fn try_unsaved(
     };
     let (ok, message) = match &to {
         Some(to) => deliver(state, member, &candidate, to).await,
-        None => check(state, &candidate).await,
+        None => check(state, member, &candidate).await,
     };
     let result = match &to {
         Some(to) => format!("to {}: {}", to.as_str(), if ok { "sent" } else { "failed" }),
@@ -221,7 +221,7 @@ async fn try_unsaved(
 /// Sends the test email through a profile's settings; the sentence to show, and whether
 /// it was sent.
 async fn deliver(state: &AppState, member: &Member, settings: &Settings, to: &EmailAddress) -> (bool, String) {
-    let sender = match Sender::from_profile(settings, &state.secrets) {
+    let sender = match Sender::for_tenant(&state.db, member.tenant.id, settings, &state.secrets).await {
         Ok(sender) => sender,
         Err(e) => return (false, format!("The test email was not sent. {}", e.message)),
     };
@@ -236,9 +236,9 @@ async fn deliver(state: &AppState, member: &Member, settings: &Settings, to: &Em
 
 /// Checks a profile's connection: connect, TLS, login, QUIT, within `config.send_timeout`;
 /// no message is sent. The sentence to show, and whether it passed.
-async fn check(state: &AppState, settings: &Settings) -> (bool, String) {
+async fn check(state: &AppState, member: &Member, settings: &Settings) -> (bool, String) {
     const FAILED: &str = "The connection check failed.";
-    let route = match Sender::from_profile(settings, &state.secrets) {
+    let route = match Sender::for_tenant(&state.db, member.tenant.id, settings, &state.secrets).await {
         Ok(sender) => sender.route,
         Err(e) => return (false, format!("{FAILED} {}", e.message)),
     };
