@@ -41,3 +41,16 @@ CREATE TABLE sms_channels (
     UNIQUE (tenant_id, username)
 );
 CREATE INDEX sms_channels_by_host ON sms_channels (tenant_id, host);
+
+-- Guest access settings, one row per tenant once an admin saves them (no row: off, and
+-- the defaults below).
+CREATE TABLE guest_settings (
+    tenant_id        INTEGER PRIMARY KEY REFERENCES tenants (id) ON DELETE CASCADE,
+    enabled          INTEGER NOT NULL DEFAULT 0 CHECK (enabled IN (0, 1)),
+    delivery         TEXT    NOT NULL DEFAULT 'email' CHECK (delivery IN ('email', 'sms', 'both')),
+    passcode_length  INTEGER NOT NULL DEFAULT 6 CHECK (passcode_length BETWEEN 4 AND 10),
+    access_hours     INTEGER NOT NULL DEFAULT 24 CHECK (access_hours BETWEEN 1 AND 720),
+    -- Calling codes separated by spaces (`+44 +353`); empty: any number.
+    allowed_prefixes TEXT    NOT NULL DEFAULT '',
+    updated_at       INTEGER NOT NULL
+);

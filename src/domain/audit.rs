@@ -90,11 +90,13 @@ pub enum AuditAction {
     SmsChannelTested,
     #[sqlx(rename = "sms.deleted")]
     SmsChannelDeleted,
+    #[sqlx(rename = "guests.settings")]
+    GuestSettingsChanged,
 }
 
 impl AuditAction {
     /// Every action, in the order the audit page's descriptions were written.
-    pub const ALL: [AuditAction; 40] = [
+    pub const ALL: [AuditAction; 41] = [
         AuditAction::TenantCreated,
         AuditAction::TenantRenamed,
         AuditAction::TenantSuspended,
@@ -135,6 +137,7 @@ impl AuditAction {
         AuditAction::SmsChannelUpdated,
         AuditAction::SmsChannelTested,
         AuditAction::SmsChannelDeleted,
+        AuditAction::GuestSettingsChanged,
     ];
 
     /// The stable code stored in `audit_log.action` (and shown for people who search or
@@ -181,6 +184,7 @@ impl AuditAction {
             AuditAction::SmsChannelUpdated => "sms.updated",
             AuditAction::SmsChannelTested => "sms.tested",
             AuditAction::SmsChannelDeleted => "sms.deleted",
+            AuditAction::GuestSettingsChanged => "guests.settings",
         }
     }
 
@@ -232,6 +236,7 @@ impl AuditAction {
             AuditAction::SmsChannelUpdated => "Edited an SMS channel",
             AuditAction::SmsChannelTested => "Sent a test passcode",
             AuditAction::SmsChannelDeleted => "Deleted an SMS channel",
+            AuditAction::GuestSettingsChanged => "Changed the guest access settings",
         }
     }
 }

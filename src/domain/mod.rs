@@ -5,6 +5,7 @@ pub mod account;
 pub mod alias;
 pub mod audit;
 pub mod email;
+pub mod guest;
 pub mod sms;
 pub mod smtp;
 pub mod smtp_password;

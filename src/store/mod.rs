@@ -3,6 +3,7 @@
 
 pub mod aliases;
 pub mod audit;
+pub mod guests;
 pub mod outbox;
 pub mod sealed;
 pub mod setup;

@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod email_log;
 pub mod error_page;
 pub mod fields;
+pub mod guests;
 pub mod home;
 pub mod invite;
 pub mod links;
@@ -141,6 +142,7 @@ pub fn routes() -> Router<AppState> {
         .merge(settings::routes())
         .merge(aliases::routes())
         .merge(sms::routes())
+        .merge(guests::routes())
         .merge(audit::routes())
         .merge(email_log::routes())
         // The operator of the instance.

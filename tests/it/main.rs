@@ -21,6 +21,7 @@ mod error_pages;
 mod first_run;
 mod forgot_email_off;
 mod graph;
+mod guests;
 mod invitations;
 mod isolation;
 mod key_safety;

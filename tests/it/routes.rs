@@ -82,6 +82,8 @@ const ROUTES: &[Route] = &[
     ("GET", "/t/acme/settings/aliases", Id::None, Access::Admin, &[]),
     ("POST", "/t/acme/settings/aliases", Id::None, Access::Admin, &[("name", "bad name")]),
     ("POST", "/t/acme/settings/aliases/{id}/delete", Id::Alias, Access::Admin, &[]),
+    ("GET", "/t/acme/guests/settings", Id::None, Access::Admin, &[]),
+    ("POST", "/t/acme/guests/settings", Id::None, Access::Admin, &[("delivery", "pigeon")]),
     ("GET", "/t/acme/sms", Id::None, Access::Admin, &[]),
     ("GET", "/t/acme/sms/new", Id::None, Access::Admin, &[]),
     ("POST", "/t/acme/sms", Id::None, Access::Admin, &[("name", "bad name")]),
