@@ -160,3 +160,38 @@ async fn a_profile_on_an_alias_sends_to_the_host_the_alias_names_at_send_time() 
     assert_eq!(got.len(), 2);
     assert_eq!(got[1].to, ["four@example.test"]);
 }
+
+#[tokio::test]
+async fn the_outbox_follows_a_changed_alias_to_its_new_host() {
+    let first = TestSmtp::start(TlsMode::Plain, Script::default()).await;
+    let app = admin_app().await;
+    assert_eq!(app.save_alias("$relay", "127.0.0.1").await.status(), StatusCode::SEE_OTHER);
+    let form = with(with(generic("Aliased"), "host", "$relay"), "port", &first.port.to_string());
+    let form = without(without(with(with(form, "security", "none"), "is_default", "on"), "auth_required"), "password");
+    app.create_profile(&form).await;
+    assert_eq!(app.post("/t/acme/settings/email", &[("enabled", "on")]).await.status(), StatusCode::SEE_OTHER);
+
+    let invite = |email: &'static str| {
+        let app = &app;
+        async move {
+            let res = app.post("/t/acme/invitations", &[("email", email), ("role", "user")]).await;
+            assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        }
+    };
+    invite("one@example.test").await;
+    assert_eq!(first.wait_for(1, 5).await[0].to, ["one@example.test"]);
+
+    // The alias now names a host that does not exist: the next invitation is not sent
+    // over the connection kept open to the old host.
+    assert_eq!(app.save_alias("$relay", "no-such-host.invalid").await.status(), StatusCode::SEE_OTHER);
+    invite("two@example.test").await;
+    let error = wait_for_some("the second invitation to fail", WAIT, || async {
+        sqlx::query_scalar::<_, Option<String>>("SELECT last_error FROM outbox WHERE recipient = 'two@example.test'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap()
+    })
+    .await;
+    assert!(error.contains("no-such-host.invalid"), "{error}");
+    assert_eq!(first.messages().len(), 1);
+}
