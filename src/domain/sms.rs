@@ -388,6 +388,24 @@ impl ChannelSettings {
     }
 }
 
+/// Why a saved password cannot be kept for `new` settings: the first of host, security,
+/// port and username that changed (a stored secret is never sent to another server
+/// or as another account without being typed again).
+pub fn password_cleared_by(old: &ChannelSettings, new: &ChannelSettings) -> Option<String> {
+    let what = if !old.host.as_str().eq_ignore_ascii_case(new.host.as_str()) {
+        "host"
+    } else if old.security != new.security {
+        "security setting"
+    } else if old.port_or_default() != new.port_or_default() {
+        "port"
+    } else if old.username.as_str() != new.username.as_str() {
+        "username"
+    } else {
+        return None;
+    };
+    Some(format!("The password was cleared because the {what} changed; enter it again."))
+}
+
 /// Field errors of the SMS channel form, by field name, in form order. The texts are
 /// owned: "There is no alias named {alias}." names what was typed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

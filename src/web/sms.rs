@@ -318,7 +318,7 @@ pub async fn update(
     PathId(id): PathId,
     Form(form): Form<ChannelForm>,
 ) -> Result<Response, AppError> {
-    channel(&state, &member, id).await?;
+    let stored = channel(&state, &member, id).await?;
     let now = state.clock.now();
     let mut tx = store::begin_write(&state.db).await?;
     let (settings, password) = match check(&mut tx, &member, Some(id), &form).await? {
@@ -328,6 +328,14 @@ pub async fn update(
             return render_invalid(&form_page(&member, Some(id), &form, &errors).await?);
         }
     };
+    if password.is_none() {
+        if let Some(message) = password_cleared_by(&stored.settings, &settings) {
+            drop(tx);
+            let mut errors = ChannelErrors::default();
+            errors.insert("password", message);
+            return render_invalid(&form_page(&member, Some(id), &form, &errors).await?);
+        }
+    }
     let sealed = password.map(|p| state.secrets.seal_secret(p.secret()));
     match sms::update(&mut tx, member.tenant.id, id, &settings, sealed.as_ref(), now).await {
         Ok(true) => {}

@@ -153,6 +153,26 @@ async fn a_channel_is_off_by_default_its_password_sealed_and_never_shown() {
     assert!(enabled);
     assert_eq!(app.state.secrets.open(&sealed).unwrap(), "new-secret");
 
+    // The saved password is not kept for another server or account.
+    for (field, value, what) in [
+        ("host", "evil.example.test", "host"),
+        ("port", "2525", "port"),
+        ("security", "starttls", "security setting"),
+        ("username", "someone-else", "username"),
+    ] {
+        let form = with(with(channel("Gateway", USER), "password", ""), field, value);
+        let res = app.post_form(&format!("/t/acme/sms/{id}"), &form).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{field}");
+        let html = res.text().await.unwrap();
+        let message = format!("The password was cleared because the {what} changed; enter it again.");
+        assert!(html.contains(&format!(r#"<p class="error" id="error-password">{message}</p>"#)), "{field}");
+    }
+    let host: String = sqlx::query_scalar("SELECT host FROM sms_channels").fetch_one(&app.db).await.unwrap();
+    assert_eq!(host, "gw.acme.test");
+    // Port 465 typed out is the same server as an empty port with SSL/TLS.
+    let form = with(with(channel("Gateway", USER), "password", ""), "port", "465");
+    assert_eq!(app.post_form(&format!("/t/acme/sms/{id}"), &form).await.status(), StatusCode::SEE_OTHER);
+
     // Names and usernames are unique regardless of case.
     let other = channel("GATEWAY", &USER.to_uppercase());
     let html = app.post_form("/t/acme/sms", &other).await.text().await.unwrap();
@@ -171,7 +191,7 @@ async fn a_channel_is_off_by_default_its_password_sealed_and_never_shown() {
             .await
             .unwrap();
     let actions: Vec<&str> = audit.iter().map(|(a, _)| a.as_str()).collect();
-    assert_eq!(actions, ["sms.created", "sms.updated", "sms.updated", "sms.deleted"]);
+    assert_eq!(actions, ["sms.created", "sms.updated", "sms.updated", "sms.updated", "sms.deleted"]);
     assert_eq!(audit[0].1, "Gateway: gw.acme.test:465, ssl, to GM_MOBILE@gw.example, disabled");
     assert!(audit[2].1.ends_with(", enabled, new password"));
     assert!(audit.iter().all(|(_, d)| !d.contains("gw pass") && !d.contains("new-secret")));
