@@ -83,11 +83,25 @@ pub enum AuditAction {
     ResetNotEmailed,
     #[sqlx(rename = "settings.time_zone")]
     TimeZoneChanged,
+    #[sqlx(rename = "alias.saved")]
+    AliasSaved,
+    #[sqlx(rename = "alias.deleted")]
+    AliasDeleted,
+    #[sqlx(rename = "sms.created")]
+    SmsChannelCreated,
+    #[sqlx(rename = "sms.updated")]
+    SmsChannelUpdated,
+    #[sqlx(rename = "sms.tested")]
+    SmsChannelTested,
+    #[sqlx(rename = "sms.deleted")]
+    SmsChannelDeleted,
+    #[sqlx(rename = "guests.settings")]
+    GuestSettingsChanged,
 }
 
 impl AuditAction {
     /// Every action, in the order the audit page's descriptions were written.
-    pub const ALL: [AuditAction; 35] = [
+    pub const ALL: [AuditAction; 42] = [
         AuditAction::TenantCreated,
         AuditAction::TenantRenamed,
         AuditAction::TenantSuspended,
@@ -123,6 +137,13 @@ impl AuditAction {
         AuditAction::ResetUsed,
         AuditAction::ResetNotEmailed,
         AuditAction::TimeZoneChanged,
+        AuditAction::AliasSaved,
+        AuditAction::AliasDeleted,
+        AuditAction::SmsChannelCreated,
+        AuditAction::SmsChannelUpdated,
+        AuditAction::SmsChannelTested,
+        AuditAction::SmsChannelDeleted,
+        AuditAction::GuestSettingsChanged,
     ];
 
     /// The stable code stored in `audit_log.action` (and shown for people who search or
@@ -164,6 +185,13 @@ impl AuditAction {
             AuditAction::ResetUsed => "reset.used",
             AuditAction::ResetNotEmailed => "reset.not_emailed",
             AuditAction::TimeZoneChanged => "settings.time_zone",
+            AuditAction::AliasSaved => "alias.saved",
+            AuditAction::AliasDeleted => "alias.deleted",
+            AuditAction::SmsChannelCreated => "sms.created",
+            AuditAction::SmsChannelUpdated => "sms.updated",
+            AuditAction::SmsChannelTested => "sms.tested",
+            AuditAction::SmsChannelDeleted => "sms.deleted",
+            AuditAction::GuestSettingsChanged => "guests.settings",
         }
     }
 
@@ -210,6 +238,13 @@ impl AuditAction {
             AuditAction::ResetUsed => "Reset their password",
             AuditAction::ResetNotEmailed => "Asked for a password reset while email was off (no link was sent)",
             AuditAction::TimeZoneChanged => "Changed the time zone",
+            AuditAction::AliasSaved => "Saved a host alias",
+            AuditAction::AliasDeleted => "Deleted a host alias",
+            AuditAction::SmsChannelCreated => "Created an SMS channel",
+            AuditAction::SmsChannelUpdated => "Edited an SMS channel",
+            AuditAction::SmsChannelTested => "Sent a test passcode",
+            AuditAction::SmsChannelDeleted => "Deleted an SMS channel",
+            AuditAction::GuestSettingsChanged => "Changed the guest access settings",
         }
     }
 }

@@ -2,8 +2,11 @@
 //! `parse`, which returns the message of SPEC.md when the rule fails.
 
 pub mod account;
+pub mod alias;
 pub mod audit;
 pub mod email;
+pub mod guest;
+pub mod sms;
 pub mod smtp;
 pub mod smtp_password;
 pub mod text;

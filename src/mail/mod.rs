@@ -7,6 +7,7 @@ pub mod graph;
 pub mod message;
 pub mod outbox;
 pub mod pool;
+pub mod sms;
 pub mod smtp;
 
 use std::time::Duration;
@@ -15,7 +16,8 @@ use lettre::address::Envelope;
 
 use secrecy::SecretString;
 
-use crate::domain::smtp::Transport;
+use crate::domain::alias::Aliases;
+use crate::domain::smtp::{GenericSmtp, SmtpHost, Transport};
 use crate::secret::SecretBox;
 use crate::store::smtp::{ProfileId, Settings};
 use error::SendError;
@@ -71,6 +73,36 @@ impl Sender {
         Ok(Sender { identity, route, grant })
     }
 
+    /// The sender for a profile of `tenant`, its secrets opened and a `$alias` host
+    /// replaced by the host the alias stands for now (so changing an alias moves the next
+    /// message).
+    pub async fn for_tenant(
+        db: &sqlx::SqlitePool,
+        tenant: crate::store::TenantId,
+        settings: &Settings,
+        secrets: &SecretBox,
+        grant: egress::Grant,
+    ) -> Result<Sender, SendError> {
+        let sender = Sender::from_profile(settings, secrets, grant)?;
+        match &sender.route {
+            Route::Generic(s) if crate::domain::alias::is_alias(s.host.as_str()) => {
+                let aliases = crate::store::aliases::list(db, tenant).await.map_err(|_| {
+                    SendError::transient("relaydesk could not read the organization's host aliases. Try again.")
+                })?;
+                sender.resolve_aliases(&aliases)
+            }
+            _ => Ok(sender),
+        }
+    }
+
+    /// Replaces a `$alias` host with the host the alias stands for.
+    pub fn resolve_aliases(mut self, aliases: &Aliases) -> Result<Sender, SendError> {
+        if let Route::Generic(s) = &mut self.route {
+            s.host = resolve_host(&s.host, aliases)?;
+        }
+        Ok(self)
+    }
+
     /// Sends one email over a connection of its own, the whole exchange bounded by
     /// `mailer.send_timeout` (lettre bounds only the connect). Returns the server's final
     /// reply (`250 2.0.0 Ok: queued as …`).
@@ -101,12 +133,7 @@ impl Sender {
         let limit = mailer.send_timeout;
         match tokio::time::timeout(limit, self.send_unbounded(mailer, mail, reuse)).await {
             Ok(result) => result,
-            Err(_) => Err(SendError::transient(format!(
-                "{} did not finish within {}. Check the host, port and security mode; a server that expects another \
-                 security mode often just waits.",
-                self.endpoint(),
-                crate::words::duration(limit)
-            ))),
+            Err(_) => Err(timed_out(&self.endpoint(), limit)),
         }
     }
 
@@ -132,6 +159,8 @@ impl Sender {
                 let connect_timeout = mailer.send_timeout.min(Duration::from_secs(10));
                 match reuse {
                     Some((pool, profile, Settings { transport: Transport::Generic(sealed), .. })) => {
+                        // Keyed by the host connected to, so a changed alias opens a new connection.
+                        let sealed = &GenericSmtp { host: settings.host.clone(), ..sealed.clone() };
                         let through = pool::Through { profile, sealed, opened: settings, grant: &self.grant };
                         pool.send(&through, &mailer.hello, connect_timeout, &envelope, &bytes).await
                     }
@@ -146,4 +175,23 @@ impl Sender {
             }
         }
     }
+}
+
+/// The host to connect to for a host as stored: itself, or the host its `$alias` stands
+/// for now. A missing alias cannot be fixed by retrying.
+pub fn resolve_host(host: &SmtpHost, aliases: &Aliases) -> Result<SmtpHost, SendError> {
+    let resolved = aliases.resolve(host.as_str()).map_err(|missing| {
+        SendError::permanent(format!("{missing} Add it under Settings, Host aliases, or change the host."))
+    })?;
+    SmtpHost::parse(&resolved)
+        .map_err(|_| SendError::permanent(format!("The alias {host} does not stand for a valid host. Edit the alias.")))
+}
+
+/// The error of a send that did not finish within `limit`.
+pub fn timed_out(endpoint: &str, limit: Duration) -> SendError {
+    SendError::transient(format!(
+        "{endpoint} did not finish within {}. Check the host, port and security mode; a server that expects another \
+         security mode often just waits.",
+        crate::words::duration(limit)
+    ))
 }

@@ -362,7 +362,7 @@ async fn deliver(
         Ok(grant) => grant,
         Err(e) => return (name, Err(SendError::transient(format!("relaydesk could not read its database: {e}")))),
     };
-    let result = match Sender::from_profile(&profile.settings, &state.secrets, grant) {
+    let result = match Sender::for_tenant(&state.db, tenant.id, &profile.settings, &state.secrets, grant).await {
         Ok(sender) => match pool {
             Some(pool) => sender.send_pooled(&state.mailer, &mail, pool, profile.id, &profile.settings).await,
             None => sender.send(&state.mailer, &mail).await,

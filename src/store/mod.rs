@@ -1,11 +1,14 @@
 //! All SQL lives here, one file per table family. Every query on tenant data takes a
 //! [`TenantId`] and filters by it, so one tenant's rows never reach another.
 
+pub mod aliases;
 pub mod audit;
 pub mod egress;
+pub mod guests;
 pub mod outbox;
 pub mod sealed;
 pub mod setup;
+pub mod sms;
 pub mod smtp;
 pub mod tenants;
 pub mod tokens;

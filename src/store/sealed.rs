@@ -14,11 +14,17 @@ pub enum SealedColumn {
     GraphSecret,
     OutboxBody,
     KeyCheck,
+    SmsPassword,
 }
 
 impl SealedColumn {
-    pub const ALL: [SealedColumn; 4] =
-        [SealedColumn::SmtpPassword, SealedColumn::GraphSecret, SealedColumn::OutboxBody, SealedColumn::KeyCheck];
+    pub const ALL: [SealedColumn; 5] = [
+        SealedColumn::SmtpPassword,
+        SealedColumn::GraphSecret,
+        SealedColumn::OutboxBody,
+        SealedColumn::KeyCheck,
+        SealedColumn::SmsPassword,
+    ];
 
     /// `table.column`, as the schema names it.
     pub fn name(self) -> &'static str {
@@ -27,6 +33,7 @@ impl SealedColumn {
             SealedColumn::GraphSecret => "smtp_profiles.graph_secret_sealed",
             SealedColumn::OutboxBody => "outbox.body_sealed",
             SealedColumn::KeyCheck => "secret_key_check.check_sealed",
+            SealedColumn::SmsPassword => "sms_channels.password_sealed",
         }
     }
 }
@@ -93,6 +100,10 @@ pub async fn all(conn: &mut SqliteConnection) -> sqlx::Result<Vec<SealedValue>> 
         .fetch_all(&mut *conn)
         .await?;
     out.extend(rows.into_iter().map(|r| SealedValue { column: SealedColumn::KeyCheck, id: r.id, sealed: r.sealed }));
+    let rows = sqlx::query!(r#"SELECT id AS "id!", password_sealed AS "sealed!" FROM sms_channels ORDER BY id"#)
+        .fetch_all(&mut *conn)
+        .await?;
+    out.extend(rows.into_iter().map(|r| SealedValue { column: SealedColumn::SmsPassword, id: r.id, sealed: r.sealed }));
     Ok(out)
 }
 
@@ -113,6 +124,9 @@ pub async fn replace(conn: &mut SqliteConnection, value: &SealedValue) -> sqlx::
         }
         SealedColumn::KeyCheck => {
             sqlx::query!("UPDATE secret_key_check SET check_sealed = ? WHERE id = ?", sealed, id).execute(conn).await?
+        }
+        SealedColumn::SmsPassword => {
+            sqlx::query!("UPDATE sms_channels SET password_sealed = ? WHERE id = ?", sealed, id).execute(conn).await?
         }
     };
     Ok(())

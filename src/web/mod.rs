@@ -2,11 +2,13 @@
 
 pub mod account;
 pub mod admin;
+pub mod aliases;
 pub mod audit;
 pub mod dashboard;
 pub mod email_log;
 pub mod error_page;
 pub mod fields;
+pub mod guests;
 pub mod home;
 pub mod invite;
 pub mod links;
@@ -15,6 +17,7 @@ pub mod passwords;
 pub mod settings;
 pub mod setup;
 pub mod sign_in;
+pub mod sms;
 pub mod smtp;
 
 use askama::Template;
@@ -137,6 +140,9 @@ pub fn routes() -> Router<AppState> {
         .merge(smtp::routes())
         // Admins: settings, the audit log, the email log.
         .merge(settings::routes())
+        .merge(aliases::routes())
+        .merge(sms::routes())
+        .merge(guests::routes())
         .merge(audit::routes())
         .merge(email_log::routes())
         // The operator of the instance.

@@ -28,6 +28,11 @@ enum Id {
     /// An invitation made for this one request (withdrawing one is lasting).
     FreshInvitation,
     Outbox,
+    Channel,
+    /// A channel made for this one request (deleting one is lasting).
+    SpareChannel,
+    /// A host alias's name.
+    Alias,
 }
 
 /// Every tenant page but sign-in, sign-out and the public ones (tested in their own
@@ -74,6 +79,20 @@ const ROUTES: &[Route] = &[
     ("GET", "/t/acme/audit/export.csv", Id::None, Access::Admin, &[]),
     ("GET", "/t/acme/email-log", Id::None, Access::Admin, &[]),
     ("GET", "/t/acme/email-log/{id}", Id::Outbox, Access::Admin, &[]),
+    ("GET", "/t/acme/settings/aliases", Id::None, Access::Admin, &[]),
+    ("POST", "/t/acme/settings/aliases", Id::None, Access::Admin, &[("name", "bad name")]),
+    ("POST", "/t/acme/settings/aliases/{id}/delete", Id::Alias, Access::Admin, &[]),
+    ("GET", "/t/acme/guests/settings", Id::None, Access::Admin, &[]),
+    ("POST", "/t/acme/guests/settings", Id::None, Access::Admin, &[("delivery", "pigeon")]),
+    ("GET", "/t/acme/sms", Id::None, Access::Admin, &[]),
+    ("GET", "/t/acme/sms/new", Id::None, Access::Admin, &[]),
+    ("POST", "/t/acme/sms", Id::None, Access::Admin, &[("name", "bad name")]),
+    ("GET", "/t/acme/sms/{id}", Id::Channel, Access::Admin, &[]),
+    ("POST", "/t/acme/sms/{id}", Id::Channel, Access::Admin, &[("name", "bad name")]),
+    ("GET", "/t/acme/sms/{id}/test", Id::Channel, Access::Admin, &[]),
+    ("POST", "/t/acme/sms/{id}/test", Id::Channel, Access::Admin, &[("mobile", "not a number")]),
+    ("GET", "/t/acme/sms/{id}/delete", Id::Channel, Access::Admin, &[]),
+    ("POST", "/t/acme/sms/{id}/delete", Id::SpareChannel, Access::Admin, &[]),
     ("POST", "/t/acme/email-log/{id}/retry", Id::Outbox, Access::Admin, &[]),
 ];
 
@@ -84,6 +103,9 @@ struct Ids {
     user: i64,
     invitation: i64,
     outbox: i64,
+    channel: i64,
+    /// An alias in use (by the tenant's profile), so deleting it is refused and it stays.
+    alias: &'static str,
 }
 
 impl Ids {
@@ -94,6 +116,8 @@ impl Ids {
             Id::User | Id::Spare => self.user.to_string(),
             Id::Invitation | Id::FreshInvitation => self.invitation.to_string(),
             Id::Outbox => self.outbox.to_string(),
+            Id::Channel | Id::SpareChannel => self.channel.to_string(),
+            Id::Alias => self.alias.to_owned(),
         }
     }
 }
@@ -108,8 +132,15 @@ async fn request(app: &TestApp, method: &str, path: &str, fields: &[(&str, &str)
 /// Makes one object of each kind in `slug` as `app`'s signed-in admin would, plus an
 /// outbox row (a failed one, so no worker picks it up), and returns their ids.
 async fn objects(app: &TestApp, slug: &str, tenant: relaydesk::store::TenantId, member_email: &str) -> Ids {
-    let res = app.post_form(&format!("/t/{slug}/smtp"), &generic(&format!("{slug}_main"))).await;
+    let alias = if slug == "acme" { "$acme_relay" } else { "$globex_relay" };
+    let res =
+        app.post(&format!("/t/{slug}/settings/aliases"), &[("name", alias), ("value", "smtp.example.test")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "alias in {slug}");
+    let profile = crate::smtp::with(generic(&format!("{slug}_main")), "host", alias);
+    let res = app.post_form(&format!("/t/{slug}/smtp"), &profile).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "profile in {slug}");
+    let res = app.post_form(&format!("/t/{slug}/sms"), &crate::sms::channel(&format!("{slug}_gw"), slug)).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "SMS channel in {slug}");
     let res =
         app.post(&format!("/t/{slug}/invitations"), &[("email", &format!("new@{slug}.test")), ("role", "user")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "invitation in {slug}");
@@ -138,6 +169,8 @@ async fn objects(app: &TestApp, slug: &str, tenant: relaydesk::store::TenantId, 
         user,
         invitation: one("SELECT id FROM invitations WHERE tenant_id = ?").await,
         outbox,
+        channel: one("SELECT id FROM sms_channels WHERE tenant_id = ?").await,
+        alias,
     }
 }
 
@@ -163,6 +196,14 @@ async fn fresh_invitation(app: &TestApp, n: usize) -> i64 {
     let res = app.post("/t/acme/invitations", &[("email", &email), ("role", "user")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "invitation for {email}");
     newest_invitation(app, app.tenant).await
+}
+
+/// A new SMS channel of acme, for a request that deletes one.
+async fn spare_channel(app: &TestApp, n: usize) -> i64 {
+    let form = crate::sms::channel(&format!("spare{n}"), &format!("spare{n}"));
+    let res = app.post_form("/t/acme/sms", &form).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "channel spare{n}");
+    sqlx::query_scalar("SELECT MAX(id) FROM sms_channels").fetch_one(&app.db).await.unwrap()
 }
 
 #[tokio::test]
@@ -202,6 +243,7 @@ async fn every_route_answers_each_role_as_its_extractor_says() {
             match id {
                 Id::Spare => ids.user = spare_member(&app, made).await,
                 Id::FreshInvitation => ids.invitation = fresh_invitation(&app, made).await,
+                Id::SpareChannel => ids.channel = spare_channel(&app, made).await,
                 _ => {}
             }
             let path = template.replace("{id}", &ids.of(id));

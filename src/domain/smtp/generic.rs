@@ -41,6 +41,10 @@ impl SmtpHost {
                 Err(_) => Err(MSG_HOST_FORMAT),
             };
         }
+        // `$name`: a host alias, looked up when a message is sent (seed 000).
+        if crate::domain::alias::is_alias(host) {
+            return Ok(Self(host.to_owned()));
+        }
         if host.parse::<IpAddr>().is_ok() {
             return Ok(Self(host.to_owned()));
         }

@@ -225,7 +225,7 @@ async fn deliver(state: &AppState, member: &Member, settings: &Settings, to: &Em
         Ok(grant) => grant,
         Err(message) => return (false, format!("The test email was not sent. {message}")),
     };
-    let sender = match Sender::from_profile(settings, &state.secrets, grant) {
+    let sender = match Sender::for_tenant(&state.db, member.tenant.id, settings, &state.secrets, grant).await {
         Ok(sender) => sender,
         Err(e) => return (false, format!("The test email was not sent. {}", e.message)),
     };
@@ -246,7 +246,7 @@ async fn check(state: &AppState, member: &Member, settings: &Settings) -> (bool,
         Ok(grant) => grant,
         Err(message) => return (false, format!("{FAILED} {message}")),
     };
-    let (route, grant) = match Sender::from_profile(settings, &state.secrets, grant) {
+    let (route, grant) = match Sender::for_tenant(&state.db, member.tenant.id, settings, &state.secrets, grant).await {
         Ok(sender) => (sender.route, sender.grant),
         Err(e) => return (false, format!("{FAILED} {}", e.message)),
     };
