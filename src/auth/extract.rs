@@ -106,6 +106,10 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
 /// A signed-in member of the tenant in the path. Anyone else (not signed in, signed into
 /// another tenant, past the session limits, reset, deactivated or removed since) is sent
 /// to that tenant's login.
+///
+/// Looked up once per request: the session, then the tenant and the account in one read;
+/// a second extractor in the same request (`Admin` after `Member`, say) reuses it.
+#[derive(Clone)]
 pub struct Member {
     pub tenant: Tenant,
     pub user: User,
@@ -116,21 +120,30 @@ impl<S: AuthState> FromRequestParts<S> for Member {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let PathTenant(tenant) = PathTenant::from_request_parts(parts, state).await?;
+        if let Some(member) = parts.extensions.get::<Member>() {
+            return Ok(member.clone());
+        }
+        let params = RawPathParams::from_request_parts(parts, state).await.map_err(|_| AppError::NotFound)?;
+        let slug = params.iter().find(|(k, _)| *k == "slug").map(|(_, v)| v).ok_or(AppError::NotFound)?.to_owned();
         let session = WebSession::from_request_parts(parts, state).await?;
-        let login = AppError::SignIn(login_url(&tenant.slug, parts));
         let Some(auth) = session.signed_in().await? else {
-            return Err(login);
+            // Not signed in: the login of the tenant, if there is one.
+            let tenant = tenants::by_slug(&state.db(), &slug).await?.ok_or(AppError::NotFound)?;
+            return Err(AppError::SignIn(login_url(&tenant.slug, parts)));
         };
+        let (tenant, user) =
+            users::member_by_slug(&state.db(), &slug, auth.user_id).await?.ok_or(AppError::NotFound)?;
+        let login = AppError::SignIn(login_url(&tenant.slug, parts));
         if auth.tenant_id != tenant.id {
             // Signed into another tenant: not signed in here. That sign-in stays intact.
             return Err(login);
         }
         let too_old = too_old(state, auth.at);
-        let user = users::by_id(&state.db(), tenant.id, auth.user_id).await?;
         match user {
             Some(user) if !too_old && user.session_epoch == auth.epoch && user.is_active() && !tenant.suspended => {
-                Ok(Member { tenant, user, session })
+                let member = Member { tenant, user, session };
+                parts.extensions.insert(member.clone());
+                Ok(member)
             }
             _ => {
                 session.sign_out().await?;

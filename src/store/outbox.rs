@@ -60,49 +60,60 @@ pub struct Claimed {
     pub reset_id: Option<i64>,
 }
 
-/// A claimed message and the profile it is due to go through (the tenant's default when
-/// it was claimed), which the worker counts its sends by.
+/// Claimed messages for one profile (the tenant's default when they were claimed),
+/// which one send slot takes one after the other over one connection; the worker counts
+/// its sends by the profile. The first is the profile's oldest in the batch.
 #[derive(Debug, Clone)]
 pub struct Due {
     pub profile_id: ProfileId,
-    pub msg: Claimed,
+    pub msgs: Vec<Claimed>,
+    /// When the claim of every message in the batch runs out.
+    pub lease_until: i64,
 }
 
 /// What the worker has going through one profile.
 #[derive(Debug, Clone, Copy)]
 pub struct Busy {
     pub profile: ProfileId,
-    /// Sends in progress now.
+    /// Send slots in use now.
     pub sending: usize,
     /// Sends started in the last minute (those in progress included).
     pub last_minute: usize,
 }
 
-/// Takes up to `max` due messages under a lease of `lease_secs`, counting an attempt for
-/// each. A message whose lease ran out (its worker died) is due again; one whose lease
-/// lives is never taken. Mail of a tenant whose email is off (or has no default profile,
-/// or is suspended) waits without using up attempts.
+/// Takes due mail for up to `max` send slots under a lease of `lease_secs`, up to
+/// `batch` messages a slot, counting an attempt for each. A message whose lease ran out
+/// (its worker died) is due again; one whose lease lives is never taken. Mail of a tenant
+/// whose email is off (or has no default profile, or is suspended) waits without using up
+/// attempts.
 ///
-/// The pick is fair: every profile's oldest due message comes before any profile's
-/// second, and a profile never gets more than `per_profile` sends at once, counting the
-/// ones it already has. So one tenant's backlog or stuck server never keeps another
-/// tenant's mail waiting. A profile with a send rate (`max_per_minute`) gets no more than
-/// its rate less the sends started through it in the last minute; the rest waits, no
-/// attempt used.
+/// The pick is fair: every profile's first slot comes before any profile's second, a
+/// profile never gets more than `per_profile` slots at once, counting the ones it already
+/// has, and its due mail is dealt over its free slots in turn (its oldest first), so a
+/// profile with a few messages gets them sent side by side and only a backlog is batched.
+/// So one tenant's backlog or stuck server never keeps another tenant's mail waiting. A
+/// profile with a send rate (`max_per_minute`) gets no more than its rate less the sends
+/// started through it in the last minute; the rest waits, no attempt used.
 pub async fn claim_due(
     pool: &SqlitePool,
     lease_secs: i64,
     now: i64,
     max: usize,
     per_profile: usize,
+    batch: usize,
     busy: &[Busy],
 ) -> sqlx::Result<Vec<Due>> {
-    let max = i64::try_from(max).unwrap_or(i64::MAX);
+    let slots = max;
+    let batch = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
+    let rows = i64::try_from(max).unwrap_or(i64::MAX).saturating_mul(batch);
     let per_profile = i64::try_from(per_profile).unwrap_or(i64::MAX);
     let busy = serde_json::to_string(&busy.iter().map(|b| (b.profile.0, b.sending, b.last_minute)).collect::<Vec<_>>())
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     // Picked with a plain read, outside the write lock (the pick reads every due message);
-    // the UPDATE below takes only those still free, so a race loses nothing.
+    // the UPDATE below takes only those still free, so a race loses nothing. `free` is
+    // the profile's free slots; message number `place` goes to its slot
+    // `(place - 1) % free`, and slots are ranked across profiles by how many the profile
+    // already has in use.
     let picked = sqlx::query!(
         r#"WITH busy AS (
                SELECT json_extract(value, '$[0]') AS profile_id, json_extract(value, '$[1]') AS sending,
@@ -116,24 +127,41 @@ pub async fn claim_due(
                JOIN tenants t ON t.id = o.tenant_id AND t.email_enabled = 1 AND t.suspended = 0
                JOIN smtp_profiles p ON p.tenant_id = o.tenant_id AND p.is_default = 1
                WHERE o.status = 'pending' AND o.next_attempt_at <= ?2 AND (o.lease_until IS NULL OR o.lease_until <= ?2)
+           ),
+           slotted AS (
+               SELECT d.id, d.next_attempt_at, d.profile_id, d.place, d.max_per_minute,
+                      COALESCE(b.sending, 0) AS sending, COALESCE(b.last_minute, 0) AS last_minute,
+                      ?3 - COALESCE(b.sending, 0) AS free
+               FROM due d LEFT JOIN busy b ON b.profile_id = d.profile_id
            )
-           SELECT d.id AS "id!: i64", d.profile_id AS "profile_id!: ProfileId"
-           FROM due d LEFT JOIN busy b ON b.profile_id = d.profile_id
-           WHERE d.place + COALESCE(b.sending, 0) <= ?3
-             AND (d.max_per_minute IS NULL OR d.place + COALESCE(b.last_minute, 0) <= d.max_per_minute)
-           ORDER BY d.place + COALESCE(b.sending, 0), d.next_attempt_at, d.id
-           LIMIT ?4"#,
+           SELECT id AS "id!: i64", profile_id AS "profile_id!: ProfileId",
+                  (place - 1) % free AS "slot!: i64"
+           FROM slotted
+           WHERE free > 0 AND place <= free * ?4
+             AND (max_per_minute IS NULL OR place + last_minute <= max_per_minute)
+           ORDER BY (place - 1) % free + sending, next_attempt_at, id
+           LIMIT ?5"#,
         busy,
         now,
         per_profile,
-        max,
+        batch,
+        rows,
     )
     .fetch_all(pool)
     .await?;
-    if picked.is_empty() {
+    // The first `max` slots in that order, each with its messages in order.
+    let mut chosen: Vec<(ProfileId, i64, Vec<i64>)> = Vec::new();
+    for p in &picked {
+        match chosen.iter().position(|(profile, slot, _)| *profile == p.profile_id && *slot == p.slot) {
+            Some(at) => chosen[at].2.push(p.id),
+            None if chosen.len() < slots => chosen.push((p.profile_id, p.slot, vec![p.id])),
+            None => {}
+        }
+    }
+    if chosen.is_empty() {
         return Ok(Vec::new());
     }
-    let ids = serde_json::to_string(&picked.iter().map(|p| p.id).collect::<Vec<_>>())
+    let ids = serde_json::to_string(&chosen.iter().flat_map(|(_, _, ids)| ids.iter().copied()).collect::<Vec<_>>())
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let lease_until = now + lease_secs;
     let mut tx = super::begin_write(pool).await?;
@@ -152,28 +180,63 @@ pub async fn claim_due(
     .await?;
     tx.commit().await?;
     // In the order picked (RETURNING has none).
-    let mut due = Vec::with_capacity(claimed.len());
-    for p in picked {
-        if let Some(msg) = claimed.iter().find(|c| c.id == p.id) {
-            due.push(Due { profile_id: p.profile_id, msg: msg.clone() });
-        }
-    }
+    let mut claimed: std::collections::HashMap<i64, Claimed> = claimed.into_iter().map(|c| (c.id, c)).collect();
+    let due = chosen
+        .into_iter()
+        .map(|(profile_id, _, ids)| Due {
+            profile_id,
+            msgs: ids.iter().filter_map(|id| claimed.remove(id)).collect(),
+            lease_until,
+        })
+        .filter(|d| !d.msgs.is_empty())
+        .collect();
     Ok(due)
+}
+
+/// Gives back claimed messages a worker did not get to (a batch cut short): free again at
+/// once, their attempt not used. Only while the claim of `lease_until` still holds them.
+pub async fn release(pool: &SqlitePool, ids: &[i64], lease_until: i64) -> sqlx::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let ids = serde_json::to_string(ids).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let mut tx = super::begin_write(pool).await?;
+    sqlx::query!(
+        "UPDATE outbox SET attempts = attempts - 1, lease_until = NULL
+         WHERE id IN (SELECT value FROM json_each(?)) AND status = 'pending' AND lease_until = ?",
+        ids,
+        lease_until,
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Delivered through the named profile, with the server's final reply
+    /// (`250 2.0.0 Ok: queued as …`).
+    Sent { profile: String, reply: String },
+    /// Not delivered: due again at `retry_at`, or failed for good when `None`.
+    /// `permanent` says the failure itself was final (a 5xx, a replaced link), so trying
+    /// again by hand cannot help either; a message that only used up its attempts may be
+    /// retried.
+    Failed { profile: Option<String>, error: String, permanent: bool, retry_at: Option<i64> },
+}
+
+/// One finished attempt to record: the message as claimed, how it ended, and when.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub msg: Claimed,
+    pub outcome: Outcome,
+    pub at: i64,
 }
 
 /// Records a delivered attempt, with the server's final reply (`250 2.0.0 Ok: queued as …`).
 pub async fn mark_sent(pool: &SqlitePool, msg: &Claimed, profile: &str, reply: &str, now: i64) -> sqlx::Result<()> {
-    let mut tx = super::begin_write(pool).await?;
-    sqlx::query!(
-        "UPDATE outbox SET status = 'sent', sent_at = ?, lease_until = NULL, last_error = NULL, permanent = 0 WHERE id = ?",
-        now,
-        msg.id,
-    )
-    .execute(&mut *tx)
-    .await?;
-    record_attempt(&mut tx, msg, Attempt { ok: true, profile: Some(profile), error: None, reply: Some(reply) }, now)
-        .await?;
-    tx.commit().await
+    let outcome = Outcome::Sent { profile: profile.to_owned(), reply: reply.to_owned() };
+    record_all(pool, &[Finished { msg: msg.clone(), outcome, at: now }]).await
 }
 
 /// Records a failed attempt: due again at `retry_at`, or failed for good when `None`.
@@ -188,52 +251,90 @@ pub async fn mark_failed(
     retry_at: Option<i64>,
     now: i64,
 ) -> sqlx::Result<()> {
+    let outcome = Outcome::Failed { profile: profile.map(str::to_owned), error: error.to_owned(), permanent, retry_at };
+    record_all(pool, &[Finished { msg: msg.clone(), outcome, at: now }]).await
+}
+
+/// Records many finished attempts in one write transaction of two statements, whatever
+/// their number: the worker gathers what finished meanwhile, so a busy drain takes the
+/// write lock (and commits) once for many messages instead of once for each.
+pub async fn record_all(pool: &SqlitePool, finished: &[Finished]) -> sqlx::Result<()> {
+    if finished.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<serde_json::Value> = finished
+        .iter()
+        .map(|f| {
+            let (id, attempt, at) = (f.msg.id, f.msg.attempts, f.at);
+            match &f.outcome {
+                Outcome::Sent { profile, reply } => serde_json::json!({
+                    "id": id, "attempt": attempt, "at": at, "status": "sent", "sent_at": at, "retry_at": null,
+                    "error": null, "permanent": 0, "ok": 1, "profile": profile, "reply": reply,
+                }),
+                Outcome::Failed { profile, error, permanent, retry_at } => serde_json::json!({
+                    "id": id, "attempt": attempt, "at": at,
+                    "status": if retry_at.is_some() { "pending" } else { "failed" },
+                    "sent_at": null, "retry_at": retry_at, "error": error,
+                    "permanent": i64::from(*permanent && retry_at.is_none()), "ok": 0, "profile": profile,
+                    "reply": null,
+                }),
+            }
+        })
+        .collect();
+    let rows = serde_json::Value::Array(rows).to_string();
     let mut tx = super::begin_write(pool).await?;
-    let status = if retry_at.is_some() { "pending" } else { "failed" };
-    let permanent = permanent && retry_at.is_none();
     sqlx::query!(
-        "UPDATE outbox SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at), lease_until = NULL,
-             last_error = ?, permanent = ? WHERE id = ?",
-        status,
-        retry_at,
-        error,
-        permanent,
-        msg.id,
+        "UPDATE outbox SET status = j.status, sent_at = COALESCE(j.sent_at, outbox.sent_at),
+             next_attempt_at = COALESCE(j.retry_at, outbox.next_attempt_at), lease_until = NULL,
+             last_error = j.error, permanent = j.permanent
+         FROM (SELECT value ->> 'id' AS id, value ->> 'status' AS status, value ->> 'sent_at' AS sent_at,
+                      value ->> 'retry_at' AS retry_at, value ->> 'error' AS error, value ->> 'permanent' AS permanent
+               FROM json_each(?)) AS j
+         WHERE outbox.id = j.id",
+        rows,
     )
     .execute(&mut *tx)
     .await?;
-    record_attempt(&mut tx, msg, Attempt { ok: false, profile, error: Some(error), reply: None }, now).await?;
+    sqlx::query!(
+        "INSERT INTO outbox_attempts (outbox_id, attempt, at, ok, profile, error, reply)
+         SELECT value ->> 'id', value ->> 'attempt', value ->> 'at', value ->> 'ok', value ->> 'profile',
+                value ->> 'error', value ->> 'reply'
+         FROM json_each(?) ORDER BY key",
+        rows,
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await
 }
 
-/// One attempt as `outbox_attempts` keeps it.
-struct Attempt<'a> {
-    ok: bool,
-    profile: Option<&'a str>,
-    error: Option<&'a str>,
-    reply: Option<&'a str>,
-}
-
-async fn record_attempt(
-    conn: &mut SqliteConnection,
-    msg: &Claimed,
-    attempt: Attempt<'_>,
+/// What sending a claimed message needs to know first, in one read: whether its
+/// organization still exists and has email on, and whether the link it carries still
+/// works (a replaced or used one is not sent). `None` when the organization is gone.
+pub async fn send_check(
+    pool: &SqlitePool,
+    tenant: TenantId,
+    invitation: Option<i64>,
+    reset: Option<i64>,
     now: i64,
-) -> sqlx::Result<()> {
-    let Attempt { ok, profile, error, reply } = attempt;
-    sqlx::query!(
-        "INSERT INTO outbox_attempts (outbox_id, attempt, at, ok, profile, error, reply) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        msg.id,
-        msg.attempts,
+) -> sqlx::Result<Option<(bool, bool)>> {
+    let row = sqlx::query!(
+        r#"SELECT t.email_enabled AS "email_enabled: bool",
+                  CASE WHEN ?2 IS NOT NULL
+                       THEN EXISTS (SELECT 1 FROM invitations
+                                    WHERE id = ?2 AND accepted_at IS NULL AND voided_at IS NULL AND expires_at > ?4)
+                       WHEN ?3 IS NOT NULL
+                       THEN EXISTS (SELECT 1 FROM password_resets
+                                    WHERE id = ?3 AND used_at IS NULL AND voided_at IS NULL AND expires_at > ?4)
+                       ELSE 1 END AS "link_open!: bool"
+           FROM tenants t WHERE t.id = ?1"#,
+        tenant,
+        invitation,
+        reset,
         now,
-        ok,
-        profile,
-        error,
-        reply,
     )
-    .execute(conn)
+    .fetch_optional(pool)
     .await?;
-    Ok(())
+    Ok(row.map(|r| (r.email_enabled, r.link_open)))
 }
 
 /// One line of the tenant's email log: a message of the outbox, or a test email.

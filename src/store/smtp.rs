@@ -402,23 +402,32 @@ pub async fn page(
     offset: i64,
 ) -> sqlx::Result<(Vec<Profile>, i64)> {
     let pattern = contains_pattern(search);
-    let rows = select_profiles!(
+    // One row more than the page: when it does not come, this is the last page and the
+    // total is known without counting.
+    let one_more = limit.saturating_add(1);
+    let mut rows = select_profiles!(
         "WHERE tenant_id = ? AND name LIKE ? ESCAPE '\\'
          ORDER BY is_default DESC, name COLLATE NOCASE LIMIT ? OFFSET ?",
         tenant,
         pattern,
-        limit,
+        one_more,
         offset,
     )
     .fetch_all(pool)
     .await?;
-    let total = sqlx::query_scalar!(
-        r#"SELECT COUNT(*) AS "n!: i64" FROM smtp_profiles WHERE tenant_id = ? AND name LIKE ? ESCAPE '\'"#,
-        tenant,
-        pattern,
-    )
-    .fetch_one(pool)
-    .await?;
+    let last_page = i64::try_from(rows.len()).is_ok_and(|n| n <= limit) && (!rows.is_empty() || offset == 0);
+    let total = if last_page {
+        offset + rows.len() as i64
+    } else {
+        sqlx::query_scalar!(
+            r#"SELECT COUNT(*) AS "n!: i64" FROM smtp_profiles WHERE tenant_id = ? AND name LIKE ? ESCAPE '\'"#,
+            tenant,
+            pattern,
+        )
+        .fetch_one(pool)
+        .await?
+    };
+    rows.truncate(usize::try_from(limit.max(0)).unwrap_or(usize::MAX));
     // A row that no longer makes a profile is left out of the list (and logged), so one bad
     // row cannot take the whole list down; opening it still fails loudly.
     let found = rows

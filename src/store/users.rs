@@ -2,6 +2,7 @@
 
 use sqlx::{SqliteConnection, SqlitePool};
 
+use super::tenants::Tenant;
 use super::{TenantId, UserId};
 use crate::domain::account::{AccountEmail, DisplayName, MemberFacts, Role};
 
@@ -195,4 +196,50 @@ pub async fn reactivate(conn: &mut SqliteConnection, tenant: TenantId, id: UserI
 pub async fn remove(conn: &mut SqliteConnection, tenant: TenantId, id: UserId) -> sqlx::Result<bool> {
     let done = sqlx::query!("DELETE FROM users WHERE tenant_id = ? AND id = ?", tenant, id).execute(conn).await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// The tenant with this slug and, if it has one, its account `id`: what every signed-in
+/// page checks, in one read instead of two.
+pub async fn member_by_slug(pool: &SqlitePool, slug: &str, id: UserId) -> sqlx::Result<Option<(Tenant, Option<User>)>> {
+    let row = sqlx::query!(
+        r#"SELECT t.id AS "t_id!: TenantId", t.slug, t.name, t.suspended AS "suspended: bool",
+                  t.email_enabled AS "email_enabled: bool", t.credential_policy, t.time_zone, t.created_at,
+                  u.id AS "u_id?: UserId", u.email AS "email?", u.display_name AS "display_name?",
+                  u.role AS "role?: Role", u.is_operator AS "is_operator?: bool",
+                  u.session_epoch AS "session_epoch?", u.deactivated_at
+           FROM tenants t LEFT JOIN users u ON u.tenant_id = t.id AND u.id = ?
+           WHERE t.slug = ?"#,
+        id,
+        slug,
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| {
+        let tenant = Tenant {
+            id: r.t_id,
+            slug: r.slug,
+            name: r.name,
+            suspended: r.suspended,
+            email_enabled: r.email_enabled,
+            credential_policy: r.credential_policy,
+            time_zone: r.time_zone,
+            created_at: r.created_at,
+        };
+        let user = match (r.u_id, r.email, r.display_name, r.role, r.is_operator, r.session_epoch) {
+            (Some(id), Some(email), Some(display_name), Some(role), Some(is_operator), Some(session_epoch)) => {
+                Some(User {
+                    id,
+                    tenant_id: tenant.id,
+                    email,
+                    display_name,
+                    role,
+                    is_operator,
+                    session_epoch,
+                    deactivated_at: r.deactivated_at,
+                })
+            }
+            _ => None,
+        };
+        (tenant, user)
+    }))
 }
