@@ -441,11 +441,11 @@ async fn deliver(
         html: body.html,
         message_id: msg.message_id.clone(),
     };
-    let grant = match super::egress::grant_for(&state.db, &state.mailer.egress, tenant.id).await {
+    let grant = match super::egress::grant_for(&state.db, &state.mailer.egress, msg.tenant_id).await {
         Ok(grant) => grant,
         Err(e) => return (name, Err(SendError::transient(format!("relaydesk could not read its database: {e}")))),
     };
-    let result = match Sender::for_tenant(&state.db, tenant.id, &profile.settings, &state.secrets, grant).await {
+    let result = match Sender::for_tenant(&state.db, msg.tenant_id, &profile.settings, &state.secrets, grant).await {
         Ok(sender) => match pool {
             Some(pool) => sender.send_pooled(&state.mailer, &mail, pool, profile.id, &profile.settings).await,
             None => sender.send(&state.mailer, &mail).await,
