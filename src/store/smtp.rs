@@ -156,6 +156,13 @@ macro_rules! select_profiles {
 
 /// The settings columns of a profile, as stored.
 struct Columns<'a> {
+    name: &'a str,
+    from_address: &'a str,
+    from_name: &'a str,
+    reply_to: Option<&'a str>,
+    signature: Option<&'a str>,
+    description: Option<&'a str>,
+    max_per_minute: Option<i64>,
     kind: ProfileKind,
     host: Option<&'a str>,
     port: Option<i64>,
@@ -171,6 +178,27 @@ struct Columns<'a> {
 }
 
 fn columns(settings: &Settings) -> Columns<'_> {
+    let common = Columns {
+        name: settings.name.as_str(),
+        from_address: settings.from_address.as_str(),
+        from_name: settings.from_name.as_str(),
+        reply_to: settings.reply_to.as_ref().map(|r| r.as_str()),
+        signature: settings.signature.as_ref().map(|s| s.as_str()),
+        description: settings.description.as_ref().map(|d| d.as_str()),
+        max_per_minute: settings.max_per_minute.map(|r| i64::from(r.get())),
+        kind: ProfileKind::Generic,
+        host: None,
+        port: None,
+        security: None,
+        tls_verify: true,
+        ca_pem: None,
+        auth_required: false,
+        username: None,
+        password: None,
+        graph_tenant_id: None,
+        graph_client_id: None,
+        graph_secret: None,
+    };
     match &settings.transport {
         Transport::Generic(g) => Columns {
             kind: ProfileKind::Generic,
@@ -185,6 +213,7 @@ fn columns(settings: &Settings) -> Columns<'_> {
             graph_tenant_id: None,
             graph_client_id: None,
             graph_secret: None,
+            ..common
         },
         Transport::Graph(g) => Columns {
             kind: ProfileKind::Graph,
@@ -199,6 +228,7 @@ fn columns(settings: &Settings) -> Columns<'_> {
             graph_tenant_id: Some(g.tenant_id.as_str()),
             graph_client_id: Some(g.client_id.as_str()),
             graph_secret: Some(&g.client_secret),
+            ..common
         },
     }
 }
@@ -232,12 +262,6 @@ pub async fn create(
     }
     let t = now;
     let c = columns(settings);
-    let (name, from_address, from_name) =
-        (settings.name.as_str(), settings.from_address.as_str(), settings.from_name.as_str());
-    let reply_to = settings.reply_to.as_ref().map(|r| r.as_str());
-    let signature = settings.signature.as_ref().map(|s| s.as_str());
-    let description = settings.description.as_ref().map(|d| d.as_str());
-    let rate = settings.max_per_minute.map(|r| i64::from(r.get()));
     sqlx::query_scalar!(
         r#"INSERT INTO smtp_profiles (tenant_id, name, kind, is_default, from_address, from_name, reply_to,
                signature, description, max_per_minute, host, port, security, tls_verify, ca_pem, auth_required,
@@ -246,15 +270,15 @@ pub async fn create(
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            RETURNING id AS "id!: ProfileId""#,
         tenant,
-        name,
+        c.name,
         c.kind,
         default,
-        from_address,
-        from_name,
-        reply_to,
-        signature,
-        description,
-        rate,
+        c.from_address,
+        c.from_name,
+        c.reply_to,
+        c.signature,
+        c.description,
+        c.max_per_minute,
         c.host,
         c.port,
         c.security,
@@ -287,12 +311,6 @@ pub async fn update(
         clear_default(&mut *conn, tenant).await?;
     }
     let c = columns(settings);
-    let (name, from_address, from_name) =
-        (settings.name.as_str(), settings.from_address.as_str(), settings.from_name.as_str());
-    let reply_to = settings.reply_to.as_ref().map(|r| r.as_str());
-    let signature = settings.signature.as_ref().map(|s| s.as_str());
-    let description = settings.description.as_ref().map(|d| d.as_str());
-    let rate = settings.max_per_minute.map(|r| i64::from(r.get()));
     let t = now;
     let done = sqlx::query!(
         "UPDATE smtp_profiles SET name = ?, kind = ?, from_address = ?, from_name = ?, reply_to = ?, signature = ?,
@@ -301,14 +319,14 @@ pub async fn update(
              is_default = (is_default OR ?), updated_at = ?,
              last_test_at = NULL, last_test_ok = NULL, last_test_message = NULL
          WHERE tenant_id = ? AND id = ?",
-        name,
+        c.name,
         c.kind,
-        from_address,
-        from_name,
-        reply_to,
-        signature,
-        description,
-        rate,
+        c.from_address,
+        c.from_name,
+        c.reply_to,
+        c.signature,
+        c.description,
+        c.max_per_minute,
         c.host,
         c.port,
         c.security,
