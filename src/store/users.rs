@@ -65,8 +65,12 @@ pub async fn create(conn: &mut SqliteConnection, user: NewUser<'_>, now: i64) ->
     .await
 }
 
-/// The account with this id in this tenant.
-pub async fn by_id(pool: &SqlitePool, tenant: TenantId, id: UserId) -> sqlx::Result<Option<User>> {
+/// The account with this id in this tenant (through the pool, or a connection).
+pub async fn by_id<'e>(
+    pool: impl sqlx::SqliteExecutor<'e>,
+    tenant: TenantId,
+    id: UserId,
+) -> sqlx::Result<Option<User>> {
     sqlx::query_as!(
         User,
         r#"SELECT id AS "id!: UserId", tenant_id AS "tenant_id: TenantId", email, display_name, role AS "role: Role",
@@ -137,16 +141,7 @@ pub async fn set_password(conn: &mut SqliteConnection, tenant: TenantId, id: Use
 /// The account with this id in this tenant, read in the caller's transaction (a change
 /// that depends on it).
 pub async fn by_id_in(conn: &mut SqliteConnection, tenant: TenantId, id: UserId) -> sqlx::Result<Option<User>> {
-    sqlx::query_as!(
-        User,
-        r#"SELECT id AS "id!: UserId", tenant_id AS "tenant_id: TenantId", email, display_name, role AS "role: Role",
-               is_operator AS "is_operator: bool", session_epoch, deactivated_at
-           FROM users WHERE tenant_id = ? AND id = ?"#,
-        tenant,
-        id,
-    )
-    .fetch_optional(conn)
-    .await
+    by_id(conn, tenant, id).await
 }
 
 /// How many active administrators the tenant has besides `id`. Read in the transaction
