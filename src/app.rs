@@ -138,6 +138,7 @@ fn router(state: AppState, sessions: Sessions) -> Router {
 /// Binds, logs the first-run link when there is no tenant yet, and serves until Ctrl-C
 /// or SIGTERM.
 pub async fn serve(mut config: Config) -> anyhow::Result<()> {
+    let _one_server = crate::db::claim_for_serving(&config)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (is another program using it?)", config.listen))?;

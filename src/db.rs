@@ -32,6 +32,36 @@ pub async fn connect(config: &Config) -> anyhow::Result<SqlitePool> {
     Ok(pool)
 }
 
+/// Claims the database for one `relaydesk serve`: an exclusive lock on a file beside it,
+/// held as long as the returned file is open (the OS releases it when the process dies,
+/// even by kill -9). A second server on the same database is refused: each server keeps
+/// its sessions in memory in front of the database, so two would not see each other's
+/// sign-outs. Command-line tools (`tenant create`, `user create`, …) do not take it.
+pub fn claim_for_serving(config: &Config) -> anyhow::Result<std::fs::File> {
+    let path = sqlite_path(&config.database_url)?;
+    let mut lock_path = path.clone().into_os_string();
+    lock_path.push(".serve.lock");
+    let lock_path = std::path::PathBuf::from(lock_path);
+    if let Some(dir) = lock_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data folder {}", dir.display()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open {}", lock_path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another relaydesk server is running on the database {}: stop it first (one server per database)",
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", lock_path.display())),
+    }
+}
+
 /// Creates the database file readable by its owner only (it holds session ids and sealed
 /// secrets); SQLite gives its -wal and -shm files the same mode.
 fn create_private(path: &std::path::Path) -> anyhow::Result<()> {

@@ -10,9 +10,15 @@
 //! a session still ends between 29 and 30 minutes after its last request, and a change
 //! (a sign-in, a flash, a new CSRF token) is written at once.
 //!
-//! Reading still goes to the database on every request, and deleting (sign-out, a new
-//! session id) removes the session there at once, so a session ended anywhere is ended
-//! everywhere.
+//! It also answers reads from what it remembers, so a signed-in page view does not ask
+//! the database for its session at all. That is sound because every change to a session
+//! goes through this store: sign-in, sign-out and a new session id write or delete here
+//! and in the database at once, and nothing else ends sessions while a server runs
+//! (`relaydesk key rotate`, which ends them all, refuses to run beside a server, and a
+//! second `relaydesk serve` on the same database is refused). A session it does not
+//! remember (more than [`REMEMBERED`] at once, or after a restart) is read from the
+//! database as before. Whether the person behind a session may still enter is not part of
+//! the session: every request checks the member's current role and status.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,8 +35,12 @@ struct Stored {
     expiry: OffsetDateTime,
 }
 
+/// Sessions remembered at most; past that, the oldest-deadline ones are forgotten (read
+/// from the database again when they come back).
+pub const REMEMBERED: usize = 50_000;
+
 /// A [`SessionStore`] that writes to `inner` only when a session changed or its idle
-/// deadline moved by at least `step`.
+/// deadline moved by at least `step`, and reads from memory what it wrote or read.
 #[derive(Debug, Clone)]
 pub struct QuietStore<S> {
     inner: S,
@@ -60,7 +70,31 @@ impl<S> QuietStore<S> {
 
     fn remember(&self, record: &Record) {
         let stored = Stored { data: record.data.clone(), expiry: record.expiry_date };
-        self.known().insert(record.id, stored);
+        let mut known = self.known();
+        if known.len() >= REMEMBERED && !known.contains_key(&record.id) {
+            let now = OffsetDateTime::now_utc();
+            known.retain(|_, s| s.expiry > now);
+            if known.len() >= REMEMBERED {
+                // Forget the tenth closest to its deadline.
+                let mut deadlines: Vec<OffsetDateTime> = known.values().map(|s| s.expiry).collect();
+                let at = REMEMBERED / 10;
+                let (_, cut, _) = deadlines.select_nth_unstable(at);
+                let cut = *cut;
+                known.retain(|_, s| s.expiry > cut);
+            }
+        }
+        known.insert(record.id, stored);
+    }
+
+    /// The session as last written or read, while its deadline has not passed.
+    fn recall(&self, id: &Id) -> Option<Record> {
+        let known = self.known();
+        let stored = known.get(id)?;
+        (stored.expiry > OffsetDateTime::now_utc()).then(|| Record {
+            id: *id,
+            data: stored.data.clone(),
+            expiry_date: stored.expiry,
+        })
     }
 
     fn forget(&self, id: &Id) {
@@ -91,6 +125,9 @@ impl<S: SessionStore + Clone> SessionStore for QuietStore<S> {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        if let Some(record) = self.recall(id) {
+            return Ok(Some(record));
+        }
         let record = self.inner.load(id).await?;
         match &record {
             Some(r) => self.remember(r),

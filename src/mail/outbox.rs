@@ -274,11 +274,7 @@ pub async fn process_one(state: &Outbox) -> anyhow::Result<bool> {
 /// Most messages one send slot claims for its profile at once (and sends over one
 /// connection, one after the other). A profile with fewer due messages than free slots
 /// gets one a slot; only a backlog is batched.
-///
-/// One for now: with 25, the kill -9 test's stuck server had every slot of a profile time
-/// out while it reported only one message body left unanswered per profile, which is not
-/// understood yet (see docs/performance.md). Until it is, each claim is one message.
-const CLAIM_BATCH: usize = 1;
+const CLAIM_BATCH: usize = 25;
 
 /// One send slot: sends a claimed batch in order over the profile's pooled connection.
 struct Batch {
@@ -400,14 +396,14 @@ async fn deliver(
     pool: Option<&SmtpPool>,
 ) -> (Option<String>, Result<String, SendError>) {
     let now = state.clock.now();
-    let email_enabled = match outbox::send_check(&state.db, msg.tenant_id, msg.invitation_id, msg.reset_id, now).await {
-        Ok(Some((_, false))) => return (
+    let check = match outbox::send_check(&state.db, msg.tenant_id, msg.invitation_id, msg.reset_id, now).await {
+        Ok(Some(check)) if !check.link_open => return (
             None,
             Err(SendError::permanent(
                 "Not sent: the link in this message was replaced by a newer one, used, or expired before it went out.",
             )),
         ),
-        Ok(Some((email_enabled, true))) => email_enabled,
+        Ok(Some(check)) => check,
         Ok(None) => return (None, Err(SendError::permanent("The organization no longer exists."))),
         Err(e) => return (None, Err(SendError::transient(format!("relaydesk could not read its database: {e}")))),
     };
@@ -415,7 +411,7 @@ async fn deliver(
         Ok(p) => p,
         Err(e) => return (None, Err(SendError::transient(format!("relaydesk could not read its database: {e}")))),
     };
-    let Some(profile) = profile.filter(|_| email_enabled) else {
+    let Some(profile) = profile.filter(|_| check.email_enabled) else {
         return (
             None,
             Err(SendError::transient(
@@ -441,10 +437,7 @@ async fn deliver(
         html: body.html,
         message_id: msg.message_id.clone(),
     };
-    let grant = match super::egress::grant_for(&state.db, &state.mailer.egress, msg.tenant_id).await {
-        Ok(grant) => grant,
-        Err(e) => return (name, Err(SendError::transient(format!("relaydesk could not read its database: {e}")))),
-    };
+    let grant = super::egress::Grant::new(state.mailer.egress.clone(), check.private_networks);
     let result = match Sender::for_tenant(&state.db, msg.tenant_id, &profile.settings, &state.secrets, grant).await {
         Ok(sender) => match pool {
             Some(pool) => sender.send_pooled(&state.mailer, &mail, pool, profile.id, &profile.settings).await,

@@ -109,35 +109,52 @@ pub async fn claim_due(
     let per_profile = i64::try_from(per_profile).unwrap_or(i64::MAX);
     let busy = serde_json::to_string(&busy.iter().map(|b| (b.profile.0, b.sending, b.last_minute)).collect::<Vec<_>>())
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    // Picked with a plain read, outside the write lock (the pick reads every due message);
-    // the UPDATE below takes only those still free, so a race loses nothing. `free` is
-    // the profile's free slots; message number `place` goes to its slot
-    // `(place - 1) % free`, and slots are ranked across profiles by how many the profile
-    // already has in use.
+    // Picked with a plain read, outside the write lock; the UPDATE below takes only those
+    // still free, so a race loses nothing. First the organizations with mail waiting,
+    // then for each of their default profiles with free slots (`free`) no more than its
+    // oldest `per_profile * batch` messages, by index; so a pick costs a seek per waiting
+    // organization, not a sort of the whole queue. Message number `place` goes to the
+    // profile's slot `(place - 1) % free`, and slots are ranked across profiles by how
+    // many the profile already has in use. A slot takes no more than its share of what
+    // waits (`waiting / per_profile`, rounded up), so a batch dealt while the profile's
+    // other slots are busy leaves them mail to take when they come free: one stuck send
+    // never holds the profile's whole backlog.
     let picked = sqlx::query!(
         r#"WITH busy AS (
                SELECT json_extract(value, '$[0]') AS profile_id, json_extract(value, '$[1]') AS sending,
                       json_extract(value, '$[2]') AS last_minute
                FROM json_each(?1)
            ),
-           due AS (
-               SELECT o.id, o.next_attempt_at, p.id AS profile_id, p.max_per_minute,
-                      ROW_NUMBER() OVER (PARTITION BY p.id ORDER BY o.next_attempt_at, o.id) AS place
-               FROM outbox o
-               JOIN tenants t ON t.id = o.tenant_id AND t.email_enabled = 1 AND t.suspended = 0
-               JOIN smtp_profiles p ON p.tenant_id = o.tenant_id AND p.is_default = 1
-               WHERE o.status = 'pending' AND o.next_attempt_at <= ?2 AND (o.lease_until IS NULL OR o.lease_until <= ?2)
+           waiting AS (
+               SELECT DISTINCT tenant_id FROM outbox
+               WHERE status = 'pending' AND next_attempt_at <= ?2 AND (lease_until IS NULL OR lease_until <= ?2)
            ),
-           slotted AS (
-               SELECT d.id, d.next_attempt_at, d.profile_id, d.place, d.max_per_minute,
+           ready AS (
+               SELECT p.id AS profile_id, p.tenant_id, p.max_per_minute,
                       COALESCE(b.sending, 0) AS sending, COALESCE(b.last_minute, 0) AS last_minute,
                       ?3 - COALESCE(b.sending, 0) AS free
-               FROM due d LEFT JOIN busy b ON b.profile_id = d.profile_id
+               FROM waiting w
+               JOIN tenants t ON t.id = w.tenant_id AND t.email_enabled = 1 AND t.suspended = 0
+               JOIN smtp_profiles p ON p.tenant_id = w.tenant_id AND p.is_default = 1
+               LEFT JOIN busy b ON b.profile_id = p.id
+               WHERE ?3 - COALESCE(b.sending, 0) > 0
+           ),
+           due AS (
+               SELECT o.id, o.next_attempt_at, r.profile_id, r.free, r.sending, r.last_minute, r.max_per_minute,
+                      ROW_NUMBER() OVER (PARTITION BY r.profile_id ORDER BY o.next_attempt_at, o.id) AS place,
+                      COUNT(*) OVER (PARTITION BY r.profile_id) AS waiting
+               FROM ready r
+               JOIN outbox o ON o.id IN (
+                   SELECT id FROM outbox
+                   WHERE tenant_id = r.tenant_id AND status = 'pending' AND next_attempt_at <= ?2
+                     AND (lease_until IS NULL OR lease_until <= ?2)
+                   ORDER BY next_attempt_at, id
+                   LIMIT ?3 * ?4)
            )
            SELECT id AS "id!: i64", profile_id AS "profile_id!: ProfileId",
                   (place - 1) % free AS "slot!: i64"
-           FROM slotted
-           WHERE free > 0 AND place <= free * ?4
+           FROM due
+           WHERE place <= free * MIN(?4, (waiting + ?3 - 1) / ?3)
              AND (max_per_minute IS NULL OR place + last_minute <= max_per_minute)
            ORDER BY (place - 1) % free + sending, next_attempt_at, id
            LIMIT ?5"#,
@@ -307,18 +324,31 @@ pub async fn record_all(pool: &SqlitePool, finished: &[Finished]) -> sqlx::Resul
     tx.commit().await
 }
 
+/// What sending a claimed message needs to know about its organization and link.
+#[derive(Debug, Clone, Copy)]
+pub struct SendCheck {
+    pub email_enabled: bool,
+    /// The link it carries still works (a replaced or used one is not sent).
+    pub link_open: bool,
+    /// The egress policy's part for the organization (see `store::egress`).
+    pub private_networks: bool,
+}
+
 /// What sending a claimed message needs to know first, in one read: whether its
-/// organization still exists and has email on, and whether the link it carries still
-/// works (a replaced or used one is not sent). `None` when the organization is gone.
+/// organization still exists and has email on, whether the link it carries still works,
+/// and where the organization may connect. `None` when the organization is gone.
 pub async fn send_check(
     pool: &SqlitePool,
     tenant: TenantId,
     invitation: Option<i64>,
     reset: Option<i64>,
     now: i64,
-) -> sqlx::Result<Option<(bool, bool)>> {
+) -> sqlx::Result<Option<SendCheck>> {
     let row = sqlx::query!(
         r#"SELECT t.email_enabled AS "email_enabled: bool",
+                  (t.allow_private_networks = 1
+                   OR EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = t.id AND u.is_operator = 1))
+                  AS "private_networks!: bool",
                   CASE WHEN ?2 IS NOT NULL
                        THEN EXISTS (SELECT 1 FROM invitations
                                     WHERE id = ?2 AND accepted_at IS NULL AND voided_at IS NULL AND expires_at > ?4)
@@ -334,7 +364,11 @@ pub async fn send_check(
     )
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|r| (r.email_enabled, r.link_open)))
+    Ok(row.map(|r| SendCheck {
+        email_enabled: r.email_enabled,
+        link_open: r.link_open,
+        private_networks: r.private_networks,
+    }))
 }
 
 /// One line of the tenant's email log: a message of the outbox, or a test email.

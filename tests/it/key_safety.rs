@@ -481,3 +481,45 @@ async fn rotation_knows_every_sealed_column_of_the_schema() {
     known.sort();
     assert_eq!(columns.iter().map(|(c,)| c.as_str()).collect::<Vec<_>>(), known);
 }
+
+/// Each server keeps its sessions in memory in front of the database, so two servers on
+/// one database would not see each other's sign-outs: the second is refused with a
+/// sentence that says what to do. Sessions themselves outlive a restart (read from the
+/// database by the next server), and a sign-out ends the session for good.
+#[tokio::test]
+async fn a_second_server_on_the_same_database_is_refused_and_sessions_outlive_a_restart() {
+    let app = installed().await;
+    let d = app.dir.path();
+    let first = Server::start(d).await;
+    let browser = Browser::sign_in(&first.base).await;
+
+    let stderr = refused_start(d, &[]).await;
+    assert!(
+        stderr.contains(
+            "error: another relaydesk server is running on the database data/relaydesk.db: stop it first (one server \
+             per database)"
+        ),
+        "{stderr}"
+    );
+    // The first one was not disturbed.
+    assert!(browser.page("/t/acme/smtp").await.contains("Office"));
+    first.stop().await;
+
+    // The next server knows the session from the database.
+    let second = Server::start(d).await;
+    let browser = Browser { client: browser.client, base: second.base.clone() };
+    assert!(browser.page("/t/acme/smtp").await.contains("Office"), "still signed in after the restart");
+    let token = csrf_in(&browser.page("/t/acme/").await);
+    let res = browser
+        .client
+        .post(format!("{}/t/acme/logout", second.base))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = browser.client.get(format!("{}/t/acme/smtp", second.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "signed out");
+    assert!(location(&res).starts_with("/t/acme/login"));
+    second.stop().await;
+}
