@@ -323,3 +323,36 @@ async fn the_operators_routes_answer_404_to_everyone_else() {
         assert!(status != StatusCode::FORBIDDEN && status != StatusCode::NOT_FOUND, "{method} {path}: {status}");
     }
 }
+
+/// The guest's pages (SPEC §9.3): method, path, fields that fail their rules.
+const GUEST_ROUTES: &[OperatorRoute] = &[
+    ("GET", "/g/{slug}", &[]),
+    ("POST", "/g/{slug}", &[("name", "")]),
+    ("GET", "/g/{slug}/login", &[]),
+    ("POST", "/g/{slug}/login", &[("login", "nobody")]),
+];
+
+#[tokio::test]
+async fn the_guest_pages_are_public_where_guest_access_is_on_and_404_elsewhere() {
+    let app = spawn_app().await;
+    app.sign_in_admin().await;
+    let res = app.post_form("/t/acme/sms", &crate::smtp::with(crate::sms::channel("Gw", "gw"), "enabled", "on")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let on = [("enabled", "on"), ("delivery", "sms"), ("passcode_length", "6"), ("access_hours", "24")];
+    assert_eq!(app.post("/t/acme/guests/settings", &on).await.status(), StatusCode::SEE_OTHER);
+    // globex exists, with guest access off.
+    app.add_tenant("globex", "Globex Corp", "hank@globex.test", "hank's long password").await;
+    let anonymous = app.share();
+    for &(method, template, fields) in GUEST_ROUTES {
+        for (who, visitor) in [("nobody", &anonymous), ("acme's admin", &app)] {
+            let path = template.replace("{slug}", "acme");
+            let status = request(visitor, method, &path, fields).await.status();
+            assert!(status == StatusCode::OK || status == StatusCode::UNPROCESSABLE_ENTITY, "{method} {path} as {who}");
+            for slug in ["globex", "nope"] {
+                let path = template.replace("{slug}", slug);
+                let status = request(visitor, method, &path, fields).await.status();
+                assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path} as {who}");
+            }
+        }
+    }
+}
