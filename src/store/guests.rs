@@ -332,6 +332,12 @@ pub async fn daily_cap(db: &SqlitePool, tenant: TenantId) -> sqlx::Result<i64> {
     sqlx::query_scalar!("SELECT guest_daily_cap FROM tenants WHERE id = ?", tenant).fetch_one(db).await
 }
 
+/// Every tenant's daily cap (the operator's page).
+pub async fn daily_caps(db: &SqlitePool) -> sqlx::Result<Vec<(TenantId, i64)>> {
+    let rows = sqlx::query!(r#"SELECT id AS "id: TenantId", guest_daily_cap FROM tenants"#).fetch_all(db).await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.guest_daily_cap)).collect())
+}
+
 /// Sets the tenant's daily cap (the operator).
 pub async fn set_daily_cap(conn: &mut SqliteConnection, tenant: TenantId, cap: i64) -> sqlx::Result<()> {
     sqlx::query!("UPDATE tenants SET guest_daily_cap = ? WHERE id = ?", cap, tenant).execute(conn).await?;

@@ -320,3 +320,42 @@ async fn one_client_gets_ten_passcodes_an_hour_and_the_organization_its_daily_ca
     let res = guest.register_guest(&[("name", "Ann"), ("mobile", "+447700900199")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "a day after the first ten");
 }
+
+#[tokio::test]
+async fn the_operator_sets_the_daily_cap_and_past_it_nothing_is_sent() {
+    let server = TestSmtp::start(TlsMode::Plain, crate::sms::gateway()).await;
+    let admin = sms_app(&server, "").await;
+    admin.add_user("olivia@acme.test", "olivia's long password", relaydesk::domain::account::Role::Admin, true).await;
+    let operator = admin.share();
+    assert_eq!(operator.sign_in("olivia@acme.test", "olivia's long password").await.status(), StatusCode::SEE_OTHER);
+    assert!(operator.page("/admin").await.contains(r#"name="guest_daily_cap" value="500""#), "500 unless set");
+    for bad in ["", "-1", "100001", "lots"] {
+        let res = operator.post("/admin/tenants/acme/guest-cap", &[("guest_daily_cap", bad)]).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
+        assert!(res.text().await.unwrap().contains(MSG_GUEST_DAILY_CAP));
+    }
+    let res = operator.post("/admin/tenants/acme/guest-cap", &[("guest_daily_cap", "2")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(operator.flash_on("/admin").await, format!("{TENANT_NAME}'s guests may now be sent 2 passcodes a day."));
+    let detail: String = sqlx::query_scalar("SELECT detail FROM audit_log WHERE action = 'tenant.guest_cap'")
+        .fetch_one(&admin.db)
+        .await
+        .unwrap();
+    assert_eq!(detail, "500 -> 2 passcodes a day");
+
+    let guest = admin.share();
+    for (mobile, expected) in [
+        ("+447700900001", StatusCode::SEE_OTHER),
+        ("+447700900002", StatusCode::SEE_OTHER),
+        ("+447700900003", StatusCode::TOO_MANY_REQUESTS),
+    ] {
+        let res = guest.register_guest(&[("name", "Ann"), ("mobile", mobile)]).await;
+        assert_eq!(res.status(), expected, "{mobile}");
+    }
+    server.wait_for(2, 5).await;
+    wait_until("no passcode pending", WAIT, || async {
+        admin.count("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").await == 0
+    })
+    .await;
+    assert_eq!(server.messages().len(), 2);
+}

@@ -297,6 +297,7 @@ const OPERATOR_ROUTES: &[OperatorRoute] = &[
     ("GET", "/admin/tenants/globex/suspend", &[]),
     ("POST", "/admin/tenants/globex/suspend", &[]),
     ("POST", "/admin/tenants/globex/private-networks", &[("private_networks", "")]),
+    ("POST", "/admin/tenants/globex/guest-cap", &[("guest_daily_cap", "many")]),
 ];
 
 #[tokio::test]
