@@ -359,3 +359,106 @@ async fn the_operator_sets_the_daily_cap_and_past_it_nothing_is_sent() {
     .await;
     assert_eq!(server.messages().len(), 2);
 }
+
+/// The guests' rows of the list: `(name, login, connected cell, delivery cell)`, as text.
+async fn guest_rows(app: &TestApp) -> Vec<(String, String, String)> {
+    let html = app.page("/t/acme/guests").await;
+    html.split("<tr data-guest-id=")
+        .skip(1)
+        .map(|row| {
+            let cell = |label: &str| {
+                let start = row.find(&format!(r#"data-label="{label}""#)).unwrap();
+                let text = &row[start..];
+                let text = &text[text.find('>').unwrap() + 1..text.find("</td>").unwrap()];
+                let mut plain = String::new();
+                let mut in_tag = false;
+                for c in text.chars() {
+                    match c {
+                        '<' => in_tag = true,
+                        '>' => in_tag = false,
+                        c if !in_tag => plain.push(c),
+                        _ => {}
+                    }
+                }
+                plain.split_whitespace().collect::<Vec<_>>().join(" ")
+            };
+            (cell("Email or mobile"), cell("Connected until"), cell("Delivery"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn organizers_see_guests_resend_a_passcode_and_revoke_one() {
+    let server = TestSmtp::start(TlsMode::Plain, crate::sms::gateway()).await;
+    let admin = sms_app(&server, "").await;
+    admin.add_user("olga@acme.test", "olga's long password", relaydesk::domain::account::Role::Organizer, false).await;
+    let olga = admin.share();
+    assert_eq!(olga.sign_in("olga@acme.test", "olga's long password").await.status(), StatusCode::SEE_OTHER);
+    assert!(olga.page("/t/acme/guests").await.contains("No guests yet."));
+
+    let guest = admin.share();
+    guest.register_guest(&[("name", "Ann"), ("mobile", "+447700900123")]).await;
+    let first = passcode_in(&server.wait_for(1, 5).await[0]);
+    wait_until("the passcode recorded as sent", WAIT, || async {
+        admin.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent'").await == 1
+    })
+    .await;
+    assert_eq!(
+        guest_rows(&olga).await,
+        [("+447700900123 (SMS)".to_owned(), "Not signed in".to_owned(), "Sent (1 attempt)".to_owned())]
+    );
+    assert_eq!(guest.guest_sign_in("+447700900123", &first).await.status(), StatusCode::SEE_OTHER);
+    let until = relaydesk::web::format_time(admin.now() + 24 * 3600, &relaydesk::domain::time_zone::Zone::utc());
+    assert_eq!(guest_rows(&olga).await[0].1, until);
+    let html = olga.page("/t/acme/guests").await;
+    assert!(!html.contains(&first), "the passcode is shown to nobody");
+
+    // Resend: a new passcode arrives; the old one stops working.
+    let id: i64 = sqlx::query_scalar("SELECT id FROM guests").fetch_one(&admin.db).await.unwrap();
+    let res = olga.post(&format!("/t/acme/guests/{id}/resend"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(olga.flash_on("/t/acme/guests").await, "Ann was sent a new passcode (+447700900123).");
+    let mails = server.wait_for(2, 5).await;
+    let second = passcode_in(&mails[1]);
+    assert_eq!(mails[1].to, ["+447700900123@gw.example"]);
+    if second != first {
+        assert_eq!(guest.guest_sign_in("+447700900123", &first).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    assert_eq!(guest.guest_sign_in("+447700900123", &second).await.status(), StatusCode::SEE_OTHER);
+
+    // The resend counts against the number's limit: a third passcode, then none.
+    assert_eq!(olga.post(&format!("/t/acme/guests/{id}/resend"), &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(olga.flash_on("/t/acme/guests").await, "Ann was sent a new passcode (+447700900123).");
+    assert_eq!(olga.post(&format!("/t/acme/guests/{id}/resend"), &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(olga.flash_on("/t/acme/guests").await, MSG_GUEST_TOO_MANY);
+    server.wait_for(3, 5).await;
+    let third = passcode_in(&server.messages()[2]);
+
+    // Revoke: the passcode no longer signs in, and registering again sends nothing.
+    let res = olga.post(&format!("/t/acme/guests/{id}/revoke"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(olga.flash_on("/t/acme/guests").await, "Ann can no longer sign in.");
+    assert!(guest_rows(&olga).await[0].1.starts_with("Revoked "));
+    assert_eq!(guest.guest_sign_in("+447700900123", &third).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    admin.advance(Duration::from_secs(3600));
+    let res = guest.register_guest(&[("name", "Ann"), ("mobile", "+447700900123")]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(olga.post(&format!("/t/acme/guests/{id}/resend"), &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(olga.flash_on("/t/acme/guests").await, relaydesk::web::guests::MSG_GUEST_IS_REVOKED);
+    assert_eq!(admin.count("SELECT COUNT(*) FROM outbox").await, 3);
+
+    // The audit log names the guest, never a passcode.
+    let entries: Vec<(String, String)> =
+        sqlx::query_as("SELECT action, detail FROM audit_log WHERE action LIKE 'guest.%' ORDER BY id")
+            .fetch_all(&admin.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        entries,
+        [
+            ("guest.resent".to_owned(), "Ann (+447700900123)".to_owned()),
+            ("guest.resent".to_owned(), "Ann (+447700900123)".to_owned()),
+            ("guest.revoked".to_owned(), "Ann (+447700900123)".to_owned()),
+        ]
+    );
+}

@@ -33,6 +33,8 @@ enum Id {
     SpareChannel,
     /// A host alias's name.
     Alias,
+    /// A guest (registered on the guest page).
+    Guest,
 }
 
 /// Every tenant page but sign-in, sign-out and the public ones (tested in their own
@@ -94,6 +96,10 @@ const ROUTES: &[Route] = &[
     ("GET", "/t/acme/sms/{id}/delete", Id::Channel, Access::Admin, &[]),
     ("POST", "/t/acme/sms/{id}/delete", Id::SpareChannel, Access::Admin, &[]),
     ("POST", "/t/acme/email-log/{id}/retry", Id::Outbox, Access::Admin, &[]),
+    ("GET", "/t/acme/guests", Id::None, Access::Organizer, &[]),
+    // Guest access is off in the walk: a resend is refused with a message, nothing sent.
+    ("POST", "/t/acme/guests/{id}/resend", Id::Guest, Access::Organizer, &[]),
+    ("POST", "/t/acme/guests/{id}/revoke", Id::Guest, Access::Organizer, &[]),
 ];
 
 /// One tenant's objects, one of each kind a route can name.
@@ -106,6 +112,7 @@ struct Ids {
     channel: i64,
     /// An alias in use (by the tenant's profile), so deleting it is refused and it stays.
     alias: &'static str,
+    guest: i64,
 }
 
 impl Ids {
@@ -118,6 +125,7 @@ impl Ids {
             Id::Outbox => self.outbox.to_string(),
             Id::Channel | Id::SpareChannel => self.channel.to_string(),
             Id::Alias => self.alias.to_owned(),
+            Id::Guest => self.guest.to_string(),
         }
     }
 }
@@ -171,6 +179,14 @@ async fn objects(app: &TestApp, slug: &str, tenant: relaydesk::store::TenantId, 
         outbox,
         channel: one("SELECT id FROM sms_channels WHERE tenant_id = ?").await,
         alias,
+        guest: sqlx::query_scalar(
+            "INSERT INTO guests (tenant_id, name, login, via, created_at, sent_at)
+             VALUES (?, 'Guest', '+447700900123', 'sms', 0, 0) RETURNING id",
+        )
+        .bind(tenant.0)
+        .fetch_one(&app.db)
+        .await
+        .unwrap(),
     }
 }
 
