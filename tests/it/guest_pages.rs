@@ -462,3 +462,49 @@ async fn organizers_see_guests_resend_a_passcode_and_revoke_one() {
         ]
     );
 }
+
+#[tokio::test]
+async fn the_email_log_shows_passcode_messages_and_test_passcodes_with_their_attempts_never_the_passcode() {
+    let server = TestSmtp::start(TlsMode::Plain, crate::sms::gateway()).await;
+    server.script().data_replies.push_back("451 4.3.0 Try again later".into());
+    let admin = sms_app(&server, "").await;
+    let guest = admin.share();
+    guest.register_guest(&[("name", "Ann"), ("mobile", "+447700900123")]).await;
+    wait_until("the first attempt recorded", WAIT, || async {
+        admin.count("SELECT COUNT(*) FROM outbox_attempts").await == 1
+    })
+    .await;
+    let html = admin.page("/t/acme/email-log").await;
+    assert!(html.contains(r#"data-status="pending" data-attempts="1""#), "{html}");
+    assert!(html.contains("451 4.3.0 Try again later"));
+    // The retry schedule of every outbox message: 30 seconds later, the second attempt.
+    admin.advance(Duration::from_secs(30));
+    admin.app.state.outbox_wake.notify_one();
+    // (The server keeps only what it accepted.)
+    let passcode = passcode_in(&server.wait_for(1, 5).await[0]);
+    wait_until("the second attempt recorded", WAIT, || async {
+        admin.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent'").await == 1
+    })
+    .await;
+    // A channel's test passcode, kept beside it.
+    let channel: i64 = sqlx::query_scalar("SELECT id FROM sms_channels").fetch_one(&admin.db).await.unwrap();
+    let res = admin.post(&format!("/t/acme/sms/{channel}/test"), &[("mobile", "+353 85 123 4567")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let test_code = passcode_in(&server.wait_for(2, 5).await[1]);
+
+    let html = admin.page("/t/acme/email-log").await;
+    let outbox_row = &html[html.find("data-outbox-id=").unwrap()..];
+    let outbox_row = &outbox_row[..outbox_row.find("</tr>").unwrap()];
+    assert!(outbox_row.contains(r#"data-status="sent" data-attempts="2""#), "{outbox_row}");
+    for expected in ["+447700900123", "Guest passcode", "SMS channel Gw", "2 attempts"] {
+        assert!(outbox_row.contains(expected), "{expected} in {outbox_row}");
+    }
+    let test_row = &html[html.find("data-test-email-id=").unwrap()..];
+    let test_row = &test_row[..test_row.find("</tr>").unwrap()];
+    for expected in ["+353851234567", "Test passcode", "SMS channel Gw", "Wi-Fi passcode"] {
+        assert!(test_row.contains(expected), "{expected} in {test_row}");
+    }
+    for code in [&passcode, &test_code] {
+        assert!(!outbox_row.contains(code.as_str()) && !test_row.contains(code.as_str()), "{code} shown");
+    }
+}
