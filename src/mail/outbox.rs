@@ -527,7 +527,8 @@ async fn deliver_sms(state: &Outbox, msg: &Claimed) -> (Option<String>, Result<S
             return (
                 None,
                 Err(SendError::transient(
-                    "No SMS channel is enabled, so the message waits. Enable an SMS channel, then use Retry now.",
+                    "No SMS channel is enabled (or the enabled one's saved settings are no longer valid), so the \
+                     message waits. Enable or edit an SMS channel, then use Retry now.",
                 )),
             )
         }
