@@ -136,3 +136,39 @@ pub async fn a_burst_of_registrations_stops_at_the_limit() {
     crate::wait::wait_until("no passcode pending", crate::wait::WAIT, || async { pending().await == 0 }).await;
     assert_eq!(server.messages().len(), 3, "nothing sent past the limit");
 }
+
+pub async fn an_admin_on_a_phone_sees_the_guest_list_resends_and_revokes() {
+    let server = TestSmtp::start(TlsMode::Plain, gateway_script()).await;
+    let app = TestApp::seeded().await;
+    ready_for_guests(&app, &server).await;
+    app.in_two_browsers(|admin, guest| async move {
+        guest.goto(&format!("/g/{SLUG}")).await?;
+        guest.fill("#name", "Ann Lee").await?;
+        guest.fill("#mobile", "+44 7700 900123").await?;
+        guest.click_and_load(SUBMIT).await?;
+        let first = passcode_in(&server.wait_for(1, 10).await[0]);
+
+        admin.client.set_window_size(360, 740).await?;
+        admin.sign_in_admin().await?;
+        admin.goto(&format!("/t/{SLUG}/guests")).await?;
+        assert_eq!(admin.text_of("#guests td[data-label=Name]").await?, "Ann Lee");
+        fits(&admin, "the guest list").await?;
+        admin.click_and_load("#guests button[aria-label='Resend a passcode to Ann Lee']").await?;
+        assert_eq!(admin.flash().await?, "Ann Lee was sent a new passcode (+447700900123).");
+        let second = passcode_in(&server.wait_for(2, 10).await[1]);
+        admin.click_and_load("#guests button[aria-label='Revoke Ann Lee']").await?;
+        assert_eq!(admin.flash().await?, "Ann Lee can no longer sign in.");
+        assert!(admin.text_of("#guests td[data-connected]").await?.starts_with("Revoked "));
+        fits(&admin, "the guest list after revoking").await?;
+
+        for passcode in [first, second] {
+            guest.goto(&format!("/g/{SLUG}/login")).await?;
+            guest.fill("#login", "+447700900123").await?;
+            guest.fill("#passcode", &passcode).await?;
+            guest.click_and_load(SUBMIT).await?;
+            assert_eq!(guest.text_of("#error-passcode").await?, MSG_GUEST_BAD_PASSCODE);
+        }
+        Ok(())
+    })
+    .await;
+}

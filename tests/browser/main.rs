@@ -63,6 +63,7 @@ fn trials() -> Vec<Trial> {
         trial!(first_run::setup_shows_each_error_beside_its_field),
         trial!(guests::a_guest_registers_on_a_phone_and_signs_in_with_the_passcode_from_the_sms),
         trial!(guests::a_burst_of_registrations_stops_at_the_limit),
+        trial!(guests::an_admin_on_a_phone_sees_the_guest_list_resends_and_revokes),
         trial!(invitations::an_invited_person_accepts_from_the_email_and_is_signed_in),
         trial!(invitations::with_email_off_the_invitation_link_is_shown_once_to_share),
         trial!(look::every_list_is_a_stack_of_cards_on_a_360px_screen_and_the_header_one_row),
