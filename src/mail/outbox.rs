@@ -1,7 +1,8 @@
 //! The outbox worker: claims due messages, sends each through its tenant's default
-//! profile as it is at send time, and reschedules transient failures (seed 003): the 2nd
-//! attempt after 30 s, the 3rd after 5 min, the 4th after 30 min, the 5th after 1 h, then
-//! every 12 h, 8 attempts in all. A permanent (5xx) failure ends at once.
+//! profile (a passcode by SMS: its first enabled SMS channel) as it is at send time, and
+//! reschedules transient failures (seed 003): the 2nd attempt after 30 s, the 3rd after
+//! 5 min, the 4th after 30 min, the 5th after 1 h, then every 12 h, 8 attempts in all. A
+//! permanent (5xx) failure ends at once.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;

@@ -342,7 +342,9 @@ pub async fn login(
         let page = login_page(&session, &tenant, &settings, &form.login, None, Some(MSG_GUEST_TOO_MANY)).await?;
         return Ok((StatusCode::TOO_MANY_REQUESTS, Html(page.render()?)).into_response());
     }
-    match check_passcode(&state, tenant.id, &login, form.passcode.trim(), now).await? {
+    // Spaces a person may type between the digits (`123 456`) are not part of it.
+    let passcode: String = form.passcode.chars().filter(|c| *c != ' ').collect();
+    match check_passcode(&state, tenant.id, &login, &passcode, now).await? {
         Some(until) => {
             let time = format_time(until, &tenant.zone());
             session.flash_ok(msg_connected_until(&time)).await?;
