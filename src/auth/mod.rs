@@ -24,3 +24,17 @@ pub fn random_token() -> String {
 pub fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// What the database keeps of a guest's passcode: its HMAC-SHA256 under the instance's
+/// key, bound to the guest, hex. A passcode has few digits, so a plain hash of it could be
+/// reversed by trying them all; this one cannot without the key.
+pub fn passcode_hash(secrets: &crate::secret::SecretBox, guest: i64, passcode: &str) -> String {
+    let mac = secrets.sign("guest passcode", &[guest.to_string().as_bytes(), passcode.as_bytes()]);
+    mac.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `passcode` is the one `stored` was made from, compared in constant time.
+pub fn passcode_matches(secrets: &crate::secret::SecretBox, guest: i64, passcode: &str, stored: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    bool::from(passcode_hash(secrets, guest, passcode).as_bytes().ct_eq(stored.as_bytes()))
+}

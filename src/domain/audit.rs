@@ -97,11 +97,19 @@ pub enum AuditAction {
     SmsChannelDeleted,
     #[sqlx(rename = "guests.settings")]
     GuestSettingsChanged,
+    /// An organizer sent a guest a new passcode.
+    #[sqlx(rename = "guest.resent")]
+    GuestResent,
+    #[sqlx(rename = "guest.revoked")]
+    GuestRevoked,
+    /// The operator set how many passcodes the organization may send a day.
+    #[sqlx(rename = "tenant.guest_cap")]
+    TenantGuestCap,
 }
 
 impl AuditAction {
     /// Every action, in the order the audit page's descriptions were written.
-    pub const ALL: [AuditAction; 42] = [
+    pub const ALL: [AuditAction; 45] = [
         AuditAction::TenantCreated,
         AuditAction::TenantRenamed,
         AuditAction::TenantSuspended,
@@ -144,6 +152,9 @@ impl AuditAction {
         AuditAction::SmsChannelTested,
         AuditAction::SmsChannelDeleted,
         AuditAction::GuestSettingsChanged,
+        AuditAction::GuestResent,
+        AuditAction::GuestRevoked,
+        AuditAction::TenantGuestCap,
     ];
 
     /// The stable code stored in `audit_log.action` (and shown for people who search or
@@ -192,6 +203,9 @@ impl AuditAction {
             AuditAction::SmsChannelTested => "sms.tested",
             AuditAction::SmsChannelDeleted => "sms.deleted",
             AuditAction::GuestSettingsChanged => "guests.settings",
+            AuditAction::GuestResent => "guest.resent",
+            AuditAction::GuestRevoked => "guest.revoked",
+            AuditAction::TenantGuestCap => "tenant.guest_cap",
         }
     }
 
@@ -245,6 +259,9 @@ impl AuditAction {
             AuditAction::SmsChannelTested => "Sent a test passcode",
             AuditAction::SmsChannelDeleted => "Deleted an SMS channel",
             AuditAction::GuestSettingsChanged => "Changed the guest access settings",
+            AuditAction::GuestResent => "Sent a guest a new passcode",
+            AuditAction::GuestRevoked => "Revoked a guest's access",
+            AuditAction::TenantGuestCap => "Set the daily cap on guest passcodes",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Sending email: building messages, the SMTP and Microsoft Graph transports, and the
-//! outbox worker that delivers invitations and password resets.
+//! outbox worker that delivers invitations, password resets and guests' passcodes (by
+//! email, or by SMS through an email-to-SMS gateway).
 
 pub mod egress;
 pub mod error;

@@ -1,7 +1,8 @@
 //! The outbox worker: claims due messages, sends each through its tenant's default
-//! profile as it is at send time, and reschedules transient failures (seed 003): the 2nd
-//! attempt after 30 s, the 3rd after 5 min, the 4th after 30 min, the 5th after 1 h, then
-//! every 12 h, 8 attempts in all. A permanent (5xx) failure ends at once.
+//! profile (a passcode by SMS: its first enabled SMS channel) as it is at send time, and
+//! reschedules transient failures (seed 003): the 2nd attempt after 30 s, the 3rd after
+//! 5 min, the 4th after 30 min, the 5th after 1 h, then every 12 h, 8 attempts in all. A
+//! permanent (5xx) failure ends at once.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -112,6 +113,66 @@ pub async fn enqueue(
             Link::Reset(id) => Some(id),
             Link::Invitation(_) => None,
         },
+        via: "email",
+        guest_id: None,
+    };
+    outbox::enqueue(conn, tenant, new, now).await
+}
+
+/// What the sealed body of a passcode by SMS holds: the message itself is made from the
+/// SMS channel's template when it is sent.
+#[derive(Serialize, Deserialize)]
+struct SmsBody {
+    name: String,
+    passcode: String,
+}
+
+/// How a guest's passcode goes out.
+pub enum Passcode<'a> {
+    /// An email, already written.
+    Email(&'a Outgoing),
+    /// An SMS through the organization's first enabled SMS channel at send time.
+    Sms { mobile: &'a crate::domain::sms::MobileNumber, name: &'a str, passcode: &'a str, subject: &'a str },
+}
+
+/// Writes a guest's passcode to the outbox in the caller's transaction (kind
+/// `guest_passcode`, the same schedule as all mail), its body sealed. Wake the worker
+/// after the commit.
+pub async fn enqueue_passcode(
+    conn: &mut SqliteConnection,
+    secrets: &SecretBox,
+    tenant: TenantId,
+    guest: i64,
+    passcode: Passcode<'_>,
+    message_id: &str,
+    now: i64,
+) -> sqlx::Result<i64> {
+    let encode = |e: serde_json::Error| sqlx::Error::Encode(Box::new(e));
+    let (via, recipient, subject, body) = match passcode {
+        Passcode::Email(mail) => (
+            "email",
+            mail.to.as_str(),
+            mail.subject.as_str(),
+            serde_json::to_string(&Body { text: mail.text.clone(), html: mail.html.clone() }).map_err(encode)?,
+        ),
+        Passcode::Sms { mobile, name, passcode, subject } => (
+            "sms",
+            mobile.as_str(),
+            subject,
+            serde_json::to_string(&SmsBody { name: name.to_owned(), passcode: passcode.to_owned() }).map_err(encode)?,
+        ),
+    };
+    let sealed = secrets.seal(&body);
+    let new = NewMessage {
+        kind: "guest_passcode",
+        recipient,
+        subject,
+        body_sealed: &sealed,
+        message_id,
+        invitation_id: None,
+        reset_id: None,
+        via,
+        guest_id: Some(guest),
     };
     outbox::enqueue(conn, tenant, new, now).await
 }
@@ -395,6 +456,9 @@ async fn deliver(
     msg: &Claimed,
     pool: Option<&SmtpPool>,
 ) -> (Option<String>, Result<String, SendError>) {
+    if msg.via == "sms" {
+        return deliver_sms(state, msg).await;
+    }
     let now = state.clock.now();
     let check = match outbox::send_check(&state.db, msg.tenant_id, msg.invitation_id, msg.reset_id, now).await {
         Ok(Some(check)) if !check.link_open => return (
@@ -445,6 +509,49 @@ async fn deliver(
         },
         Err(e) => Err(e),
     };
+    (name, result)
+}
+
+/// Sends a passcode by SMS through the tenant's first enabled SMS channel as it is now.
+async fn deliver_sms(state: &Outbox, msg: &Claimed) -> (Option<String>, Result<String, SendError>) {
+    let db_error = |e: sqlx::Error| SendError::transient(format!("relaydesk could not read its database: {e}"));
+    let channel = match crate::store::sms::first_enabled(&state.db, msg.tenant_id).await {
+        Ok(Some(channel)) => channel,
+        Ok(None) => {
+            return (
+                None,
+                Err(SendError::transient(
+                    "No SMS channel is enabled (or the enabled one's saved settings are no longer valid), so the \
+                     message waits. Enable or edit an SMS channel, then use Retry now.",
+                )),
+            )
+        }
+        Err(e) => return (None, Err(db_error(e))),
+    };
+    let name = Some(format!("SMS channel {}", channel.settings.name));
+    let body: Option<SmsBody> = state.secrets.open(&msg.body_sealed).ok().and_then(|b| serde_json::from_str(&b).ok());
+    let Some(body) = body else {
+        return (
+            name,
+            Err(SendError::permanent("relaydesk cannot decrypt this message (was the secret key changed?).")),
+        );
+    };
+    let Ok(mobile) = crate::domain::sms::MobileNumber::parse(&msg.recipient) else {
+        return (name, Err(SendError::permanent("The recipient is not a mobile number.")));
+    };
+    let result = super::sms::send_passcode(
+        &state.db,
+        &state.secrets,
+        &state.mailer,
+        msg.tenant_id,
+        &channel,
+        &mobile,
+        &body.name,
+        &body.passcode,
+        &msg.message_id,
+    )
+    .await
+    .map(|(_, reply)| reply);
     (name, result)
 }
 

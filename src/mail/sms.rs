@@ -98,3 +98,40 @@ pub async fn send(
         Err(_) => Err(timed_out(&format!("{}:{}", smtp.host, smtp.port), limit)),
     }
 }
+
+/// Sends `passcode` for `name` to `mobile` through a stored channel of `tenant`: resolves
+/// the host's alias now, opens the sealed password, and builds and sends the gateway mail
+/// within the organization's egress policy. The address it went to and the server's reply.
+#[allow(clippy::too_many_arguments)]
+pub async fn send_passcode(
+    db: &sqlx::SqlitePool,
+    secrets: &crate::secret::SecretBox,
+    mailer: &Mailer,
+    tenant: crate::store::TenantId,
+    channel: &crate::store::sms::Channel,
+    mobile: &MobileNumber,
+    name: &str,
+    passcode: &str,
+    message_id: &str,
+) -> Result<(String, String), SendError> {
+    let settings = &channel.settings;
+    let aliases = crate::store::aliases::list(db, tenant)
+        .await
+        .map_err(|_| SendError::transient("relaydesk could not read the organization's host aliases. Try again."))?;
+    let host = SmtpHost::parse(settings.host.as_str())
+        .map_err(|_| SendError::permanent("The channel's host is not valid. Edit the channel."))?;
+    let host = super::resolve_host(&host, &aliases)?;
+    let password = secrets.open_secret(&channel.password_sealed).map_err(|_| {
+        SendError::permanent(
+            "relaydesk cannot decrypt this channel's saved password (was the secret key changed?). Edit the channel \
+             and enter the password again.",
+        )
+    })?;
+    let smtp = smtp_settings(settings, host, password)?;
+    let mail = build(settings, mobile, name, passcode, message_id)?;
+    let grant = super::egress::grant_for(db, &mailer.egress, tenant)
+        .await
+        .map_err(|e| SendError::transient(format!("relaydesk could not read its database: {e}")))?;
+    let reply = send(mailer, &grant, &smtp, &mail).await?;
+    Ok((mail.to, reply))
+}

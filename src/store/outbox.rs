@@ -16,6 +16,10 @@ pub struct NewMessage<'a> {
     /// The invitation or reset whose link the message carries.
     pub invitation_id: Option<i64>,
     pub reset_id: Option<i64>,
+    /// `email` (through the default profile) or `sms` (through an SMS channel).
+    pub via: &'a str,
+    /// The guest a passcode message is for.
+    pub guest_id: Option<i64>,
 }
 
 /// Adds a message, due now. Takes the caller's transaction.
@@ -27,8 +31,8 @@ pub async fn enqueue(
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar!(
         r#"INSERT INTO outbox (tenant_id, kind, recipient, subject, body_sealed, message_id, next_attempt_at, created_at,
-             invitation_id, reset_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id AS "id!""#,
+             invitation_id, reset_id, via, guest_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id AS "id!""#,
         tenant,
         msg.kind,
         msg.recipient,
@@ -39,6 +43,8 @@ pub async fn enqueue(
         now,
         msg.invitation_id,
         msg.reset_id,
+        msg.via,
+        msg.guest_id,
     )
     .fetch_one(conn)
     .await
@@ -58,6 +64,14 @@ pub struct Claimed {
     pub attempts: i64,
     pub invitation_id: Option<i64>,
     pub reset_id: Option<i64>,
+    /// `email` or `sms`.
+    pub via: String,
+}
+
+/// The send-slot key of an SMS channel: the worker counts slots by profile, and an SMS
+/// channel's key is its id negated, so it never meets a profile's (ids are positive).
+pub fn channel_slot(channel_id: i64) -> ProfileId {
+    ProfileId(-channel_id)
 }
 
 /// Claimed messages for one profile (the tenant's default when they were claimed),
@@ -91,7 +105,9 @@ pub struct Busy {
 /// profile never gets more than `per_profile` slots at once, counting the ones it already
 /// has, and its due mail is dealt over its free slots in turn (its oldest first), so a
 /// profile with a few messages gets them sent side by side and only a backlog is batched.
-/// So one tenant's backlog or stuck server never keeps another tenant's mail waiting. A
+/// So one tenant's backlog or stuck server never keeps another tenant's mail waiting.
+/// Passcodes by SMS go through the tenant's first enabled SMS channel instead of the
+/// default profile (its slots keyed by [`channel_slot`]), whether or not email is on. A
 /// profile with a send rate (`max_per_minute`) gets no more than its rate less the sends
 /// started through it in the last minute; the rest waits, no attempt used.
 pub async fn claim_due(
@@ -111,7 +127,8 @@ pub async fn claim_due(
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     // Picked with a plain read, outside the write lock; the UPDATE below takes only those
     // still free, so a race loses nothing. First the organizations with mail waiting,
-    // then for each of their default profiles with free slots (`free`) no more than its
+    // then for each of their routes (the default profile for email, the first enabled SMS
+    // channel for SMS) with free slots (`free`) no more than its
     // oldest `per_profile * batch` messages, by index; so a pick costs a seek per waiting
     // organization, not a sort of the whole queue. Message number `place` goes to the
     // profile's slot `(place - 1) % free`, and slots are ranked across profiles by how
@@ -129,14 +146,24 @@ pub async fn claim_due(
                SELECT DISTINCT tenant_id FROM outbox
                WHERE status = 'pending' AND next_attempt_at <= ?2 AND (lease_until IS NULL OR lease_until <= ?2)
            ),
-           ready AS (
-               SELECT p.id AS profile_id, p.tenant_id, p.max_per_minute,
-                      COALESCE(b.sending, 0) AS sending, COALESCE(b.last_minute, 0) AS last_minute,
-                      ?3 - COALESCE(b.sending, 0) AS free
+           routes AS (
+               SELECT p.id AS profile_id, p.tenant_id, p.max_per_minute, 'email' AS via
                FROM waiting w
                JOIN tenants t ON t.id = w.tenant_id AND t.email_enabled = 1 AND t.suspended = 0
                JOIN smtp_profiles p ON p.tenant_id = w.tenant_id AND p.is_default = 1
-               LEFT JOIN busy b ON b.profile_id = p.id
+               UNION ALL
+               SELECT -c.id, w.tenant_id, NULL, 'sms'
+               FROM waiting w
+               JOIN tenants t ON t.id = w.tenant_id AND t.suspended = 0
+               JOIN sms_channels c ON c.id = (SELECT MIN(f.id) FROM sms_channels f
+                                             WHERE f.tenant_id = w.tenant_id AND f.enabled = 1)
+           ),
+           ready AS (
+               SELECT r.profile_id, r.tenant_id, r.max_per_minute, r.via,
+                      COALESCE(b.sending, 0) AS sending, COALESCE(b.last_minute, 0) AS last_minute,
+                      ?3 - COALESCE(b.sending, 0) AS free
+               FROM routes r
+               LEFT JOIN busy b ON b.profile_id = r.profile_id
                WHERE ?3 - COALESCE(b.sending, 0) > 0
            ),
            due AS (
@@ -146,7 +173,7 @@ pub async fn claim_due(
                FROM ready r
                JOIN outbox o ON o.id IN (
                    SELECT id FROM outbox
-                   WHERE tenant_id = r.tenant_id AND status = 'pending' AND next_attempt_at <= ?2
+                   WHERE tenant_id = r.tenant_id AND via = r.via AND status = 'pending' AND next_attempt_at <= ?2
                      AND (lease_until IS NULL OR lease_until <= ?2)
                    ORDER BY next_attempt_at, id
                    LIMIT ?3 * ?4)
@@ -188,7 +215,7 @@ pub async fn claim_due(
          WHERE id IN (SELECT value FROM json_each(?2)) AND status = 'pending'
            AND (lease_until IS NULL OR lease_until <= ?3)
          RETURNING id AS "id!", tenant_id AS "tenant_id: TenantId", kind, recipient, subject, body_sealed, message_id,
-             attempts, invitation_id, reset_id"#,
+             attempts, invitation_id, reset_id, via"#,
         lease_until,
         ids,
         now,
@@ -377,7 +404,7 @@ pub struct LogRow {
     /// `outbox` or `test` (ids are per source).
     pub source: String,
     pub id: i64,
-    /// `invitation`, `password_reset` or `test`.
+    /// `invitation`, `password_reset`, `guest_passcode`, `test` or `sms_test`.
     pub kind: String,
     pub recipient: String,
     pub subject: String,
@@ -426,7 +453,7 @@ pub async fn log(pool: &SqlitePool, tenant: TenantId, q: LogQuery<'_>) -> sqlx::
                         o.permanent
                  FROM outbox o WHERE o.tenant_id = ?1
                  UNION ALL
-                 SELECT 'test', t.id, 'test', t.recipient, t.subject, CASE WHEN t.ok = 1 THEN 'sent' ELSE 'failed' END,
+                 SELECT 'test', t.id, t.kind, t.recipient, t.subject, CASE WHEN t.ok = 1 THEN 'sent' ELSE 'failed' END,
                         1, NULL, t.created_at, CASE WHEN t.ok = 1 THEN t.created_at END, t.profile, t.reply, 1 - t.ok
                  FROM test_emails t WHERE t.tenant_id = ?1)
            WHERE ?2 IS NULL OR status = ?2
@@ -462,8 +489,11 @@ pub async fn log_row(pool: &SqlitePool, tenant: TenantId, id: i64) -> sqlx::Resu
     .await
 }
 
-/// A test email sent from a profile, as the email log keeps it.
+/// A test email sent from a profile, or a test passcode from an SMS channel, as the email
+/// log keeps it.
 pub struct TestEmail<'a> {
+    /// `test` (a profile's test email) or `sms_test` (a channel's test passcode).
+    pub kind: &'a str,
     /// The profile's name.
     pub profile: &'a str,
     pub recipient: &'a str,
@@ -477,12 +507,13 @@ pub struct TestEmail<'a> {
 
 /// Adds a test email and its outcome to the tenant's email log.
 pub async fn record_test_email(pool: &SqlitePool, tenant: TenantId, test: TestEmail<'_>, now: i64) -> sqlx::Result<()> {
-    let TestEmail { profile, recipient, subject, ok, reply, sent_by } = test;
+    let TestEmail { kind, profile, recipient, subject, ok, reply, sent_by } = test;
     let mut tx = super::begin_write(pool).await?;
     sqlx::query!(
-        "INSERT INTO test_emails (tenant_id, profile, recipient, subject, ok, reply, sent_by, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO test_emails (tenant_id, kind, profile, recipient, subject, ok, reply, sent_by, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         tenant,
+        kind,
         profile,
         recipient,
         subject,

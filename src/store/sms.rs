@@ -102,6 +102,21 @@ pub async fn get(db: &SqlitePool, tenant: TenantId, id: i64) -> sqlx::Result<Opt
     Ok(row.and_then(channel_of))
 }
 
+/// The tenant's first enabled channel (the oldest), which guests' passcodes go through.
+pub async fn first_enabled(db: &SqlitePool, tenant: TenantId) -> sqlx::Result<Option<Channel>> {
+    let row = sqlx::query_as!(
+        ChannelRow,
+        r#"SELECT id AS "id!", enabled AS "enabled: bool", name, host, port, security, sender, username,
+                  password_sealed AS "password_sealed: Sealed", recipient, number_format, message_type, subject, message, last_test_at,
+                  last_test_ok AS "last_test_ok: bool", last_test_message
+           FROM sms_channels WHERE tenant_id = ? AND enabled = 1 ORDER BY id LIMIT 1"#,
+        tenant
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.and_then(channel_of))
+}
+
 /// Which unique field another channel of the tenant already holds: `name` or `username`.
 pub async fn taken(
     conn: &mut SqliteConnection,

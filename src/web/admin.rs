@@ -17,6 +17,7 @@ use crate::app::AppState;
 use crate::auth::extract::Operator;
 use crate::auth::{password, random_token, token_hash};
 use crate::domain::account::{AccountEmail, NewTenantForm, Role, TenantName, TenantSlug, MSG_SLUG_TAKEN};
+use crate::domain::guest::{parse_daily_cap, DEFAULT_DAILY_CAP};
 use crate::domain::FieldErrors;
 use crate::error::AppError;
 use crate::store::audit::{self, Actor, AuditAction};
@@ -35,6 +36,8 @@ struct Row {
     private_networks: bool,
     /// An operator belongs to it, so it has them whatever the toggle says.
     operator_tenant: bool,
+    /// Passcodes its guests may be sent in 24 hours.
+    guest_cap: i64,
 }
 
 #[derive(Template)]
@@ -125,6 +128,8 @@ async fn admin_page(
     let counts = tenants::member_counts(&state.db).await?;
     let egress = store::egress::all(&state.db).await?;
     let egress_of = |id| egress.iter().find(|(t, ..)| *t == id).map_or((false, false), |(_, a, o)| (*a, *o));
+    let caps = store::guests::daily_caps(&state.db).await?;
+    let cap_of = |id| caps.iter().find(|(t, _)| *t == id).map_or(DEFAULT_DAILY_CAP, |(_, c)| *c);
     // The operator's own organization's zone, like every page they see.
     let zone = op.0.tenant.zone();
     let rows = tenants::all(&state.db)
@@ -136,6 +141,7 @@ async fn admin_page(
             is_own: t.id == op.0.tenant.id,
             private_networks: egress_of(t.id).0,
             operator_tenant: egress_of(t.id).1,
+            guest_cap: cap_of(t.id),
             slug: t.slug,
             name: t.name,
             suspended: t.suspended,
@@ -364,6 +370,39 @@ pub async fn set_private_networks(
     Ok(Redirect::to("/admin").into_response())
 }
 
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct GuestCapForm {
+    guest_daily_cap: String,
+}
+
+/// `POST /admin/tenants/{slug}/guest-cap`: how many passcodes the organization's guests
+/// may be sent in 24 hours (SPEC §9.3's daily cap, against SMS pumping).
+pub async fn set_guest_cap(
+    State(state): State<AppState>,
+    op: Operator,
+    Path(slug): Path<String>,
+    Form(form): Form<GuestCapForm>,
+) -> Result<Response, AppError> {
+    let tenant = tenants::by_slug(&state.db, &slug).await?.ok_or(AppError::NotFound)?;
+    let cap = parse_daily_cap(&form.guest_daily_cap)
+        .map_err(|message| AppError::Refused(StatusCode::UNPROCESSABLE_ENTITY, message))?;
+    let old = store::guests::daily_cap(&state.db, tenant.id).await?;
+    let mut tx = store::begin_write(&state.db).await?;
+    store::guests::set_daily_cap(&mut tx, tenant.id, cap).await?;
+    let actor = Actor { id: None, label: &op.0.user.email };
+    let detail = format!("{old} -> {cap} passcodes a day");
+    audit::record(&mut tx, tenant.id, actor, AuditAction::TenantGuestCap, &detail, state.clock.now()).await?;
+    tx.commit().await?;
+    op.0.session.flash_ok(msg_guest_cap(&tenant.name, cap)).await?;
+    Ok(Redirect::to("/admin").into_response())
+}
+
+/// What the operator is told after setting an organization's daily cap.
+pub fn msg_guest_cap(name: &str, cap: i64) -> String {
+    format!("{name}'s guests may now be sent {cap} passcodes a day.")
+}
+
 /// A private-networks form without `allow` or `refuse`.
 pub const MSG_PRIVATE_NETWORKS_CHOICE: &str = "Choose whether to allow or refuse private networks.";
 
@@ -384,4 +423,5 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/tenants/{slug}/rename", post(rename))
         .route("/admin/tenants/{slug}/suspend", get(confirm_suspend).post(suspend))
         .route("/admin/tenants/{slug}/private-networks", post(set_private_networks))
+        .route("/admin/tenants/{slug}/guest-cap", post(set_guest_cap))
 }

@@ -86,6 +86,8 @@ impl Row {
             kind: match r.kind.as_str() {
                 "invitation" => "Invitation",
                 "password_reset" => "Password reset",
+                "guest_passcode" => "Guest passcode",
+                "sms_test" => "Test passcode",
                 _ => "Test email",
             },
             created: format_time_near(r.created_at, now, zone),
@@ -250,8 +252,15 @@ pub async fn record_test(
         Ok(reply) => (true, reply.as_str()),
         Err(e) => (false, e.message.as_str()),
     };
-    let test =
-        TestEmail { profile, recipient: &mail.to, subject: &mail.subject, ok, reply, sent_by: &member.user.email };
+    let test = TestEmail {
+        kind: "test",
+        profile,
+        recipient: &mail.to,
+        subject: &mail.subject,
+        ok,
+        reply,
+        sent_by: &member.user.email,
+    };
     if let Err(e) = outbox::record_test_email(&state.db, member.tenant.id, test, state.clock.now()).await {
         tracing::error!(error = %e, "could not add a test email to the email log");
     }

@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod email_log;
 pub mod error_page;
 pub mod fields;
+pub mod guest_pages;
 pub mod guests;
 pub mod home;
 pub mod invite;
@@ -132,6 +133,8 @@ pub fn routes() -> Router<AppState> {
         .merge(sign_in::routes())
         .merge(passwords::routes())
         .merge(invite::routes())
+        // Public: the guest's pages.
+        .merge(guest_pages::routes())
         // Any member: the dashboard and their own account (the email switch: admins).
         .merge(dashboard::routes())
         .merge(account::routes())

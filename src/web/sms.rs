@@ -19,7 +19,7 @@ use crate::domain::smtp::{ProfileName, Security};
 use crate::error::AppError;
 use crate::mail::error::SendError;
 use crate::mail::message::new_message_id;
-use crate::mail::{resolve_host, sms as gateway};
+use crate::mail::sms as gateway;
 use crate::store::audit::AuditAction;
 use crate::store::sms::Channel;
 use crate::store::{self, aliases, audit, is_unique_violation, sms};
@@ -425,9 +425,25 @@ pub async fn test(
     };
     let result = deliver(&state, &member, &channel, &mobile).await;
     let (ok, text) = match &result {
-        Ok(to) => (true, msg_test_sent(&mobile, to)),
+        Ok((to, _)) => (true, msg_test_sent(&mobile, to)),
         Err(e) => (false, format!("The test passcode was not sent. {}", e.message)),
     };
+    // The email log keeps the test beside the outbox's mail: the number, never the passcode.
+    let reply = match &result {
+        Ok((_, reply)) => reply.clone(),
+        Err(e) => e.message.clone(),
+    };
+    let subject = channel.settings.subject.clone().unwrap_or_else(|| "Test passcode".to_owned());
+    let test = store::outbox::TestEmail {
+        kind: "sms_test",
+        profile: &format!("SMS channel {}", channel.settings.name),
+        recipient: mobile.as_str(),
+        subject: &subject,
+        ok,
+        reply: &reply,
+        sent_by: &member.user.email,
+    };
+    store::outbox::record_test_email(&state.db, member.tenant.id, test, state.clock.now()).await?;
     let now = state.clock.now();
     let mut tx = store::begin_write(&state.db).await?;
     sms::record_test(&mut tx, member.tenant.id, id, ok, &text, now).await?;
@@ -442,35 +458,18 @@ pub async fn test(
     Ok(Redirect::to(&format!("/t/{}/sms", member.tenant.slug)).into_response())
 }
 
-/// Resolves the host, opens the password, builds and sends the gateway mail; the address
-/// it went to.
+/// Sends the test through the channel with a random six-digit passcode; the address it
+/// went to and the server's reply.
 async fn deliver(
     state: &AppState,
     member: &Member,
     channel: &Channel,
     mobile: &MobileNumber,
-) -> Result<String, SendError> {
-    let settings = &channel.settings;
-    let aliases = aliases::list(&state.db, member.tenant.id)
-        .await
-        .map_err(|_| SendError::transient("relaydesk could not read the organization's host aliases. Try again."))?;
-    let host = crate::domain::smtp::SmtpHost::parse(settings.host.as_str())
-        .map_err(|_| SendError::permanent("The channel's host is not valid. Edit the channel."))?;
-    let host = resolve_host(&host, &aliases)?;
-    let password = state.secrets.open_secret(&channel.password_sealed).map_err(|_| {
-        SendError::permanent(
-            "relaydesk cannot decrypt this channel's saved password (was the secret key changed?). Edit the channel \
-             and enter the password again.",
-        )
-    })?;
-    let smtp = gateway::smtp_settings(settings, host, password)?;
+) -> Result<(String, String), SendError> {
     let passcode = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32));
-    let mail = gateway::build(settings, mobile, "Test", &passcode, &new_message_id(&state.config.public_host()))?;
-    let grant = crate::mail::egress::grant_for(&state.db, &state.mailer.egress, member.tenant.id)
-        .await
-        .map_err(|e| SendError::transient(format!("relaydesk could not read its database: {e}")))?;
-    gateway::send(&state.mailer, &grant, &smtp, &mail).await?;
-    Ok(mail.to)
+    let message_id = new_message_id(&state.config.public_host());
+    let (db, secrets, mailer) = (&state.db, &state.secrets, &state.mailer);
+    gateway::send_passcode(db, secrets, mailer, member.tenant.id, channel, mobile, "Test", &passcode, &message_id).await
 }
 
 #[derive(Template)]

@@ -29,6 +29,7 @@ mod access;
 mod email_log;
 mod email_switch;
 mod first_run;
+mod guests;
 mod invitations;
 mod look;
 mod members;
@@ -60,6 +61,9 @@ fn trials() -> Vec<Trial> {
         trial!(email_switch::email_can_be_turned_on_only_once_there_is_a_default_profile),
         trial!(first_run::first_run_setup_creates_the_organization_and_signs_in),
         trial!(first_run::setup_shows_each_error_beside_its_field),
+        trial!(guests::a_guest_registers_on_a_phone_and_signs_in_with_the_passcode_from_the_sms),
+        trial!(guests::a_burst_of_registrations_stops_at_the_limit),
+        trial!(guests::an_admin_on_a_phone_sees_the_guest_list_resends_and_revokes),
         trial!(invitations::an_invited_person_accepts_from_the_email_and_is_signed_in),
         trial!(invitations::with_email_off_the_invitation_link_is_shown_once_to_share),
         trial!(look::every_list_is_a_stack_of_cards_on_a_360px_screen_and_the_header_one_row),
@@ -84,6 +88,7 @@ fn trials() -> Vec<Trial> {
         // Writes docs/screenshots/*.png for the README; run by hand with
         // `cargo test --test browser readme_screenshots -- --ignored`.
         trial!(tour::readme_screenshots).with_ignored_flag(true),
+        trial!(tour::readme_screenshots_of_the_guest_page).with_ignored_flag(true),
     ]
 }
 

@@ -42,3 +42,20 @@ pub async fn readme_screenshots() {
     })
     .await;
 }
+
+/// The guest's page on a phone, as a guest fills it in (its own trial, so the console's
+/// screenshots are not remade with it).
+pub async fn readme_screenshots_of_the_guest_page() {
+    let server = TestSmtp::start(TlsMode::Plain, crate::guests::gateway_script()).await;
+    let app = TestApp::seeded().await;
+    crate::guests::ready_for_guests(&app, &server).await;
+    app.in_browser(|b| async move {
+        b.client.set_window_size(360, 740).await?;
+        b.goto(&format!("/g/{SLUG}")).await?;
+        b.fill("#name", "Ann Lee").await?;
+        b.fill("#mobile", "+44 (7700) 900-123").await?;
+        shot(&b, "guest-phone").await?;
+        Ok(())
+    })
+    .await;
+}

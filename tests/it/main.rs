@@ -23,6 +23,7 @@ mod error_pages;
 mod first_run;
 mod forgot_email_off;
 mod graph;
+mod guest_pages;
 mod guests;
 mod invitations;
 mod isolation;

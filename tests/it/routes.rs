@@ -33,6 +33,8 @@ enum Id {
     SpareChannel,
     /// A host alias's name.
     Alias,
+    /// A guest (registered on the guest page).
+    Guest,
 }
 
 /// Every tenant page but sign-in, sign-out and the public ones (tested in their own
@@ -94,6 +96,10 @@ const ROUTES: &[Route] = &[
     ("GET", "/t/acme/sms/{id}/delete", Id::Channel, Access::Admin, &[]),
     ("POST", "/t/acme/sms/{id}/delete", Id::SpareChannel, Access::Admin, &[]),
     ("POST", "/t/acme/email-log/{id}/retry", Id::Outbox, Access::Admin, &[]),
+    ("GET", "/t/acme/guests", Id::None, Access::Organizer, &[]),
+    // Guest access is off in the walk: a resend is refused with a message, nothing sent.
+    ("POST", "/t/acme/guests/{id}/resend", Id::Guest, Access::Organizer, &[]),
+    ("POST", "/t/acme/guests/{id}/revoke", Id::Guest, Access::Organizer, &[]),
 ];
 
 /// One tenant's objects, one of each kind a route can name.
@@ -106,6 +112,7 @@ struct Ids {
     channel: i64,
     /// An alias in use (by the tenant's profile), so deleting it is refused and it stays.
     alias: &'static str,
+    guest: i64,
 }
 
 impl Ids {
@@ -118,6 +125,7 @@ impl Ids {
             Id::Outbox => self.outbox.to_string(),
             Id::Channel | Id::SpareChannel => self.channel.to_string(),
             Id::Alias => self.alias.to_owned(),
+            Id::Guest => self.guest.to_string(),
         }
     }
 }
@@ -171,6 +179,14 @@ async fn objects(app: &TestApp, slug: &str, tenant: relaydesk::store::TenantId, 
         outbox,
         channel: one("SELECT id FROM sms_channels WHERE tenant_id = ?").await,
         alias,
+        guest: sqlx::query_scalar(
+            "INSERT INTO guests (tenant_id, name, login, via, created_at, sent_at)
+             VALUES (?, 'Guest', '+447700900123', 'sms', 0, 0) RETURNING id",
+        )
+        .bind(tenant.0)
+        .fetch_one(&app.db)
+        .await
+        .unwrap(),
     }
 }
 
@@ -297,6 +313,7 @@ const OPERATOR_ROUTES: &[OperatorRoute] = &[
     ("GET", "/admin/tenants/globex/suspend", &[]),
     ("POST", "/admin/tenants/globex/suspend", &[]),
     ("POST", "/admin/tenants/globex/private-networks", &[("private_networks", "")]),
+    ("POST", "/admin/tenants/globex/guest-cap", &[("guest_daily_cap", "many")]),
 ];
 
 #[tokio::test]
@@ -321,5 +338,38 @@ async fn the_operators_routes_answer_404_to_everyone_else() {
         let res = request(&operator, method, path, fields).await;
         let status = res.status();
         assert!(status != StatusCode::FORBIDDEN && status != StatusCode::NOT_FOUND, "{method} {path}: {status}");
+    }
+}
+
+/// The guest's pages (SPEC §9.3): method, path, fields that fail their rules.
+const GUEST_ROUTES: &[OperatorRoute] = &[
+    ("GET", "/g/{slug}", &[]),
+    ("POST", "/g/{slug}", &[("name", "")]),
+    ("GET", "/g/{slug}/login", &[]),
+    ("POST", "/g/{slug}/login", &[("login", "nobody")]),
+];
+
+#[tokio::test]
+async fn the_guest_pages_are_public_where_guest_access_is_on_and_404_elsewhere() {
+    let app = spawn_app().await;
+    app.sign_in_admin().await;
+    let res = app.post_form("/t/acme/sms", &crate::smtp::with(crate::sms::channel("Gw", "gw"), "enabled", "on")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let on = [("enabled", "on"), ("delivery", "sms"), ("passcode_length", "6"), ("access_hours", "24")];
+    assert_eq!(app.post("/t/acme/guests/settings", &on).await.status(), StatusCode::SEE_OTHER);
+    // globex exists, with guest access off.
+    app.add_tenant("globex", "Globex Corp", "hank@globex.test", "hank's long password").await;
+    let anonymous = app.share();
+    for &(method, template, fields) in GUEST_ROUTES {
+        for (who, visitor) in [("nobody", &anonymous), ("acme's admin", &app)] {
+            let path = template.replace("{slug}", "acme");
+            let status = request(visitor, method, &path, fields).await.status();
+            assert!(status == StatusCode::OK || status == StatusCode::UNPROCESSABLE_ENTITY, "{method} {path} as {who}");
+            for slug in ["globex", "nope"] {
+                let path = template.replace("{slug}", slug);
+                let status = request(visitor, method, &path, fields).await.status();
+                assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path} as {who}");
+            }
+        }
     }
 }

@@ -272,3 +272,45 @@ async fn dump_columns(db: &SqlitePool, tables: &[(String, Vec<String>)]) -> Vec<
     }
     out
 }
+
+/// Migration 0014 rebuilds the outbox to let it carry guests' passcodes: every message,
+/// attempt, link and test email from before is there after it, as it was, sent by email.
+#[tokio::test]
+async fn the_guest_migration_keeps_every_message_and_attempt() {
+    let (db, _dir) = empty_db().await;
+    migrator_up_to(13).run(&db).await.unwrap();
+    for sql in [
+        "INSERT INTO tenants (id, slug, name, created_at) VALUES (1, 'acme', 'Acme', 10)",
+        "INSERT INTO users (id, tenant_id, email, display_name, password_hash, role, created_at)
+         VALUES (1, 1, 'a@x.test', 'A', 'h', 'admin', 10)",
+        "INSERT INTO invitations (id, tenant_id, email, role, token_hash, created_at, expires_at)
+         VALUES (1, 1, 'b@x.test', 'user', 't1', 11, 99)",
+        "INSERT INTO outbox (id, tenant_id, kind, recipient, subject, body_sealed, message_id, status, attempts,
+                             next_attempt_at, created_at, last_error, invitation_id, permanent)
+         VALUES (1, 1, 'invitation', 'b@x.test', 'S', 'b', 'm1', 'failed', 1, 17, 17, '550 refused', 1, 1),
+                (2, 1, 'password_reset', 'a@x.test', 'S', 'b', 'm2', 'sent', 1, 18, 18, NULL, NULL, 0)",
+        "INSERT INTO outbox_attempts (outbox_id, attempt, at, ok, profile, error, reply)
+         VALUES (1, 1, 20, 0, 'Main', '550 refused', NULL), (2, 1, 21, 1, 'Main', NULL, '250 ok')",
+        "INSERT INTO test_emails (id, tenant_id, profile, recipient, subject, ok, reply, sent_by, created_at)
+         VALUES (1, 1, 'Main', 'c@x.test', 'T', 1, '250 ok', 'a@x.test', 22)",
+    ] {
+        sqlx::query(sql).execute(&db).await.unwrap();
+    }
+    let tables = ["tenants", "outbox", "outbox_attempts", "test_emails"];
+    let before = dump(&db, &tables).await;
+
+    migrator().run(&db).await.unwrap();
+
+    let after = dump(&db, &tables).await;
+    assert_eq!(after.len(), before.len());
+    for (old, new) in before.iter().zip(&after) {
+        assert!(new.starts_with(old.as_str()), "{old} -> {new}");
+    }
+    let via: Vec<(String, Option<i64>)> =
+        sqlx::query_as("SELECT via, guest_id FROM outbox ORDER BY id").fetch_all(&db).await.unwrap();
+    assert_eq!(via, [("email".into(), None), ("email".into(), None)]);
+    let cap: i64 = sqlx::query_scalar("SELECT guest_daily_cap FROM tenants").fetch_one(&db).await.unwrap();
+    assert_eq!(cap, 500);
+    let kind: String = sqlx::query_scalar("SELECT kind FROM test_emails").fetch_one(&db).await.unwrap();
+    assert_eq!(kind, "test");
+}

@@ -34,11 +34,11 @@ pub fn channel(name: &str, username: &str) -> FormFields {
 }
 
 /// A channel form pointing at `server` (plain SMTP with a login).
-fn channel_for(name: &str, server: &TestSmtp) -> FormFields {
+pub fn channel_for(name: &str, server: &TestSmtp) -> FormFields {
     with(with(with(channel(name, USER), "host", "localhost"), "port", &server.port.to_string()), "security", "none")
 }
 
-fn gateway() -> Script {
+pub fn gateway() -> Script {
     Script { auth: Some((USER.into(), SECRET.into())), ..Script::default() }
 }
 
@@ -50,7 +50,7 @@ async fn admin_app() -> TestApp {
 
 impl TestApp {
     /// Creates a channel through the form; its id.
-    async fn create_channel(&self, form: &FormFields) -> i64 {
+    pub async fn create_channel(&self, form: &FormFields) -> i64 {
         let res = self.post_form("/t/acme/sms", form).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", res.text().await.unwrap());
         let name = &form.iter().find(|(k, _)| *k == "name").unwrap().1;
