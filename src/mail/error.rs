@@ -10,15 +10,17 @@ pub struct SendError {
     pub permanent: bool,
     /// What happened and what to do, with the server's own reply where there is one.
     pub message: String,
+    /// The server refused an OAuth access token at AUTH: a new token may be asked for once.
+    pub token_refused: bool,
 }
 
 impl SendError {
     pub fn transient(message: impl Into<String>) -> SendError {
-        SendError { permanent: false, message: message.into() }
+        SendError { permanent: false, message: message.into(), token_refused: false }
     }
 
     pub fn permanent(message: impl Into<String>) -> SendError {
-        SendError { permanent: true, message: message.into() }
+        SendError { permanent: true, message: message.into(), token_refused: false }
     }
 }
 

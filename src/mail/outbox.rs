@@ -445,7 +445,9 @@ async fn deliver(
         Ok(grant) => grant,
         Err(e) => return (name, Err(SendError::transient(format!("relaydesk could not read its database: {e}")))),
     };
-    let result = match Sender::for_tenant(&state.db, msg.tenant_id, &profile.settings, &state.secrets, grant).await {
+    let refresh = profile.connected.as_ref().map(|c| &c.refresh_token);
+    let sender = Sender::for_tenant(&state.db, msg.tenant_id, &profile.settings, &state.secrets, grant).await;
+    let result = match sender.and_then(|s| s.with_refresh_token(refresh, &state.secrets)) {
         Ok(sender) => match pool {
             Some(pool) => sender.send_pooled(&state.mailer, &mail, pool, profile.id, &profile.settings).await,
             None => sender.send(&state.mailer, &mail).await,
