@@ -18,3 +18,7 @@ ALTER TABLE smtp_profiles ADD COLUMN oauth_scope TEXT;
 ALTER TABLE smtp_profiles ADD COLUMN oauth_refresh_sealed TEXT;
 ALTER TABLE smtp_profiles ADD COLUMN oauth_account TEXT;
 ALTER TABLE smtp_profiles ADD COLUMN oauth_connected_at INTEGER;
+-- Why the last try to get a token failed for good (the provider refused the app or the
+-- refresh token), shown on the dashboard while the profile is the default; cleared by the
+-- next token, a saved edit or a new connection.
+ALTER TABLE smtp_profiles ADD COLUMN oauth_problem TEXT;

@@ -12,15 +12,26 @@ pub struct SendError {
     pub message: String,
     /// The server refused an OAuth access token at AUTH: a new token may be asked for once.
     pub token_refused: bool,
+    /// The OAuth provider refused to issue a token for good (the app's secret, a revoked
+    /// or expired refresh token, no account connected): the profile cannot send until
+    /// someone fixes it, which the dashboard says.
+    pub token_unavailable: bool,
 }
 
 impl SendError {
     pub fn transient(message: impl Into<String>) -> SendError {
-        SendError { permanent: false, message: message.into(), token_refused: false }
+        SendError { permanent: false, message: message.into(), token_refused: false, token_unavailable: false }
     }
 
     pub fn permanent(message: impl Into<String>) -> SendError {
-        SendError { permanent: true, message: message.into(), token_refused: false }
+        SendError { permanent: true, message: message.into(), token_refused: false, token_unavailable: false }
+    }
+}
+
+impl SendError {
+    /// The same error, marked as the provider refusing to issue a token for good.
+    pub fn unavailable_token(self) -> SendError {
+        SendError { token_unavailable: true, ..self }
     }
 }
 

@@ -90,6 +90,7 @@ impl Sender {
                     "relaydesk cannot decrypt the connected account's sign-in (was the secret key changed?). {}",
                     oauth::MSG_CONNECT_AGAIN
                 ))
+                .unavailable_token()
             })?),
             None => None,
         };

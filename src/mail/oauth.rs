@@ -181,7 +181,9 @@ impl Tokens {
                 post_token(http, url, &form, Who::Microsoft).await
             }
             OAuthProvider::Google => {
-                let refresh = credentials.refresh_token.ok_or_else(|| SendError::permanent(MSG_NOT_CONNECTED))?;
+                let refresh = credentials
+                    .refresh_token
+                    .ok_or_else(|| SendError::permanent(MSG_NOT_CONNECTED).unavailable_token())?;
                 let form = [
                     ("grant_type", "refresh_token"),
                     ("refresh_token", refresh.expose_secret()),
@@ -194,10 +196,7 @@ impl Tokens {
                 let url = token_url.url();
                 let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']).to_owned();
                 let port = url.port_or_known_default().unwrap_or(443);
-                let addrs = grant
-                    .resolve(&host, port)
-                    .await
-                    .map_err(|e| SendError { message: format!("The token URL cannot be used: {}", e.message), ..e })?;
+                let addrs = grant.resolve_with(&host, port, super::egress::msg_token_url_refused).await?;
                 // Only the checked addresses: the name is not looked up again.
                 let pinned = reqwest::Client::builder()
                     .resolve_to_addrs(&host, &addrs)
@@ -332,9 +331,11 @@ fn refused(who: &Who, status: reqwest::StatusCode, body: TokenError) -> SendErro
     }
     // A refresh token that expired or whose consent was taken back.
     if matches!(who, Who::Google) && body.error == "invalid_grant" {
-        return SendError::permanent(format!("Google refused the saved sign-in ({detail}). {MSG_CONNECT_AGAIN}"));
+        return SendError::permanent(format!("Google refused the saved sign-in ({detail}). {MSG_CONNECT_AGAIN}"))
+            .unavailable_token();
     }
     SendError::permanent(format!("{} refused the token request ({detail}). {}", who.name(), who.check()))
+        .unavailable_token()
 }
 
 fn unreadable(who: &Who) -> SendError {

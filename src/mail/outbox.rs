@@ -454,7 +454,27 @@ async fn deliver(
         },
         Err(e) => Err(e),
     };
+    note_token_problem(&state.db, msg.tenant_id, &profile, &result).await;
     (name, result)
+}
+
+/// Keeps the profile's token problem (for the dashboard) in step with a send's result:
+/// noted when the provider refused to issue a token, cleared once one came again.
+pub async fn note_token_problem(
+    db: &sqlx::SqlitePool,
+    tenant: crate::store::TenantId,
+    profile: &profiles::Profile,
+    result: &Result<String, SendError>,
+) {
+    let problem = match result {
+        Err(e) if e.token_unavailable => Some(e.message.as_str()),
+        Err(_) => return,
+        Ok(_) if profile.token_problem.is_none() => return,
+        Ok(_) => None,
+    };
+    if let Err(e) = profiles::record_token_problem(db, tenant, profile.id, problem).await {
+        tracing::warn!(error = %e, "the profile's token problem could not be noted");
+    }
 }
 
 #[cfg(test)]

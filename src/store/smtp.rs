@@ -53,6 +53,7 @@ struct ProfileRow {
     oauth_refresh_sealed: Option<Sealed>,
     oauth_account: Option<String>,
     oauth_connected_at: Option<i64>,
+    oauth_problem: Option<String>,
 }
 
 /// The OAuth app of a row, when it signs in with OAuth.
@@ -157,7 +158,7 @@ impl TryFrom<ProfileRow> for Profile {
             }
             _ => None,
         };
-        Ok(Profile { id: row.id, settings, last_test, connected })
+        Ok(Profile { id: row.id, settings, last_test, connected, token_problem: row.oauth_problem.clone() })
     }
 }
 
@@ -186,7 +187,7 @@ macro_rules! select_profiles {
                    last_test_ok AS "last_test_ok: bool", last_test_message,
                    oauth_provider AS "oauth_provider: OAuthProviderKind", oauth_client_id, oauth_directory,
                    oauth_token_url, oauth_scope, oauth_refresh_sealed AS "oauth_refresh_sealed: Sealed",
-                   oauth_account, oauth_connected_at
+                   oauth_account, oauth_connected_at, oauth_problem
                FROM smtp_profiles "# + $rest
             $(, $arg)*
         )
@@ -398,7 +399,7 @@ pub async fn update(
              oauth_provider = ?, oauth_client_id = ?, oauth_directory = ?, oauth_token_url = ?, oauth_scope = ?,
              oauth_refresh_sealed = CASE WHEN ? THEN oauth_refresh_sealed END,
              oauth_account = CASE WHEN ? THEN oauth_account END,
-             oauth_connected_at = CASE WHEN ? THEN oauth_connected_at END,
+             oauth_connected_at = CASE WHEN ? THEN oauth_connected_at END, oauth_problem = NULL,
              is_default = (is_default OR ?), updated_at = ?,
              last_test_at = NULL, last_test_ok = NULL, last_test_message = NULL
          WHERE tenant_id = ? AND id = ?",
@@ -572,7 +573,8 @@ pub async fn connect_account(
     now: i64,
 ) -> sqlx::Result<bool> {
     let done = sqlx::query!(
-        "UPDATE smtp_profiles SET oauth_refresh_sealed = ?, oauth_account = ?, oauth_connected_at = ?
+        "UPDATE smtp_profiles SET oauth_refresh_sealed = ?, oauth_account = ?, oauth_connected_at = ?,
+             oauth_problem = NULL
          WHERE tenant_id = ? AND id = ? AND oauth_provider = 'google'",
         refresh_token,
         account,
@@ -596,6 +598,27 @@ pub async fn disconnect_account(conn: &mut SqliteConnection, tenant: TenantId, i
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Notes why the provider refused to issue a token for the profile (`Some`), or that it
+/// issued one again (`None`; writes only when a problem was noted).
+pub async fn record_token_problem(
+    pool: &SqlitePool,
+    tenant: TenantId,
+    id: ProfileId,
+    problem: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE smtp_profiles SET oauth_problem = ?
+         WHERE tenant_id = ? AND id = ? AND oauth_problem IS NOT ?",
+        problem,
+        tenant,
+        id,
+        problem,
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// Stores the result of a test email on the profile (shown in the list).

@@ -118,6 +118,8 @@ pub struct Profile<S> {
     pub last_test: Option<LastTest>,
     /// A Google account connected to an OAuth profile, with its refresh token.
     pub connected: Option<Connected<S>>,
+    /// Why the provider last refused to issue a token for good, until a token comes again.
+    pub token_problem: Option<String>,
 }
 
 /// A connected account ([`Connection`]) and the refresh token it gave.

@@ -124,7 +124,8 @@ pub async fn send(
             return render_invalid(&test_page(&state, &member, &stored, to).await?);
         }
     };
-    let (ok, message) = deliver(&state, &member, &stored.settings, refresh(&stored), &to).await;
+    let (ok, message, result) = deliver_result(&state, &member, &stored.settings, refresh(&stored), &to).await;
+    crate::mail::outbox::note_token_problem(&state.db, member.tenant.id, &stored, &result).await;
     profiles::record_test(&state.db, member.tenant.id, stored.id, ok, &message, now).await?;
     let detail = format!("{} to {}: {}", stored.settings.name, to.as_str(), if ok { "sent" } else { "failed" });
     let mut conn = state.db.acquire().await?;
@@ -235,21 +236,36 @@ async fn deliver(
     refresh: Option<&Sealed>,
     to: &EmailAddress,
 ) -> (bool, String) {
+    let (ok, message, _) = deliver_result(state, member, settings, refresh, to).await;
+    (ok, message)
+}
+
+/// [`deliver`], with the send's own result (what the dashboard's token warning needs).
+async fn deliver_result(
+    state: &AppState,
+    member: &Member,
+    settings: &Settings,
+    refresh: Option<&Sealed>,
+    to: &EmailAddress,
+) -> (bool, String, Result<String, crate::mail::error::SendError>) {
     let grant = match grant(state, member).await {
         Ok(grant) => grant,
-        Err(message) => return (false, format!("The test email was not sent. {message}")),
+        Err(message) => {
+            let message = format!("The test email was not sent. {message}");
+            return (false, message.clone(), Err(crate::mail::error::SendError::transient(message)));
+        }
     };
     let sender = Sender::for_tenant(&state.db, member.tenant.id, settings, &state.secrets, grant).await;
     let sender = match sender.and_then(|s| s.with_refresh_token(refresh, &state.secrets)) {
         Ok(sender) => sender,
-        Err(e) => return (false, format!("The test email was not sent. {}", e.message)),
+        Err(e) => return (false, format!("The test email was not sent. {}", e.message), Err(e)),
     };
     let mail = test_message(state, member, settings, to.as_str());
     let result = sender.send(&state.mailer, &mail).await;
     crate::web::email_log::record_test(state, member, settings.name.as_str(), &mail, &result).await;
-    match result {
-        Ok(_) => (true, msg_test_sent(to)),
-        Err(e) => (false, format!("The test email was not sent. {}", e.message)),
+    match &result {
+        Ok(_) => (true, msg_test_sent(to), result),
+        Err(e) => (false, format!("The test email was not sent. {}", e.message), result),
     }
 }
 
