@@ -318,12 +318,23 @@ async fn another_providers_token_url_goes_through_the_egress_policy() {
     assert_eq!(auth.requests().len(), 1, "nothing was asked of the refused address");
 }
 
+/// Connect account: a page that moves on to the consent page by itself (a refresh, and a
+/// link); the consent page's address.
+async fn consent_url(app: &TestApp, id: i64) -> String {
+    let res = app.post(&format!("/t/acme/smtp/{id}/oauth/connect"), &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    let link = r#"<a class="button primary" href=""#;
+    let start = html.find(link).expect("a link to continue") + link.len();
+    let url = html[start..].split('"').next().unwrap().to_owned();
+    assert!(html.contains(&format!(r#"<meta http-equiv="refresh" content="0;url={url}">"#)), "{html}");
+    url.replace("&#38;", "&").replace("&amp;", "&")
+}
+
 /// Connects the Google account of profile `id` as a browser would: Connect account, the
 /// consent page, the callback. Returns the callback URL that was used.
 async fn connect_google(app: &TestApp, id: i64) -> String {
-    let res = app.post(&format!("/t/acme/smtp/{id}/oauth/connect"), &[]).await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let consent = location(&res);
+    let consent = consent_url(app, id).await;
     let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let back = plain.get(&consent).send().await.unwrap();
     let callback = location(&back);
@@ -393,8 +404,7 @@ async fn a_callback_cannot_attach_a_token_elsewhere() {
     let server = xoauth2_server(&auth, false).await;
     let app = oauth_app(&auth).await;
     let id = app.create_profile(&oauth_profile("Gmail", &server, &google())).await;
-    let res = app.post(&format!("/t/acme/smtp/{id}/oauth/connect"), &[]).await;
-    let consent = location(&res);
+    let consent = consent_url(&app, id).await;
     let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let callback = location(&plain.get(&consent).send().await.unwrap());
     let query = callback.split_once('?').unwrap().1.to_owned();
@@ -423,8 +433,8 @@ async fn a_callback_cannot_attach_a_token_elsewhere() {
     assert!(auth.refresh_tokens().is_empty(), "no code was exchanged");
 
     // A profile edited while the person was at Google does not get the token.
-    let res = app.post(&format!("/t/acme/smtp/{id}/oauth/connect"), &[]).await;
-    let callback = location(&plain.get(location(&res)).send().await.unwrap());
+    let consent = consent_url(&app, id).await;
+    let callback = location(&plain.get(consent).send().await.unwrap());
     let edit = with(
         with(oauth_profile("Gmail", &server, &google()), "username", "other@acme.test"),
         "oauth_client_secret",

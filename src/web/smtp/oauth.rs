@@ -9,6 +9,7 @@
 //! user and this profile, unchanged since, within ten minutes. The pending authorization
 //! is removed from the session before anything else, so a callback is taken once.
 
+use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -25,6 +26,7 @@ use crate::domain::smtp::{OAuthProviderKind, ProfileId};
 use crate::error::AppError;
 use crate::store::smtp as profiles;
 use crate::store::{self, audit};
+use crate::web::render;
 
 /// How long a started connect waits for Google's callback.
 pub const CONNECT_WAIT: i64 = 10 * 60;
@@ -98,7 +100,19 @@ pub async fn connect(
         // Asked every time, so Google gives a refresh token again after a disconnect.
         .append_pair("prompt", "consent")
         .append_pair("login_hint", profile.settings.transport.username().unwrap_or_default());
-    Ok(Redirect::to(url.as_str()).into_response())
+    // A page that moves on by itself, not a redirect: the form that posted here may only
+    // lead to this site (the Content-Security-Policy's `form-action 'self'`, which browsers
+    // apply to redirects too), while a refresh or a link may go anywhere.
+    let page = member.chrome("Connect a Google account", "smtp").await?;
+    render(&GoPage { page, url: url.to_string(), name: profile.settings.name.to_string() })
+}
+
+#[derive(Template)]
+#[template(path = "smtp/oauth_go.html")]
+struct GoPage {
+    page: crate::web::Chrome,
+    url: String,
+    name: String,
 }
 
 #[derive(Deserialize, Default)]
