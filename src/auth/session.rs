@@ -73,6 +73,8 @@ pub struct OAuthPending {
     pub expires_at: i64,
     /// The PKCE code verifier, sealed by the secret box.
     sealed_verifier: String,
+    /// The provider's consent page to go to (it carries `state`), sealed.
+    sealed_url: String,
 }
 
 /// A [`OAuthPending`] taken from the session, its verifier opened.
@@ -194,6 +196,7 @@ impl WebSession {
         scope: String,
         expires_at: i64,
         verifier: &str,
+        url: &str,
     ) -> Result<(), AppError> {
         let pending = OAuthPending {
             state_hash,
@@ -203,9 +206,22 @@ impl WebSession {
             scope,
             expires_at,
             sealed_verifier: self.1.seal(verifier),
+            sealed_url: self.1.seal(url),
         };
         self.0.insert(OAUTH, pending).await?;
         Ok(())
+    }
+
+    /// The consent page of the authorization this session started, and its profile,
+    /// without using it up.
+    pub async fn oauth_url(&self) -> Result<Option<(OAuthPending, String)>, AppError> {
+        let Some(stored) = self.0.get::<serde_json::Value>(OAUTH).await? else {
+            return Ok(None);
+        };
+        Ok(serde_json::from_value::<OAuthPending>(stored).ok().and_then(|pending| {
+            let url = self.1.open(&pending.sealed_url).ok()?;
+            Some((pending, url))
+        }))
     }
 
     /// The authorization this session started, removed so a callback is taken once.

@@ -322,8 +322,9 @@ async fn another_providers_token_url_goes_through_the_egress_policy() {
 /// link); the consent page's address.
 async fn consent_url(app: &TestApp, id: i64) -> String {
     let res = app.post(&format!("/t/acme/smtp/{id}/oauth/connect"), &[]).await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let html = res.text().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), format!("/t/acme/smtp/{id}/oauth/go"));
+    let html = app.page(&location(&res)).await;
     let link = r#"<a class="button primary" href=""#;
     let start = html.find(link).expect("a link to continue") + link.len();
     let url = html[start..].split('"').next().unwrap().to_owned();
@@ -527,4 +528,39 @@ async fn invitations_and_resets_go_out_through_an_oauth_default_profile() {
     })
     .await;
     assert_eq!(auth.requests().len(), 1, "one token for both");
+}
+
+#[tokio::test]
+async fn in_the_outbox_a_token_refused_twice_is_retried_later() {
+    let auth = OAuthServer::start().await;
+    let refuse_all: crate::smtp_server::BearerCheck = std::sync::Arc::new(|_, _| false);
+    let server = TestSmtp::start(
+        TlsMode::StartTls,
+        Script { xoauth2: Some(refuse_all), xoauth2_plain_refusal: true, ..Script::default() },
+    )
+    .await;
+    let app = oauth_app(&auth).await;
+    app.create_profile(&oauth_profile("M365", &server, &microsoft())).await;
+    assert_eq!(app.post("/t/acme/settings/email", &[("enabled", "on")]).await.status(), StatusCode::SEE_OTHER);
+    app.post("/t/acme/invitations", &[("email", "newbie@example.test"), ("role", "user")]).await;
+    let (status, attempts, error): (String, i64, String) = wait_for_some("the first attempt", WAIT, || async {
+        sqlx::query_as::<_, (String, i64, Option<String>)>("SELECT status, attempts, last_error FROM outbox")
+            .fetch_one(&app.db)
+            .await
+            .ok()
+            .and_then(|(s, a, e)| e.map(|e| (s, a, e)))
+    })
+    .await;
+    assert_eq!((status.as_str(), attempts), ("pending", 1), "transient: retried on the schedule");
+    assert_eq!(
+        error,
+        format!(
+            "localhost:{} refused the access token for {ACCOUNT}: 535 5.7.3 Authentication unsuccessful. relaydesk \
+             asked for a new token and was refused again. Check that the app may send as this mailbox (Microsoft \
+             365: the SMTP.SendAsApp permission and the mailbox's permission for the app's service principal; \
+             Google: the scope https://mail.google.com/).",
+            server.port
+        )
+    );
+    assert_eq!(auth.requests().len(), 2);
 }

@@ -72,6 +72,7 @@ const ROUTES: &[Route] = &[
     ("GET", "/t/acme/smtp/{id}/delete", Id::Profile, Access::Admin, &[]),
     ("POST", "/t/acme/smtp/{id}/delete", Id::Profile, Access::Admin, &[("new_default", "x")]),
     ("POST", "/t/acme/smtp/{id}/oauth/connect", Id::Profile, Access::Admin, &[]),
+    ("GET", "/t/acme/smtp/{id}/oauth/go", Id::Profile, Access::Admin, &[]),
     ("POST", "/t/acme/smtp/{id}/oauth/disconnect", Id::Profile, Access::Admin, &[]),
     ("GET", "/t/acme/smtp/oauth/google", Id::None, Access::Admin, &[]),
     ("GET", "/t/acme/settings", Id::None, Access::Admin, &[]),

@@ -133,6 +133,7 @@ pub fn routes() -> Router<AppState> {
         .route("/t/{slug}/smtp/{id}/test", get(test_form).post(send_test))
         .route("/t/{slug}/smtp/{id}/delete", get(delete_form).post(delete))
         .route("/t/{slug}/smtp/{id}/oauth/connect", post(oauth::connect))
+        .route("/t/{slug}/smtp/{id}/oauth/go", get(oauth::go))
         .route("/t/{slug}/smtp/{id}/oauth/disconnect", post(oauth::disconnect))
         .route("/t/{slug}/smtp/oauth/google", get(oauth::callback))
 }

@@ -75,18 +75,6 @@ pub async fn connect(
     let verifier = crate::auth::random_token();
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     let now = state.clock.now();
-    member
-        .session
-        .start_oauth(
-            sha256_hex(&state_token),
-            member.tenant.id,
-            member.user.id,
-            profile.id.0,
-            profile.settings.transport.scope().fingerprint(),
-            now + CONNECT_WAIT,
-            &verifier,
-        )
-        .await?;
     let mut url = state.mailer.oauth.endpoints().google_authorize.clone();
     url.query_pairs_mut()
         .append_pair("response_type", "code")
@@ -100,11 +88,43 @@ pub async fn connect(
         // Asked every time, so Google gives a refresh token again after a disconnect.
         .append_pair("prompt", "consent")
         .append_pair("login_hint", profile.settings.transport.username().unwrap_or_default());
-    // A page that moves on by itself, not a redirect: the form that posted here may only
-    // lead to this site (the Content-Security-Policy's `form-action 'self'`, which browsers
-    // apply to redirects too), while a refresh or a link may go anywhere.
+    member
+        .session
+        .start_oauth(
+            sha256_hex(&state_token),
+            member.tenant.id,
+            member.user.id,
+            profile.id.0,
+            profile.settings.transport.scope().fingerprint(),
+            now + CONNECT_WAIT,
+            &verifier,
+            url.as_str(),
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/t/{}/smtp/{}/oauth/go", member.tenant.slug, profile.id.0)).into_response())
+}
+
+/// GET `/t/{slug}/smtp/{id}/oauth/go`: the page that moves on to the consent page started
+/// by Connect account. A page, not a redirect from the form's POST: under the
+/// Content-Security-Policy's `form-action 'self'` a form may only lead to this site
+/// (browsers check the redirects that follow it too), while a refresh or a link may go
+/// anywhere.
+pub async fn go(
+    State(state): State<AppState>,
+    AdminProfile { member, profile }: AdminProfile,
+) -> Result<Response, AppError> {
+    let started = member.session.oauth_url().await?.filter(|(p, _)| {
+        p.profile_id == profile.id.0
+            && p.tenant_id == member.tenant.id
+            && p.user_id == member.user.id
+            && p.expires_at >= state.clock.now()
+    });
+    let Some((_, url)) = started else {
+        member.session.flash_error(MSG_CONNECT_STALE).await?;
+        return Ok(to_profile(&member, profile.id));
+    };
     let page = member.chrome("Connect a Google account", "smtp").await?;
-    render(&GoPage { page, url: url.to_string(), name: profile.settings.name.to_string() })
+    render(&GoPage { page, url, name: profile.settings.name.to_string() })
 }
 
 #[derive(Template)]
