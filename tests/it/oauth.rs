@@ -118,6 +118,7 @@ async fn a_microsoft_365_app_profile_sends_with_a_client_credentials_token() {
     assert!(page.contains(r#"<option value="microsoft" selected>Microsoft 365 (app)</option>"#));
     assert!(page.contains(r#"value="acme.onmicrosoft.com""#));
     assert!(!mail.data.contains("access-1"), "the token is not in the message");
+    assert!(mail.text_body().contains("Sign-in: OAuth 2.0, Microsoft 365 (app)"), "{}", mail.text_body());
 
     // A blank client secret on edit keeps the saved one while the app stays the same.
     let edit = with(oauth_profile("M365", &server, &microsoft()), "oauth_client_secret", "");

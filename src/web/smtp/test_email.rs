@@ -325,7 +325,7 @@ fn test_message(state: &AppState, member: &Member, settings: &Settings, to: &str
     };
     let username = settings.transport.username().unwrap_or("(no login)").to_owned();
     let name = settings.name.as_str();
-    let rows = [
+    let mut rows = vec![
         ("Profile", name.to_owned()),
         ("Host", host),
         ("Port", port),
@@ -333,6 +333,9 @@ fn test_message(state: &AppState, member: &Member, settings: &Settings, to: &str
         ("Security", security),
         ("Username", username),
     ];
+    if let Some(app) = settings.transport.oauth() {
+        rows.push(("Sign-in", format!("OAuth 2.0, {}", app.provider.kind().label())));
+    }
     let intro = format!(
         "This is a test email from relaydesk, sent by {} to check the SMTP profile {} of {}.",
         member.user.display_name, name, member.tenant.name
