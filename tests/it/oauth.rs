@@ -565,3 +565,33 @@ async fn in_the_outbox_a_token_refused_twice_is_retried_later() {
     );
     assert_eq!(auth.requests().len(), 2);
 }
+
+#[tokio::test]
+async fn a_kept_connection_is_not_reused_once_the_token_was_replaced() {
+    let auth = OAuthServer::start().await;
+    auth.set_script(AuthScript { expires_in: Some(600), ..AuthScript::default() });
+    let server = xoauth2_server(&auth, true).await;
+    let app = oauth_app(&auth).await;
+    app.create_profile(&oauth_profile("M365", &server, &microsoft())).await;
+    assert_eq!(app.post("/t/acme/settings/email", &[("enabled", "on")]).await.status(), StatusCode::SEE_OTHER);
+    let sent = |n: i64| {
+        let app = &app;
+        async move {
+            wait_until("the invitations to be sent", WAIT, || async {
+                app.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent'").await == n
+            })
+            .await
+        }
+    };
+    for (i, email) in ["one@example.test", "two@example.test"].into_iter().enumerate() {
+        app.post("/t/acme/invitations", &[("email", email), ("role", "user")]).await;
+        sent(i as i64 + 1).await;
+    }
+    assert_eq!(server.connections(), 1, "the second message went over the kept connection");
+    // The token runs out: the next message gets a new token and a new login.
+    app.advance(Duration::from_secs(600));
+    app.post("/t/acme/invitations", &[("email", "three@example.test"), ("role", "user")]).await;
+    sent(3).await;
+    assert_eq!(auth.requests().len(), 2);
+    assert_eq!(server.connections(), 2, "a new token, a new connection and AUTH");
+}
