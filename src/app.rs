@@ -65,6 +65,15 @@ pub async fn build_app_with_clock(config: Config, clock: Clock) -> anyhow::Resul
         hello: config.public_host(),
         send_timeout: config.send_timeout,
         egress: Arc::new(config.egress.clone()),
+        oauth: Arc::new(crate::mail::oauth::Tokens::new(
+            crate::mail::oauth::OAuthEndpoints {
+                microsoft_login: config.graph_login_url.clone(),
+                google_authorize: config.google_auth_url.clone(),
+                google_token: config.google_token_url.clone(),
+                google_revoke: config.google_revoke_url.clone(),
+            },
+            clock.clone(),
+        )),
     };
     let state = AppState {
         db,

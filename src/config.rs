@@ -30,6 +30,12 @@ pub struct Config {
     pub graph_login_url: Url,
     /// Microsoft Graph (`RELAYDESK_GRAPH_API_URL`).
     pub graph_api_url: Url,
+    /// Google's OAuth consent page (`RELAYDESK_GOOGLE_AUTH_URL`).
+    pub google_auth_url: Url,
+    /// Google's OAuth token endpoint (`RELAYDESK_GOOGLE_TOKEN_URL`).
+    pub google_token_url: Url,
+    /// Google's OAuth revocation endpoint (`RELAYDESK_GOOGLE_REVOKE_URL`).
+    pub google_revoke_url: Url,
     /// The bound on one whole send (SPEC §4: 15 s).
     pub send_timeout: Duration,
     /// How long a worker holds a claimed message before another may take it.
@@ -87,6 +93,13 @@ impl Config {
             Some(text) => parse_http_url("RELAYDESK_GRAPH_API_URL", &text)?,
             None => default_url(DEFAULT_GRAPH_API_URL),
         };
+        let google_url = |name: &str, default: &str| match var(name) {
+            Some(text) => parse_http_url(name, &text),
+            None => Ok(default_url(default)),
+        };
+        let google_auth_url = google_url("RELAYDESK_GOOGLE_AUTH_URL", DEFAULT_GOOGLE_AUTH_URL)?;
+        let google_token_url = google_url("RELAYDESK_GOOGLE_TOKEN_URL", DEFAULT_GOOGLE_TOKEN_URL)?;
+        let google_revoke_url = google_url("RELAYDESK_GOOGLE_REVOKE_URL", DEFAULT_GOOGLE_REVOKE_URL)?;
         let send_timeout =
             seconds_var("RELAYDESK_SEND_TIMEOUT", var("RELAYDESK_SEND_TIMEOUT"), DEFAULT_SEND_TIMEOUT, 1..=600)?;
         let outbox_lease =
@@ -114,6 +127,9 @@ impl Config {
         Ok(Config {
             graph_login_url,
             graph_api_url,
+            google_auth_url,
+            google_token_url,
+            google_revoke_url,
             send_timeout,
             outbox_lease,
             outbox_poll: DEFAULT_OUTBOX_POLL,
@@ -154,6 +170,9 @@ impl Config {
             session_absolute: Duration::from_secs(12 * 60 * 60),
             graph_login_url: default_url(DEFAULT_GRAPH_LOGIN_URL),
             graph_api_url: default_url(DEFAULT_GRAPH_API_URL),
+            google_auth_url: default_url(DEFAULT_GOOGLE_AUTH_URL),
+            google_token_url: default_url(DEFAULT_GOOGLE_TOKEN_URL),
+            google_revoke_url: default_url(DEFAULT_GOOGLE_REVOKE_URL),
             send_timeout: DEFAULT_SEND_TIMEOUT,
             outbox_lease: DEFAULT_OUTBOX_LEASE,
             outbox_poll: DEFAULT_OUTBOX_POLL,
@@ -197,6 +216,9 @@ impl Config {
 
 const DEFAULT_GRAPH_LOGIN_URL: &str = "https://login.microsoftonline.com";
 const DEFAULT_GRAPH_API_URL: &str = "https://graph.microsoft.com";
+const DEFAULT_GOOGLE_AUTH_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
+const DEFAULT_GOOGLE_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
+const DEFAULT_GOOGLE_REVOKE_URL: &str = "https://oauth2.googleapis.com/revoke";
 const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(15);
 const DEFAULT_OUTBOX_LEASE: Duration = Duration::from_secs(60);
 const DEFAULT_OUTBOX_POLL: Duration = Duration::from_secs(5);

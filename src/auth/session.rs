@@ -16,6 +16,8 @@ const AUTH: &str = "auth";
 const CSRF: &str = "csrf";
 const FLASH: &str = "flash";
 const LINK: &str = "sealed_link";
+/// A Google sign-in started from a profile, waiting for the provider's callback.
+const OAUTH: &str = "oauth_pending";
 /// Where links waited in clear before they were sealed; removed wherever found.
 const LEGACY_LINK: &str = "shared_link";
 
@@ -53,6 +55,32 @@ pub struct SharedLink {
 struct SealedLink {
     label: String,
     sealed_url: String,
+}
+
+/// An OAuth authorization started by this session (Connect account): what the callback
+/// must match. The PKCE verifier waits sealed; `state` only as its SHA-256.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OAuthPending {
+    /// SHA-256 of the `state` sent to the provider, hex.
+    pub state_hash: String,
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub profile_id: i64,
+    /// The profile's settings when the connect started ([`crate::domain::smtp::SecretScope::fingerprint`]):
+    /// a profile edited meanwhile does not get the token.
+    pub scope: String,
+    /// Unix seconds after which the callback is refused.
+    pub expires_at: i64,
+    /// The PKCE code verifier, sealed by the secret box.
+    sealed_verifier: String,
+    /// The provider's consent page to go to (it carries `state`), sealed.
+    sealed_url: String,
+}
+
+/// A [`OAuthPending`] taken from the session, its verifier opened.
+pub struct OAuthStarted {
+    pub pending: OAuthPending,
+    pub verifier: String,
 }
 
 /// The session with typed accessors, the secret box that seals what must not wait in the
@@ -155,6 +183,56 @@ impl WebSession {
             tracing::warn!("a one-time link waiting in a session could not be opened; it was dropped");
         }
         Ok(opened)
+    }
+
+    /// Remembers an authorization started now (one at a time: a second replaces the first).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn start_oauth(
+        &self,
+        state_hash: String,
+        tenant_id: TenantId,
+        user_id: UserId,
+        profile_id: i64,
+        scope: String,
+        expires_at: i64,
+        verifier: &str,
+        url: &str,
+    ) -> Result<(), AppError> {
+        let pending = OAuthPending {
+            state_hash,
+            tenant_id,
+            user_id,
+            profile_id,
+            scope,
+            expires_at,
+            sealed_verifier: self.1.seal(verifier),
+            sealed_url: self.1.seal(url),
+        };
+        self.0.insert(OAUTH, pending).await?;
+        Ok(())
+    }
+
+    /// The consent page of the authorization this session started, and its profile,
+    /// without using it up.
+    pub async fn oauth_url(&self) -> Result<Option<(OAuthPending, String)>, AppError> {
+        let Some(stored) = self.0.get::<serde_json::Value>(OAUTH).await? else {
+            return Ok(None);
+        };
+        Ok(serde_json::from_value::<OAuthPending>(stored).ok().and_then(|pending| {
+            let url = self.1.open(&pending.sealed_url).ok()?;
+            Some((pending, url))
+        }))
+    }
+
+    /// The authorization this session started, removed so a callback is taken once.
+    pub async fn take_oauth(&self) -> Result<Option<OAuthStarted>, AppError> {
+        let Some(stored) = self.0.remove::<serde_json::Value>(OAUTH).await? else {
+            return Ok(None);
+        };
+        Ok(serde_json::from_value::<OAuthPending>(stored).ok().and_then(|pending| {
+            let verifier = self.1.open(&pending.sealed_verifier).ok()?;
+            Some(OAuthStarted { pending, verifier })
+        }))
     }
 
     /// The pending message, removed so it shows once.

@@ -217,6 +217,11 @@ pub fn msg_refused(reason: &str) -> String {
     format!("This SMTP host is not allowed for this organization ({reason}). Ask the operator of this console.")
 }
 
+/// What a refused OAuth token URL says.
+pub fn msg_token_url_refused(reason: &str) -> String {
+    format!("The token URL's host is not allowed for this organization ({reason}). Ask the operator of this console.")
+}
+
 impl From<Refusal> for SendError {
     fn from(refusal: Refusal) -> SendError {
         // Trying again later will not help; the operator's settings must change first.
@@ -271,8 +276,19 @@ impl Grant {
     /// Resolves `host` and checks every address it resolves to: the addresses to connect
     /// to, in the resolver's order, or why not. Nothing but the resolver is contacted.
     pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, SendError> {
+        self.resolve_with(host, port, msg_refused).await
+    }
+
+    /// [`Self::resolve`], a refusal said by `refused` (for a destination that is not an
+    /// SMTP host, such as an OAuth token URL).
+    pub async fn resolve_with(
+        &self,
+        host: &str,
+        port: u16,
+        refused: impl Fn(&str) -> String,
+    ) -> Result<Vec<SocketAddr>, SendError> {
         if let Some(refusal) = self.judge_port(port) {
-            return Err(refusal.into());
+            return Err(SendError::permanent(refused(&refusal.0)));
         }
         let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
             Ok(ip) => vec![SocketAddr::new(ip, port)],
@@ -287,7 +303,7 @@ impl Grant {
             )));
         }
         if let Some(refusal) = addrs.iter().find_map(|a| self.judge(host, a.ip())) {
-            return Err(refusal.into());
+            return Err(SendError::permanent(refused(&refusal.0)));
         }
         Ok(addrs)
     }

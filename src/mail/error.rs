@@ -10,15 +10,28 @@ pub struct SendError {
     pub permanent: bool,
     /// What happened and what to do, with the server's own reply where there is one.
     pub message: String,
+    /// The server refused an OAuth access token at AUTH: a new token may be asked for once.
+    pub token_refused: bool,
+    /// The OAuth provider refused to issue a token for good (the app's secret, a revoked
+    /// or expired refresh token, no account connected): the profile cannot send until
+    /// someone fixes it, which the dashboard says.
+    pub token_unavailable: bool,
 }
 
 impl SendError {
     pub fn transient(message: impl Into<String>) -> SendError {
-        SendError { permanent: false, message: message.into() }
+        SendError { permanent: false, message: message.into(), token_refused: false, token_unavailable: false }
     }
 
     pub fn permanent(message: impl Into<String>) -> SendError {
-        SendError { permanent: true, message: message.into() }
+        SendError { permanent: true, message: message.into(), token_refused: false, token_unavailable: false }
+    }
+}
+
+impl SendError {
+    /// The same error, marked as the provider refusing to issue a token for good.
+    pub fn unavailable_token(self) -> SendError {
+        SendError { token_unavailable: true, ..self }
     }
 }
 

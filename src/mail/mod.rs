@@ -6,6 +6,7 @@ pub mod egress;
 pub mod error;
 pub mod graph;
 pub mod message;
+pub mod oauth;
 pub mod outbox;
 pub mod pool;
 pub mod sms;
@@ -36,6 +37,8 @@ pub struct Mailer {
     pub send_timeout: Duration,
     /// The operator's egress settings; each organization's [`egress::Grant`] adds its toggle.
     pub egress: std::sync::Arc<egress::EgressPolicy>,
+    /// OAuth access tokens for SMTP sign-in, held until shortly before they expire.
+    pub oauth: std::sync::Arc<oauth::Tokens>,
 }
 
 /// What the email log shows as Microsoft Graph's reply to a message it took.
@@ -52,6 +55,8 @@ pub struct Sender {
     /// Where the organization may connect (the egress policy), checked before anything
     /// is contacted.
     pub grant: egress::Grant,
+    /// The refresh token of the Google account connected to the profile, opened.
+    pub refresh_token: Option<SecretString>,
 }
 
 impl Sender {
@@ -71,7 +76,82 @@ impl Sender {
                  profile and enter the password again.",
                 )
             })?;
-        Ok(Sender { identity, route, grant })
+        Ok(Sender { identity, route, grant, refresh_token: None })
+    }
+
+    /// The same sender with the connected account's refresh token (sealed as stored).
+    pub fn with_refresh_token(
+        mut self,
+        sealed: Option<&crate::secret::Sealed>,
+        secrets: &SecretBox,
+    ) -> Result<Sender, SendError> {
+        self.refresh_token = match sealed {
+            Some(sealed) => Some(secrets.open_secret(sealed).map_err(|_| {
+                SendError::permanent(format!(
+                    "relaydesk cannot decrypt the connected account's sign-in (was the secret key changed?). {}",
+                    oauth::MSG_CONNECT_AGAIN
+                ))
+                .unavailable_token()
+            })?),
+            None => None,
+        };
+        Ok(self)
+    }
+
+    /// An access token for an OAuth profile (`None` for any other); `fresh` asks the
+    /// provider even when one is held.
+    pub async fn access_token(&self, mailer: &Mailer, fresh: bool) -> Result<Option<SecretString>, SendError> {
+        let Route::Generic(GenericSmtp { auth: Some(auth), .. }) = &self.route else { return Ok(None) };
+        let Some(app) = &auth.oauth else { return Ok(None) };
+        let credentials =
+            oauth::Credentials { app, client_secret: &auth.password, refresh_token: self.refresh_token.as_ref() };
+        mailer.oauth.access_token(&mailer.http, &self.grant, &credentials, fresh).await.map(Some)
+    }
+
+    /// Runs `attempt` with the profile's access token; when the server refuses the token,
+    /// once more with a new one from the provider, and a second refusal is a transient
+    /// failure (the provider may not have caught up with a change of permissions yet).
+    async fn with_token<T, F, Fut>(&self, mailer: &Mailer, attempt: F) -> Result<T, SendError>
+    where
+        F: Fn(Option<SecretString>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, SendError>>,
+    {
+        let token = self.access_token(mailer, false).await?;
+        let oauth = token.is_some();
+        match attempt(token).await {
+            Err(e) if oauth && e.token_refused => {
+                let token = self.access_token(mailer, true).await?;
+                attempt(token).await.map_err(|e| {
+                    if e.token_refused {
+                        SendError::transient(format!(
+                            "{} relaydesk asked for a new token and was refused again. Check that the app may send \
+                             as this mailbox (Microsoft 365: the SMTP.SendAsApp permission and the mailbox's \
+                             permission for the app's service principal; Google: the scope https://mail.google.com/).",
+                            e.message
+                        ))
+                    } else {
+                        e
+                    }
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// Connects, starts TLS and logs in as the profile says, then says goodbye (Generic
+    /// SMTP only), within `mailer.send_timeout`.
+    pub async fn check(&self, mailer: &Mailer) -> Result<smtp::Checked, SendError> {
+        let Route::Generic(settings) = &self.route else {
+            return Err(SendError::permanent("Only a Generic SMTP profile can be checked."));
+        };
+        let connect_timeout = mailer.send_timeout.min(Duration::from_secs(10));
+        let checking = self.with_token(mailer, |token| async move {
+            smtp::check(settings, token.as_ref(), &self.grant, &mailer.hello, connect_timeout).await
+        });
+        match tokio::time::timeout(mailer.send_timeout, checking).await {
+            Ok(result) => result,
+            Err(_) => Err(timed_out(&self.endpoint(), mailer.send_timeout)),
+        }
     }
 
     /// The sender for a profile of `tenant`, its secrets opened and a `$alias` host
@@ -158,15 +238,36 @@ impl Sender {
                 let envelope: Envelope = message.envelope().clone();
                 let bytes = message.formatted();
                 let connect_timeout = mailer.send_timeout.min(Duration::from_secs(10));
-                match reuse {
-                    Some((pool, profile, Settings { transport: Transport::Generic(sealed), .. })) => {
-                        // Keyed by the host connected to, so a changed alias opens a new connection.
-                        let sealed = &GenericSmtp { host: settings.host.clone(), ..sealed.clone() };
-                        let through = pool::Through { profile, sealed, opened: settings, grant: &self.grant };
-                        pool.send(&through, &mailer.hello, connect_timeout, &envelope, &bytes).await
+                let (envelope, bytes) = (&envelope, &bytes[..]);
+                self.with_token(mailer, |token| async move {
+                    match reuse {
+                        Some((pool, profile, Settings { transport: Transport::Generic(sealed), .. })) => {
+                            // Keyed by the host connected to, so a changed alias opens a new connection.
+                            let sealed = &GenericSmtp { host: settings.host.clone(), ..sealed.clone() };
+                            let through = pool::Through {
+                                profile,
+                                sealed,
+                                opened: settings,
+                                token: token.as_ref(),
+                                grant: &self.grant,
+                            };
+                            pool.send(&through, &mailer.hello, connect_timeout, envelope, bytes).await
+                        }
+                        _ => {
+                            smtp::send(
+                                settings,
+                                token.as_ref(),
+                                &self.grant,
+                                &mailer.hello,
+                                connect_timeout,
+                                envelope,
+                                bytes,
+                            )
+                            .await
+                        }
                     }
-                    _ => smtp::send(settings, &self.grant, &mailer.hello, connect_timeout, &envelope, &bytes).await,
-                }
+                })
+                .await
             }
             Route::Graph(settings) => {
                 let bodies = message::with_signature(&self.identity, mail);

@@ -502,13 +502,16 @@ async fn deliver(
         message_id: msg.message_id.clone(),
     };
     let grant = super::egress::Grant::new(state.mailer.egress.clone(), check.private_networks);
-    let result = match Sender::for_tenant(&state.db, msg.tenant_id, &profile.settings, &state.secrets, grant).await {
+    let refresh = profile.connected.as_ref().map(|c| &c.refresh_token);
+    let sender = Sender::for_tenant(&state.db, msg.tenant_id, &profile.settings, &state.secrets, grant).await;
+    let result = match sender.and_then(|s| s.with_refresh_token(refresh, &state.secrets)) {
         Ok(sender) => match pool {
             Some(pool) => sender.send_pooled(&state.mailer, &mail, pool, profile.id, &profile.settings).await,
             None => sender.send(&state.mailer, &mail).await,
         },
         Err(e) => Err(e),
     };
+    note_token_problem(&state.db, msg.tenant_id, &profile, &result).await;
     (name, result)
 }
 
@@ -553,6 +556,25 @@ async fn deliver_sms(state: &Outbox, msg: &Claimed) -> (Option<String>, Result<S
     .await
     .map(|(_, reply)| reply);
     (name, result)
+}
+
+/// Keeps the profile's token problem (for the dashboard) in step with a send's result:
+/// noted when the provider refused to issue a token, cleared once one came again.
+pub async fn note_token_problem(
+    db: &sqlx::SqlitePool,
+    tenant: crate::store::TenantId,
+    profile: &profiles::Profile,
+    result: &Result<String, SendError>,
+) {
+    let problem = match result {
+        Err(e) if e.token_unavailable => Some(e.message.as_str()),
+        Err(_) => return,
+        Ok(_) if profile.token_problem.is_none() => return,
+        Ok(_) => None,
+    };
+    if let Err(e) = profiles::record_token_problem(db, tenant, profile.id, problem).await {
+        tracing::warn!(error = %e, "the profile's token problem could not be noted");
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 //! unused for `idle_for` is closed by [`SmtpPool::close_idle`]; one that failed is never
 //! reused. A connection is reused only for the profile it was opened for and only while
 //! that profile's server settings and sealed secret are exactly what they were: after any
-//! edit (a new password is sealed anew) the next message opens a new connection. A
+//! edit (a new password is sealed anew) the next message opens a new connection; with
+//! OAuth, also after the access token was replaced (a new token needs a new AUTH). A
 //! reused connection the server closed while idle is noticed at MAIL FROM (no reply at
 //! all), and the message goes at once over a new one.
 
@@ -29,6 +30,8 @@ struct Idle {
     /// Whether the organization had private networks when it was opened: a connection is
     /// not reused once the operator has taken them away (the egress policy).
     private_networks: bool,
+    /// A digest of the OAuth access token it signed in with.
+    token: Option<String>,
     conn: AsyncSmtpConnection,
     /// Messages it has carried.
     sent: usize,
@@ -47,8 +50,20 @@ pub struct Through<'a> {
     pub profile: ProfileId,
     pub sealed: &'a GenericSmtp<Sealed>,
     pub opened: &'a SmtpSettings,
+    /// The OAuth access token to sign in with, for a profile that uses OAuth.
+    pub token: Option<&'a secrecy::SecretString>,
     /// Where the profile's organization may connect (the egress policy).
     pub grant: &'a super::egress::Grant,
+}
+
+impl Through<'_> {
+    /// The access token as a digest, to tell whether a kept connection signed in with it.
+    fn token_digest(&self) -> Option<String> {
+        use secrecy::ExposeSecret as _;
+        use sha2::Digest as _;
+        self.token
+            .map(|t| sha2::Sha256::digest(t.expose_secret().as_bytes()).iter().map(|b| format!("{b:02x}")).collect())
+    }
 }
 
 impl SmtpPool {
@@ -71,6 +86,7 @@ impl SmtpPool {
             while let Some(entry) = list.pop() {
                 if entry.settings == *through.sealed
                     && entry.private_networks == through.grant.private_networks()
+                    && entry.token == through.token_digest()
                     && entry.since.elapsed() < self.idle_for
                 {
                     found = Some((entry.conn, entry.sent));
@@ -97,6 +113,7 @@ impl SmtpPool {
         let entry = Idle {
             settings: through.sealed.clone(),
             private_networks: through.grant.private_networks(),
+            token: through.token_digest(),
             conn,
             sent,
             since: Instant::now(),
@@ -128,7 +145,7 @@ impl SmtpPool {
                 }
             }
         }
-        let mut conn = smtp::connect(through.opened, through.grant, hello, connect_timeout).await?;
+        let mut conn = smtp::connect(through.opened, through.token, through.grant, hello, connect_timeout).await?;
         match smtp::transaction(&mut conn, through.opened, envelope, bytes).await {
             Ok(reply) => {
                 self.give_back(through, conn, 1);

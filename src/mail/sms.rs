@@ -73,7 +73,7 @@ pub fn smtp_settings(
         security: settings.security,
         tls_verify: true,
         ca_pem: None,
-        auth: Some(SmtpAuth { username, password }),
+        auth: Some(SmtpAuth { username, password, oauth: None }),
     })
 }
 
@@ -90,7 +90,7 @@ pub async fn send(
     let connect_timeout = limit.min(std::time::Duration::from_secs(10));
     match tokio::time::timeout(
         limit,
-        smtp::send(smtp, grant, &mailer.hello, connect_timeout, &mail.envelope, &mail.bytes),
+        smtp::send(smtp, None, grant, &mailer.hello, connect_timeout, &mail.envelope, &mail.bytes),
     )
     .await
     {

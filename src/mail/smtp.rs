@@ -20,7 +20,7 @@ use std::time::Duration;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters};
-use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::commands::{Auth, Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::ClientId;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -70,11 +70,12 @@ pub struct Checked {
 /// without sending anything. Bounded only by the caller, like [`send`].
 pub async fn check(
     settings: &SmtpSettings,
+    token: Option<&SecretString>,
     grant: &Grant,
     hello: &str,
     connect_timeout: Duration,
 ) -> Result<Checked, SendError> {
-    let mut conn = connect(settings, grant, hello, connect_timeout).await?;
+    let mut conn = connect(settings, token, grant, hello, connect_timeout).await?;
     let checked = Checked { encrypted: conn.is_encrypted(), logged_in: settings.auth.is_some() };
     let _ = conn.quit().await;
     Ok(checked)
@@ -85,13 +86,14 @@ pub async fn check(
 /// wrap it in a timeout for the whole send.
 pub async fn send(
     settings: &SmtpSettings,
+    token: Option<&SecretString>,
     grant: &Grant,
     hello: &str,
     connect_timeout: Duration,
     envelope: &Envelope,
     bytes: &[u8],
 ) -> Result<String, SendError> {
-    let mut conn = connect(settings, grant, hello, connect_timeout).await?;
+    let mut conn = connect(settings, token, grant, hello, connect_timeout).await?;
     match transaction(&mut conn, settings, envelope, bytes).await {
         Ok(reply) => {
             let _ = conn.quit().await;
@@ -110,8 +112,11 @@ pub async fn send(
 /// The host is resolved once and every address checked against `grant` (the egress
 /// policy) before anything is contacted; the connection goes only to those checked
 /// addresses, while TLS still verifies the certificate against the host name.
+///
+/// A login with OAuth signs in with `token` (AUTH XOAUTH2); a password login ignores it.
 pub async fn connect(
     settings: &SmtpSettings,
+    token: Option<&SecretString>,
     grant: &Grant,
     hello: &str,
     connect_timeout: Duration,
@@ -144,13 +149,65 @@ pub async fn connect(
         conn.starttls(tls, &hello).await.map_err(|e| fail(Step::StartTls, e))?;
     }
     if let Some(auth) = &settings.auth {
-        let credentials = Credentials::new(auth.username.as_str().to_owned(), auth.password.expose_secret().to_owned());
-        if let Err(e) = conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials).await {
+        let signed_in = match (&auth.oauth, token) {
+            (Some(_), Some(token)) => xoauth2(&mut conn, settings, auth.username.as_str(), token).await,
+            (Some(_), None) => Err(SendError::permanent("relaydesk has no access token for this profile.")),
+            (None, _) => {
+                let credentials =
+                    Credentials::new(auth.username.as_str().to_owned(), auth.password.expose_secret().to_owned());
+                conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
+                    .await
+                    .map(drop)
+                    .map_err(|e| fail(Step::Login, e))
+            }
+        };
+        if let Err(e) = signed_in {
             conn.abort().await;
-            return Err(fail(Step::Login, e));
+            return Err(e);
         }
     }
     Ok(conn)
+}
+
+/// AUTH XOAUTH2 with `token` for `user`. A server that refuses the token first answers
+/// 334 with a JSON error (Google) and waits for an empty line before its 5xx; lettre's own
+/// `auth` gives up at that challenge without reading the reply, so the exchange is done
+/// here, with lettre's `Auth` command.
+async fn xoauth2(
+    conn: &mut AsyncSmtpConnection,
+    settings: &SmtpSettings,
+    user: &str,
+    token: &SecretString,
+) -> Result<(), SendError> {
+    let host_port = format!("{}:{}", settings.host, settings.port);
+    if !conn.server_info().supports_auth_mechanism(Mechanism::Xoauth2) {
+        return Err(SendError::permanent(format!(
+            "{host_port} does not offer the XOAUTH2 login, so it cannot sign in with OAuth 2.0. Check the host and \
+             security mode (Microsoft 365: smtp.office365.com, STARTTLS on 587; Gmail: smtp.gmail.com)."
+        )));
+    }
+    let credentials = Credentials::new(user.to_owned(), token.expose_secret().to_owned());
+    let command =
+        Auth::new(Mechanism::Xoauth2, credentials, None).map_err(|e| describe(Step::Login, &e, settings, None))?;
+    let mut answer = conn.command(command).await;
+    if let Ok(response) = &answer {
+        if response.has_code(334) {
+            // The error challenge: an empty line asks for the final reply.
+            answer = conn.command("\r\n").await;
+        }
+    }
+    match answer {
+        Ok(response) if response.is_positive() && !response.has_code(334) => Ok(()),
+        Ok(response) => Err(SendError {
+            token_refused: true,
+            ..SendError::permanent(format!(
+                "{host_port} refused the access token for {user}: {} {}.",
+                response.code(),
+                response.message().collect::<Vec<_>>().join(" ")
+            ))
+        }),
+        Err(e) => Err(describe(Step::Login, &e, settings, None)),
+    }
 }
 
 /// A plain connection greeted with EHLO, or, when the server refuses EHLO and nothing
@@ -462,6 +519,15 @@ fn describe(
     if let Some(reply) = reply(e) {
         let permanent = e.is_permanent();
         let message = match (step, permanent) {
+            (Step::Login, true) if settings.auth.as_ref().is_some_and(|a| a.oauth.is_some()) => {
+                let user = settings.auth.as_ref().map(|a| a.username.as_str()).unwrap_or_default();
+                let error = SendError::permanent(format!("{host_port} refused the access token for {user}: {reply}."));
+                return SendError { token_refused: true, ..error };
+            }
+            (Step::Login, true) if reply.contains("5.7.30") => format!(
+                "Login rejected by {host_port}: {reply}. Microsoft no longer accepts passwords for SMTP here: change \
+                 Sign-in to OAuth 2.0 with Microsoft 365 (app), or send through an MS Graph API profile."
+            ),
             (Step::Login, true) => format!(
                 "Login rejected by {host_port}: {reply}. Check the SMTP account address and password (with two-step \
                  sign-in, many providers need an app password)."

@@ -15,15 +15,18 @@ pub enum SealedColumn {
     OutboxBody,
     KeyCheck,
     SmsPassword,
+    /// A connected Google account's refresh token.
+    OAuthRefresh,
 }
 
 impl SealedColumn {
-    pub const ALL: [SealedColumn; 5] = [
+    pub const ALL: [SealedColumn; 6] = [
         SealedColumn::SmtpPassword,
         SealedColumn::GraphSecret,
         SealedColumn::OutboxBody,
         SealedColumn::KeyCheck,
         SealedColumn::SmsPassword,
+        SealedColumn::OAuthRefresh,
     ];
 
     /// `table.column`, as the schema names it.
@@ -34,6 +37,7 @@ impl SealedColumn {
             SealedColumn::OutboxBody => "outbox.body_sealed",
             SealedColumn::KeyCheck => "secret_key_check.check_sealed",
             SealedColumn::SmsPassword => "sms_channels.password_sealed",
+            SealedColumn::OAuthRefresh => "smtp_profiles.oauth_refresh_sealed",
         }
     }
 }
@@ -104,6 +108,17 @@ pub async fn all(conn: &mut SqliteConnection) -> sqlx::Result<Vec<SealedValue>> 
         .fetch_all(&mut *conn)
         .await?;
     out.extend(rows.into_iter().map(|r| SealedValue { column: SealedColumn::SmsPassword, id: r.id, sealed: r.sealed }));
+    let rows = sqlx::query!(
+        r#"SELECT id AS "id!", oauth_refresh_sealed AS "sealed!" FROM smtp_profiles
+           WHERE oauth_refresh_sealed IS NOT NULL ORDER BY id"#
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    out.extend(rows.into_iter().map(|r| SealedValue {
+        column: SealedColumn::OAuthRefresh,
+        id: r.id,
+        sealed: r.sealed,
+    }));
     Ok(out)
 }
 
@@ -127,6 +142,11 @@ pub async fn replace(conn: &mut SqliteConnection, value: &SealedValue) -> sqlx::
         }
         SealedColumn::SmsPassword => {
             sqlx::query!("UPDATE sms_channels SET password_sealed = ? WHERE id = ?", sealed, id).execute(conn).await?
+        }
+        SealedColumn::OAuthRefresh => {
+            sqlx::query!("UPDATE smtp_profiles SET oauth_refresh_sealed = ? WHERE id = ?", sealed, id)
+                .execute(conn)
+                .await?
         }
     };
     Ok(())

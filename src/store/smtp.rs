@@ -5,9 +5,10 @@ use sqlx::{SqliteConnection, SqlitePool};
 
 use super::TenantId;
 use crate::domain::smtp::{
-    self as domain, CaPem, CredentialPolicy, Description, FromAddress, GenericSmtp, GraphApi, GraphClientId,
-    GraphTenantId, GraphUserName, LastTest, ProfileKind, ProfileName, ProfileSettings, ReplyTo, Security, SenderName,
-    Signature, SmtpAuth, SmtpHost, SmtpPort, SmtpUsername, Transport,
+    self as domain, CaPem, Connected, Connection, CredentialPolicy, Description, FromAddress, GenericSmtp, GraphApi,
+    GraphClientId, GraphTenantId, GraphUserName, LastTest, OAuthApp, OAuthClientId, OAuthProvider, OAuthProviderKind,
+    OAuthScope, ProfileKind, ProfileName, ProfileSettings, ReplyTo, Security, SenderName, Signature, SmtpAuth,
+    SmtpHost, SmtpPort, SmtpUsername, TokenUrl, Transport,
 };
 use crate::secret::Sealed;
 
@@ -44,6 +45,35 @@ struct ProfileRow {
     last_test_at: Option<i64>,
     last_test_ok: Option<bool>,
     last_test_message: Option<String>,
+    oauth_provider: Option<OAuthProviderKind>,
+    oauth_client_id: Option<String>,
+    oauth_directory: Option<String>,
+    oauth_token_url: Option<String>,
+    oauth_scope: Option<String>,
+    oauth_refresh_sealed: Option<Sealed>,
+    oauth_account: Option<String>,
+    oauth_connected_at: Option<i64>,
+    oauth_problem: Option<String>,
+}
+
+/// The OAuth app of a row, when it signs in with OAuth.
+fn oauth_app(row: &ProfileRow, bad: impl Fn(&'static str) -> BadRow) -> Result<Option<OAuthApp>, BadRow> {
+    let Some(kind) = row.oauth_provider else { return Ok(None) };
+    let provider = match kind {
+        OAuthProviderKind::Microsoft => OAuthProvider::Microsoft {
+            directory: GraphTenantId::parse(row.oauth_directory.as_deref().unwrap_or_default())
+                .map_err(|_| bad("oauth_directory"))?,
+        },
+        OAuthProviderKind::Google => OAuthProvider::Google,
+        OAuthProviderKind::Other => OAuthProvider::Other {
+            token_url: TokenUrl::parse(row.oauth_token_url.as_deref().unwrap_or_default())
+                .map_err(|_| bad("oauth_token_url"))?,
+            scope: OAuthScope::parse(row.oauth_scope.as_deref().unwrap_or_default()).map_err(|_| bad("oauth_scope"))?,
+        },
+    };
+    let client_id = OAuthClientId::parse(row.oauth_client_id.as_deref().unwrap_or_default(), kind)
+        .map_err(|_| bad("oauth_client_id"))?;
+    Ok(Some(OAuthApp { provider, client_id }))
 }
 
 /// A stored row that does not make a profile: a column its type needs is empty, or a
@@ -74,6 +104,7 @@ impl TryFrom<ProfileRow> for Profile {
                         )
                         .map_err(|_| bad("username"))?,
                         password: row.password_sealed.clone().ok_or(bad("password_sealed"))?,
+                        oauth: oauth_app(&row, bad)?,
                     })
                 } else {
                     None
@@ -121,7 +152,13 @@ impl TryFrom<ProfileRow> for Profile {
             ok: row.last_test_ok.unwrap_or(false),
             message: row.last_test_message.clone().unwrap_or_default(),
         });
-        Ok(Profile { id: row.id, settings, last_test })
+        let connected = match (row.oauth_refresh_sealed, row.oauth_account, row.oauth_connected_at) {
+            (Some(refresh_token), Some(account), Some(at)) => {
+                Some(Connected { connection: Connection { account, at }, refresh_token })
+            }
+            _ => None,
+        };
+        Ok(Profile { id: row.id, settings, last_test, connected, token_problem: row.oauth_problem.clone() })
     }
 }
 
@@ -147,7 +184,10 @@ macro_rules! select_profiles {
                    tls_verify AS "tls_verify: bool", ca_pem, auth_required AS "auth_required: bool", username,
                    password_sealed AS "password_sealed: Sealed", graph_tenant_id, graph_client_id,
                    graph_secret_sealed AS "graph_secret_sealed: Sealed", last_test_at,
-                   last_test_ok AS "last_test_ok: bool", last_test_message
+                   last_test_ok AS "last_test_ok: bool", last_test_message,
+                   oauth_provider AS "oauth_provider: OAuthProviderKind", oauth_client_id, oauth_directory,
+                   oauth_token_url, oauth_scope, oauth_refresh_sealed AS "oauth_refresh_sealed: Sealed",
+                   oauth_account, oauth_connected_at, oauth_problem
                FROM smtp_profiles "# + $rest
             $(, $arg)*
         )
@@ -175,6 +215,11 @@ struct Columns<'a> {
     graph_tenant_id: Option<&'a str>,
     graph_client_id: Option<&'a str>,
     graph_secret: Option<&'a Sealed>,
+    oauth_provider: Option<OAuthProviderKind>,
+    oauth_client_id: Option<&'a str>,
+    oauth_directory: Option<&'a str>,
+    oauth_token_url: Option<&'a str>,
+    oauth_scope: Option<&'a str>,
 }
 
 fn columns(settings: &Settings) -> Columns<'_> {
@@ -198,23 +243,31 @@ fn columns(settings: &Settings) -> Columns<'_> {
         graph_tenant_id: None,
         graph_client_id: None,
         graph_secret: None,
+        oauth_provider: None,
+        oauth_client_id: None,
+        oauth_directory: None,
+        oauth_token_url: None,
+        oauth_scope: None,
     };
     match &settings.transport {
-        Transport::Generic(g) => Columns {
-            kind: ProfileKind::Generic,
-            host: Some(g.host.as_str()),
-            port: Some(i64::from(g.port.get())),
-            security: Some(g.security),
-            tls_verify: g.tls_verify,
-            ca_pem: g.ca_pem.as_ref().map(CaPem::as_str),
-            auth_required: g.auth.is_some(),
-            username: g.auth.as_ref().map(|a| a.username.as_str()),
-            password: g.auth.as_ref().map(|a| &a.password),
-            graph_tenant_id: None,
-            graph_client_id: None,
-            graph_secret: None,
-            ..common
-        },
+        Transport::Generic(g) => oauth_columns(
+            g.auth.as_ref().and_then(|a| a.oauth.as_ref()),
+            Columns {
+                kind: ProfileKind::Generic,
+                host: Some(g.host.as_str()),
+                port: Some(i64::from(g.port.get())),
+                security: Some(g.security),
+                tls_verify: g.tls_verify,
+                ca_pem: g.ca_pem.as_ref().map(CaPem::as_str),
+                auth_required: g.auth.is_some(),
+                username: g.auth.as_ref().map(|a| a.username.as_str()),
+                password: g.auth.as_ref().map(|a| &a.password),
+                graph_tenant_id: None,
+                graph_client_id: None,
+                graph_secret: None,
+                ..common
+            },
+        ),
         Transport::Graph(g) => Columns {
             kind: ProfileKind::Graph,
             host: None,
@@ -230,6 +283,26 @@ fn columns(settings: &Settings) -> Columns<'_> {
             graph_secret: Some(&g.client_secret),
             ..common
         },
+    }
+}
+
+/// `columns` with an OAuth app's columns set.
+fn oauth_columns<'a>(app: Option<&'a OAuthApp>, columns: Columns<'a>) -> Columns<'a> {
+    let Some(app) = app else { return columns };
+    let (directory, token_url, scope) = match &app.provider {
+        OAuthProvider::Microsoft { directory } => (Some(directory.as_str()), None, None),
+        OAuthProvider::Google => (None, None, None),
+        OAuthProvider::Other { token_url, scope } => {
+            (None, Some(token_url.as_str()), scope.as_ref().map(|s| s.as_str()))
+        }
+    };
+    Columns {
+        oauth_provider: Some(app.provider.kind()),
+        oauth_client_id: Some(app.client_id.as_str()),
+        oauth_directory: directory,
+        oauth_token_url: token_url,
+        oauth_scope: scope,
+        ..columns
     }
 }
 
@@ -265,9 +338,9 @@ pub async fn create(
     sqlx::query_scalar!(
         r#"INSERT INTO smtp_profiles (tenant_id, name, kind, is_default, from_address, from_name, reply_to,
                signature, description, max_per_minute, host, port, security, tls_verify, ca_pem, auth_required,
-               username, password_sealed, graph_tenant_id, graph_client_id, graph_secret_sealed, created_at,
-               updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               username, password_sealed, graph_tenant_id, graph_client_id, graph_secret_sealed, oauth_provider,
+               oauth_client_id, oauth_directory, oauth_token_url, oauth_scope, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            RETURNING id AS "id!: ProfileId""#,
         tenant,
         c.name,
@@ -290,6 +363,11 @@ pub async fn create(
         c.graph_tenant_id,
         c.graph_client_id,
         c.graph_secret,
+        c.oauth_provider,
+        c.oauth_client_id,
+        c.oauth_directory,
+        c.oauth_token_url,
+        c.oauth_scope,
         t,
         t,
     )
@@ -299,12 +377,14 @@ pub async fn create(
 
 /// Saves an edit. Ticking "Is Default" makes it the default; unticking never removes
 /// the default (SPEC §3: only another default or deletion does). The last test result
-/// is cleared, since it spoke of the old settings.
+/// is cleared, since it spoke of the old settings. A connected account is kept only when
+/// `keep_connection` (the settings its refresh token was given for are unchanged).
 pub async fn update(
     conn: &mut SqliteConnection,
     tenant: TenantId,
     id: ProfileId,
     settings: &Settings,
+    keep_connection: bool,
     now: i64,
 ) -> sqlx::Result<bool> {
     if settings.is_default {
@@ -316,6 +396,10 @@ pub async fn update(
         "UPDATE smtp_profiles SET name = ?, kind = ?, from_address = ?, from_name = ?, reply_to = ?, signature = ?,
              description = ?, max_per_minute = ?, host = ?, port = ?, security = ?, tls_verify = ?, ca_pem = ?, auth_required = ?,
              username = ?, password_sealed = ?, graph_tenant_id = ?, graph_client_id = ?, graph_secret_sealed = ?,
+             oauth_provider = ?, oauth_client_id = ?, oauth_directory = ?, oauth_token_url = ?, oauth_scope = ?,
+             oauth_refresh_sealed = CASE WHEN ? THEN oauth_refresh_sealed END,
+             oauth_account = CASE WHEN ? THEN oauth_account END,
+             oauth_connected_at = CASE WHEN ? THEN oauth_connected_at END, oauth_problem = NULL,
              is_default = (is_default OR ?), updated_at = ?,
              last_test_at = NULL, last_test_ok = NULL, last_test_message = NULL
          WHERE tenant_id = ? AND id = ?",
@@ -338,6 +422,14 @@ pub async fn update(
         c.graph_tenant_id,
         c.graph_client_id,
         c.graph_secret,
+        c.oauth_provider,
+        c.oauth_client_id,
+        c.oauth_directory,
+        c.oauth_token_url,
+        c.oauth_scope,
+        keep_connection,
+        keep_connection,
+        keep_connection,
         settings.is_default,
         t,
         tenant,
@@ -468,6 +560,65 @@ pub async fn others(pool: &SqlitePool, tenant: TenantId, except: ProfileId) -> s
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
+}
+
+/// Keeps the Google account connected to an OAuth profile: its refresh token (sealed), the
+/// account and when. False when there is no such profile in the tenant.
+pub async fn connect_account(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    id: ProfileId,
+    refresh_token: &Sealed,
+    account: &str,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query!(
+        "UPDATE smtp_profiles SET oauth_refresh_sealed = ?, oauth_account = ?, oauth_connected_at = ?,
+             oauth_problem = NULL
+         WHERE tenant_id = ? AND id = ? AND oauth_provider = 'google'",
+        refresh_token,
+        account,
+        now,
+        tenant,
+        id,
+    )
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Forgets the account connected to a profile. False when none was connected.
+pub async fn disconnect_account(conn: &mut SqliteConnection, tenant: TenantId, id: ProfileId) -> sqlx::Result<bool> {
+    let done = sqlx::query!(
+        "UPDATE smtp_profiles SET oauth_refresh_sealed = NULL, oauth_account = NULL, oauth_connected_at = NULL
+         WHERE tenant_id = ? AND id = ? AND oauth_refresh_sealed IS NOT NULL",
+        tenant,
+        id,
+    )
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Notes why the provider refused to issue a token for the profile (`Some`), or that it
+/// issued one again (`None`; writes only when a problem was noted).
+pub async fn record_token_problem(
+    pool: &SqlitePool,
+    tenant: TenantId,
+    id: ProfileId,
+    problem: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE smtp_profiles SET oauth_problem = ?
+         WHERE tenant_id = ? AND id = ? AND oauth_problem IS NOT ?",
+        problem,
+        tenant,
+        id,
+        problem,
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// Stores the result of a test email on the profile (shown in the list).

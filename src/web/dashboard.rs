@@ -62,6 +62,28 @@ struct DashboardPage {
     error: Option<&'static str>,
     /// For admins: members who asked for a password reset while email was off, with when.
     unsent_resets: Vec<(String, String)>,
+    /// The default profile signs in with OAuth and cannot get a token: what to say, and
+    /// the profile's page.
+    token_warning: Option<(String, String)>,
+}
+
+/// The dashboard's warning when the default profile cannot get an OAuth token: no Google
+/// account connected, or the provider's last refusal.
+pub fn token_warning(profile: &profiles::Profile) -> Option<String> {
+    let app = profile.settings.transport.oauth()?;
+    let name = &profile.settings.name;
+    if let Some(problem) = &profile.token_problem {
+        return Some(format!(
+            "The default profile {name} cannot get an OAuth token, so invitations and password resets are not sent: \
+             {problem}"
+        ));
+    }
+    (app.provider.kind() == crate::domain::smtp::OAuthProviderKind::Google && profile.connected.is_none()).then(|| {
+        format!(
+            "The default profile {name} signs in with Google, but no Google account is connected, so it cannot get a \
+             token and invitations and password resets are not sent. Connect the account on the profile's page."
+        )
+    })
 }
 
 /// How far back the dashboard lists unanswered reset requests.
@@ -114,6 +136,20 @@ async fn getting_started(state: &AppState, member: &Member, has_default: bool) -
 async fn dashboard(state: &AppState, member: &Member, error: Option<&'static str>) -> Result<DashboardPage, AppError> {
     let default = profiles::default_name(&state.db, member.tenant.id).await?;
     let is_admin = member.user.role() == Role::Admin;
+    // For admins, whether the default can get its OAuth token. A row that no longer makes
+    // a profile is logged and left out, as the list does: the dashboard still answers.
+    let token_warning = match (is_admin, &default) {
+        (true, Some(_)) => match profiles::default_profile(&state.db, member.tenant.id).await {
+            Ok(found) => {
+                found.and_then(|p| token_warning(&p).map(|w| (w, format!("/t/{}/smtp/{}", member.tenant.slug, p.id.0))))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the default profile could not be read for the dashboard");
+                None
+            }
+        },
+        _ => None,
+    };
     let unsent_resets = if is_admin {
         let zone = member.tenant.zone();
         let since = state.clock.now() - UNSENT_RESETS_SHOWN_FOR;
@@ -135,6 +171,7 @@ async fn dashboard(state: &AppState, member: &Member, error: Option<&'static str
         default_name: default,
         is_admin,
         error,
+        token_warning,
     })
 }
 

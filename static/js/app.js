@@ -38,6 +38,16 @@ function enhanceProfileForm(form) {
     form.querySelectorAll("[data-tls-only]").forEach((el) => {
       el.hidden = plain;
     });
+    // Password or OAuth 2.0 (Generic SMTP only), and the chosen provider's fields.
+    const signIn = form.querySelector("input[name=sign_in]:checked");
+    const oauth = chosen === "generic" && signIn && signIn.value === "oauth";
+    form.querySelectorAll("[data-sign-in]").forEach((el) => {
+      el.hidden = (el.dataset.signIn === "oauth") !== oauth;
+    });
+    const provider = form.querySelector("#oauth_provider");
+    form.querySelectorAll("[data-provider]").forEach((el) => {
+      el.hidden = !provider || el.dataset.provider !== provider.value;
+    });
     const labels = ACCOUNT_LABELS[chosen] || ACCOUNT_LABELS.generic;
     setLabel(form, "username", labels.username);
     setLabel(form, "password", labels.password);
@@ -72,6 +82,13 @@ function enhanceProfileForm(form) {
       host.value = h;
       security.value = s;
       port.value = p;
+      // Microsoft 365 and Gmail also choose their OAuth provider, ready for Sign-in OAuth 2.0.
+      const oauthProvider = preset.selectedOptions[0].dataset.oauthProvider;
+      const providerSelect = form.querySelector("#oauth_provider");
+      if (oauthProvider && providerSelect) {
+        providerSelect.value = oauthProvider;
+        update();
+      }
       if (rate && (rate.value === "" || rate.value === presetRate)) {
         rate.value = r;
         presetRate = r;
@@ -97,6 +114,9 @@ function enhanceProfileForm(form) {
 
   if (kind) kind.addEventListener("change", update);
   if (auth) auth.addEventListener("change", update);
+  form.querySelectorAll("input[name=sign_in]").forEach((radio) => radio.addEventListener("change", update));
+  const providerChoice = form.querySelector("#oauth_provider");
+  if (providerChoice) providerChoice.addEventListener("change", update);
   update();
 }
 

@@ -86,7 +86,12 @@ impl TestApp {
 
     /// Organization `acme` with one administrator (`ADMIN_EMAIL`, `ADMIN_PASSWORD`).
     pub async fn seeded() -> TestApp {
-        let app = TestApp::empty().await;
+        TestApp::seeded_with(|_| {}).await
+    }
+
+    /// `seeded`, with the config changed first (other endpoints, say).
+    pub async fn seeded_with(adjust: impl FnOnce(&mut relaydesk::Config)) -> TestApp {
+        let app = TestApp { app: RunningApp::start(adjust).await };
         app.seed_tenant(SLUG, TENANT_NAME, ADMIN_NAME, ADMIN_EMAIL, ADMIN_PASSWORD).await;
         app
     }

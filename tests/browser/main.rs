@@ -17,6 +17,8 @@ use libtest_mimic::{Arguments, Completion, Failed, Trial};
 #[path = "../support/app.rs"]
 mod app;
 mod harness;
+#[path = "../support/oauth_server.rs"]
+mod oauth_server;
 #[path = "../support/seed.rs"]
 mod seed;
 #[path = "../support/smtp_server.rs"]
@@ -33,6 +35,7 @@ mod guests;
 mod invitations;
 mod look;
 mod members;
+mod oauth;
 mod operator;
 mod password_reset;
 mod profiles;
@@ -71,6 +74,7 @@ fn trials() -> Vec<Trial> {
         trial!(members::an_admin_changes_deactivates_and_removes_a_member_confirming_in_dialogs),
         trial!(members::the_last_admin_is_told_why_they_cannot_leave),
         trial!(members::an_invitation_is_withdrawn_after_confirming_and_its_link_says_so),
+        trial!(oauth::a_google_account_is_connected_and_the_test_email_signs_in_with_it),
         trial!(operator::suspending_an_organization_asks_for_confirmation),
         trial!(operator::allowing_private_networks_for_an_organization),
         trial!(password_reset::a_forgotten_password_is_reset_from_the_emailed_link),

@@ -3,6 +3,8 @@
 #[path = "../support/app.rs"]
 mod app;
 mod helpers;
+#[path = "../support/oauth_server.rs"]
+mod oauth_server;
 #[path = "../support/seed.rs"]
 mod seed;
 #[path = "../support/smtp_server.rs"]
@@ -30,6 +32,7 @@ mod isolation;
 mod key_safety;
 mod limits;
 mod members;
+mod oauth;
 mod outbox;
 mod pages;
 mod profile_form;

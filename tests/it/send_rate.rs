@@ -94,7 +94,7 @@ async fn the_microsoft_365_preset_fills_its_documented_rate() {
     let app = admin_app().await;
     let html = app.page("/t/acme/smtp/new").await;
     // host|port|security|messages a minute; the other providers document no such rate.
-    assert!(html.contains(r#"<option value="smtp.office365.com|587|starttls|30">Microsoft 365 / Outlook</option>"#));
-    assert!(html.contains(r#"<option value="smtp.gmail.com|587|starttls">"#));
+    assert!(html.contains(r#"<option value="smtp.office365.com|587|starttls|30" data-oauth-provider="microsoft">Microsoft 365 / Outlook</option>"#));
+    assert!(html.contains(r#"<option value="smtp.gmail.com|587|starttls" data-oauth-provider="google">"#));
     assert!(html.contains("Microsoft 365 allows 30 a minute per mailbox"));
 }

@@ -1,7 +1,8 @@
 //! A real SMTP server for the tests, on a loopback port: plain, STARTTLS or implicit TLS
 //! with a certificate made here by rcgen (signed by a test CA whose PEM the tests paste
-//! into a profile), AUTH PLAIN and LOGIN, and scripted replies that make each kind of
-//! failure happen. It records every message it accepted.
+//! into a profile), AUTH PLAIN and LOGIN, AUTH XOAUTH2 checked against a bearer-token
+//! check (the stand-in authorization server's), and scripted replies that make each kind
+//! of failure happen. It records every message it accepted.
 
 #![allow(dead_code)]
 
@@ -30,11 +31,21 @@ pub enum TlsMode {
     Implicit,
 }
 
+/// Decides whether `(user, bearer token)` may sign in with XOAUTH2.
+pub type BearerCheck = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
+
 /// What the server does; change it while a test runs through `script()`.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Script {
     /// Require this login before MAIL FROM.
     pub auth: Option<(String, String)>,
+    /// Offer AUTH XOAUTH2 and require a login before MAIL FROM; a token this check refuses
+    /// gets Google's answer (a 334 with a JSON error, then 535 after the client's empty
+    /// line), or with `xoauth2_plain_refusal` Microsoft's (535 at once).
+    pub xoauth2: Option<BearerCheck>,
+    pub xoauth2_plain_refusal: bool,
+    /// Answer every AUTH with this reply (`550 5.7.30 …`: Microsoft with passwords off).
+    pub auth_reply: Option<String>,
     /// Reply to MAIL FROM, instead of 250.
     pub mail_reply: Option<String>,
     /// Replies to successive RCPT TO commands, then 250.
@@ -328,8 +339,14 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
                 if shared.tls == TlsMode::StartTls && !tls_on {
                     lines.push("STARTTLS".into());
                 }
-                if shared.script.lock().unwrap().auth.is_some() {
-                    lines.push("AUTH PLAIN LOGIN".into());
+                {
+                    let script = shared.script.lock().unwrap();
+                    match (script.auth.is_some(), script.xoauth2.is_some()) {
+                        (true, true) => lines.push("AUTH PLAIN LOGIN XOAUTH2".into()),
+                        (true, false) => lines.push("AUTH PLAIN LOGIN".into()),
+                        (false, true) => lines.push("AUTH XOAUTH2".into()),
+                        (false, false) => {}
+                    }
                 }
                 lines.push("8BITMIME".into());
                 let last = lines.len() - 1;
@@ -351,6 +368,49 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
                 to.clear();
             }
             "AUTH" => {
+                let scripted = shared.script.lock().unwrap().auth_reply.clone();
+                if let Some(r) = scripted {
+                    reply(&mut io, &r).await?;
+                    continue;
+                }
+                let parts: Vec<&str> = line.split_whitespace().collect();
+                if parts.get(1).is_some_and(|m| m.eq_ignore_ascii_case("XOAUTH2")) {
+                    let (check, plain_refusal) = {
+                        let script = shared.script.lock().unwrap();
+                        (script.xoauth2.clone(), script.xoauth2_plain_refusal)
+                    };
+                    let Some(check) = check else {
+                        reply(&mut io, "504 5.5.4 Unrecognized authentication type").await?;
+                        continue;
+                    };
+                    let decoded = String::from_utf8_lossy(
+                        &STANDARD.decode(parts.get(2).unwrap_or(&"").trim()).unwrap_or_default(),
+                    )
+                    .into_owned();
+                    // user=…\x01auth=Bearer …\x01\x01
+                    let mut user = "";
+                    let mut token = "";
+                    for field in decoded.split('\x01') {
+                        if let Some(u) = field.strip_prefix("user=") {
+                            user = u;
+                        } else if let Some(t) = field.strip_prefix("auth=Bearer ") {
+                            token = t;
+                        }
+                    }
+                    if check(user, token) {
+                        authed = Some(user.to_owned());
+                        reply(&mut io, "235 2.7.0 Accepted").await?;
+                    } else if plain_refusal {
+                        reply(&mut io, "535 5.7.3 Authentication unsuccessful").await?;
+                    } else {
+                        let error = STANDARD
+                            .encode(r#"{"status":"401","schemes":"Bearer","scope":"https://mail.google.com/"}"#);
+                        reply(&mut io, &format!("334 {error}")).await?;
+                        let _ = read_line(&mut io).await?;
+                        reply(&mut io, "535 5.7.8 Username and Password not accepted. Learn more at https://support.google.com/mail/?p=BadCredentials").await?;
+                    }
+                    continue;
+                }
                 let expected = shared.script.lock().unwrap().auth.clone();
                 let Some((user, pass)) = expected else {
                     reply(&mut io, "503 5.5.1 AUTH not available").await?;
@@ -395,7 +455,10 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
                 }
             }
             "MAIL" => {
-                let needs_auth = shared.script.lock().unwrap().auth.is_some();
+                let needs_auth = {
+                    let script = shared.script.lock().unwrap();
+                    script.auth.is_some() || script.xoauth2.is_some()
+                };
                 if needs_auth && authed.is_none() {
                     reply(&mut io, "530 5.7.0 Authentication required").await?;
                     continue;

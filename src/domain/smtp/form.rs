@@ -54,6 +54,20 @@ pub struct ProfileForm {
     pub username: String,
     /// `password`: the SMTP account password (generic) or the Graph password.
     pub password: SecretString,
+    /// `sign_in` (generic, with a login): `password`, `oauth`, or empty for a password.
+    pub sign_in: String,
+    /// `oauth_provider` (OAuth): `microsoft`, `google` or `other`.
+    pub oauth_provider: String,
+    /// `oauth_directory` (OAuth, Microsoft): the directory (tenant) ID.
+    pub oauth_directory: String,
+    /// `oauth_client_id` (OAuth).
+    pub oauth_client_id: String,
+    /// `oauth_client_secret` (OAuth).
+    pub oauth_client_secret: SecretString,
+    /// `oauth_token_url` (OAuth, other provider).
+    pub oauth_token_url: String,
+    /// `oauth_scope` (OAuth, other provider).
+    pub oauth_scope: String,
     /// `graph_tenant_id` (graph).
     pub graph_tenant_id: String,
     /// `graph_client_id` (graph).
@@ -172,13 +186,33 @@ impl ProfileForm {
                 CredentialPolicy::Documented => msg_smtp_password(DocumentedFailure::Empty),
                 CredentialPolicy::Provider => MSG_PROVIDER_PASSWORD,
             };
-            let password =
-                e.check("password", secret(&self.password, mode, blank, |pw| SmtpPassword::parse(pw, policy)));
-            match (username, password) {
-                (Some(username), Some(password)) => {
-                    Some(Some(SmtpAuth { username, password: password.map(SmtpPassword::into_inner) }))
+            let sign_in = match trim_spaces(&self.sign_in) {
+                "" => Ok(SignIn::default()),
+                other => SignIn::parse(other).ok_or(MSG_SIGN_IN),
+            };
+            match e.check("sign_in", sign_in) {
+                Some(SignIn::Password) => {
+                    let password =
+                        e.check("password", secret(&self.password, mode, blank, |pw| SmtpPassword::parse(pw, policy)));
+                    match (username, password) {
+                        (Some(username), Some(password)) => Some(Some(SmtpAuth {
+                            username,
+                            password: password.map(SmtpPassword::into_inner),
+                            oauth: None,
+                        })),
+                        _ => None,
+                    }
                 }
-                _ => None,
+                Some(SignIn::OAuth) => {
+                    let oauth = self.parse_oauth(mode, e);
+                    match (username, oauth) {
+                        (Some(username), Some((app, secret))) => {
+                            Some(Some(SmtpAuth { username, password: secret, oauth: Some(app) }))
+                        }
+                        _ => None,
+                    }
+                }
+                None => None,
             }
         } else {
             Some(None)
@@ -191,6 +225,35 @@ impl ProfileForm {
             ca_pem: ca_pem?,
             auth: auth?,
         }))
+    }
+
+    /// The OAuth app of a Generic SMTP login and its client secret (`None`: blank on edit).
+    fn parse_oauth(&self, mode: FormMode, e: &mut FieldErrors) -> Option<(OAuthApp, Option<SecretString>)> {
+        let kind = e.check("oauth_provider", OAuthProviderKind::parse(&self.oauth_provider).ok_or(MSG_OAUTH_PROVIDER));
+        let provider = match kind {
+            Some(OAuthProviderKind::Microsoft) => e
+                .check("oauth_directory", GraphTenantId::parse(&self.oauth_directory))
+                .map(|directory| OAuthProvider::Microsoft { directory }),
+            Some(OAuthProviderKind::Google) => Some(OAuthProvider::Google),
+            Some(OAuthProviderKind::Other) => {
+                let token_url = e.check("oauth_token_url", TokenUrl::parse(&self.oauth_token_url));
+                let scope = e.check("oauth_scope", OAuthScope::parse(&self.oauth_scope));
+                match (token_url, scope) {
+                    (Some(token_url), Some(scope)) => Some(OAuthProvider::Other { token_url, scope }),
+                    _ => None,
+                }
+            }
+            None => None,
+        };
+        let client_id = kind.and_then(|k| e.check("oauth_client_id", OAuthClientId::parse(&self.oauth_client_id, k)));
+        let client_secret = e.check(
+            "oauth_client_secret",
+            secret(&self.oauth_client_secret, mode, MSG_OAUTH_CLIENT_SECRET, OAuthClientSecret::parse),
+        );
+        Some((
+            OAuthApp { provider: provider?, client_id: client_id? },
+            client_secret?.map(OAuthClientSecret::into_inner),
+        ))
     }
 
     fn parse_graph(&self, mode: FormMode, e: &mut FieldErrors) -> Option<Transport<Option<SecretString>>> {
@@ -239,7 +302,8 @@ impl ProfileForm {
                 auth_required: on(g.auth.is_some()),
                 plain_login: on(g.auth.is_some() && g.security == Security::None),
                 username: text(g.auth.as_ref().map(|a| a.username.as_str())),
-                ..common
+                sign_in: g.auth.as_ref().map_or(SignIn::default(), SmtpAuth::sign_in).as_str().to_owned(),
+                ..ProfileForm::with_oauth(g.auth.as_ref().and_then(|a| a.oauth.as_ref()), common)
             },
             Transport::Graph(g) => ProfileForm {
                 username: g.username.as_str().to_owned(),
@@ -248,6 +312,25 @@ impl ProfileForm {
                 ..common
             },
         }
+    }
+
+    /// `form` with the fields of an OAuth app filled in (unchanged when there is none).
+    fn with_oauth(app: Option<&OAuthApp>, form: ProfileForm) -> ProfileForm {
+        let Some(app) = app else { return form };
+        let mut form = ProfileForm {
+            oauth_provider: app.provider.kind().as_str().to_owned(),
+            oauth_client_id: app.client_id.as_str().to_owned(),
+            ..form
+        };
+        match &app.provider {
+            OAuthProvider::Microsoft { directory } => form.oauth_directory = directory.as_str().to_owned(),
+            OAuthProvider::Google => {}
+            OAuthProvider::Other { token_url, scope } => {
+                form.oauth_token_url = token_url.as_str().to_owned();
+                form.oauth_scope = scope.as_ref().map(|s| s.as_str().to_owned()).unwrap_or_default();
+            }
+        }
+        form
     }
 
     /// The form as a new profile starts: Generic, SSL on 465, certificate checks and
@@ -259,12 +342,19 @@ impl ProfileForm {
             port: Security::default().default_port().to_string(),
             tls_verify: Some("on".into()),
             auth_required: Some("on".into()),
+            sign_in: SignIn::default().as_str().into(),
+            oauth_provider: OAuthProviderKind::Microsoft.as_str().into(),
             ..ProfileForm::default()
         }
     }
 
     /// The form without what was typed into its secret fields (a page never shows them).
     pub fn without_secrets(&self) -> ProfileForm {
-        ProfileForm { password: SecretString::default(), graph_client_secret: SecretString::default(), ..self.clone() }
+        ProfileForm {
+            password: SecretString::default(),
+            graph_client_secret: SecretString::default(),
+            oauth_client_secret: SecretString::default(),
+            ..self.clone()
+        }
     }
 }

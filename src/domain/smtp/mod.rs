@@ -17,6 +17,7 @@ mod generic;
 mod graph;
 mod identity;
 mod messages;
+mod oauth;
 mod profile;
 mod rate;
 #[cfg(test)]
@@ -29,5 +30,6 @@ pub use generic::*;
 pub use graph::*;
 pub use identity::*;
 pub use messages::*;
+pub use oauth::*;
 pub use profile::*;
 pub use rate::*;

@@ -76,10 +76,23 @@ pub struct GenericSmtp<S> {
 /// The login of a Generic SMTP profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmtpAuth<S> {
-    /// The account, by the tenant's policy.
+    /// The account, by the tenant's policy (with OAuth, the mailbox signed in as).
     pub username: SmtpUsername,
-    /// The password.
+    /// The profile's one login secret: the password, or with OAuth the app's client secret.
     pub password: S,
+    /// `Some`: sign in with OAuth 2.0 (XOAUTH2) through this app rather than a password.
+    pub oauth: Option<OAuthApp>,
+}
+
+impl<S> SmtpAuth<S> {
+    /// How this login signs in.
+    pub fn sign_in(&self) -> SignIn {
+        if self.oauth.is_some() {
+            SignIn::OAuth
+        } else {
+            SignIn::Password
+        }
+    }
 }
 
 /// The settings of an MS Graph API profile.
@@ -103,6 +116,17 @@ pub struct Profile<S> {
     pub id: ProfileId,
     pub settings: ProfileSettings<S>,
     pub last_test: Option<LastTest>,
+    /// A Google account connected to an OAuth profile, with its refresh token.
+    pub connected: Option<Connected<S>>,
+    /// Why the provider last refused to issue a token for good, until a token comes again.
+    pub token_problem: Option<String>,
+}
+
+/// A connected account ([`Connection`]) and the refresh token it gave.
+#[derive(Debug, Clone)]
+pub struct Connected<S> {
+    pub connection: Connection,
+    pub refresh_token: S,
 }
 
 /// The result of the last test email, shown in the list.
@@ -126,8 +150,16 @@ impl<S> Transport<S> {
     /// Whether a password is part of these settings (a copy asks for it again).
     pub fn has_password(&self) -> bool {
         match self {
-            Self::Generic(g) => g.auth.is_some(),
+            Self::Generic(g) => g.auth.as_ref().is_some_and(|a| a.oauth.is_none()),
             Self::Graph(_) => true,
+        }
+    }
+
+    /// The OAuth app a Generic SMTP profile signs in through, when it uses OAuth.
+    pub fn oauth(&self) -> Option<&OAuthApp> {
+        match self {
+            Self::Generic(g) => g.auth.as_ref().and_then(|a| a.oauth.as_ref()),
+            Self::Graph(_) => None,
         }
     }
 
@@ -149,6 +181,7 @@ impl<S> Transport<S> {
                 tls_verify: g.tls_verify,
                 ca_pem: g.ca_pem.as_ref().map(CaPem::as_str),
                 username: g.auth.as_ref().map(|a| a.username.as_str()),
+                oauth: g.auth.as_ref().and_then(|a| a.oauth.as_ref()).map(OAuthApp::scope_key),
             },
             Self::Graph(g) => SecretScope::Graph {
                 username: g.username.as_str(),
@@ -178,7 +211,7 @@ impl<S> Transport<S> {
                 tls_verify: g.tls_verify,
                 ca_pem: g.ca_pem,
                 auth: match g.auth {
-                    Some(a) => Some(SmtpAuth { username: a.username, password: f(a.password)? }),
+                    Some(a) => Some(SmtpAuth { username: a.username, password: f(a.password)?, oauth: a.oauth }),
                     None => None,
                 },
             }),
@@ -240,6 +273,9 @@ pub enum SecretScope<'a> {
         tls_verify: bool,
         ca_pem: Option<&'a str>,
         username: Option<&'a str>,
+        /// With OAuth: the provider, its directory or token URL and scope, and the client
+        /// ID ([`OAuthApp::scope_key`]); `None` for a password.
+        oauth: Option<String>,
     },
     Graph {
         username: &'a str,
@@ -251,6 +287,10 @@ pub enum SecretScope<'a> {
 impl SecretScope<'_> {
     /// What must stay the same for a saved Generic SMTP password to be kept, in words.
     pub const GENERIC_RULE: &'static str = "the type, host, port, security, certificate settings and account";
+    /// What must stay the same for a saved OAuth client secret and connected account to be
+    /// kept.
+    pub const OAUTH_RULE: &'static str =
+        "the type, host, port, security, certificate settings, account, provider and client ID";
     /// What must stay the same for a saved Graph password and client secret to be kept.
     pub const GRAPH_RULE: &'static str = "the type, user name, tenant ID and client ID";
 
@@ -260,7 +300,7 @@ impl SecretScope<'_> {
         use SecretScope::*;
         match (self, before) {
             (
-                Generic { host, port, security, tls_verify, ca_pem, username },
+                Generic { host, port, security, tls_verify, ca_pem, username, oauth },
                 Generic {
                     host: host0,
                     port: port0,
@@ -268,13 +308,16 @@ impl SecretScope<'_> {
                     tls_verify: tls_verify0,
                     ca_pem: ca_pem0,
                     username: username0,
+                    oauth: oauth0,
                 },
             ) => [
+                (oauth.is_some() != oauth0.is_some(), ScopeChange::SignIn),
                 (host != host0, ScopeChange::Host),
                 (port != port0, ScopeChange::Port),
                 (security != security0, ScopeChange::Security),
                 (tls_verify != tls_verify0 || ca_pem != ca_pem0, ScopeChange::Certificate),
                 (username != username0, ScopeChange::Account),
+                (oauth != oauth0, ScopeChange::OAuthApp),
             ]
             .into_iter()
             .find_map(|(changed, what)| changed.then_some(what)),
@@ -315,6 +358,10 @@ pub enum ScopeChange {
     UserName,
     TenantId,
     ClientId,
+    /// Password or OAuth.
+    SignIn,
+    /// The OAuth provider, its directory, token URL or scope, or the client ID.
+    OAuthApp,
 }
 
 /// The sentence, shown beside the password and in the hints, that says when a saved
@@ -330,12 +377,33 @@ pub fn reuse_rule(kind: ProfileKind) -> String {
     }
 }
 
+/// The sentence beside an OAuth client secret on edit: when it and a connected account are
+/// kept.
+pub fn oauth_reuse_rule() -> String {
+    format!(
+        "A saved client secret and connected account are kept only while {} stay the same.",
+        SecretScope::OAUTH_RULE
+    )
+}
+
 /// The message on a secret field left blank on edit whose saved value is not kept because
-/// `change` happened (`field` is `password` or `graph_client_secret`).
+/// `change` happened (`field` is `password`, `graph_client_secret` or `oauth_client_secret`).
 pub fn msg_secret_cleared(field: &str, change: ScopeChange) -> &'static str {
     use ScopeChange::*;
+    if field == "oauth_client_secret" {
+        return match change {
+            SignIn => "The client secret was cleared because the sign-in changed; enter it again.",
+            Host => "The client secret was cleared because the host changed; enter it again.",
+            Port => "The client secret was cleared because the port changed; enter it again.",
+            Security => "The client secret was cleared because the security mode changed; enter it again.",
+            Certificate => "The client secret was cleared because the certificate settings changed; enter it again.",
+            Account => "The client secret was cleared because the SMTP account changed; enter it again.",
+            _ => "The client secret was cleared because the provider or client ID changed; enter it again.",
+        };
+    }
     let client_secret = field == "graph_client_secret";
     match (client_secret, change) {
+        (false, SignIn) => "The password was cleared because the sign-in changed; enter it again.",
         (false, Type) => "The password was cleared because the type changed; enter it again.",
         (false, Host) => "The password was cleared because the host changed; enter it again.",
         (false, Port) => "The password was cleared because the port changed; enter it again.",
@@ -345,6 +413,7 @@ pub fn msg_secret_cleared(field: &str, change: ScopeChange) -> &'static str {
         (false, UserName) => "The password was cleared because the user name changed; enter it again.",
         (false, TenantId) => "The password was cleared because the tenant ID changed; enter it again.",
         (false, ClientId) => "The password was cleared because the client ID changed; enter it again.",
+        (false, OAuthApp) => "The password was cleared because the provider or client ID changed; enter it again.",
         (true, Type) => "The client secret was cleared because the type changed; enter it again.",
         (true, UserName) => "The client secret was cleared because the user name changed; enter it again.",
         (true, TenantId) => "The client secret was cleared because the tenant ID changed; enter it again.",
@@ -355,8 +424,11 @@ pub fn msg_secret_cleared(field: &str, change: ScopeChange) -> &'static str {
 /// The secret fields of a transport, in the order `try_map_secrets` visits them.
 fn secret_fields<S>(transport: &Transport<S>) -> &'static [&'static str] {
     match transport {
-        Transport::Generic(g) if g.auth.is_some() => &["password"],
-        Transport::Generic(_) => &[],
+        Transport::Generic(g) => match g.auth.as_ref().map(SmtpAuth::sign_in) {
+            Some(SignIn::Password) => &["password"],
+            Some(SignIn::OAuth) => &["oauth_client_secret"],
+            None => &[],
+        },
         Transport::Graph(_) => &["password", "graph_client_secret"],
     }
 }
@@ -421,6 +493,9 @@ impl ProfileInput {
             (Transport::Graph(_), _) => MSG_GRAPH_PASSWORD,
         };
         let fields: &[(&'static str, &'static str)] = match &self.transport {
+            Transport::Generic(g) if g.auth.as_ref().is_some_and(|a| a.oauth.is_some()) => {
+                &[("oauth_client_secret", MSG_OAUTH_CLIENT_SECRET)]
+            }
             Transport::Generic(_) => &[("password", "")],
             Transport::Graph(_) => &[("password", ""), ("graph_client_secret", MSG_GRAPH_CLIENT_SECRET)],
         };
@@ -475,6 +550,26 @@ pub fn changed_fields<T, U>(before: &ProfileSettings<T>, after: &ProfileSettings
             note("tls_verify", b.tls_verify != a.tls_verify);
             note("ca_pem", b.ca_pem != a.ca_pem);
             note("auth_required", b.auth.is_some() != a.auth.is_some());
+            let (oauth_b, oauth_a) =
+                (b.auth.as_ref().and_then(|x| x.oauth.as_ref()), a.auth.as_ref().and_then(|x| x.oauth.as_ref()));
+            note("sign_in", b.auth.is_some() && a.auth.is_some() && oauth_b.is_some() != oauth_a.is_some());
+            if let (Some(ob), Some(oa)) = (oauth_b, oauth_a) {
+                note("oauth_provider", ob.provider.kind() != oa.provider.kind());
+                note("oauth_client_id", ob.client_id != oa.client_id);
+                match (&ob.provider, &oa.provider) {
+                    (OAuthProvider::Microsoft { directory: d0 }, OAuthProvider::Microsoft { directory: d1 }) => {
+                        note("oauth_directory", d0 != d1);
+                    }
+                    (
+                        OAuthProvider::Other { token_url: t0, scope: s0 },
+                        OAuthProvider::Other { token_url: t1, scope: s1 },
+                    ) => {
+                        note("oauth_token_url", t0 != t1);
+                        note("oauth_scope", s0 != s1);
+                    }
+                    _ => {}
+                }
+            }
             let (user_b, user_a) = (before.transport.username(), after.transport.username());
             note("username", user_b.is_some() && user_a.is_some() && user_b != user_a);
         }

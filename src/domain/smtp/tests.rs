@@ -797,7 +797,7 @@ fn a_valid_generic_form() {
     assert!(tls_verify);
     assert_eq!(ca_pem, None);
     let username = SmtpUsername::parse("mailer@example.com", CredentialPolicy::Documented).unwrap();
-    assert_eq!(auth, Some(SmtpAuth { username, password: Some("Aa1!Bb2@Cc".to_owned()) }));
+    assert_eq!(auth, Some(SmtpAuth { username, password: Some("Aa1!Bb2@Cc".to_owned()), oauth: None }));
 }
 
 #[test]
@@ -1144,6 +1144,7 @@ fn any_form() -> impl Strategy<Value = ProfileForm> {
             graph_client_id: d.3,
             graph_client_secret: d.4.into(),
             policy: String::new(),
+            ..ProfileForm::default()
         })
 }
 
@@ -1282,4 +1283,160 @@ async fn kinds_and_security_modes_are_stored_as_their_form_values() {
             sqlx::query_as("SELECT ?1, ?1").bind(security).fetch_one(&mut conn).await.unwrap();
         assert_eq!((text.as_str(), back), (security.as_str(), security));
     }
+}
+
+// ---- OAuth 2.0 sign-in ----
+
+fn microsoft_form() -> ProfileForm {
+    ProfileForm {
+        host: "smtp.office365.com".into(),
+        sign_in: "oauth".into(),
+        oauth_provider: "microsoft".into(),
+        oauth_directory: "contoso.onmicrosoft.com".into(),
+        oauth_client_id: GUID.into(),
+        oauth_client_secret: "Q~app-secret".into(),
+        password: SecretString::default(),
+        ..generic_form()
+    }
+}
+
+#[test]
+fn oauth_messages_are_word_for_word() {
+    assert_eq!(MSG_SIGN_IN, "Please choose how to sign in.");
+    assert_eq!(MSG_OAUTH_PROVIDER, "Please choose an OAuth provider.");
+    assert_eq!(MSG_OAUTH_CLIENT_ID, "Please enter the client ID your provider gave you.");
+    assert_eq!(MSG_OAUTH_CLIENT_SECRET, "Please enter the client secret.");
+    assert_eq!(MSG_OAUTH_TOKEN_URL, "Please enter the token URL, an https:// address.");
+    assert_eq!(MSG_OAUTH_SCOPE, "Please enter the scopes separated by spaces, within 500 characters.");
+}
+
+#[test]
+fn token_urls() {
+    table(
+        "oauth_token_url",
+        TokenUrl::parse,
+        |u| u.as_str().to_owned(),
+        &[
+            (" https://auth.example.com/oauth2/token ", Ok("https://auth.example.com/oauth2/token")),
+            ("https://auth.example.com:8443/t?tenant=1", Ok("https://auth.example.com:8443/t?tenant=1")),
+            ("http://127.0.0.1:9000/token", Ok("http://127.0.0.1:9000/token")),
+            ("http://localhost/token", Ok("http://localhost/token")),
+            ("http://auth.example.com/token", Err(MSG_OAUTH_TOKEN_URL)),
+            ("https://user:pw@auth.example.com/token", Err(MSG_OAUTH_TOKEN_URL)),
+            ("https://auth.example.com/token#x", Err(MSG_OAUTH_TOKEN_URL)),
+            ("ftp://auth.example.com/token", Err(MSG_OAUTH_TOKEN_URL)),
+            ("auth.example.com/token", Err(MSG_OAUTH_TOKEN_URL)),
+            ("https://auth.example.com/\ntoken", Err(MSG_OAUTH_TOKEN_URL)),
+            ("", Err(MSG_OAUTH_TOKEN_URL)),
+        ],
+    );
+}
+
+#[test]
+fn oauth_client_ids_and_scopes() {
+    let google = "123-abc.apps.googleusercontent.com";
+    assert_eq!(OAuthClientId::parse(google, OAuthProviderKind::Google).unwrap().as_str(), google);
+    assert_eq!(OAuthClientId::parse(google, OAuthProviderKind::Microsoft), Err(MSG_GRAPH_CLIENT_ID));
+    assert_eq!(OAuthClientId::parse(GUID, OAuthProviderKind::Microsoft).unwrap().as_str(), GUID);
+    assert_eq!(OAuthClientId::parse("two words", OAuthProviderKind::Other), Err(MSG_OAUTH_CLIENT_ID));
+    assert_eq!(OAuthClientId::parse("", OAuthProviderKind::Other), Err(MSG_OAUTH_CLIENT_ID));
+    assert_eq!(OAuthScope::parse("  a   b ").unwrap().unwrap().as_str(), "a b");
+    assert_eq!(OAuthScope::parse(""), Ok(None));
+    assert_eq!(OAuthScope::parse("a\tb"), Err(MSG_OAUTH_SCOPE));
+    assert!(OAuthClientSecret::parse("s\u{7}").is_err());
+}
+
+#[test]
+fn an_oauth_form_needs_its_provider_fields() {
+    let policy = CredentialPolicy::Documented;
+    assert_eq!(errors_of(&microsoft_form(), policy, FormMode::Create), vec![]);
+    let missing = ProfileForm {
+        oauth_directory: String::new(),
+        oauth_client_id: "not-a-guid".into(),
+        oauth_client_secret: SecretString::default(),
+        ..microsoft_form()
+    };
+    assert_eq!(
+        errors_of(&missing, policy, FormMode::Create),
+        vec![
+            ("oauth_client_id", MSG_GRAPH_CLIENT_ID),
+            ("oauth_client_secret", MSG_OAUTH_CLIENT_SECRET),
+            ("oauth_directory", MSG_GRAPH_TENANT_ID),
+        ]
+    );
+    let other = ProfileForm {
+        oauth_provider: "other".into(),
+        oauth_token_url: "http://a.example/t".into(),
+        ..microsoft_form()
+    };
+    assert_eq!(errors_of(&other, policy, FormMode::Create), vec![("oauth_token_url", MSG_OAUTH_TOKEN_URL)]);
+    let unknown = ProfileForm { sign_in: "kerberos".into(), ..microsoft_form() };
+    assert_eq!(errors_of(&unknown, policy, FormMode::Create), vec![("sign_in", MSG_SIGN_IN)]);
+    let provider = ProfileForm { oauth_provider: "yahoo".into(), ..microsoft_form() };
+    assert_eq!(errors_of(&provider, policy, FormMode::Create), vec![("oauth_provider", MSG_OAUTH_PROVIDER)]);
+    // No password is asked with OAuth; the client secret is the login's secret.
+    let input = microsoft_form().parse(policy, FormMode::Create).unwrap();
+    assert_eq!(input.typed_secret_fields(), vec!["oauth_client_secret"]);
+    assert!(!input.transport.has_password());
+    let app = input.transport.oauth().unwrap();
+    assert_eq!(app.provider.kind(), OAuthProviderKind::Microsoft);
+    // The form a stored profile fills round-trips.
+    let again = ProfileForm::from_settings(&input);
+    assert_eq!((again.sign_in.as_str(), again.oauth_provider.as_str()), ("oauth", "microsoft"));
+    assert_eq!(again.oauth_directory, "contoso.onmicrosoft.com");
+}
+
+#[test]
+fn a_saved_client_secret_is_not_reused_once_the_app_changes() {
+    let policy = CredentialPolicy::Documented;
+    let stored = microsoft_form()
+        .parse(policy, FormMode::Create)
+        .unwrap()
+        .with_secrets(policy, None::<&ProfileSettings<String>>, |s| s.expose_secret().to_owned())
+        .unwrap();
+    let blank = |form: ProfileForm| ProfileForm { oauth_client_secret: SecretString::default(), ..form };
+    let decide = |form: ProfileForm| {
+        form.parse(policy, FormMode::Edit)
+            .unwrap()
+            .with_secrets(policy, Some(&stored), |s| s.expose_secret().to_owned())
+    };
+    // Unchanged: kept.
+    assert!(decide(blank(microsoft_form())).is_ok());
+    let cases = [
+        (
+            ProfileForm { oauth_client_id: "1f8fad5b-d9cb-469f-a165-70867728950e".into(), ..microsoft_form() },
+            "The client secret was cleared because the provider or client ID changed; enter it again.",
+        ),
+        (
+            ProfileForm { oauth_directory: "fabrikam.onmicrosoft.com".into(), ..microsoft_form() },
+            "The client secret was cleared because the provider or client ID changed; enter it again.",
+        ),
+        (
+            ProfileForm {
+                oauth_provider: "google".into(),
+                oauth_client_id: "x.apps.googleusercontent.com".into(),
+                ..microsoft_form()
+            },
+            "The client secret was cleared because the provider or client ID changed; enter it again.",
+        ),
+        (
+            ProfileForm { username: "other@example.com".into(), ..microsoft_form() },
+            "The client secret was cleared because the SMTP account changed; enter it again.",
+        ),
+        (
+            ProfileForm { host: "smtp.example.net".into(), ..microsoft_form() },
+            "The client secret was cleared because the host changed; enter it again.",
+        ),
+    ];
+    for (form, message) in cases {
+        let errors = decide(blank(form)).unwrap_err();
+        assert_eq!(errors.get("oauth_client_secret"), Some(message));
+    }
+    // Back to a password: the client secret is never taken for a password, which must be typed.
+    let password = ProfileForm { sign_in: "password".into(), password: SecretString::default(), ..microsoft_form() };
+    let errors = decide(password).unwrap_err();
+    assert_eq!(
+        errors.get("password"),
+        Some("The SMTP account password does not meet the rules. Please enter one of 10 to 20 characters.")
+    );
 }

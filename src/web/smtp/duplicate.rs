@@ -11,7 +11,7 @@ use super::{password_rules, to_list, AdminProfile, Row};
 use crate::app::AppState;
 use crate::auth::extract::Member;
 use crate::domain::smtp::{
-    check_duplicate_password, copied_name, msg_copied, GraphClientSecret, ProfileKind, ProfileName,
+    check_duplicate_password, copied_name, msg_copied, GraphClientSecret, OAuthClientSecret, ProfileKind, ProfileName,
 };
 use crate::domain::FieldErrors;
 use crate::error::AppError;
@@ -29,7 +29,7 @@ struct DuplicatePage {
     new_name: String,
     asks_password: bool,
     password: FieldView,
-    /// Graph profiles also ask for the client secret.
+    /// Graph profiles also ask for the client secret; OAuth profiles only for it.
     client_secret: Option<FieldView>,
 }
 
@@ -38,6 +38,7 @@ struct DuplicatePage {
 pub struct DuplicateForm {
     password: SecretString,
     graph_client_secret: SecretString,
+    oauth_client_secret: SecretString,
 }
 
 /// The name the copy gets: `{source}_copied`, or the first free `_copied_N`.
@@ -59,17 +60,32 @@ async fn duplicate_page(
         .autocomplete("new-password")
         .required()
         .hint(password_rules(kind, member.tenant.policy()));
-    let client_secret = (kind == ProfileKind::Graph).then(|| {
+    let oauth = source.settings.transport.oauth().is_some();
+    let oauth_secret = oauth.then(|| {
         FieldView::new(
-            "graph_client_secret",
-            super::label("graph_client_secret", kind),
+            "oauth_client_secret",
+            super::label("oauth_client_secret", kind),
             "",
-            errors.get("graph_client_secret"),
+            errors.get("oauth_client_secret"),
         )
         .kind("password")
         .autocomplete("new-password")
         .required()
-        .hint(CLIENT_SECRET_HINT)
+        .hint("The copy signs in with its own client secret, and a Google account is connected to it on its own.")
+    });
+    let client_secret = oauth_secret.or_else(|| {
+        (kind == ProfileKind::Graph).then(|| {
+            FieldView::new(
+                "graph_client_secret",
+                super::label("graph_client_secret", kind),
+                "",
+                errors.get("graph_client_secret"),
+            )
+            .kind("password")
+            .autocomplete("new-password")
+            .required()
+            .hint(CLIENT_SECRET_HINT)
+        })
     });
     Ok(DuplicatePage {
         client_secret,
@@ -103,6 +119,10 @@ pub async fn duplicate(
     if kind == ProfileKind::Graph {
         errors.check("graph_client_secret", GraphClientSecret::parse(form.graph_client_secret.expose_secret()));
     }
+    let oauth = source.settings.transport.oauth().is_some();
+    if oauth {
+        errors.check("oauth_client_secret", OAuthClientSecret::parse(form.oauth_client_secret.expose_secret()));
+    }
     if !errors.is_empty() {
         return render_invalid(&duplicate_page(&state, &member, source, &errors).await?);
     }
@@ -113,9 +133,15 @@ pub async fn duplicate(
     let source = profiles::get_in(&mut tx, member.tenant.id, source.id).await?.ok_or(AppError::NotFound)?;
     let new_name = new_name(&mut tx, &member, &source).await?;
     let name = ProfileName::parse(&new_name).map_err(|m| anyhow::anyhow!("copied name {new_name:?}: {m}"))?;
+    // An OAuth login's one secret is its client secret; the connected account is not copied.
+    let (first, second) = if oauth {
+        (form.oauth_client_secret, SecretString::default())
+    } else {
+        (form.password, form.graph_client_secret)
+    };
     let copy = source
         .settings
-        .copy_as(name, form.password, form.graph_client_secret)
+        .copy_as(name, first, second)
         .with_secrets(policy, None::<&Settings>, |typed| state.secrets.seal_secret(&typed))
         .map_err(|e| anyhow::anyhow!("a copy's secrets were refused after they were checked: {e:?}"))?;
     profiles::create(&mut tx, member.tenant.id, &copy, now).await?;

@@ -10,9 +10,10 @@ use crate::app::AppState;
 use crate::auth::extract::{Admin, Member};
 use crate::domain::smtp::ProfileSettings;
 use crate::domain::smtp::{
-    changed_fields, reuse_rule, CredentialPolicy, Description, FieldErrors, FormMode, GraphClientId, GraphPassword,
-    GraphTenantId, ProfileForm, ProfileKind, ProfileName, Security, SenderName, Signature, SmtpHost, SmtpPort,
-    SmtpUsername, MSG_CLIENT_SECRET_AGAIN, MSG_NAME_TAKEN, MSG_PASSWORD_AGAIN,
+    changed_fields, oauth_reuse_rule, reuse_rule, CredentialPolicy, Description, FieldErrors, FormMode, GraphClientId,
+    GraphPassword, GraphTenantId, OAuthClientId, OAuthProviderKind, OAuthScope, ProfileForm, ProfileKind, ProfileName,
+    Security, SenderName, SignIn, Signature, SmtpHost, SmtpPort, SmtpUsername, TokenUrl, MSG_CLIENT_SECRET_AGAIN,
+    MSG_NAME_TAKEN, MSG_PASSWORD_AGAIN,
 };
 use crate::domain::{email, smtp_password, text};
 use crate::error::AppError;
@@ -42,6 +43,11 @@ struct ProfileFields {
     graph_tenant_id: FieldView,
     graph_client_id: FieldView,
     graph_client_secret: FieldView,
+    oauth_directory: FieldView,
+    oauth_client_id: FieldView,
+    oauth_client_secret: FieldView,
+    oauth_token_url: FieldView,
+    oauth_scope: FieldView,
 }
 
 /// The hint beside the send rate.
@@ -85,6 +91,13 @@ pub fn label(field: &str, kind: ProfileKind) -> &'static str {
         ("graph_tenant_id", _) => "Tenant ID",
         ("graph_client_id", _) => "Client ID",
         ("graph_client_secret", _) => "Client secret",
+        ("sign_in", _) => "Sign-in",
+        ("oauth_provider", _) => "OAuth provider",
+        ("oauth_directory", _) => "Directory (tenant) ID",
+        ("oauth_client_id", _) => "Application (client) ID",
+        ("oauth_client_secret", _) => "OAuth client secret",
+        ("oauth_token_url", _) => "Token URL",
+        ("oauth_scope", _) => "Scope",
         _ => "",
     }
 }
@@ -153,6 +166,11 @@ fn profile_fields(
     let secret_placeholder = |has: bool| if has { NOT_DISPLAYED } else { "" };
     let has_password = stored.is_some_and(|p| p.settings.transport.has_password());
     let has_secret = stored.is_some_and(|p| p.settings.transport.kind() == ProfileKind::Graph);
+    let has_oauth_secret = stored.is_some_and(|p| p.settings.transport.oauth().is_some());
+    let oauth_keep = match stored {
+        Some(_) => format!(" Leave blank to keep the saved one. {}", oauth_reuse_rule()),
+        None => String::new(),
+    };
     let generic_user_hint = generic_user_hint(policy);
     let (user_hint, user_type) = match (kind, policy) {
         (ProfileKind::Graph, _) => (GRAPH_USER_HINT, "email"),
@@ -240,6 +258,29 @@ fn profile_fields(
             .autocomplete("new-password")
             .placeholder(secret_placeholder(has_secret))
             .hint(format!("{CLIENT_SECRET_HINT}{graph_keep}")),
+        oauth_directory: FieldView::new("oauth_directory", l("oauth_directory"), &form.oauth_directory, e("oauth_directory"))
+            .max(GraphTenantId::MAX_LEN)
+            .required()
+            .hint("The Directory (tenant) ID of your Entra ID app: a GUID, or your domain such as contoso.onmicrosoft.com."),
+        oauth_client_id: FieldView::new("oauth_client_id", l("oauth_client_id"), &form.oauth_client_id, e("oauth_client_id"))
+            .max(OAuthClientId::MAX_LEN)
+            .autocomplete("off")
+            .required()
+            .hint("Microsoft 365: the Application (client) ID, a GUID. Google: the OAuth client ID, ending in .apps.googleusercontent.com."),
+        oauth_client_secret: FieldView::new("oauth_client_secret", l("oauth_client_secret"), "", e("oauth_client_secret"))
+            .kind("password")
+            .required_if(stored.is_none())
+            .autocomplete("new-password")
+            .placeholder(secret_placeholder(has_oauth_secret))
+            .hint(format!("The client secret's value your provider shows once when you create it.{oauth_keep}")),
+        oauth_token_url: FieldView::new("oauth_token_url", l("oauth_token_url"), &form.oauth_token_url, e("oauth_token_url"))
+            .kind("url")
+            .max(TokenUrl::MAX_LEN)
+            .required()
+            .hint("Where relaydesk asks for a token with the client-credentials grant, for example https://auth.example.com/oauth2/token."),
+        oauth_scope: FieldView::new("oauth_scope", l("oauth_scope"), &form.oauth_scope, e("oauth_scope"))
+            .max(OAuthScope::MAX_LEN)
+            .hint("The scopes to ask for, separated by spaces, if your provider needs any."),
     }
 }
 
@@ -287,6 +328,16 @@ pub(super) struct FormPage {
     last_test: Option<TestResult>,
     /// On edit, how a blank password keeps the saved one (Generic SMTP).
     generic_keep: String,
+    /// `sign_in` as chosen: `password` or `oauth`.
+    sign_in: &'static str,
+    /// `oauth_provider` as chosen.
+    oauth_provider: &'static str,
+    /// The saved profile signs in with Google: Connect account is offered.
+    google_saved: bool,
+    /// The Google account connected to the saved profile, and since when.
+    connected: Option<(String, String)>,
+    /// The address Google sends people back to (registered in the Google client).
+    google_redirect: String,
 }
 
 /// One credential policy as the form offers it; script swaps the password and account
@@ -314,6 +365,14 @@ pub const TRIED_NOTE: &str = "The password you just tried will be saved if you l
      the settings it depends on stay as they were tried.";
 
 impl FormPage {
+    fn sign_ins(&self) -> [(&'static str, &'static str); 2] {
+        SignIn::ALL.map(|s| (s.as_str(), s.label()))
+    }
+
+    fn providers(&self) -> [(&'static str, &'static str); 3] {
+        OAuthProviderKind::ALL.map(|p| (p.as_str(), p.label()))
+    }
+
     fn kinds(&self) -> [(&'static str, &'static str); 2] {
         ProfileKind::ALL.map(|k| (k.as_str(), k.label()))
     }
@@ -392,12 +451,21 @@ fn form_page(
             Some(_) => format!(" Leave blank to keep the saved one. {}", reuse_rule(ProfileKind::Generic)),
             None => String::new(),
         },
+        sign_in: SignIn::parse(&form.sign_in).unwrap_or_default().as_str(),
+        oauth_provider: OAuthProviderKind::parse(&form.oauth_provider).unwrap_or(OAuthProviderKind::Microsoft).as_str(),
+        google_saved: stored
+            .and_then(|p| p.settings.transport.oauth())
+            .is_some_and(|a| a.provider.kind() == OAuthProviderKind::Google),
+        connected: stored
+            .and_then(|p| p.connected.as_ref())
+            .map(|c| (c.connection.account.clone(), crate::web::format_time(c.connection.at, zone))),
+        google_redirect: String::new(),
     }
 }
 
-pub async fn new_form(Admin(member): Admin) -> Result<Response, AppError> {
+pub async fn new_form(State(state): State<AppState>, Admin(member): Admin) -> Result<Response, AppError> {
     let page = member.chrome("New SMTP profile", "smtp").await?;
-    render(&form_page_for(page, &member, &ProfileForm::blank(), FieldErrors::default(), None))
+    render(&form_page_for(&state.config, page, &member, &ProfileForm::blank(), FieldErrors::default(), None))
 }
 
 pub async fn edit_form(
@@ -406,7 +474,7 @@ pub async fn edit_form(
 ) -> Result<Response, AppError> {
     let page = member.chrome(format!("Edit {}", stored.settings.name), "smtp").await?;
     let form = ProfileForm::from_settings(&stored.settings);
-    let mut view = form_page_for(page, &member, &form, FieldErrors::default(), Some(&stored));
+    let mut view = form_page_for(&state.config, page, &member, &form, FieldErrors::default(), Some(&stored));
     view.tried_held = tried::is_held(&member.session, member.tenant.id, stored.id, state.clock.now()).await?;
     render(&view)
 }
@@ -464,7 +532,12 @@ async fn save(
     let written = match &stored {
         None => profiles::create(&mut tx, member.tenant.id, &settings, now).await.map(Some),
         Some(p) => {
-            profiles::update(&mut tx, member.tenant.id, p.id, &settings, now).await.map(|found| found.then_some(p.id))
+            // A connected account's refresh token stays only while everything it was
+            // given for (and would be sent to) is unchanged, like a saved secret.
+            let keep_connection = settings.transport.scope().change_from(&p.settings.transport.scope()).is_none();
+            profiles::update(&mut tx, member.tenant.id, p.id, &settings, keep_connection, now)
+                .await
+                .map(|found| found.then_some(p.id))
         }
     };
     let id = match written {
@@ -521,9 +594,7 @@ pub fn update_detail<T, U>(before: &ProfileSettings<T>, saved: &ProfileSettings<
         parts.push(format!("changed {}", words::and_list(&fields)));
     }
     for secret in typed_secrets {
-        parts.push(
-            if *secret == "graph_client_secret" { "client secret changed" } else { "password changed" }.to_owned(),
-        );
+        parts.push(if *secret == "password" { "password changed" } else { "client secret changed" }.to_owned());
     }
     if parts.is_empty() {
         parts.push("nothing changed".to_owned());
@@ -533,6 +604,7 @@ pub fn update_detail<T, U>(before: &ProfileSettings<T>, saved: &ProfileSettings<
 
 /// The form page for this member's tenant (the test email re-renders it too).
 pub(super) fn form_page_for(
+    config: &crate::config::Config,
     page: Chrome,
     member: &Member,
     form: &ProfileForm,
@@ -542,14 +614,17 @@ pub(super) fn form_page_for(
     let policy = form.policy_or(member.tenant.policy());
     let mut view = form_page(page, &member.tenant.slug, form, errors, policy, stored, &member.tenant.zone());
     view.test_to = member.user.email.clone();
+    view.google_redirect = super::oauth::redirect_uri(config, &member.tenant.slug);
     view
 }
 
 /// Whether the secret `field` matters to the form as submitted (its type, and for Generic
 /// SMTP a login).
 fn asks_for(form: &ProfileForm, field: &str) -> bool {
+    let oauth = SignIn::parse(&form.sign_in) == Some(SignIn::OAuth);
     match (ProfileKind::parse(&form.kind).unwrap_or_default(), field) {
-        (ProfileKind::Generic, "password") => form.auth_required.is_some(),
+        (ProfileKind::Generic, "password") => form.auth_required.is_some() && !oauth,
+        (ProfileKind::Generic, "oauth_client_secret") => form.auth_required.is_some() && oauth,
         (ProfileKind::Generic, _) => false,
         (ProfileKind::Graph, _) => true,
     }
@@ -565,6 +640,7 @@ pub(super) fn with_retype_messages(form: &ProfileForm, mut errors: FieldErrors) 
     let secrets = [
         ("password", form.password.expose_secret().is_empty(), MSG_PASSWORD_AGAIN),
         ("graph_client_secret", form.graph_client_secret.expose_secret().is_empty(), MSG_CLIENT_SECRET_AGAIN),
+        ("oauth_client_secret", form.oauth_client_secret.expose_secret().is_empty(), MSG_CLIENT_SECRET_AGAIN),
     ];
     for (field, blank, message) in secrets {
         if !blank && errors.get(field).is_none() && asks_for(form, field) {
@@ -584,7 +660,7 @@ async fn invalid_form(
     let title = stored.map_or("New SMTP profile".to_owned(), |p| format!("Edit {}", p.settings.name));
     let page = member.chrome(title, "smtp").await?;
     let errors = with_retype_messages(form, errors);
-    let mut view = form_page_for(page, member, &form.without_secrets(), errors, stored);
+    let mut view = form_page_for(&state.config, page, member, &form.without_secrets(), errors, stored);
     if let Some(p) = stored {
         view.tried_held = tried::is_held(&member.session, member.tenant.id, p.id, state.clock.now()).await?;
     }

@@ -5,6 +5,7 @@ mod delete;
 mod duplicate;
 mod form;
 mod list;
+pub mod oauth;
 mod test_email;
 pub mod tried;
 
@@ -131,4 +132,8 @@ pub fn routes() -> Router<AppState> {
         .route("/t/{slug}/smtp/{id}/default", post(make_default))
         .route("/t/{slug}/smtp/{id}/test", get(test_form).post(send_test))
         .route("/t/{slug}/smtp/{id}/delete", get(delete_form).post(delete))
+        .route("/t/{slug}/smtp/{id}/oauth/connect", post(oauth::connect))
+        .route("/t/{slug}/smtp/{id}/oauth/go", get(oauth::go))
+        .route("/t/{slug}/smtp/{id}/oauth/disconnect", post(oauth::disconnect))
+        .route("/t/{slug}/smtp/oauth/google", get(oauth::callback))
 }

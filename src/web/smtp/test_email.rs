@@ -10,8 +10,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use std::time::Duration;
-
 use super::form::{form_page_for, with_retype_messages};
 use super::{to_list, tried, AdminProfile};
 use crate::app::AppState;
@@ -22,6 +20,7 @@ use crate::domain::smtp::{msg_test_sent, parse_test_to, FormMode, ProfileForm, P
 use crate::error::AppError;
 use crate::mail::message::{escape_html, new_message_id, Outgoing};
 use crate::mail::{egress, smtp, Route, Sender};
+use crate::secret::Sealed;
 use crate::store::audit;
 use crate::store::smtp::{self as profiles, Profile, Settings};
 use crate::web::fields::FieldView;
@@ -110,7 +109,7 @@ pub async fn send(
         return try_unsaved(&state, &member, stored, &form.to, profile_form, what).await;
     }
     if what == Try::Check {
-        let (ok, message) = check(&state, &member, &stored.settings).await;
+        let (ok, message) = check(&state, &member, &stored.settings, refresh(&stored)).await;
         let detail = format!("{}: connection check {}", stored.settings.name, if ok { "passed" } else { "failed" });
         let mut conn = state.db.acquire().await?;
         audit::record(&mut conn, member.tenant.id, member.actor(), audit::AuditAction::ProfileTested, &detail, now)
@@ -125,7 +124,8 @@ pub async fn send(
             return render_invalid(&test_page(&state, &member, &stored, to).await?);
         }
     };
-    let (ok, message) = deliver(&state, &member, &stored.settings, &to).await;
+    let (ok, message, result) = deliver_result(&state, &member, &stored.settings, refresh(&stored), &to).await;
+    crate::mail::outbox::note_token_problem(&state.db, member.tenant.id, &stored, &result).await;
     profiles::record_test(&state.db, member.tenant.id, stored.id, ok, &message, now).await?;
     let detail = format!("{} to {}: {}", stored.settings.name, to.as_str(), if ok { "sent" } else { "failed" });
     let mut conn = state.db.acquire().await?;
@@ -184,14 +184,17 @@ async fn try_unsaved(
             }
             let errors = with_retype_messages(&form, errors);
             let page = member.chrome(format!("Edit {}", stored.settings.name), "smtp").await?;
-            let mut view = form_page_for(page, member, &form.without_secrets(), errors, Some(&stored));
+            let mut view = form_page_for(&state.config, page, member, &form.without_secrets(), errors, Some(&stored));
             view.tried_held = tried::is_held(&member.session, member.tenant.id, stored.id, now).await?;
             return render_invalid(&view);
         }
     };
+    // The connected account goes only with the settings it was connected for.
+    let unchanged = candidate.transport.scope().change_from(&stored.settings.transport.scope()).is_none();
+    let connected = refresh(&stored).filter(|_| unchanged);
     let (ok, message) = match &to {
-        Some(to) => deliver(state, member, &candidate, to).await,
-        None => check(state, member, &candidate).await,
+        Some(to) => deliver(state, member, &candidate, connected, to).await,
+        None => check(state, member, &candidate, connected).await,
     };
     let result = match &to {
         Some(to) => format!("to {}: {}", to.as_str(), if ok { "sent" } else { "failed" }),
@@ -213,58 +216,77 @@ async fn try_unsaved(
         (false, _) => "",
     };
     page.flash = Some(Flash { kind: if ok { "ok" } else { "error" }.into(), text: format!("{message}{note}") });
-    let mut view = form_page_for(page, member, &form.without_secrets(), Default::default(), Some(&stored));
+    let mut view =
+        form_page_for(&state.config, page, member, &form.without_secrets(), Default::default(), Some(&stored));
     view.tried_held = held;
     render(&view)
 }
 
-/// Sends the test email through a profile's settings; the sentence to show, and whether
-/// it was sent.
-async fn deliver(state: &AppState, member: &Member, settings: &Settings, to: &EmailAddress) -> (bool, String) {
+/// The sealed refresh token of the account connected to a stored profile.
+fn refresh(profile: &Profile) -> Option<&Sealed> {
+    profile.connected.as_ref().map(|c| &c.refresh_token)
+}
+
+/// Sends the test email through a profile's settings (and the connected account's refresh
+/// token); the sentence to show, and whether it was sent.
+async fn deliver(
+    state: &AppState,
+    member: &Member,
+    settings: &Settings,
+    refresh: Option<&Sealed>,
+    to: &EmailAddress,
+) -> (bool, String) {
+    let (ok, message, _) = deliver_result(state, member, settings, refresh, to).await;
+    (ok, message)
+}
+
+/// [`deliver`], with the send's own result (what the dashboard's token warning needs).
+async fn deliver_result(
+    state: &AppState,
+    member: &Member,
+    settings: &Settings,
+    refresh: Option<&Sealed>,
+    to: &EmailAddress,
+) -> (bool, String, Result<String, crate::mail::error::SendError>) {
     let grant = match grant(state, member).await {
         Ok(grant) => grant,
-        Err(message) => return (false, format!("The test email was not sent. {message}")),
+        Err(message) => {
+            let message = format!("The test email was not sent. {message}");
+            return (false, message.clone(), Err(crate::mail::error::SendError::transient(message)));
+        }
     };
-    let sender = match Sender::for_tenant(&state.db, member.tenant.id, settings, &state.secrets, grant).await {
+    let sender = Sender::for_tenant(&state.db, member.tenant.id, settings, &state.secrets, grant).await;
+    let sender = match sender.and_then(|s| s.with_refresh_token(refresh, &state.secrets)) {
         Ok(sender) => sender,
-        Err(e) => return (false, format!("The test email was not sent. {}", e.message)),
+        Err(e) => return (false, format!("The test email was not sent. {}", e.message), Err(e)),
     };
     let mail = test_message(state, member, settings, to.as_str());
     let result = sender.send(&state.mailer, &mail).await;
     crate::web::email_log::record_test(state, member, settings.name.as_str(), &mail, &result).await;
-    match result {
-        Ok(_) => (true, msg_test_sent(to)),
-        Err(e) => (false, format!("The test email was not sent. {}", e.message)),
+    match &result {
+        Ok(_) => (true, msg_test_sent(to), result),
+        Err(e) => (false, format!("The test email was not sent. {}", e.message), result),
     }
 }
 
 /// Checks a profile's connection: connect, TLS, login, QUIT, within `config.send_timeout`;
 /// no message is sent. The sentence to show, and whether it passed.
-async fn check(state: &AppState, member: &Member, settings: &Settings) -> (bool, String) {
+async fn check(state: &AppState, member: &Member, settings: &Settings, refresh: Option<&Sealed>) -> (bool, String) {
     const FAILED: &str = "The connection check failed.";
     let grant = match grant(state, member).await {
         Ok(grant) => grant,
         Err(message) => return (false, format!("{FAILED} {message}")),
     };
-    let (route, grant) = match Sender::for_tenant(&state.db, member.tenant.id, settings, &state.secrets, grant).await {
-        Ok(sender) => (sender.route, sender.grant),
+    let sender = Sender::for_tenant(&state.db, member.tenant.id, settings, &state.secrets, grant).await;
+    let sender = match sender.and_then(|s| s.with_refresh_token(refresh, &state.secrets)) {
+        Ok(sender) => sender,
         Err(e) => return (false, format!("{FAILED} {}", e.message)),
     };
-    let Route::Generic(smtp_settings) = route else { return (false, MSG_CHECK_GRAPH.to_owned()) };
-    let limit = state.mailer.send_timeout;
-    let connect_timeout = limit.min(Duration::from_secs(10));
-    let host_port = format!("{}:{}", smtp_settings.host, smtp_settings.port);
-    match tokio::time::timeout(limit, smtp::check(&smtp_settings, &grant, &state.mailer.hello, connect_timeout)).await {
-        Ok(Ok(checked)) => (true, msg_check_passed(&smtp_settings, checked)),
-        Ok(Err(e)) => (false, format!("{FAILED} {}", e.message)),
-        Err(_) => (
-            false,
-            format!(
-                "{FAILED} {host_port} did not finish within {}. Check the host, port and security mode; a server \
-                 that expects another security mode often just waits.",
-                words::duration(limit)
-            ),
-        ),
+    let Route::Generic(smtp_settings) = &sender.route else { return (false, MSG_CHECK_GRAPH.to_owned()) };
+    // A timeout reads as before: `{host}:{port} did not finish within …` (`mail::timed_out`).
+    match sender.check(&state.mailer).await {
+        Ok(checked) => (true, msg_check_passed(smtp_settings, checked)),
+        Err(e) => (false, format!("{FAILED} {}", e.message)),
     }
 }
 
@@ -303,7 +325,7 @@ fn test_message(state: &AppState, member: &Member, settings: &Settings, to: &str
     };
     let username = settings.transport.username().unwrap_or("(no login)").to_owned();
     let name = settings.name.as_str();
-    let rows = [
+    let mut rows = vec![
         ("Profile", name.to_owned()),
         ("Host", host),
         ("Port", port),
@@ -311,6 +333,9 @@ fn test_message(state: &AppState, member: &Member, settings: &Settings, to: &str
         ("Security", security),
         ("Username", username),
     ];
+    if let Some(app) = settings.transport.oauth() {
+        rows.push(("Sign-in", format!("OAuth 2.0, {}", app.provider.kind().label())));
+    }
     let intro = format!(
         "This is a test email from relaydesk, sent by {} to check the SMTP profile {} of {}.",
         member.user.display_name, name, member.tenant.name
