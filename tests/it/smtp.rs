@@ -887,4 +887,8 @@ async fn the_list_searches_by_name_and_pages() {
     assert!(html.contains("Other_Relay"));
     let html = app.page("/t/acme/smtp?q=%25_%00&page=-5").await;
     assert_eq!(html.matches("data-profile-id=").count(), 0, "LIKE wildcards are literal");
+    // Letters match in either case; `_` is a character like any other.
+    let html = app.page("/t/acme/smtp?q=E_1").await;
+    assert_eq!(html.matches("data-profile-id=").count(), 10, "Site_10 to Site_19");
+    assert!(html.contains("Site_19") && !html.contains("Site_20"));
 }
