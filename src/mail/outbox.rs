@@ -354,8 +354,9 @@ impl Batch {
         let Batch { state, pool, recorder } = self;
         let mut written = Vec::with_capacity(due.msgs.len());
         let mut msgs = due.msgs.into_iter();
+        let mut prepared = None;
         for msg in msgs.by_ref() {
-            let (profile_name, result) = deliver(&state, &msg, Some(&pool)).await;
+            let (profile_name, result) = deliver(&state, &msg, Some(&pool), &mut prepared).await;
             let failed = result.is_err();
             let finished = finished(msg, profile_name, result, state.clock.now());
             let (done, wrote) = oneshot::channel();
@@ -378,7 +379,7 @@ impl Batch {
 }
 
 async fn record(state: &Outbox, msg: &Claimed, pool: Option<&SmtpPool>) -> anyhow::Result<()> {
-    let (profile_name, result) = deliver(state, msg, pool).await;
+    let (profile_name, result) = deliver(state, msg, pool, &mut None).await;
     // Read after the send, which may have taken a while.
     let finished = finished(msg.clone(), profile_name, result, state.clock.now());
     outbox::record_all(&state.db, std::slice::from_ref(&finished)).await?;
@@ -451,10 +452,28 @@ impl Drop for AbortOnDrop {
 /// Sends through the tenant's default profile as it is now, over a connection `pool`
 /// keeps for it when there is a pool; names the profile used, and gives the server's
 /// final reply.
+/// The tenant's default profile and the sender made from it, kept for the next messages
+/// of a batch for up to [`PROFILE_FRESH_FOR`], then read again. So a batch does not read
+/// the same row and open the same secret before every message, and a change of the
+/// profile, its secret or an alias it uses still reaches the next message within that
+/// time (a pooled connection opened with other settings is never reused: the pool
+/// compares them).
+struct Prepared {
+    read_at: std::time::Instant,
+    /// The egress policy's grant the sender was made with.
+    private_networks: bool,
+    profile: profiles::Profile,
+    sender: Result<Sender, SendError>,
+}
+
+/// How long a batch keeps its [`Prepared`] profile.
+const PROFILE_FRESH_FOR: Duration = Duration::from_secs(1);
+
 async fn deliver(
     state: &Outbox,
     msg: &Claimed,
     pool: Option<&SmtpPool>,
+    prepared: &mut Option<Prepared>,
 ) -> (Option<String>, Result<String, SendError>) {
     if msg.via == "sms" {
         return deliver_sms(state, msg).await;
@@ -471,19 +490,36 @@ async fn deliver(
         Ok(None) => return (None, Err(SendError::permanent("The organization no longer exists."))),
         Err(e) => return (None, Err(SendError::transient(format!("relaydesk could not read its database: {e}")))),
     };
-    let profile = match profiles::default_profile(&state.db, msg.tenant_id).await {
-        Ok(p) => p,
-        Err(e) => return (None, Err(SendError::transient(format!("relaydesk could not read its database: {e}")))),
-    };
-    let Some(profile) = profile.filter(|_| check.email_enabled) else {
-        return (
-            None,
-            Err(SendError::transient(
-                "Email is off or there is no default SMTP profile, so the message waits. Turn email on with a default \
-                 profile, then use Retry now.",
-            )),
-        );
-    };
+    let fresh = prepared
+        .as_ref()
+        .is_some_and(|p| p.read_at.elapsed() < PROFILE_FRESH_FOR && p.private_networks == check.private_networks);
+    if !fresh || !check.email_enabled {
+        *prepared = None;
+        let profile = match profiles::default_profile(&state.db, msg.tenant_id).await {
+            Ok(p) => p,
+            Err(e) => return (None, Err(SendError::transient(format!("relaydesk could not read its database: {e}")))),
+        };
+        let Some(profile) = profile.filter(|_| check.email_enabled) else {
+            return (
+                None,
+                Err(SendError::transient(
+                    "Email is off or there is no default SMTP profile, so the message waits. Turn email on with a \
+                     default profile, then use Retry now.",
+                )),
+            );
+        };
+        let grant = super::egress::Grant::new(state.mailer.egress.clone(), check.private_networks);
+        let refresh = profile.connected.as_ref().map(|c| &c.refresh_token);
+        let sender = Sender::for_tenant(&state.db, msg.tenant_id, &profile.settings, &state.secrets, grant).await;
+        let sender = sender.and_then(|s| s.with_refresh_token(refresh, &state.secrets));
+        *prepared = Some(Prepared {
+            read_at: std::time::Instant::now(),
+            private_networks: check.private_networks,
+            profile,
+            sender,
+        });
+    }
+    let Some(Prepared { profile, sender, .. }) = prepared.as_mut() else { unreachable!("prepared just above") };
     let name = Some(profile.settings.name.to_string());
     let body: Body = match state.secrets.open(&msg.body_sealed).ok().and_then(|b| serde_json::from_str(&b).ok()) {
         Some(body) => body,
@@ -501,17 +537,17 @@ async fn deliver(
         html: body.html,
         message_id: msg.message_id.clone(),
     };
-    let grant = super::egress::Grant::new(state.mailer.egress.clone(), check.private_networks);
-    let refresh = profile.connected.as_ref().map(|c| &c.refresh_token);
-    let sender = Sender::for_tenant(&state.db, msg.tenant_id, &profile.settings, &state.secrets, grant).await;
-    let result = match sender.and_then(|s| s.with_refresh_token(refresh, &state.secrets)) {
+    let result = match sender {
         Ok(sender) => match pool {
             Some(pool) => sender.send_pooled(&state.mailer, &mail, pool, profile.id, &profile.settings).await,
             None => sender.send(&state.mailer, &mail).await,
         },
-        Err(e) => Err(e),
+        Err(e) => Err(e.clone()),
     };
-    note_token_problem(&state.db, msg.tenant_id, &profile, &result).await;
+    if note_token_problem(&state.db, msg.tenant_id, profile, &result).await {
+        // The problem noted or cleared is now the stored one; the next message reads it.
+        *prepared = None;
+    }
     (name, result)
 }
 
@@ -559,22 +595,24 @@ async fn deliver_sms(state: &Outbox, msg: &Claimed) -> (Option<String>, Result<S
 }
 
 /// Keeps the profile's token problem (for the dashboard) in step with a send's result:
-/// noted when the provider refused to issue a token, cleared once one came again.
+/// noted when the provider refused to issue a token, cleared once one came again. True
+/// when it wrote.
 pub async fn note_token_problem(
     db: &sqlx::SqlitePool,
     tenant: crate::store::TenantId,
     profile: &profiles::Profile,
     result: &Result<String, SendError>,
-) {
+) -> bool {
     let problem = match result {
         Err(e) if e.token_unavailable => Some(e.message.as_str()),
-        Err(_) => return,
-        Ok(_) if profile.token_problem.is_none() => return,
+        Err(_) => return false,
+        Ok(_) if profile.token_problem.is_none() => return false,
         Ok(_) => None,
     };
     if let Err(e) = profiles::record_token_problem(db, tenant, profile.id, problem).await {
         tracing::warn!(error = %e, "the profile's token problem could not be noted");
     }
+    true
 }
 
 #[cfg(test)]
