@@ -195,3 +195,26 @@ async fn the_outbox_follows_a_changed_alias_to_its_new_host() {
     assert!(error.contains("no-such-host.invalid"), "{error}");
     assert_eq!(first.messages().len(), 1);
 }
+
+/// A profile's `$alias` host must name one of the organization's aliases, as an SMS
+/// channel's must: the form says what to do and nothing is saved.
+#[tokio::test]
+async fn a_profile_on_an_alias_the_organization_does_not_have_is_refused() {
+    let app = admin_app().await;
+    let form = without(
+        without(with(with(generic("Aliased"), "host", "$relay"), "security", "none"), "auth_required"),
+        "password",
+    );
+    let res = app.post_form("/t/acme/smtp", &form).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains(
+        r#"<p class="error" id="error-host">There is no alias with this name. Add it under Settings, Host aliases, or change the host.</p>"#
+    ));
+    assert_eq!(app.count("SELECT COUNT(*) FROM smtp_profiles").await, 0);
+
+    // Once the alias exists (in any case), the same form saves.
+    assert_eq!(app.save_alias("$Relay", "127.0.0.1").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.post_form("/t/acme/smtp", &form).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count("SELECT COUNT(*) FROM smtp_profiles WHERE host = '$relay'").await, 1);
+}

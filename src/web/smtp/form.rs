@@ -8,18 +8,19 @@ use axum::response::Response;
 use super::{to_list, tried, AdminProfile, TestResult, NOT_DISPLAYED};
 use crate::app::AppState;
 use crate::auth::extract::{Admin, Member};
-use crate::domain::smtp::ProfileSettings;
+use crate::domain::alias::is_alias;
 use crate::domain::smtp::{
     changed_fields, oauth_reuse_rule, reuse_rule, CredentialPolicy, Description, FieldErrors, FormMode, GraphClientId,
     GraphPassword, GraphTenantId, OAuthClientId, OAuthProviderKind, OAuthScope, ProfileForm, ProfileKind, ProfileName,
     Security, SenderName, SignIn, Signature, SmtpHost, SmtpPort, SmtpUsername, TokenUrl, MSG_CLIENT_SECRET_AGAIN,
     MSG_NAME_TAKEN, MSG_PASSWORD_AGAIN,
 };
+use crate::domain::smtp::{ProfileSettings, Transport};
 use crate::domain::{email, smtp_password, text};
 use crate::error::AppError;
 use crate::store::smtp::{self as profiles, Profile};
 use crate::store::{self, is_unique_violation};
-use crate::store::{audit, tenants};
+use crate::store::{aliases, audit, tenants};
 use crate::web::fields::FieldView;
 use crate::web::{render, render_invalid, Chrome, Form};
 use crate::words;
@@ -497,6 +498,10 @@ pub async fn update(
 
 /// Create (no `stored`) or edit: parse, decide the secrets (a blank one on edit may be the
 /// password just tried, see `tried`), write, or re-render with 422.
+/// A profile's host names an alias the organization does not have.
+const MSG_NO_SUCH_ALIAS: &str =
+    "There is no alias with this name. Add it under Settings, Host aliases, or change the host.";
+
 async fn save(
     state: AppState,
     member: Member,
@@ -527,6 +532,16 @@ async fn save(
         Ok(settings) => settings,
         Err(errors) => return invalid_form(&state, &member, &form, errors, stored.as_ref()).await,
     };
+    // A `$alias` host must name one of the organization's aliases, as on an SMS channel.
+    // It is looked up again at every send, so changing the alias moves the profile.
+    if let Transport::Generic(generic) = &settings.transport {
+        let host = generic.host.as_str();
+        if is_alias(host) && aliases::find(&mut *state.db.acquire().await?, member.tenant.id, host).await?.is_none() {
+            let mut errors = FieldErrors::default();
+            errors.insert("host", MSG_NO_SUCH_ALIAS);
+            return invalid_form(&state, &member, &form, errors, stored.as_ref()).await;
+        }
+    }
 
     let mut tx = store::begin_write(&state.db).await?;
     let written = match &stored {
