@@ -48,10 +48,22 @@ impl Delivery {
 
     /// Whether guests could get a passcode now, given which methods work.
     pub fn works(self, email: bool, sms: bool) -> bool {
+        self.narrowed(email, sms).is_some()
+    }
+
+    /// What guests may choose now: the chosen methods that work (email on with a default
+    /// profile; an enabled SMS channel), `None` when none does. A guest is never offered a
+    /// method whose passcode would only wait in the outbox.
+    pub fn narrowed(self, email: bool, sms: bool) -> Option<Delivery> {
         match self {
-            Self::Email => email,
-            Self::Sms => sms,
-            Self::Both => email || sms,
+            Self::Email => email.then_some(Self::Email),
+            Self::Sms => sms.then_some(Self::Sms),
+            Self::Both => match (email, sms) {
+                (true, true) => Some(Self::Both),
+                (true, false) => Some(Self::Email),
+                (false, true) => Some(Self::Sms),
+                (false, false) => None,
+            },
         }
     }
 }
@@ -182,6 +194,13 @@ impl GuestSettingsForm {
 
 /// SPEC §9.3's answers on the guest's pages.
 pub const MSG_GUEST_SENT: &str = "We have sent your passcode.";
+/// The guest page while none of the chosen delivery methods works.
+pub const MSG_GUEST_UNAVAILABLE: &str =
+    "Passcodes cannot be sent right now. Please try again later, or ask the organization you are visiting.";
+/// An organizer's resend while the guest's method does not work.
+pub const MSG_GUEST_METHOD_DOWN: &str =
+    "No passcode was sent: the way this guest gets passcodes does not work right now. Turn email on with a default \
+     profile, or enable an SMS channel, then resend.";
 pub const MSG_GUEST_BAD_PASSCODE: &str = "Incorrect or expired passcode.";
 pub const MSG_GUEST_TOO_MANY: &str = "Too many requests. Please try again later.";
 pub const MSG_GUEST_NAME: &str = "Please enter your name within 64 characters.";

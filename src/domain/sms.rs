@@ -215,7 +215,17 @@ impl MobileNumber {
         if input.chars().count() > 40 {
             return Err(MSG_MOBILE);
         }
-        let compact: String = input.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
+        // `+44 (0) 7700 900123`: the trunk 0 in brackets is how many people write a number
+        // for both home and abroad; dialled from abroad it is left out, so it goes here.
+        let input = input.replacen("(0)", "", 1);
+        // Spaces, dashes, dots and brackets as people type or paste them (a no-break space
+        // or a typographic dash from a web page or a signature included).
+        let compact: String = input
+            .chars()
+            .filter(|c| {
+                !matches!(c, ' ' | '-' | '.' | '(' | ')' | '\u{a0}' | '\u{202f}' | '\u{2010}'..='\u{2015}' | '\u{2212}')
+            })
+            .collect();
         let digits = compact.strip_prefix('+').ok_or(MSG_MOBILE)?;
         if (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0') {
             Ok(Self(compact))
@@ -502,7 +512,7 @@ mod tests {
     use super::*;
 
     fn mobile() -> MobileNumber {
-        MobileNumber::parse("+44 (0) 7700-900123".replace("(0) ", "").as_str()).unwrap()
+        MobileNumber::parse("+44 7700-900123").unwrap()
     }
 
     #[test]
@@ -510,6 +520,11 @@ mod tests {
         assert_eq!(MobileNumber::parse("+44 7700 900123").unwrap().as_str(), "+447700900123");
         assert_eq!(MobileNumber::parse("+1 (555) 010-9999").unwrap().as_str(), "+15550109999");
         assert_eq!(mobile().digits(), "447700900123");
+        // The trunk 0 in brackets is left out, as when dialling from abroad.
+        assert_eq!(MobileNumber::parse("+44 (0) 7700 900321").unwrap().as_str(), "+447700900321");
+        assert_eq!(MobileNumber::parse("+44(0)7700900321").unwrap().as_str(), "+447700900321");
+        // Pasted with a no-break space or a typographic dash.
+        assert_eq!(MobileNumber::parse("+44\u{a0}7700\u{2013}900321").unwrap().as_str(), "+447700900321");
         for bad in ["", "447700900123", "+44", "+4477009", "+0447700900123", "+44 7700 9001234567890", "+44x7700900123"]
         {
             assert_eq!(MobileNumber::parse(bad), Err(MSG_MOBILE), "{bad:?}");

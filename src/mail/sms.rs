@@ -6,8 +6,8 @@
 //! the same and it is bounded the same way.
 
 use lettre::address::Envelope;
-use lettre::message::header::ContentType;
-use lettre::message::Mailbox;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox};
 use lettre::Message;
 use secrecy::SecretString;
 
@@ -51,9 +51,23 @@ pub fn build(
     if let Some(subject) = &settings.subject {
         builder = builder.subject(header_safe("subject", subject)?);
     }
-    let message =
-        builder.body(text).map_err(|e| SendError::permanent(format!("The message could not be built: {e}")))?;
+    let message = builder
+        .body(gateway_body(&text))
+        .map_err(|e| SendError::permanent(format!("The message could not be built: {e}")))?;
     Ok(GatewayMail { to, envelope: message.envelope().clone(), bytes: message.formatted() })
+}
+
+/// The gateway mail's body, as written: 7bit when it is ASCII, 8bit otherwise. A gateway
+/// reads the body literally, so quoted-printable (which lettre would choose for any line
+/// over 76 characters, breaking it with `=` line ends, the passcode with it) is used only
+/// when a line is longer than mail allows (998 bytes).
+fn gateway_body(text: &str) -> Body {
+    let crlf = text.replace("\r\n", "\n").replace('\r', "\n").replace('\n', "\r\n");
+    if crlf.contains('\0') || crlf.split("\r\n").any(|line| line.len() > 998) {
+        return Body::new(text.to_owned());
+    }
+    let encoding = if crlf.is_ascii() { ContentTransferEncoding::SevenBit } else { ContentTransferEncoding::EightBit };
+    Body::dangerous_pre_encoded(crlf.into_bytes(), encoding)
 }
 
 /// How to reach and log in to the gateway's SMTP server, `host` already resolved from an

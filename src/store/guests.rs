@@ -76,6 +76,20 @@ pub async fn email_works(conn: &mut SqliteConnection, tenant: TenantId) -> sqlx:
     .await
 }
 
+/// Whether passcodes can go out now by email (email on, a default profile) and by SMS (an
+/// enabled channel), in one read.
+pub async fn methods_working(pool: &SqlitePool, tenant: TenantId) -> sqlx::Result<(bool, bool)> {
+    let row = sqlx::query!(
+        r#"SELECT EXISTS (SELECT 1 FROM tenants t JOIN smtp_profiles p ON p.tenant_id = t.id AND p.is_default = 1
+                          WHERE t.id = ?1 AND t.email_enabled = 1) AS "email!: bool",
+                  EXISTS (SELECT 1 FROM sms_channels WHERE tenant_id = ?1 AND enabled = 1) AS "sms!: bool""#,
+        tenant
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok((row.email, row.sms))
+}
+
 /// A guest of the tenant, as the guest list shows them.
 #[derive(Debug, Clone)]
 pub struct Guest {

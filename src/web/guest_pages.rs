@@ -38,6 +38,20 @@ async fn open(state: &AppState, tenant: &Tenant) -> Result<GuestSettings, AppErr
     Ok(settings)
 }
 
+/// [`open`] for registering: the delivery narrowed to the methods that work now. When
+/// none does (email turned off, the last SMS channel disabled) the page says so with 503
+/// rather than promise a passcode that would only wait. Signing in with a passcode
+/// already sent goes on working.
+async fn open_to_register(state: &AppState, tenant: &Tenant) -> Result<GuestSettings, AppError> {
+    let mut settings = open(state, tenant).await?;
+    let (email, sms) = guests::methods_working(&state.db, tenant.id).await?;
+    settings.delivery = settings
+        .delivery
+        .narrowed(email, sms)
+        .ok_or(AppError::Refused(StatusCode::SERVICE_UNAVAILABLE, MSG_GUEST_UNAVAILABLE))?;
+    Ok(settings)
+}
+
 /// The layout of a guest page: no console links, the visitor's CSRF token.
 async fn chrome(session: &WebSession, title: &str) -> Result<Chrome, AppError> {
     Ok(Chrome {
@@ -115,7 +129,7 @@ pub async fn register_form(
     PathTenant(tenant): PathTenant,
     session: WebSession,
 ) -> Result<Response, AppError> {
-    let settings = open(&state, &tenant).await?;
+    let settings = open_to_register(&state, &tenant).await?;
     let page =
         register_page(&session, &tenant, &settings, &RegisterForm::default(), &FieldErrors::default(), None).await?;
     render(&page)
@@ -130,7 +144,7 @@ pub async fn register(
     session: WebSession,
     Form(form): Form<RegisterForm>,
 ) -> Result<Response, AppError> {
-    let settings = open(&state, &tenant).await?;
+    let settings = open_to_register(&state, &tenant).await?;
     let registration = match form.parse(&settings) {
         Ok(r) => r,
         Err(errors) => {

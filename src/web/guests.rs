@@ -223,6 +223,15 @@ pub async fn resend(
             return Ok(back);
         }
     }
+    let (email, sms) = guests::methods_working(&state.db, member.tenant.id).await?;
+    let works = match &login {
+        GuestLogin::Email(_) => email,
+        GuestLogin::Mobile(_) => sms,
+    };
+    if !works {
+        member.session.flash_error(MSG_GUEST_METHOD_DOWN).await?;
+        return Ok(back);
+    }
     let registration = Registration { name, login };
     match super::guest_pages::send_passcode(&state, &member.tenant, &settings, &registration, None).await? {
         super::guest_pages::Sent::Yes => {

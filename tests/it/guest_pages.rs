@@ -225,6 +225,12 @@ async fn with_both_methods_the_guest_chooses_and_types_one() {
     ];
     assert_eq!(admin.post(SETTINGS, &fields).await.status(), StatusCode::SEE_OTHER);
     let guest = admin.share();
+    // Email is off: guests are offered only what works, the number.
+    let page = guest.page("/g/acme").await;
+    assert!(!page.contains(r#"name="email""#) && page.contains(r#"name="mobile""#));
+    // Email on with a default profile: both.
+    admin.create_profile(&with(profile_for("Office", &server, "starttls"), "is_default", "on")).await;
+    assert_eq!(admin.post("/t/acme/settings/email", &[("enabled", "on")]).await.status(), StatusCode::SEE_OTHER);
     let page = guest.page("/g/acme").await;
     assert!(page.contains(r#"name="email""#) && page.contains(r#"name="mobile""#));
     let res = guest.register_guest(&[("name", "Ann"), ("email", "a@example.com"), ("mobile", "+447700900123")]).await;
@@ -556,4 +562,66 @@ async fn no_header_can_be_smuggled_through_the_guest_form_or_the_channel() {
         sqlx::query("UPDATE outbox SET status = 'failed', permanent = 1").execute(&admin.db).await.unwrap();
     }
     assert!(server.messages().is_empty(), "nothing reached the server");
+}
+
+/// Guests are offered only the delivery methods that work now: a passcode is never
+/// promised that would only wait in the outbox. With none working the page says so, and
+/// a guest who already has a passcode can still sign in.
+#[tokio::test]
+async fn guests_are_offered_only_the_methods_that_work_now() {
+    let server = TestSmtp::start(TlsMode::Plain, crate::sms::gateway()).await;
+    let admin = sms_app(&server, "").await;
+    let guest = admin.share();
+    let res = guest.register_guest(&[("name", "Ann"), ("mobile", "+447700900123")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let passcode = passcode_in(&server.wait_for(1, 5).await[0]);
+
+    // The last SMS channel disabled: no method works.
+    let id: i64 = sqlx::query_scalar("SELECT id FROM sms_channels").fetch_one(&admin.db).await.unwrap();
+    let form = with(with(crate::sms::channel_for("Gw", &server), "enabled", ""), "password", "");
+    assert_eq!(admin.post_form(&format!("/t/acme/sms/{id}"), &form).await.status(), StatusCode::SEE_OTHER);
+    let res = guest.get("/g/acme").await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.text().await.unwrap().contains(MSG_GUEST_UNAVAILABLE));
+    let res = guest.register_guest(&[("name", "Bob"), ("mobile", "+447700900124")]).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(guests(&admin).await, 1, "nothing registered");
+    assert_eq!(outbox(&admin).await, 1, "nothing queued");
+    // An organizer's resend says why nothing was sent.
+    let guest_id: i64 = sqlx::query_scalar("SELECT id FROM guests").fetch_one(&admin.db).await.unwrap();
+    let res = admin.post(&format!("/t/acme/guests/{guest_id}/resend"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = admin.page("/t/acme/guests").await;
+    assert!(html.contains(MSG_GUEST_METHOD_DOWN), "{html}");
+    assert_eq!(outbox(&admin).await, 1);
+    // The passcode already sent still signs the guest in.
+    let res = guest.guest_sign_in("+447700900123", &passcode).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
+
+/// A UK number written with its trunk 0 in brackets reaches the right number, and a name
+/// with an accent goes 8bit, as written: a long line is not broken through the passcode.
+#[tokio::test]
+async fn a_trunk_zero_is_left_out_and_an_accented_name_keeps_the_passcode_whole() {
+    let server = TestSmtp::start(TlsMode::Plain, crate::sms::gateway()).await;
+    let admin = sms_app(&server, "").await;
+    let guest = admin.share();
+    let name = format!("Zoë {}", "x".repeat(43));
+    let res = guest.register_guest(&[("name", &name), ("mobile", "+44 (0) 7700 900321")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let mail = server.wait_for(1, 5).await.remove(0);
+    assert_eq!(mail.to, ["+447700900321@gw.example"]);
+    assert_eq!(mail.header("Content-Transfer-Encoding").as_deref(), Some("8bit"));
+    let passcode = passcode_in(&mail);
+    assert_eq!(passcode.len(), 6);
+    assert!(mail.data.contains(&format!("Hello {name}, your passcode is {passcode}")), "{}", mail.data);
+
+    // A long line of plain ASCII stays 7bit and whole too.
+    let name = "Y".repeat(64);
+    let res = guest.register_guest(&[("name", &name), ("mobile", "+447700900322")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let mail = server.wait_for(2, 5).await.remove(1);
+    assert_eq!(mail.header("Content-Transfer-Encoding").as_deref(), Some("7bit"));
+    let passcode = passcode_in(&mail);
+    assert!(mail.data.contains(&format!("Hello {name}, your passcode is {passcode}")), "{}", mail.data);
 }
