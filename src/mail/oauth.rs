@@ -320,21 +320,44 @@ async fn post_token(http: &reqwest::Client, url: Url, form: &[(&str, &str)], who
     Ok(Fresh { access_token: SecretString::from(got.access_token), expires_in: got.expires_in, id_token_email: None })
 }
 
+/// Longest part of a provider's `error_description` that a message quotes.
+const DESCRIPTION_MAX: usize = 200;
+
+/// ` (error: description)` from a token endpoint's answer, as much of it as there is
+/// (nothing for an answer that was not OAuth's JSON, such as an HTML error page), the
+/// description cut to its first line and [`DESCRIPTION_MAX`] characters.
+fn refusal_detail(body: &TokenError) -> String {
+    let error = first_line(&body.error);
+    let mut description: String = first_line(&body.error_description).chars().take(DESCRIPTION_MAX).collect();
+    if description.chars().count() < first_line(&body.error_description).chars().count() {
+        description.push('…');
+    }
+    match (error.is_empty(), description.is_empty()) {
+        (true, true) => String::new(),
+        (false, true) => format!(" ({error})"),
+        (true, false) => format!(" ({description})"),
+        (false, false) => format!(" ({error}: {description})"),
+    }
+}
+
 /// A token endpoint's refusal, with the provider's `error` and `error_description`.
+/// Transient whatever it was: a wrong secret or a withdrawn consent is fixed by the admin
+/// on the profile, and the mail waiting meanwhile should then go, not have failed for
+/// good. The dashboard says the default profile cannot get a token.
 fn refused(who: &Who, status: reqwest::StatusCode, body: TokenError) -> SendError {
-    let detail = format!("{}: {}", body.error, first_line(&body.error_description));
+    let detail = refusal_detail(&body);
     if matches!(status.as_u16(), 429 | 500..=599) {
         return SendError::transient(format!(
-            "{} answered the token request with {status} ({detail}). Try again later.",
+            "{} answered the token request with {status}{detail}. Try again later.",
             who.name()
         ));
     }
     // A refresh token that expired or whose consent was taken back.
     if matches!(who, Who::Google) && body.error == "invalid_grant" {
-        return SendError::permanent(format!("Google refused the saved sign-in ({detail}). {MSG_CONNECT_AGAIN}"))
+        return SendError::transient(format!("Google refused the saved sign-in{detail}. {MSG_CONNECT_AGAIN}"))
             .unavailable_token();
     }
-    SendError::permanent(format!("{} refused the token request ({detail}). {}", who.name(), who.check()))
+    SendError::transient(format!("{} refused the token request{detail}. {}", who.name(), who.check()))
         .unavailable_token()
 }
 
@@ -372,4 +395,51 @@ fn endpoint(base: &Url, segments: &[&str]) -> Result<Url, SendError> {
 /// Providers put trace ids on later lines; the first line is the sentence.
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default().trim()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(error: &str, description: &str) -> TokenError {
+        TokenError { error: error.to_owned(), error_description: description.to_owned() }
+    }
+
+    #[test]
+    fn a_refusal_quotes_what_the_provider_said_and_no_more() {
+        let status = reqwest::StatusCode::BAD_REQUEST;
+        let who = || Who::Other("login.example".to_owned());
+        assert_eq!(
+            refused(&who(), status, answer("invalid_client", "Bad secret.\nTrace: 42")).message,
+            "The token endpoint at login.example refused the token request (invalid_client: Bad secret.). Check the \
+             token URL, client ID, client secret and scope."
+        );
+        // An answer that was not OAuth's JSON (an HTML error page, a redirect): no empty "(: )".
+        assert_eq!(
+            refused(&who(), reqwest::StatusCode::INTERNAL_SERVER_ERROR, TokenError::default()).message,
+            "The token endpoint at login.example answered the token request with 500 Internal Server Error. Try \
+             again later."
+        );
+        assert_eq!(
+            refused(&who(), status, TokenError::default()).message,
+            "The token endpoint at login.example refused the token request. Check the token URL, client ID, client \
+             secret and scope."
+        );
+        // A long description is cut.
+        let long = refused(&who(), status, answer("invalid_client", &"x".repeat(3000))).message;
+        assert!(long.contains(&format!("(invalid_client: {}…)", "x".repeat(DESCRIPTION_MAX))), "{long}");
+        assert!(long.chars().count() < 400);
+    }
+
+    /// A wrong secret or a withdrawn consent is fixed on the profile: the mail waiting
+    /// meanwhile is retried on the schedule, not failed for good.
+    #[test]
+    fn a_refusal_leaves_the_mail_waiting() {
+        let status = reqwest::StatusCode::BAD_REQUEST;
+        let refusal = refused(&Who::Microsoft, status, answer("invalid_client", "AADSTS7000215"));
+        assert!(!refusal.permanent && refusal.token_unavailable);
+        let revoked = refused(&Who::Google, status, answer("invalid_grant", "Token has been expired or revoked."));
+        assert!(!revoked.permanent);
+        assert!(revoked.message.ends_with(MSG_CONNECT_AGAIN));
+    }
 }
