@@ -25,6 +25,11 @@ pub const MSG_SMS_MESSAGE_TYPE: &str = "Please enter a message type like sms.tex
 pub const MSG_SMS_SUBJECT: &str = "Please enter a subject within 100 characters.";
 pub const MSG_SMS_MESSAGE: &str = "Please enter a message within 1024 characters.";
 pub const MSG_SMS_NO_PASSCODE: &str = "The message must contain GM_PASSCODE.";
+/// A recipient that names the placeholder any other way than `GM_MOBILE@domain`.
+pub const MSG_SMS_RECIPIENT_PLACEHOLDER: &str =
+    "Write the number's place as GM_MOBILE@ followed by the gateway's domain, in capitals, or give a fixed address.";
+/// A fixed gateway address whose message does not carry the number.
+pub const MSG_SMS_NO_MOBILE: &str = "With a fixed gateway address, the message must contain GM_MOBILE.";
 pub const MSG_MOBILE: &str = "Please enter a mobile number in international format, like +44 7700 900123.";
 
 /// Where the passcode goes in the message.
@@ -259,6 +264,14 @@ impl GatewayRecipient {
             return Err(MSG_SMS_RECIPIENT);
         }
         let recipient = Self(text.to_owned());
+        // `gm_mobile@…`, `x.GM_MOBILE@…`, `x@GM_MOBILE.…`: meant as the placeholder, but
+        // not it, so the number would go nowhere.
+        if !recipient.carries_number() && text.to_ascii_uppercase().contains("GM_MOBILE") {
+            return Err(MSG_SMS_RECIPIENT_PLACEHOLDER);
+        }
+        if recipient.carries_number() && text["GM_MOBILE@".len()..].to_ascii_uppercase().contains("GM_MOBILE") {
+            return Err(MSG_SMS_RECIPIENT_PLACEHOLDER);
+        }
         let sample = MobileNumber("+447700900123".into());
         for format in NumberFormat::ALL {
             if EmailAddress::parse(&recipient.fill(&sample, format, message_type)).is_none() {
@@ -471,6 +484,12 @@ impl ChannelForm {
         let number_format = e.check("number_format", NumberFormat::parse(&self.number_format));
         let subject = e.check("subject", parse_subject(&self.subject));
         let message = e.check("message", MessageTemplate::parse(&self.message));
+        // A fixed address: the gateway reads the number from the message.
+        if let (Some(r), Some(m)) = (&recipient, &message) {
+            if !r.carries_number() && !m.as_str().contains("GM_MOBILE") {
+                e.insert("message", MSG_SMS_NO_MOBILE);
+            }
+        }
         match (name, host, port, security, sender, username, password, recipient, number_format) {
             (
                 Some(name),
@@ -542,8 +561,18 @@ mod tests {
         let fixed = GatewayRecipient::parse("sms@gw.example", None).unwrap();
         assert!(!fixed.carries_number());
         assert_eq!(fixed.fill(&mobile(), NumberFormat::P, t.as_ref()), "sms@gw.example");
-        for bad in ["", "gw.example", "GM_MOBILE", "a b@gw.example", &format!("{}@gw.example", "a".repeat(60))] {
+        for bad in ["", "gw.example", "a b@gw.example", &format!("{}@gw.example", "a".repeat(60))] {
             assert_eq!(GatewayRecipient::parse(bad, None), Err(MSG_SMS_RECIPIENT), "{bad:?}");
+        }
+        // The placeholder misspelt or misplaced: the number would go nowhere.
+        for bad in [
+            "GM_MOBILE",
+            "gm_mobile@gw.example",
+            "pre.GM_MOBILE@gw.example",
+            "x@GM_MOBILE.gw.example",
+            "GM_MOBILEGM_MOBILE@gw.example",
+        ] {
+            assert_eq!(GatewayRecipient::parse(bad, None), Err(MSG_SMS_RECIPIENT_PLACEHOLDER), "{bad:?}");
         }
     }
 

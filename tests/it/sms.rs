@@ -97,6 +97,8 @@ async fn every_rule_has_its_message_and_a_refused_form_stores_nothing() {
         ("recipient", String::new(), MSG_SMS_RECIPIENT),
         ("recipient", "gw.example".into(), MSG_SMS_RECIPIENT),
         ("recipient", format!("{}@gw.example", long(54)), MSG_SMS_RECIPIENT),
+        ("recipient", "gm_mobile@gw.example".into(), MSG_SMS_RECIPIENT_PLACEHOLDER),
+        ("recipient", "x@GM_MOBILE.gw.example".into(), MSG_SMS_RECIPIENT_PLACEHOLDER),
         ("number_format", "minus".into(), MSG_SMS_NUMBER_FORMAT),
         ("message_type", "SMS TEXT".into(), MSG_SMS_MESSAGE_TYPE),
         ("message_type", "sms..text".into(), MSG_SMS_MESSAGE_TYPE),
@@ -108,6 +110,15 @@ async fn every_rule_has_its_message_and_a_refused_form_stores_nothing() {
         ("message", "Your code".into(), MSG_SMS_NO_PASSCODE),
         ("host", "$nope".into(), "There is no alias named $nope."),
     ];
+    // A fixed address whose message does not carry the number: said on the message.
+    let fixed = with(with(channel("Gw", USER), "recipient", "sms@gw.example"), "message", "Code GM_PASSCODE");
+    let res = app.post_form("/t/acme/sms", &fixed).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains(&format!(r#"<p class="error" id="error-message">{MSG_SMS_NO_MOBILE}</p>"#)));
     for (field, value, message) in cases {
         let res = app.post_form("/t/acme/sms", &with(channel("Gw", USER), field, &value)).await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{field} = {value:?}");
