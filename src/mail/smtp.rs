@@ -517,6 +517,8 @@ fn describe(
 ) -> SendError {
     let host_port = format!("{}:{}", settings.host, settings.port);
     if let Some(reply) = reply(e) {
+        // Each message ends the reply with its own full stop.
+        let reply = reply.trim_end().trim_end_matches('.');
         let permanent = e.is_permanent();
         let message = match (step, permanent) {
             (Step::Login, true) if settings.auth.as_ref().is_some_and(|a| a.oauth.is_some()) => {
@@ -527,6 +529,12 @@ fn describe(
             (Step::Login, true) if reply.contains("5.7.30") => format!(
                 "Login rejected by {host_port}: {reply}. Microsoft no longer accepts passwords for SMTP here: change \
                  Sign-in to OAuth 2.0 with Microsoft 365 (app), or send through an MS Graph API profile."
+            ),
+            (Step::Login, true) if reply.contains("5.7.139") => format!(
+                "Login rejected by {host_port}: {reply}. Microsoft 365 has SMTP sign-in turned off for this mailbox \
+                 or organization (the password may be right): an administrator turns on Authenticated SMTP for the \
+                 mailbox in the Microsoft 365 admin center, or change Sign-in to OAuth 2.0, or send through an MS \
+                 Graph API profile."
             ),
             (Step::Login, true) => format!(
                 "Login rejected by {host_port}: {reply}. Check the SMTP account address and password (with two-step \

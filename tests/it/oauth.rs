@@ -291,6 +291,37 @@ async fn a_password_refused_with_5_7_30_points_to_oauth_or_graph() {
     );
 }
 
+/// Microsoft's "SMTP AUTH is disabled" is not a wrong password; a reply that ends in a
+/// full stop does not get a second one.
+#[tokio::test]
+async fn smtp_sign_in_turned_off_at_microsoft_is_not_called_a_wrong_password() {
+    let server = TestSmtp::start(
+        TlsMode::StartTls,
+        Script {
+            auth: Some((ACCOUNT.into(), PASSWORD.into())),
+            auth_reply: Some(
+                "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox.".into(),
+            ),
+            ..Script::default()
+        },
+    )
+    .await;
+    let app = spawn_app().await;
+    app.sign_in_admin().await;
+    let id = app.create_profile(&profile_for("Office", &server, "starttls")).await;
+    assert_eq!(
+        test_send(&app, id).await,
+        format!(
+            "The test email was not sent. Login rejected by localhost:{}: 535 5.7.139 Authentication unsuccessful, \
+             SmtpClientAuthentication is disabled for the Mailbox. Microsoft 365 has SMTP sign-in turned off for this \
+             mailbox or organization (the password may be right): an administrator turns on Authenticated SMTP for \
+             the mailbox in the Microsoft 365 admin center, or change Sign-in to OAuth 2.0, or send through an MS \
+             Graph API profile.",
+            server.port
+        )
+    );
+}
+
 #[tokio::test]
 async fn another_providers_token_url_goes_through_the_egress_policy() {
     let auth = OAuthServer::start().await;
