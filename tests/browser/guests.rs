@@ -160,6 +160,10 @@ pub async fn an_admin_on_a_phone_sees_the_guest_list_resends_and_revokes() {
         assert_eq!(admin.flash().await?, "Ann Lee can no longer sign in.");
         assert!(admin.text_of("#guests td[data-connected]").await?.starts_with("Revoked "));
         fits(&admin, "the guest list after revoking").await?;
+        // The SMS channels are cards on the phone too, nothing off-screen.
+        admin.goto(&format!("/t/{SLUG}/sms")).await?;
+        crate::look::cards(&admin, "table#channels").await?;
+        fits(&admin, "the SMS channels").await?;
 
         for passcode in [first, second] {
             guest.goto(&format!("/g/{SLUG}/login")).await?;

@@ -86,7 +86,7 @@ async fn run(b: &Browser, script: &str, arg: &str) -> anyhow::Result<Value> {
     Ok(b.client.execute(script, vec![json!(arg)]).await?)
 }
 
-async fn cards(b: &Browser, table: &str) -> anyhow::Result<()> {
+pub async fn cards(b: &Browser, table: &str) -> anyhow::Result<()> {
     let wrong = run(b, NOT_CARDS, table).await?;
     assert_eq!(wrong, json!([]), "{table} at {PHONE_WIDTH} px on {}", b.current_path().await?);
     Ok(())
