@@ -431,6 +431,27 @@ async fn a_google_account_is_connected_once_with_pkce_and_sends() {
     assert_eq!(column(&app, "SELECT oauth_account FROM smtp_profiles").await, None);
 }
 
+/// Google lets an account send only as itself: connecting another account than the SMTP
+/// account address is said at once, not discovered when mail is refused.
+#[tokio::test]
+async fn connecting_another_google_account_than_the_smtp_account_says_so() {
+    let auth = OAuthServer::start().await;
+    let server = xoauth2_server(&auth, false).await;
+    let app = oauth_app(&auth).await;
+    let form = with(oauth_profile("Gmail", &server, &google()), "username", "relay@acme.test");
+    let id = app.create_profile(&form).await;
+    connect_google(&app, id).await;
+    let page = app.page(&format!("/t/acme/smtp/{id}")).await;
+    assert!(
+        page.contains(&format!(
+            "Connected the Google account {GOOGLE_ACCOUNT}, but the SMTP account address is relay@acme.test. Google \
+             lets an account send only as itself: connect relay@acme.test instead, or change the SMTP account address \
+             to {GOOGLE_ACCOUNT}."
+        )),
+        "{page}"
+    );
+}
+
 #[tokio::test]
 async fn a_callback_cannot_attach_a_token_elsewhere() {
     let auth = OAuthServer::start().await;

@@ -218,8 +218,23 @@ pub async fn callback(
     let detail = format!("{}: connected the Google account {account}", profile.settings.name);
     audit::record(&mut tx, member.tenant.id, member.actor(), audit::AuditAction::ProfileUpdated, &detail, now).await?;
     tx.commit().await?;
-    member.session.flash_ok(format!("Connected the Google account {account}.")).await?;
+    // Gmail lets an account sign in to SMTP only as itself: another account connects, but
+    // every message would then be refused.
+    let user = auth.username.as_str();
+    if account.eq_ignore_ascii_case(user) {
+        member.session.flash_ok(format!("Connected the Google account {account}.")).await?;
+    } else {
+        member.session.flash_error(msg_other_account(&account, user)).await?;
+    }
     Ok(to_profile(&member, id))
+}
+
+/// A Google account connected that is not the profile's SMTP account.
+pub fn msg_other_account(account: &str, user: &str) -> String {
+    format!(
+        "Connected the Google account {account}, but the SMTP account address is {user}. Google lets an account send \
+         only as itself: connect {user} instead, or change the SMTP account address to {account}."
+    )
 }
 
 /// POST `/t/{slug}/smtp/{id}/oauth/disconnect`: forgets the connected account (and asks
