@@ -266,27 +266,28 @@ async fn a_refused_token_request_shows_the_providers_error_and_the_dashboard_war
     assert!(!app.page("/t/acme/").await.contains("id=\"token-warning\""));
 }
 
-#[tokio::test]
-async fn a_password_refused_with_5_7_30_points_to_oauth_or_graph() {
-    let server = TestSmtp::start(
-        TlsMode::StartTls,
-        Script {
-            auth: Some((ACCOUNT.into(), PASSWORD.into())),
-            auth_reply: Some("550 5.7.30 Basic authentication is not supported for Client Submission".into()),
-            ..Script::default()
-        },
-    )
-    .await;
+/// What a password profile's test email says when the server answers AUTH with `reply`,
+/// and the server's port.
+async fn test_email_after_login_reply(reply: &str) -> (String, u16) {
+    let script =
+        Script { auth: Some((ACCOUNT.into(), PASSWORD.into())), auth_reply: Some(reply.into()), ..Script::default() };
+    let server = TestSmtp::start(TlsMode::StartTls, script).await;
     let app = spawn_app().await;
     app.sign_in_admin().await;
     let id = app.create_profile(&profile_for("Office", &server, "starttls")).await;
+    (test_send(&app, id).await, server.port)
+}
+
+#[tokio::test]
+async fn a_password_refused_with_5_7_30_points_to_oauth_or_graph() {
+    let (said, port) =
+        test_email_after_login_reply("550 5.7.30 Basic authentication is not supported for Client Submission").await;
     assert_eq!(
-        test_send(&app, id).await,
+        said,
         format!(
-            "The test email was not sent. Login rejected by localhost:{}: 550 5.7.30 Basic authentication is not \
+            "The test email was not sent. Login rejected by localhost:{port}: 550 5.7.30 Basic authentication is not \
              supported for Client Submission. Microsoft no longer accepts passwords for SMTP here: change Sign-in to \
-             OAuth 2.0 with Microsoft 365 (app), or send through an MS Graph API profile.",
-            server.port
+             OAuth 2.0 with Microsoft 365 (app), or send through an MS Graph API profile."
         )
     );
 }
@@ -295,29 +296,18 @@ async fn a_password_refused_with_5_7_30_points_to_oauth_or_graph() {
 /// full stop does not get a second one.
 #[tokio::test]
 async fn smtp_sign_in_turned_off_at_microsoft_is_not_called_a_wrong_password() {
-    let server = TestSmtp::start(
-        TlsMode::StartTls,
-        Script {
-            auth: Some((ACCOUNT.into(), PASSWORD.into())),
-            auth_reply: Some(
-                "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox.".into(),
-            ),
-            ..Script::default()
-        },
+    let (said, port) = test_email_after_login_reply(
+        "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox.",
     )
     .await;
-    let app = spawn_app().await;
-    app.sign_in_admin().await;
-    let id = app.create_profile(&profile_for("Office", &server, "starttls")).await;
     assert_eq!(
-        test_send(&app, id).await,
+        said,
         format!(
-            "The test email was not sent. Login rejected by localhost:{}: 535 5.7.139 Authentication unsuccessful, \
-             SmtpClientAuthentication is disabled for the Mailbox. Microsoft 365 has SMTP sign-in turned off for this \
-             mailbox or organization (the password may be right): an administrator turns on Authenticated SMTP for \
-             the mailbox in the Microsoft 365 admin center, or change Sign-in to OAuth 2.0, or send through an MS \
-             Graph API profile.",
-            server.port
+            "The test email was not sent. Login rejected by localhost:{port}: 535 5.7.139 Authentication \
+             unsuccessful, SmtpClientAuthentication is disabled for the Mailbox. Microsoft 365 has SMTP sign-in turned \
+             off for this mailbox or organization (the password may be right): an administrator turns on \
+             Authenticated SMTP for the mailbox in the Microsoft 365 admin center, or change Sign-in to OAuth 2.0, or \
+             send through an MS Graph API profile."
         )
     );
 }
