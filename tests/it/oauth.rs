@@ -172,7 +172,7 @@ async fn the_oauth_fields_say_what_is_wrong_and_change_nothing() {
     assert!(shows(
         &res.text().await.unwrap(),
         "oauth_client_secret",
-        "The client secret was cleared because the provider or client ID changed; enter it again."
+        "The client secret was cleared because the provider, client ID, directory, token URL or scope changed; enter it again."
     ));
     let client_id = column(&app, "SELECT oauth_client_id FROM smtp_profiles").await;
     assert_eq!(client_id.as_deref(), Some(CLIENT_ID));

@@ -398,7 +398,7 @@ pub fn msg_secret_cleared(field: &str, change: ScopeChange) -> &'static str {
             Security => "The client secret was cleared because the security mode changed; enter it again.",
             Certificate => "The client secret was cleared because the certificate settings changed; enter it again.",
             Account => "The client secret was cleared because the SMTP account changed; enter it again.",
-            _ => "The client secret was cleared because the provider or client ID changed; enter it again.",
+            _ => "The client secret was cleared because the provider, client ID, directory, token URL or scope changed; enter it again.",
         };
     }
     let client_secret = field == "graph_client_secret";
@@ -413,7 +413,7 @@ pub fn msg_secret_cleared(field: &str, change: ScopeChange) -> &'static str {
         (false, UserName) => "The password was cleared because the user name changed; enter it again.",
         (false, TenantId) => "The password was cleared because the tenant ID changed; enter it again.",
         (false, ClientId) => "The password was cleared because the client ID changed; enter it again.",
-        (false, OAuthApp) => "The password was cleared because the provider or client ID changed; enter it again.",
+        (false, OAuthApp) => "The password was cleared because the provider, client ID, directory, token URL or scope changed; enter it again.",
         (true, Type) => "The client secret was cleared because the type changed; enter it again.",
         (true, UserName) => "The client secret was cleared because the user name changed; enter it again.",
         (true, TenantId) => "The client secret was cleared because the tenant ID changed; enter it again.",

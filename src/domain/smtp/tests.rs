@@ -1405,11 +1405,11 @@ fn a_saved_client_secret_is_not_reused_once_the_app_changes() {
     let cases = [
         (
             ProfileForm { oauth_client_id: "1f8fad5b-d9cb-469f-a165-70867728950e".into(), ..microsoft_form() },
-            "The client secret was cleared because the provider or client ID changed; enter it again.",
+            "The client secret was cleared because the provider, client ID, directory, token URL or scope changed; enter it again.",
         ),
         (
             ProfileForm { oauth_directory: "fabrikam.onmicrosoft.com".into(), ..microsoft_form() },
-            "The client secret was cleared because the provider or client ID changed; enter it again.",
+            "The client secret was cleared because the provider, client ID, directory, token URL or scope changed; enter it again.",
         ),
         (
             ProfileForm {
@@ -1417,7 +1417,7 @@ fn a_saved_client_secret_is_not_reused_once_the_app_changes() {
                 oauth_client_id: "x.apps.googleusercontent.com".into(),
                 ..microsoft_form()
             },
-            "The client secret was cleared because the provider or client ID changed; enter it again.",
+            "The client secret was cleared because the provider, client ID, directory, token URL or scope changed; enter it again.",
         ),
         (
             ProfileForm { username: "other@example.com".into(), ..microsoft_form() },
