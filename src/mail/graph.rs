@@ -53,11 +53,13 @@ struct GraphErrorInner {
 /// so they are not checked against an organization's grant; what an organization typed
 /// (tenant id, user name) is only ever a segment here, which `url` percent-encodes (`/`
 /// included) and skips when it is `.` or `..`, so it can change neither the host nor the
-/// path above it. The HTTP client follows no redirects (see `app.rs`).
-fn endpoint(base: &Url, segments: &[&str]) -> Result<Url, SendError> {
+/// path above it. The HTTP client follows no redirects (see `app.rs`). `what` names the
+/// setting in the message when it cannot carry a path. OAuth's Microsoft token endpoint is
+/// built here too.
+pub(super) fn endpoint(base: &Url, segments: &[&str], what: &str) -> Result<Url, SendError> {
     let mut url = base.clone();
     url.path_segments_mut()
-        .map_err(|_| SendError::permanent("The Microsoft Graph address in relaydesk's configuration is not usable."))?
+        .map_err(|_| SendError::permanent(format!("The {what} address in relaydesk's configuration is not usable.")))?
         .pop_if_empty()
         .extend(segments);
     Ok(url)
@@ -85,7 +87,8 @@ pub async fn send(
 ) -> Result<(), SendError> {
     header_safe("subject", &mail.subject)?;
     header_safe("recipient", &mail.to)?;
-    let token_url = endpoint(&endpoints.login, &[settings.tenant_id.as_str(), "oauth2", "v2.0", "token"])?;
+    let token_url =
+        endpoint(&endpoints.login, &[settings.tenant_id.as_str(), "oauth2", "v2.0", "token"], "Microsoft sign-in")?;
     let response = http
         .post(token_url)
         .form(&[
@@ -125,7 +128,8 @@ pub async fn send(
     if let Some(reply_to) = &identity.reply_to {
         message["replyTo"] = json!([ { "emailAddress": { "address": reply_to } } ]);
     }
-    let send_url = endpoint(&endpoints.api, &["v1.0", "users", settings.username.as_str(), "sendMail"])?;
+    let send_url =
+        endpoint(&endpoints.api, &["v1.0", "users", settings.username.as_str(), "sendMail"], "Microsoft Graph")?;
     let response = http
         .post(send_url)
         .bearer_auth(token.access_token)
@@ -152,7 +156,8 @@ pub async fn send(
     })
 }
 
-/// Microsoft's descriptions carry trace ids on later lines; the first line is the sentence.
-fn first_line(text: &str) -> &str {
+/// Microsoft's descriptions carry trace ids on later lines (other providers' too); the
+/// first line is the sentence.
+pub(super) fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default().trim()
 }

@@ -16,6 +16,7 @@ use url::Url;
 
 use super::egress::Grant;
 use super::error::SendError;
+use super::graph::{endpoint, first_line};
 use crate::clock::Clock;
 use crate::domain::smtp::{OAuthApp, OAuthProvider, GOOGLE_SMTP_SCOPE, MICROSOFT_SMTP_SCOPE};
 
@@ -171,7 +172,11 @@ impl Tokens {
         let client_id = app.client_id.as_str();
         match &app.provider {
             OAuthProvider::Microsoft { directory } => {
-                let url = endpoint(&self.endpoints.microsoft_login, &[directory.as_str(), "oauth2", "v2.0", "token"])?;
+                let url = endpoint(
+                    &self.endpoints.microsoft_login,
+                    &[directory.as_str(), "oauth2", "v2.0", "token"],
+                    "Microsoft sign-in",
+                )?;
                 let form = [
                     ("grant_type", "client_credentials"),
                     ("client_id", client_id),
@@ -379,22 +384,6 @@ fn network(who: &Who, e: &reqwest::Error) -> SendError {
         Who::Other(host) => format!("the token endpoint at {host}"),
     };
     SendError::transient(format!("Could not reach {whom}: {why}."))
-}
-
-/// `base` with `segments` appended (each percent-encoded, so a directory ID can change
-/// neither the host nor the path above it).
-fn endpoint(base: &Url, segments: &[&str]) -> Result<Url, SendError> {
-    let mut url = base.clone();
-    url.path_segments_mut()
-        .map_err(|_| SendError::permanent("The Microsoft sign-in address in relaydesk's configuration is not usable."))?
-        .pop_if_empty()
-        .extend(segments);
-    Ok(url)
-}
-
-/// Providers put trace ids on later lines; the first line is the sentence.
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or_default().trim()
 }
 
 #[cfg(test)]

@@ -109,36 +109,31 @@ pub struct Guest {
     pub attempts: Option<i64>,
 }
 
+/// `SELECT` of a [`Guest`] with its last passcode message, then `$rest` (the `WHERE` and
+/// what follows) with its arguments: one column list for both reads.
+macro_rules! select_guests {
+    ($rest:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            Guest,
+            r#"SELECT g.id AS "id!", g.name, g.login, g.via, g.created_at, g.sent_at, g.connected_until, g.revoked_at,
+                      o.status AS "delivery?", o.attempts AS "attempts?"
+               FROM guests g
+               LEFT JOIN outbox o ON o.id = (SELECT MAX(x.id) FROM outbox x WHERE x.guest_id = g.id) "# + $rest
+            $(, $arg)*
+        )
+    };
+}
+
 /// The tenant's guests, the latest to ask for a passcode first (at most `limit`).
 pub async fn list(db: &SqlitePool, tenant: TenantId, limit: i64) -> sqlx::Result<Vec<Guest>> {
-    sqlx::query_as!(
-        Guest,
-        r#"SELECT g.id AS "id!", g.name, g.login, g.via, g.created_at, g.sent_at, g.connected_until, g.revoked_at,
-                  o.status AS "delivery?", o.attempts AS "attempts?"
-           FROM guests g
-           LEFT JOIN outbox o ON o.id = (SELECT MAX(x.id) FROM outbox x WHERE x.guest_id = g.id)
-           WHERE g.tenant_id = ? ORDER BY g.sent_at DESC, g.id DESC LIMIT ?"#,
-        tenant,
-        limit
-    )
-    .fetch_all(db)
-    .await
+    select_guests!("WHERE g.tenant_id = ? ORDER BY g.sent_at DESC, g.id DESC LIMIT ?", tenant, limit)
+        .fetch_all(db)
+        .await
 }
 
 /// One guest of the tenant.
 pub async fn guest(db: &SqlitePool, tenant: TenantId, id: i64) -> sqlx::Result<Option<Guest>> {
-    sqlx::query_as!(
-        Guest,
-        r#"SELECT g.id AS "id!", g.name, g.login, g.via, g.created_at, g.sent_at, g.connected_until, g.revoked_at,
-                  o.status AS "delivery?", o.attempts AS "attempts?"
-           FROM guests g
-           LEFT JOIN outbox o ON o.id = (SELECT MAX(x.id) FROM outbox x WHERE x.guest_id = g.id)
-           WHERE g.tenant_id = ? AND g.id = ?"#,
-        tenant,
-        id
-    )
-    .fetch_optional(db)
-    .await
+    select_guests!("WHERE g.tenant_id = ? AND g.id = ?", tenant, id).fetch_optional(db).await
 }
 
 /// What signing in needs of a guest.
