@@ -237,7 +237,7 @@ pub fn spawn_worker(state: Outbox) -> Worker {
         let mut busy: HashMap<ProfileId, usize> = HashMap::new();
         // When each send of the last minute started, by profile (for send rates).
         let mut started: HashMap<ProfileId, VecDeque<i64>> = HashMap::new();
-        let pool = Arc::new(SmtpPool::new(state.per_connection, state.idle_connection));
+        let pool = Arc::new(SmtpPool::new(state.per_connection, state.idle_connection, state.concurrency));
         let (recorder, finished) = mpsc::unbounded_channel();
         let _recording = AbortOnDrop(tokio::spawn(run_recorder(state.db.clone(), finished)));
         let mut sweep = tokio::time::interval((state.idle_connection / 2).max(Duration::from_millis(100)));
@@ -335,7 +335,7 @@ pub async fn process_one(state: &Outbox) -> anyhow::Result<bool> {
 /// Most messages one send slot claims for its profile at once (and sends over one
 /// connection, one after the other). A profile with fewer due messages than free slots
 /// gets one a slot; only a backlog is batched.
-const CLAIM_BATCH: usize = 25;
+const CLAIM_BATCH: usize = 100;
 
 /// One send slot: sends a claimed batch in order over the profile's pooled connection.
 struct Batch {
@@ -353,10 +353,11 @@ impl Batch {
     async fn send(self, due: Due, stopping: watch::Receiver<bool>) {
         let Batch { state, pool, recorder } = self;
         let mut written = Vec::with_capacity(due.msgs.len());
+        let ids: Vec<i64> = due.msgs.iter().map(|m| m.id).collect();
         let mut msgs = due.msgs.into_iter();
-        let mut prepared = None;
-        for msg in msgs.by_ref() {
-            let (profile_name, result) = deliver(&state, &msg, Some(&pool), &mut prepared).await;
+        let mut prepared = Prepared::default();
+        for (at, msg) in msgs.by_ref().enumerate() {
+            let (profile_name, result) = deliver(&state, &msg, Some(&pool), &mut prepared, &ids[at..]).await;
             let failed = result.is_err();
             let finished = finished(msg, profile_name, result, state.clock.now());
             let (done, wrote) = oneshot::channel();
@@ -379,7 +380,7 @@ impl Batch {
 }
 
 async fn record(state: &Outbox, msg: &Claimed, pool: Option<&SmtpPool>) -> anyhow::Result<()> {
-    let (profile_name, result) = deliver(state, msg, pool, &mut None).await;
+    let (profile_name, result) = deliver(state, msg, pool, &mut Prepared::default(), &[msg.id]).await;
     // Read after the send, which may have taken a while.
     let finished = finished(msg.clone(), profile_name, result, state.clock.now());
     outbox::record_all(&state.db, std::slice::from_ref(&finished)).await?;
@@ -449,16 +450,22 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Sends through the tenant's default profile as it is now, over a connection `pool`
-/// keeps for it when there is a pool; names the profile used, and gives the server's
-/// final reply.
-/// The tenant's default profile and the sender made from it, kept for the next messages
-/// of a batch for up to [`PROFILE_FRESH_FOR`], then read again. So a batch does not read
-/// the same row and open the same secret before every message, and a change of the
-/// profile, its secret or an alias it uses still reaches the next message within that
-/// time (a pooled connection opened with other settings is never reused: the pool
-/// compares them).
+/// What a batch reads once and keeps for its next messages for up to
+/// [`FRESH_FOR`], then reads again: the organization's email switch, where it may connect
+/// and which of the batch's links still work (one read for the batch), and its default
+/// profile with the sender made from it (secret opened, aliases resolved). So a batch does
+/// not read the same rows and open the same secret before every message, and a change
+/// (an invitation revoked, the profile, its secret or an alias it uses edited) still
+/// reaches the next message within that time. A pooled connection opened with other
+/// settings is never reused: the pool compares them.
+#[derive(Default)]
 struct Prepared {
+    checks: Option<(std::time::Instant, outbox::SendChecks)>,
+    sender: Option<PreparedSender>,
+}
+
+/// The default profile and the sender made from it.
+struct PreparedSender {
     read_at: std::time::Instant,
     /// The egress policy's grant the sender was made with.
     private_networks: bool,
@@ -466,40 +473,52 @@ struct Prepared {
     sender: Result<Sender, SendError>,
 }
 
-/// How long a batch keeps its [`Prepared`] profile.
-const PROFILE_FRESH_FOR: Duration = Duration::from_secs(1);
+/// How long a batch keeps what it [`Prepared`].
+const FRESH_FOR: Duration = Duration::from_secs(1);
 
+/// Sends through the tenant's default profile as it is now, over a connection `pool`
+/// keeps for it when there is a pool; names the profile used, and gives the server's
+/// final reply. `upcoming` are the batch's messages from this one on, checked together.
 async fn deliver(
     state: &Outbox,
     msg: &Claimed,
     pool: Option<&SmtpPool>,
-    prepared: &mut Option<Prepared>,
+    prepared: &mut Prepared,
+    upcoming: &[i64],
 ) -> (Option<String>, Result<String, SendError>) {
     if msg.via == "sms" {
         return deliver_sms(state, msg).await;
     }
-    let now = state.clock.now();
-    let check = match outbox::send_check(&state.db, msg.tenant_id, msg.invitation_id, msg.reset_id, now).await {
-        Ok(Some(check)) if !check.link_open => return (
+    // Read for this message and the rest of its batch, so it covers this one while fresh.
+    let known = prepared.checks.as_ref().is_some_and(|(at, _)| at.elapsed() < FRESH_FOR);
+    if !known {
+        prepared.checks = match outbox::send_checks(&state.db, msg.tenant_id, upcoming, state.clock.now()).await {
+            Ok(Some(checks)) => Some((std::time::Instant::now(), checks)),
+            Ok(None) => return (None, Err(SendError::permanent("The organization no longer exists."))),
+            Err(e) => return (None, Err(SendError::transient(format!("relaydesk could not read its database: {e}")))),
+        };
+    }
+    let Some((_, check)) = prepared.checks.as_ref() else { unreachable!("checked just above") };
+    let (email_enabled, private_networks) = (check.email_enabled, check.private_networks);
+    if !check.open.contains(&msg.id) {
+        return (
             None,
             Err(SendError::permanent(
                 "Not sent: the link in this message was replaced by a newer one, used, or expired before it went out.",
             )),
-        ),
-        Ok(Some(check)) => check,
-        Ok(None) => return (None, Err(SendError::permanent("The organization no longer exists."))),
-        Err(e) => return (None, Err(SendError::transient(format!("relaydesk could not read its database: {e}")))),
-    };
+        );
+    }
     let fresh = prepared
+        .sender
         .as_ref()
-        .is_some_and(|p| p.read_at.elapsed() < PROFILE_FRESH_FOR && p.private_networks == check.private_networks);
-    if !fresh || !check.email_enabled {
-        *prepared = None;
+        .is_some_and(|p| p.read_at.elapsed() < FRESH_FOR && p.private_networks == private_networks);
+    if !fresh || !email_enabled {
+        prepared.sender = None;
         let profile = match profiles::default_profile(&state.db, msg.tenant_id).await {
             Ok(p) => p,
             Err(e) => return (None, Err(SendError::transient(format!("relaydesk could not read its database: {e}")))),
         };
-        let Some(profile) = profile.filter(|_| check.email_enabled) else {
+        let Some(profile) = profile.filter(|_| email_enabled) else {
             return (
                 None,
                 Err(SendError::transient(
@@ -508,18 +527,16 @@ async fn deliver(
                 )),
             );
         };
-        let grant = super::egress::Grant::new(state.mailer.egress.clone(), check.private_networks);
+        let grant = super::egress::Grant::new(state.mailer.egress.clone(), private_networks);
         let refresh = profile.connected.as_ref().map(|c| &c.refresh_token);
         let sender = Sender::for_tenant(&state.db, msg.tenant_id, &profile.settings, &state.secrets, grant).await;
         let sender = sender.and_then(|s| s.with_refresh_token(refresh, &state.secrets));
-        *prepared = Some(Prepared {
-            read_at: std::time::Instant::now(),
-            private_networks: check.private_networks,
-            profile,
-            sender,
-        });
+        prepared.sender =
+            Some(PreparedSender { read_at: std::time::Instant::now(), private_networks, profile, sender });
     }
-    let Some(Prepared { profile, sender, .. }) = prepared.as_mut() else { unreachable!("prepared just above") };
+    let Some(PreparedSender { profile, sender, .. }) = prepared.sender.as_mut() else {
+        unreachable!("prepared just above")
+    };
     let name = Some(profile.settings.name.to_string());
     let body: Body = match state.secrets.open(&msg.body_sealed).ok().and_then(|b| serde_json::from_str(&b).ok()) {
         Some(body) => body,
@@ -546,7 +563,7 @@ async fn deliver(
     };
     if note_token_problem(&state.db, msg.tenant_id, profile, &result).await {
         // The problem noted or cleared is now the stored one; the next message reads it.
-        *prepared = None;
+        prepared.sender = None;
     }
     (name, result)
 }

@@ -3,22 +3,25 @@
 //!
 //! A connection carries up to `per_connection` messages, then is closed with QUIT; one
 //! unused for `idle_for` is closed by [`SmtpPool::close_idle`]; one that failed is never
-//! reused. A connection is reused only for the profile it was opened for and only while
-//! that profile's server settings and sealed secret are exactly what they were: after any
-//! edit (a new password is sealed anew) the next message opens a new connection; with
-//! OAuth, also after the access token was replaced (a new token needs a new AUTH). A
-//! reused connection the server closed while idle is noticed at MAIL FROM (no reply at
-//! all), and the message goes at once over a new one.
+//! reused. No more than `max_idle` wait at once, over all profiles: past that the one
+//! unused longest is closed, so a thousand organizations sending a message each do not
+//! hold a thousand connections (and their servers' connection slots) open.
+//!
+//! A connection is reused only for the profile it was opened for and only while that
+//! profile's server settings and sealed secret are exactly what they were: after any edit
+//! (a new password is sealed anew) the next message opens a new connection; with OAuth,
+//! also after the access token was replaced (a new token needs a new AUTH). A reused
+//! connection the server closed while idle is noticed at MAIL FROM (no reply at all), and
+//! the message goes at once over a new one.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use lettre::address::Envelope;
-use lettre::transport::smtp::client::AsyncSmtpConnection;
 
 use super::error::SendError;
-use super::smtp::{self, SmtpSettings};
+use super::smtp::{self, Connection, SmtpSettings};
 use crate::domain::smtp::GenericSmtp;
 use crate::secret::Sealed;
 use crate::store::smtp::ProfileId;
@@ -32,7 +35,7 @@ struct Idle {
     private_networks: bool,
     /// A digest of the OAuth access token it signed in with.
     token: Option<String>,
-    conn: AsyncSmtpConnection,
+    conn: Connection,
     /// Messages it has carried.
     sent: usize,
     since: Instant,
@@ -43,6 +46,7 @@ pub struct SmtpPool {
     idle: Mutex<HashMap<ProfileId, Vec<Idle>>>,
     per_connection: usize,
     idle_for: Duration,
+    max_idle: usize,
 }
 
 /// Which profile a message goes through, and its settings as stored and opened.
@@ -67,8 +71,8 @@ impl Through<'_> {
 }
 
 impl SmtpPool {
-    pub fn new(per_connection: usize, idle_for: Duration) -> SmtpPool {
-        SmtpPool { idle: Mutex::default(), per_connection: per_connection.max(1), idle_for }
+    pub fn new(per_connection: usize, idle_for: Duration, max_idle: usize) -> SmtpPool {
+        SmtpPool { idle: Mutex::default(), per_connection: per_connection.max(1), idle_for, max_idle }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ProfileId, Vec<Idle>>> {
@@ -77,7 +81,7 @@ impl SmtpPool {
 
     /// An open connection for `through`, if one waits; connections of the profile opened
     /// with other settings, or idle too long, are closed.
-    fn take(&self, through: &Through<'_>) -> Option<(AsyncSmtpConnection, usize)> {
+    fn take(&self, through: &Through<'_>) -> Option<(Connection, usize)> {
         let mut found = None;
         let mut old = Vec::new();
         {
@@ -105,7 +109,7 @@ impl SmtpPool {
     }
 
     /// Keeps a connection that just carried a message, unless it has carried its share.
-    fn give_back(&self, through: &Through<'_>, conn: AsyncSmtpConnection, sent: usize) {
+    fn give_back(&self, through: &Through<'_>, conn: Connection, sent: usize) {
         if sent >= self.per_connection {
             close(conn);
             return;
@@ -118,7 +122,18 @@ impl SmtpPool {
             sent,
             since: Instant::now(),
         };
-        self.lock().entry(through.profile).or_default().push(entry);
+        let oldest = {
+            let mut idle = self.lock();
+            idle.entry(through.profile).or_default().push(entry);
+            if idle.values().map(Vec::len).sum::<usize>() > self.max_idle {
+                take_oldest(&mut idle)
+            } else {
+                None
+            }
+        };
+        if let Some(conn) = oldest {
+            close(conn);
+        }
     }
 
     /// Sends one message through the profile, over a waiting connection when there is
@@ -182,10 +197,25 @@ impl SmtpPool {
     }
 }
 
+/// Removes the connection unused longest.
+fn take_oldest(idle: &mut HashMap<ProfileId, Vec<Idle>>) -> Option<Connection> {
+    let (profile, at) = idle
+        .iter()
+        .flat_map(|(profile, list)| list.iter().enumerate().map(move |(at, entry)| (*profile, at, entry.since)))
+        .min_by_key(|(_, _, since)| *since)
+        .map(|(profile, at, _)| (profile, at))?;
+    let list = idle.get_mut(&profile)?;
+    let entry = list.remove(at);
+    if list.is_empty() {
+        idle.remove(&profile);
+    }
+    Some(entry.conn)
+}
+
 /// Says QUIT and closes, in the background and briefly: a server that does not answer
 /// must not hold anything up.
-fn close(mut conn: AsyncSmtpConnection) {
+fn close(mut open: Connection) {
     tokio::spawn(async move {
-        let _ = tokio::time::timeout(Duration::from_secs(5), conn.abort()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), open.conn.abort()).await;
     });
 }

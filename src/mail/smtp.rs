@@ -35,6 +35,18 @@ use crate::domain::smtp::{CaPem, GenericSmtp, Security};
 /// settings with the password opened.
 pub type SmtpSettings = GenericSmtp<SecretString>;
 
+/// An open connection, ready for mail.
+pub struct Connection {
+    pub conn: AsyncSmtpConnection,
+    /// The server offered PIPELINING (RFC 2920) in its greeting, so a message's MAIL,
+    /// RCPT and DATA go in one write and their replies are read after: two round trips
+    /// a message instead of four. Known when the server's EHLO reply is read in the
+    /// clear (no security, or STARTTLS, whose first EHLO comes before TLS); over
+    /// SSL/TLS lettre reads it inside TLS and keeps only the extensions it knows, so
+    /// those connections send one command at a time.
+    pub pipelining: bool,
+}
+
 /// How relaydesk names itself in EHLO: its public host, or, when that is an IP address,
 /// the address literal (`[127.0.0.1]`) that RFC 5321 requires and strict servers check.
 fn client_id(hello: &str) -> ClientId {
@@ -75,7 +87,7 @@ pub async fn check(
     hello: &str,
     connect_timeout: Duration,
 ) -> Result<Checked, SendError> {
-    let mut conn = connect(settings, token, grant, hello, connect_timeout).await?;
+    let Connection { mut conn, .. } = connect(settings, token, grant, hello, connect_timeout).await?;
     let checked = Checked { encrypted: conn.is_encrypted(), logged_in: settings.auth.is_some() };
     let _ = conn.quit().await;
     Ok(checked)
@@ -93,14 +105,14 @@ pub async fn send(
     envelope: &Envelope,
     bytes: &[u8],
 ) -> Result<String, SendError> {
-    let mut conn = connect(settings, token, grant, hello, connect_timeout).await?;
-    match transaction(&mut conn, settings, envelope, bytes).await {
+    let mut open = connect(settings, token, grant, hello, connect_timeout).await?;
+    match transaction(&mut open, settings, envelope, bytes).await {
         Ok(reply) => {
-            let _ = conn.quit().await;
+            let _ = open.conn.quit().await;
             Ok(reply)
         }
         Err(failure) => {
-            conn.abort().await;
+            open.conn.abort().await;
             Err(failure.error)
         }
     }
@@ -120,19 +132,21 @@ pub async fn connect(
     grant: &Grant,
     hello: &str,
     connect_timeout: Duration,
-) -> Result<AsyncSmtpConnection, SendError> {
+) -> Result<Connection, SendError> {
     let hello = client_id(hello);
     let tls = tls_parameters(settings)?;
     let addrs = grant.resolve(settings.host.as_str(), settings.port.get()).await?;
     let fail = |step, e: lettre::transport::smtp::Error| describe(step, &e, settings, None);
 
-    let mut conn = match settings.security {
+    let (mut conn, pipelining) = match settings.security {
         // TLS from the first byte: lettre's own connect, which wraps the socket itself.
         // The checked addresses, not the name: lettre resolves nothing again.
         Security::Ssl => {
-            AsyncSmtpConnection::connect_tokio1(&addrs[..], Some(connect_timeout), &hello, Some(tls.clone()), None)
-                .await
-                .map_err(|e| fail(Step::Connect, e))?
+            let conn =
+                AsyncSmtpConnection::connect_tokio1(&addrs[..], Some(connect_timeout), &hello, Some(tls.clone()), None)
+                    .await
+                    .map_err(|e| fail(Step::Connect, e))?;
+            (conn, false)
         }
         Security::Starttls | Security::None => greet(settings, &addrs, &hello, connect_timeout).await?,
     };
@@ -166,7 +180,7 @@ pub async fn connect(
             return Err(e);
         }
     }
-    Ok(conn)
+    Ok(Connection { conn, pipelining })
 }
 
 /// AUTH XOAUTH2 with `token` for `user`. A server that refuses the token first answers
@@ -211,18 +225,20 @@ async fn xoauth2(
 }
 
 /// A plain connection greeted with EHLO, or, when the server refuses EHLO and nothing
-/// needs ESMTP, with HELO on a second connection.
+/// needs ESMTP, with HELO on a second connection; and whether the server offered
+/// PIPELINING.
 async fn greet(
     settings: &SmtpSettings,
     addrs: &[SocketAddr],
     hello: &ClientId,
     connect_timeout: Duration,
-) -> Result<AsyncSmtpConnection, SendError> {
+) -> Result<(AsyncSmtpConnection, bool), SendError> {
     let envelope = None;
     let host_port = format!("{}:{}", settings.host, settings.port);
     let (stream, ehlo_sent) = Greeter::connect(settings, addrs, connect_timeout, false).await?;
+    let pipelining = stream.pipelining.clone();
     let refusal = match AsyncSmtpConnection::connect_with_transport(Box::new(stream), hello).await {
-        Ok(conn) => return Ok(conn),
+        Ok(conn) => return Ok((conn, pipelining.load(Ordering::SeqCst))),
         // A 5xx after EHLO went out: the greeting was fine, EHLO was not.
         Err(e) if ehlo_sent.load(Ordering::SeqCst) && e.is_permanent() => reply(&e).unwrap_or_default(),
         Err(e) => return Err(describe(Step::Connect, &e, settings, envelope)),
@@ -240,7 +256,8 @@ async fn greet(
     }
     let (stream, helo_sent) = Greeter::connect(settings, addrs, connect_timeout, true).await?;
     match AsyncSmtpConnection::connect_with_transport(Box::new(stream), hello).await {
-        Ok(conn) => Ok(conn),
+        // HELO has no extensions.
+        Ok(conn) => Ok((conn, false)),
         Err(e) if helo_sent.load(Ordering::SeqCst) && e.is_permanent() => Err(SendError::permanent(format!(
             "{host_port} refused both of relaydesk's greetings, EHLO ({refusal}) and HELO ({}). Ask the server's \
              administrator whether it accepts mail from relaydesk.",
@@ -250,9 +267,9 @@ async fn greet(
     }
 }
 
-/// A plain TCP connection handed to lettre, which notes when EHLO goes out and, for the
-/// HELO fallback, sends that one command as HELO (the same length, so the bytes written
-/// are counted the same).
+/// A plain TCP connection handed to lettre, which notes when EHLO goes out and whether
+/// the server's reply offers PIPELINING, and, for the HELO fallback, sends that one
+/// command as HELO (the same length, so the bytes written are counted the same).
 #[derive(Debug)]
 struct Greeter {
     inner: TcpStream,
@@ -260,6 +277,32 @@ struct Greeter {
     /// Bytes of `HELO` still to put in place of `EHLO` (a write may take only part).
     rewrite_left: usize,
     ehlo_sent: Arc<AtomicBool>,
+    /// The last bytes read, so a reply line split over two reads is still seen whole.
+    tail: Vec<u8>,
+    pipelining: Arc<AtomicBool>,
+    /// lettre has written a command after EHLO, so the EHLO reply has been read.
+    greeted: bool,
+}
+
+/// PIPELINING as a line of an EHLO reply names it (`250-PIPELINING` or, last, `250 PIPELINING`).
+const PIPELINING: &[u8] = b"250-PIPELINING\r\n";
+const PIPELINING_LAST: &[u8] = b"250 PIPELINING\r\n";
+
+impl Greeter {
+    /// Notes PIPELINING in the bytes just read between EHLO and lettre's next command
+    /// (the EHLO reply, in the clear: what comes after STARTTLS is not looked at).
+    fn sniff(&mut self, read: &[u8]) {
+        if self.greeted || !self.ehlo_sent.load(Ordering::SeqCst) || read.is_empty() {
+            return;
+        }
+        self.tail.extend_from_slice(read);
+        let found = |needle: &[u8]| self.tail.windows(needle.len()).any(|w| w == needle);
+        if found(PIPELINING) || found(PIPELINING_LAST) {
+            self.pipelining.store(true, Ordering::SeqCst);
+        }
+        let keep = self.tail.len().saturating_sub(PIPELINING.len() - 1);
+        self.tail.drain(..keep);
+    }
 }
 
 impl Greeter {
@@ -280,13 +323,28 @@ impl Greeter {
             }
         };
         let sent = Arc::new(AtomicBool::new(false));
-        Ok((Greeter { inner, helo, rewrite_left: 0, ehlo_sent: sent.clone() }, sent))
+        let greeter = Greeter {
+            inner,
+            helo,
+            rewrite_left: 0,
+            ehlo_sent: sent.clone(),
+            tail: Vec::new(),
+            pipelining: Arc::new(AtomicBool::new(false)),
+            greeted: false,
+        };
+        Ok((greeter, sent))
     }
 }
 
 impl AsyncRead for Greeter {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let read = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if matches!(read, Poll::Ready(Ok(()))) && !this.pipelining.load(Ordering::Relaxed) {
+            this.sniff(&buf.filled()[before..]);
+        }
+        read
     }
 }
 
@@ -294,6 +352,9 @@ impl AsyncWrite for Greeter {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         const HELO: &[u8; 4] = b"HELO";
         let this = self.get_mut();
+        if this.ehlo_sent.load(Ordering::SeqCst) && this.rewrite_left == 0 && !buf.starts_with(b"EHLO ") {
+            this.greeted = true;
+        }
         if !this.ehlo_sent.load(Ordering::SeqCst) && buf.starts_with(b"EHLO ") {
             this.ehlo_sent.store(true, Ordering::SeqCst);
             if this.helo {
@@ -339,11 +400,12 @@ pub struct Failure {
     pub stale: bool,
 }
 
-/// One message over an open connection: MAIL, RCPT for each recipient, DATA. After a
+/// One message over an open connection: MAIL, RCPT for each recipient, DATA (in one
+/// write when the server offers PIPELINING, their replies read in order after). After a
 /// failure the connection is in an unknown state: close it. The server's final reply
 /// (`250 2.0.0 Ok: queued as …`).
 pub async fn transaction(
-    conn: &mut AsyncSmtpConnection,
+    open: &mut Connection,
     settings: &SmtpSettings,
     envelope: &Envelope,
     bytes: &[u8],
@@ -352,11 +414,27 @@ pub async fn transaction(
         stale: step == Step::Sender && e.status().is_none(),
         error: describe(step, &e, settings, Some(envelope)),
     };
-    conn.command(Mail::new(envelope.from().cloned(), vec![])).await.map_err(|e| fail(Step::Sender, e))?;
-    for to in envelope.to() {
-        conn.command(Rcpt::new(to.clone(), vec![])).await.map_err(|e| fail(Step::Recipient, e))?;
+    let conn = &mut open.conn;
+    let mail = Mail::new(envelope.from().cloned(), vec![]);
+    if open.pipelining {
+        use std::fmt::Write as _;
+        let mut group = mail.to_string();
+        for to in envelope.to() {
+            let _ = write!(group, "{}", Rcpt::new(to.clone(), vec![]));
+        }
+        let _ = write!(group, "{Data}");
+        conn.command(group).await.map_err(|e| fail(Step::Sender, e))?;
+        for _ in envelope.to() {
+            conn.read_response().await.map_err(|e| fail(Step::Recipient, e))?;
+        }
+        conn.read_response().await.map_err(|e| fail(Step::Data, e))?;
+    } else {
+        conn.command(mail).await.map_err(|e| fail(Step::Sender, e))?;
+        for to in envelope.to() {
+            conn.command(Rcpt::new(to.clone(), vec![])).await.map_err(|e| fail(Step::Recipient, e))?;
+        }
+        conn.command(Data).await.map_err(|e| fail(Step::Data, e))?;
     }
-    conn.command(Data).await.map_err(|e| fail(Step::Data, e))?;
     let accepted = match DataBody::of(bytes) {
         Some(body) => conn.command(body).await.map_err(|e| fail(Step::Data, e))?,
         None => conn.message(bytes).await.map_err(|e| fail(Step::Data, e))?,

@@ -121,58 +121,73 @@ pub async fn claim_due(
 ) -> sqlx::Result<Vec<Due>> {
     let slots = max;
     let batch = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
-    let rows = i64::try_from(max).unwrap_or(i64::MAX).saturating_mul(batch);
+    let slots_limit = i64::try_from(max).unwrap_or(i64::MAX);
+    let rows = slots_limit.saturating_mul(batch);
     let per_profile = i64::try_from(per_profile).unwrap_or(i64::MAX);
     let busy = serde_json::to_string(&busy.iter().map(|b| (b.profile.0, b.sending, b.last_minute)).collect::<Vec<_>>())
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     // Picked with a plain read, outside the write lock; the UPDATE below takes only those
-    // still free, so a race loses nothing. First the organizations with mail waiting,
-    // then for each of their routes (the default profile for email, the first enabled SMS
-    // channel for SMS) with free slots (`free`) no more than its
-    // oldest `per_profile * batch` messages, by index; so a pick costs a seek per waiting
-    // organization, not a sort of the whole queue. Message number `place` goes to the
-    // profile's slot `(place - 1) % free`, and slots are ranked across profiles by how
-    // many the profile already has in use. A slot takes no more than its share of what
-    // waits (`waiting / per_profile`, rounded up), so a batch dealt while the profile's
-    // other slots are busy leaves them mail to take when they come free: one stuck send
-    // never holds the profile's whole backlog.
+    // still free, so a race loses nothing. Each organization's routes (the default
+    // profile for email, the first enabled SMS channel for SMS) are ranked by when their
+    // oldest due message became due (a seek in `outbox_ready` each). Of those, the ones
+    // with free slots and room in their send rate are ranked by how many slots they
+    // already use, then by that age, and only the first `max` can get a slot: they are
+    // among the `max + busy` oldest, as only busy routes can fall behind or out. Only
+    // their oldest `per_profile * batch` messages are read (by that index, named: without
+    // statistics SQLite would rather scan all due mail). A pick thus costs a seek per
+    // organization, however long the queue. Message number
+    // `place` goes to the route's slot `(place - 1) % free`, and slots are ranked across
+    // routes by how many the route already has in use. A slot takes no more than its
+    // share of what waits (`waiting / per_profile`, rounded up), so a batch dealt while
+    // the route's other slots are busy leaves them mail to take when they come free: one
+    // stuck send never holds the profile's whole backlog.
     let picked = sqlx::query!(
         r#"WITH busy AS (
                SELECT json_extract(value, '$[0]') AS profile_id, json_extract(value, '$[1]') AS sending,
                       json_extract(value, '$[2]') AS last_minute
                FROM json_each(?1)
            ),
-           waiting AS (
-               SELECT DISTINCT tenant_id FROM outbox
-               WHERE status = 'pending' AND next_attempt_at <= ?2 AND (lease_until IS NULL OR lease_until <= ?2)
-           ),
            routes AS (
-               SELECT p.id AS profile_id, p.tenant_id, p.max_per_minute, 'email' AS via
-               FROM waiting w
-               JOIN tenants t ON t.id = w.tenant_id AND t.email_enabled = 1 AND t.suspended = 0
-               JOIN smtp_profiles p ON p.tenant_id = w.tenant_id AND p.is_default = 1
+               SELECT p.id AS profile_id, t.id AS tenant_id, p.max_per_minute, 'email' AS via
+               FROM tenants t
+               JOIN smtp_profiles p ON p.tenant_id = t.id AND p.is_default = 1
+               WHERE t.email_enabled = 1 AND t.suspended = 0
                UNION ALL
-               SELECT -c.id, w.tenant_id, NULL, 'sms'
-               FROM waiting w
-               JOIN tenants t ON t.id = w.tenant_id AND t.suspended = 0
+               SELECT -c.id, t.id, NULL, 'sms'
+               FROM tenants t
                JOIN sms_channels c ON c.id = (SELECT MIN(f.id) FROM sms_channels f
-                                             WHERE f.tenant_id = w.tenant_id AND f.enabled = 1)
+                                             WHERE f.tenant_id = t.id AND f.enabled = 1)
+               WHERE t.suspended = 0
            ),
-           ready AS (
+           ready AS MATERIALIZED (
                SELECT r.profile_id, r.tenant_id, r.max_per_minute, r.via,
+                      (SELECT o.next_attempt_at FROM outbox o INDEXED BY outbox_ready
+                       WHERE o.tenant_id = r.tenant_id AND o.via = r.via AND o.status = 'pending'
+                         AND o.next_attempt_at <= ?2 AND (o.lease_until IS NULL OR o.lease_until <= ?2)
+                       ORDER BY o.next_attempt_at LIMIT 1) AS oldest
+               FROM routes r
+           ),
+           near AS (
+               SELECT * FROM ready WHERE oldest IS NOT NULL
+               ORDER BY oldest, profile_id LIMIT ?6 + (SELECT COUNT(*) FROM busy)
+           ),
+           first AS (
+               SELECT n.profile_id, n.tenant_id, n.max_per_minute, n.via, n.oldest,
                       COALESCE(b.sending, 0) AS sending, COALESCE(b.last_minute, 0) AS last_minute,
                       ?3 - COALESCE(b.sending, 0) AS free
-               FROM routes r
-               LEFT JOIN busy b ON b.profile_id = r.profile_id
+               FROM near n
+               LEFT JOIN busy b ON b.profile_id = n.profile_id
                WHERE ?3 - COALESCE(b.sending, 0) > 0
+                 AND (n.max_per_minute IS NULL OR COALESCE(b.last_minute, 0) < n.max_per_minute)
+               ORDER BY sending, n.oldest, n.profile_id LIMIT ?6
            ),
            due AS (
                SELECT o.id, o.next_attempt_at, r.profile_id, r.free, r.sending, r.last_minute, r.max_per_minute,
                       ROW_NUMBER() OVER (PARTITION BY r.profile_id ORDER BY o.next_attempt_at, o.id) AS place,
                       COUNT(*) OVER (PARTITION BY r.profile_id) AS waiting
-               FROM ready r
+               FROM first r
                JOIN outbox o ON o.id IN (
-                   SELECT id FROM outbox
+                   SELECT id FROM outbox INDEXED BY outbox_ready
                    WHERE tenant_id = r.tenant_id AND via = r.via AND status = 'pending' AND next_attempt_at <= ?2
                      AND (lease_until IS NULL OR lease_until <= ?2)
                    ORDER BY next_attempt_at, id
@@ -190,6 +205,7 @@ pub async fn claim_due(
         per_profile,
         batch,
         rows,
+        slots_limit,
     )
     .fetch_all(pool)
     .await?;
@@ -351,50 +367,56 @@ pub async fn record_all(pool: &SqlitePool, finished: &[Finished]) -> sqlx::Resul
     tx.commit().await
 }
 
-/// What sending a claimed message needs to know about its organization and link.
-#[derive(Debug, Clone, Copy)]
-pub struct SendCheck {
+/// What sending claimed messages needs to know first: whether their organization has
+/// email on, where it may connect, and which of the messages still carry a link that
+/// works (a replaced, used or expired one is not sent).
+#[derive(Debug, Clone)]
+pub struct SendChecks {
     pub email_enabled: bool,
-    /// The link it carries still works (a replaced or used one is not sent).
-    pub link_open: bool,
     /// The egress policy's part for the organization (see `store::egress`).
     pub private_networks: bool,
+    /// The messages asked about whose link still works (or that carry none).
+    pub open: std::collections::HashSet<i64>,
 }
 
-/// What sending a claimed message needs to know first, in one read: whether its
-/// organization still exists and has email on, whether the link it carries still works,
-/// and where the organization may connect. `None` when the organization is gone.
-pub async fn send_check(
+/// [`SendChecks`] for messages `ids` of `tenant`, in one read. `None` when the
+/// organization is gone.
+pub async fn send_checks(
     pool: &SqlitePool,
     tenant: TenantId,
-    invitation: Option<i64>,
-    reset: Option<i64>,
+    ids: &[i64],
     now: i64,
-) -> sqlx::Result<Option<SendCheck>> {
+) -> sqlx::Result<Option<SendChecks>> {
+    let ids = serde_json::to_string(ids).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let row = sqlx::query!(
         r#"SELECT t.email_enabled AS "email_enabled: bool",
                   (t.allow_private_networks = 1
                    OR EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = t.id AND u.is_operator = 1))
                   AS "private_networks!: bool",
-                  CASE WHEN ?2 IS NOT NULL
-                       THEN EXISTS (SELECT 1 FROM invitations
-                                    WHERE id = ?2 AND accepted_at IS NULL AND voided_at IS NULL AND expires_at > ?4)
-                       WHEN ?3 IS NOT NULL
-                       THEN EXISTS (SELECT 1 FROM password_resets
-                                    WHERE id = ?3 AND used_at IS NULL AND voided_at IS NULL AND expires_at > ?4)
-                       ELSE 1 END AS "link_open!: bool"
+                  (SELECT json_group_array(o.id) FROM outbox o
+                   WHERE o.id IN (SELECT value FROM json_each(?2)) AND o.tenant_id = t.id
+                     AND CASE WHEN o.invitation_id IS NOT NULL
+                              THEN EXISTS (SELECT 1 FROM invitations i
+                                           WHERE i.id = o.invitation_id AND i.accepted_at IS NULL
+                                             AND i.voided_at IS NULL AND i.expires_at > ?3)
+                              WHEN o.reset_id IS NOT NULL
+                              THEN EXISTS (SELECT 1 FROM password_resets r
+                                           WHERE r.id = o.reset_id AND r.used_at IS NULL
+                                             AND r.voided_at IS NULL AND r.expires_at > ?3)
+                              ELSE 1 END) AS "open!: String"
            FROM tenants t WHERE t.id = ?1"#,
         tenant,
-        invitation,
-        reset,
+        ids,
         now,
     )
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|r| SendCheck {
-        email_enabled: r.email_enabled,
-        link_open: r.link_open,
-        private_networks: r.private_networks,
+    let Some(row) = row else { return Ok(None) };
+    let open: Vec<i64> = serde_json::from_str(&row.open).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    Ok(Some(SendChecks {
+        email_enabled: row.email_enabled,
+        private_networks: row.private_networks,
+        open: open.into_iter().collect(),
     }))
 }
 

@@ -8,15 +8,21 @@ use reqwest::StatusCode;
 
 use crate::helpers::*;
 use crate::sending::profile_for;
+use crate::smtp::FormFields;
 use crate::smtp_server::{Received, Script, TestSmtp, TlsMode};
 
 const ACCOUNT: &str = "mailer@acme.test";
 
 /// An app whose acme tenant sends through `server` (profile default, email on).
 async fn mailing_app(server: &TestSmtp, adjust: impl FnOnce(&mut relaydesk::Config)) -> TestApp {
+    mailing_app_with(&profile_for("Office", server, "starttls"), adjust).await
+}
+
+/// An app that mails through the default profile `form` makes.
+async fn mailing_app_with(form: &FormFields, adjust: impl FnOnce(&mut relaydesk::Config)) -> TestApp {
     let app = spawn_app_with(adjust).await;
     app.sign_in_admin().await;
-    app.create_profile(&profile_for("Office", server, "starttls")).await;
+    app.create_profile(form).await;
     let res = app.post("/t/acme/settings/email", &[("enabled", "on")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     app
@@ -891,6 +897,39 @@ async fn mail_for_one_profile_shares_a_connection_up_to_its_limit() {
     assert_eq!(got.len(), 10);
     assert_eq!(server.connections(), 3, "4 + 4 + 2 messages, one STARTTLS and login per connection");
     assert!(got.iter().all(|m| m.tls && m.user.as_deref() == Some(ACCOUNT)));
+}
+
+/// A server that offers PIPELINING gets each message's MAIL, RCPT and DATA in one write
+/// (in the clear or after STARTTLS); one that does not, one command at a time; over
+/// SSL/TLS relaydesk does not see the offer and sends one at a time too.
+#[tokio::test]
+async fn the_envelope_is_pipelined_only_where_the_server_offers_it() {
+    for (tls, offered, pipelined) in [
+        (TlsMode::StartTls, true, true),
+        (TlsMode::Plain, true, true),
+        (TlsMode::StartTls, false, false),
+        (TlsMode::Implicit, true, false),
+    ] {
+        let server = TestSmtp::start(tls, Script { no_pipelining: !offered, ..server_script() }).await;
+        let form = match tls {
+            TlsMode::StartTls => profile_for("Office", &server, "starttls"),
+            TlsMode::Plain => crate::smtp::with(profile_for("Office", &server, "none"), "plain_login", "on"),
+            TlsMode::Implicit => profile_for("Office", &server, "ssl"),
+        };
+        let app = mailing_app_with(&form, |c| {
+            c.outbox_per_profile = 1;
+            c.smtp_per_connection = 10;
+        })
+        .await;
+        invite_while_stopped(&app, 3).await;
+        let got = server.wait_for(3, 10).await;
+        all_sent_at_once(&app, 3).await;
+        assert_eq!(server.connections(), 1, "{tls:?}: one connection for the three");
+        assert!(got.iter().all(|m| m.pipelined == pipelined), "{tls:?}, offered {offered}: pipelined {pipelined}");
+        let mut to: Vec<String> = got.iter().flat_map(|m| m.to.clone()).collect();
+        to.sort();
+        assert_eq!(to, ["person0@example.test", "person1@example.test", "person2@example.test"]);
+    }
 }
 
 #[tokio::test]

@@ -68,6 +68,8 @@ pub struct Script {
     /// Close the connection without a word after this many messages on it (a server that
     /// drops connections it considers idle or used enough).
     pub drop_after: Option<usize>,
+    /// Do not offer PIPELINING (RFC 2920) in the EHLO reply, as old servers do not.
+    pub no_pipelining: bool,
 }
 
 /// One message the server accepted.
@@ -83,6 +85,8 @@ pub struct Received {
     pub greeting: String,
     /// The command it greeted with: `EHLO` or `HELO`.
     pub greeted_with: String,
+    /// The client sent more commands after MAIL FROM before its reply (pipelining).
+    pub pipelined: bool,
 }
 
 impl Received {
@@ -306,6 +310,7 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
     let mut greeting = String::new();
     let mut greeted_with = String::new();
     let mut accepted_here = 0;
+    let mut pipelined = false;
     loop {
         let drop_after = shared.script.lock().unwrap().drop_after;
         if drop_after.is_some_and(|n| accepted_here >= n) {
@@ -349,6 +354,9 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
                     }
                 }
                 lines.push("8BITMIME".into());
+                if !shared.script.lock().unwrap().no_pipelining {
+                    lines.push("PIPELINING".into());
+                }
                 let last = lines.len() - 1;
                 let text: Vec<String> = lines
                     .iter()
@@ -463,6 +471,8 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
                     reply(&mut io, "530 5.7.0 Authentication required").await?;
                     continue;
                 }
+                // RCPT and DATA already here, sent before this reply: pipelined.
+                pipelined = !io.buffer().is_empty();
                 let scripted = shared.script.lock().unwrap().mail_reply.clone();
                 match scripted {
                     Some(r) => reply(&mut io, &r).await?,
@@ -517,6 +527,7 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
                             user: authed.clone(),
                             greeting: greeting.clone(),
                             greeted_with: greeted_with.clone(),
+                            pipelined,
                         });
                         Some("250 2.0.0 Message accepted".to_owned())
                     }
