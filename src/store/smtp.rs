@@ -490,26 +490,75 @@ pub async fn names(conn: &mut SqliteConnection, tenant: TenantId) -> sqlx::Resul
     sqlx::query_scalar!("SELECT name FROM smtp_profiles WHERE tenant_id = ?", tenant).fetch_all(conn).await
 }
 
+/// A profile as the list shows it, read without the rest of its settings.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub id: ProfileId,
+    pub name: String,
+    pub kind: ProfileKind,
+    pub is_default: bool,
+    pub max_per_minute: Option<i64>,
+    /// `host:port` (Generic SMTP) or the mailbox (Microsoft Graph).
+    pub endpoint: String,
+    /// Generic SMTP's security mode (`None` for Microsoft Graph).
+    pub security: Option<Security>,
+    pub tls_verify: bool,
+    pub auth_required: bool,
+    pub last_test: Option<LastTest>,
+}
+
+impl Listed {
+    /// What the list would show of a profile already loaded.
+    pub fn of(p: &Profile) -> Listed {
+        let (endpoint, security, tls_verify, auth_required) = match &p.settings.transport {
+            Transport::Generic(g) => {
+                (format!("{}:{}", g.host, g.port), Some(g.security), g.tls_verify, g.auth.is_some())
+            }
+            Transport::Graph(g) => (g.username.as_str().to_owned(), None, true, true),
+        };
+        Listed {
+            id: p.id,
+            name: p.settings.name.to_string(),
+            kind: p.settings.transport.kind(),
+            is_default: p.settings.is_default,
+            max_per_minute: p.settings.max_per_minute.map(|r| i64::from(r.get())),
+            endpoint,
+            security,
+            tls_verify,
+            auth_required,
+            last_test: p.last_test.clone(),
+        }
+    }
+}
+
 /// One page of the tenant's profiles whose name contains `search` (the default first,
-/// then by name), and how many match in all.
+/// then by name), and how many match in all. Only the columns the list shows are read
+/// (a page view costs per row); a row whose shown columns are not a profile's is left
+/// out (and logged), so one bad row cannot take the whole list down. A row bad only in
+/// columns the list does not show is listed; opening or sending through it still fails
+/// loudly.
 ///
 /// "Contains" is `instr` on lower-cased text (ASCII letters, as `LIKE` folds them), not
 /// `LIKE`: the search is taken literally with nothing to escape, and SQLite prepares a
-/// statement with `LIKE ?` again on every run (the bound pattern could change its plan),
-/// which was most of what a profile list view cost.
+/// statement with `LIKE ?` again on every run (the bound pattern could change its plan).
 pub async fn page(
     pool: &SqlitePool,
     tenant: TenantId,
     search: &str,
     limit: i64,
     offset: i64,
-) -> sqlx::Result<(Vec<Profile>, i64)> {
+) -> sqlx::Result<(Vec<Listed>, i64)> {
     // One row more than the page: when it does not come, this is the last page and the
     // total is known without counting.
     let one_more = limit.saturating_add(1);
-    let mut rows = select_profiles!(
-        "WHERE tenant_id = ? AND instr(lower(name), lower(?)) > 0
-         ORDER BY is_default DESC, name COLLATE NOCASE LIMIT ? OFFSET ?",
+    let mut rows = sqlx::query!(
+        r#"SELECT id AS "id!: ProfileId", name, kind, is_default AS "is_default: bool", max_per_minute,
+                  CASE kind WHEN 'graph' THEN username ELSE host || ':' || port END AS "endpoint: String",
+                  security, tls_verify AS "tls_verify: bool", auth_required AS "auth_required: bool",
+                  last_test_at, last_test_ok AS "last_test_ok: bool", last_test_message
+           FROM smtp_profiles
+           WHERE tenant_id = ? AND instr(lower(name), lower(?)) > 0
+           ORDER BY is_default DESC, name COLLATE NOCASE LIMIT ? OFFSET ?"#,
         tenant,
         search,
         one_more,
@@ -530,12 +579,45 @@ pub async fn page(
         .await?
     };
     rows.truncate(usize::try_from(limit.max(0)).unwrap_or(usize::MAX));
-    // A row that no longer makes a profile is left out of the list (and logged), so one bad
-    // row cannot take the whole list down; opening it still fails loudly.
     let found = rows
         .into_iter()
         .filter_map(|row| {
-            Profile::try_from(row).map_err(|e| tracing::error!(error = %e, "SMTP profile left out of the list")).ok()
+            let bad = |column| {
+                let e = BadRow { id: row.id.0, column };
+                tracing::error!(error = %e, "SMTP profile left out of the list");
+            };
+            let Some(kind) = ProfileKind::parse(&row.kind) else {
+                bad("kind");
+                return None;
+            };
+            let security = match (kind, row.security.as_deref().and_then(Security::parse)) {
+                (ProfileKind::Generic, None) => {
+                    bad("security");
+                    return None;
+                }
+                (ProfileKind::Generic, security) => security,
+                (ProfileKind::Graph, _) => None,
+            };
+            let Some(endpoint) = row.endpoint else {
+                bad("host");
+                return None;
+            };
+            Some(Listed {
+                id: row.id,
+                name: row.name,
+                kind,
+                is_default: row.is_default,
+                max_per_minute: row.max_per_minute,
+                endpoint,
+                security,
+                tls_verify: row.tls_verify,
+                auth_required: row.auth_required,
+                last_test: row.last_test_at.map(|at| LastTest {
+                    at,
+                    ok: row.last_test_ok.unwrap_or(false),
+                    message: row.last_test_message.unwrap_or_default(),
+                }),
+            })
         })
         .collect();
     Ok((found, total))

@@ -66,7 +66,7 @@ async fn delete_page(
         page: member.chrome(format!("Delete {}", profile.settings.name), "smtp").await?,
         others: others.into_iter().map(|(id, name)| (id.0, name)).collect(),
         email_enabled: member.tenant.email_enabled,
-        profile: Row::of(&profile, &member.tenant.zone()),
+        profile: Row::of(&profiles::Listed::of(&profile), &member.tenant.zone()),
         error,
     })
 }

@@ -91,7 +91,7 @@ async fn duplicate_page(
         client_secret,
         page: member.chrome(format!("Duplicate {}", source.settings.name), "smtp").await?,
         asks_password: source.settings.transport.has_password(),
-        profile: Row::of(&source, &member.tenant.zone()),
+        profile: Row::of(&profiles::Listed::of(&source), &member.tenant.zone()),
         new_name,
         password,
     })

@@ -24,7 +24,7 @@ pub use test_email::{send as send_test, show as test_form};
 use super::format_time;
 use crate::app::AppState;
 use crate::auth::extract::{Admin, Member, PathId};
-use crate::domain::smtp::{Security, Transport};
+use crate::domain::smtp::Security;
 use crate::error::AppError;
 use crate::store::smtp::{self as profiles, Profile, ProfileId};
 
@@ -74,27 +74,22 @@ pub fn one_line(message: &str) -> String {
 }
 
 impl Row {
-    fn of(p: &Profile, zone: &crate::domain::time_zone::Zone) -> Row {
-        let (endpoint, security) = match &p.settings.transport {
-            Transport::Generic(g) if g.security == Security::None && g.auth.is_some() => {
-                (format!("{}:{}", g.host, g.port), "None: the password is sent unencrypted")
-            }
-            Transport::Generic(g) => (format!("{}:{}", g.host, g.port), g.security.label()),
-            Transport::Graph(g) => (g.username.as_str().to_owned(), "HTTPS"),
+    fn of(p: &profiles::Listed, zone: &crate::domain::time_zone::Zone) -> Row {
+        let security = match p.security {
+            Some(Security::None) if p.auth_required => "None: the password is sent unencrypted",
+            Some(security) => security.label(),
+            None => "HTTPS",
         };
-        let test = p.last_test.as_ref().map(|t| TestResult::of(t, zone));
-        let unverified = matches!(&p.settings.transport,
-            Transport::Generic(g) if g.security != Security::None && !g.tls_verify);
         Row {
             id: p.id.0,
-            name: p.settings.name.to_string(),
-            kind: p.settings.transport.kind().label(),
-            endpoint,
+            name: p.name.clone(),
+            kind: p.kind.label(),
+            endpoint: p.endpoint.clone(),
             security,
-            unverified,
-            is_default: p.settings.is_default,
-            rate: p.settings.max_per_minute.map(|r| format!("At most {r} a minute")),
-            test,
+            unverified: p.security.is_some_and(|s| s != Security::None) && !p.tls_verify,
+            is_default: p.is_default,
+            rate: p.max_per_minute.map(|r| format!("At most {r} a minute")),
+            test: p.last_test.as_ref().map(|t| TestResult::of(t, zone)),
         }
     }
 }
