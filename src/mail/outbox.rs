@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sqlx::SqliteConnection;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::error::SendError;
@@ -224,30 +224,54 @@ impl Worker {
 }
 
 /// Starts the worker beside the server: it claims due mail fairly across profiles into
-/// free send slots (`concurrency` in all, `per_profile` per profile), each slot a task
+/// send slots (`concurrency` at once in all, `per_profile` per profile), each slot a task
 /// with a batch of its profile's messages (one, unless the profile has a backlog) sent
 /// over one connection, so a slow or stuck server holds only its own profile's slots.
-/// Finished attempts are written by one recorder, many to a transaction.
+///
+/// Claims run beside the sends, not between them: the worker keeps up to `concurrency`
+/// claimed batches in hand beyond those sending, and starts the next one the moment a
+/// slot comes free. A profile's batches in hand, sending or waiting, are never more than
+/// `per_profile`, and the pick ranks profiles by them, so each profile with mail has its
+/// turn and a new organization's first message waits for no other's backlog. Finished
+/// attempts are written by one recorder, many to a transaction.
 pub fn spawn_worker(state: Outbox) -> Worker {
     let (stop, mut stopped) = watch::channel(false);
     let handle = tokio::spawn(async move {
         // Dropping the set (the worker aborted) aborts every send in it.
         let mut sends: JoinSet<()> = JoinSet::new();
         let mut profile_of: HashMap<tokio::task::Id, ProfileId> = HashMap::new();
+        // Batches in hand by profile: sending, or claimed and waiting for a slot.
         let mut busy: HashMap<ProfileId, usize> = HashMap::new();
-        // When each send of the last minute started, by profile (for send rates).
+        let mut waiting: VecDeque<Due> = VecDeque::new();
+        // When each send of the last minute was claimed, by profile (for send rates).
         let mut started: HashMap<ProfileId, VecDeque<i64>> = HashMap::new();
+        let mut claiming: Option<AbortOnDrop<sqlx::Result<Vec<Due>>>> = None;
+        // Whether something happened that may have made mail due or room to take it.
+        let mut look = true;
         let pool = Arc::new(SmtpPool::new(state.per_connection, state.idle_connection, state.concurrency));
         let (recorder, finished) = mpsc::unbounded_channel();
-        let _recording = AbortOnDrop(tokio::spawn(run_recorder(state.db.clone(), finished)));
+        let recording = AbortOnDrop(tokio::spawn(run_recorder(state.db.clone(), finished)));
         let mut sweep = tokio::time::interval((state.idle_connection / 2).max(Duration::from_millis(100)));
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Looks for due mail this often when nothing else happens (mail due at a later
+        // time, a lease run out).
+        let mut poll = tokio::time::interval(state.poll);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if *stopped.borrow() {
                 break;
             }
-            let free = state.concurrency.saturating_sub(sends.len());
-            if free > 0 {
+            while sends.len() < state.concurrency {
+                let Some(due) = waiting.pop_front() else { break };
+                let profile_id = due.profile_id;
+                let task = Batch { state: state.clone(), pool: pool.clone(), recorder: recorder.clone() };
+                let stopping = stopped.clone();
+                let handle = sends.spawn(async move { task.send(due, stopping).await });
+                profile_of.insert(handle.id(), profile_id);
+            }
+            let room = (2 * state.concurrency).saturating_sub(sends.len() + waiting.len());
+            if look && claiming.is_none() && room > 0 && waiting.len() < state.concurrency {
+                look = false;
                 let now = state.clock.now();
                 started.retain(|_, times| {
                     while times.front().is_some_and(|t| *t <= now - 60) {
@@ -269,28 +293,15 @@ pub fn spawn_worker(state: Outbox) -> Worker {
                 let in_hand: Vec<Busy> = in_hand.into_values().collect();
                 let lease = state.lease.as_secs() as i64;
                 let batch = state.per_connection.min(CLAIM_BATCH);
-                match outbox::claim_due(&state.db, lease, now, free, state.per_profile, batch, &in_hand).await {
-                    Ok(due) => {
-                        for due in due {
-                            let profile_id = due.profile_id;
-                            let times = started.entry(profile_id).or_default();
-                            times.extend(std::iter::repeat_n(now, due.msgs.len()));
-                            let task = Batch { state: state.clone(), pool: pool.clone(), recorder: recorder.clone() };
-                            let stopping = stopped.clone();
-                            let handle = sends.spawn(async move { task.send(due, stopping).await });
-                            profile_of.insert(handle.id(), profile_id);
-                            *busy.entry(profile_id).or_default() += 1;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %format!("{e:#}"), "outbox worker could not claim mail; retrying")
-                    }
-                }
+                let (db, per_profile) = (state.db.clone(), state.per_profile);
+                claiming = Some(AbortOnDrop(tokio::spawn(async move {
+                    outbox::claim_due(&db, lease, now, room, per_profile, batch, &in_hand).await
+                })));
             }
-            // Wait for a free slot, new mail, the poll, or the stop.
+            // Wait for a free slot, a claim, new mail, the poll, or the stop.
             tokio::select! {
                 Some(done) = sends.join_next_with_id() => {
-                    // This one and any other finished meanwhile: one claim for them all.
+                    // This one and any other finished meanwhile.
                     let mut next = Some(done);
                     while let Some(done) = next {
                         let id = match done {
@@ -310,15 +321,50 @@ pub fn spawn_worker(state: Outbox) -> Worker {
                         }
                         next = sends.try_join_next_with_id();
                     }
+                    look = true;
                 }
-                () = state.wake.notified() => {}
+                claimed = async { (&mut claiming.as_mut().expect("guarded").0).await }, if claiming.is_some() => {
+                    claiming = None;
+                    match claimed {
+                        Ok(Ok(due)) => {
+                            // As many as asked for: more may wait.
+                            look = due.len() >= room;
+                            let now = state.clock.now();
+                            for due in due {
+                                started.entry(due.profile_id).or_default().extend(std::iter::repeat_n(now, due.msgs.len()));
+                                *busy.entry(due.profile_id).or_default() += 1;
+                                waiting.push_back(due);
+                            }
+                        }
+                        Ok(Err(e)) => {
+                            tracing::error!(error = %format!("{e:#}"), "outbox worker could not claim mail; retrying")
+                        }
+                        Err(e) => tracing::error!(error = %e, "an outbox claim ended abnormally"),
+                    }
+                }
+                () = state.wake.notified() => look = true,
                 _ = sweep.tick() => pool.close_idle(),
-                () = tokio::time::sleep(state.poll) => {}
+                _ = poll.tick() => look = true,
                 _ = stopped.changed() => {}
             }
         }
-        // Let the sends in hand finish (the caller bounds how long).
+        // Mail claimed and not started is given back at once (no attempt used); then the
+        // sends in hand finish (the caller bounds how long).
+        if let Some(claim) = claiming.take() {
+            if let Ok(Ok(due)) = claim.join().await {
+                waiting.extend(due);
+            }
+        }
+        for due in waiting.drain(..) {
+            let ids: Vec<i64> = due.msgs.iter().map(|m| m.id).collect();
+            if let Err(e) = outbox::release(&state.db, &ids, due.lease_until).await {
+                tracing::error!(error = %format!("{e:#}"), "outbox worker could not give back mail; its lease will run out");
+            }
+        }
         while sends.join_next().await.is_some() {}
+        // Every attempt handed over is written before the worker ends.
+        drop(recorder);
+        let _ = recording.join().await;
     });
     Worker { stop, handle }
 }
@@ -346,35 +392,34 @@ struct Batch {
 
 impl Batch {
     /// Sends the batch's messages one after the other, each handed to the recorder as it
-    /// ends; returns once every attempt is written (so the slot is held until then). After
-    /// a failure, when the worker stops, or when the lease would run out before another
+    /// ends (which writes it while the slot goes on to other mail: the message keeps its
+    /// lease until then, so no claim takes it again). After a failure, when the worker stops, or when the lease would run out before another
     /// send could end, the rest are given back unused (no attempt counted): the next claim
     /// takes them, after other tenants' mail.
     async fn send(self, due: Due, stopping: watch::Receiver<bool>) {
         let Batch { state, pool, recorder } = self;
-        let mut written = Vec::with_capacity(due.msgs.len());
         let ids: Vec<i64> = due.msgs.iter().map(|m| m.id).collect();
         let mut msgs = due.msgs.into_iter();
         let mut prepared = Prepared::default();
+        let mut rest = Vec::new();
         for (at, msg) in msgs.by_ref().enumerate() {
+            // Waited for a slot, or sent the rest of the batch, so long that the lease
+            // would run out before this send could end.
+            if state.clock.now() + state.mailer.send_timeout.as_secs() as i64 >= due.lease_until {
+                rest.push(msg.id);
+                break;
+            }
             let (profile_name, result) = deliver(&state, &msg, Some(&pool), &mut prepared, &ids[at..]).await;
             let failed = result.is_err();
-            let finished = finished(msg, profile_name, result, state.clock.now());
-            let (done, wrote) = oneshot::channel();
-            if recorder.send((finished, done)).is_ok() {
-                written.push(wrote);
-            }
-            let no_time = state.clock.now() + state.mailer.send_timeout.as_secs() as i64 >= due.lease_until;
-            if failed || no_time || *stopping.borrow() {
+            // The recorder ends only after every batch (the worker waits for both).
+            let _ = recorder.send(finished(msg, profile_name, result, state.clock.now()));
+            if failed || *stopping.borrow() {
                 break;
             }
         }
-        let rest: Vec<i64> = msgs.map(|m| m.id).collect();
+        rest.extend(msgs.map(|m| m.id));
         if let Err(e) = outbox::release(&state.db, &rest, due.lease_until).await {
             tracing::error!(error = %format!("{e:#}"), "outbox worker could not give back mail; its lease will run out");
-        }
-        for wrote in written {
-            let _ = wrote.await;
         }
     }
 }
@@ -414,8 +459,8 @@ fn log_finished(f: &Finished) {
     }
 }
 
-/// Where sends hand their finished attempts, each with a call to answer once written.
-type Recorder = mpsc::UnboundedSender<(Finished, oneshot::Sender<()>)>;
+/// Where sends hand their finished attempts.
+type Recorder = mpsc::UnboundedSender<Finished>;
 
 /// Most attempts written in one transaction.
 const RECORD_BATCH: usize = 256;
@@ -423,10 +468,9 @@ const RECORD_BATCH: usize = 256;
 /// Writes finished attempts as they come, all those waiting in one transaction: while
 /// one batch commits the next gathers, so under load the write lock is taken once for
 /// many messages. Ends when every sender is gone.
-async fn run_recorder(db: sqlx::SqlitePool, mut finished: mpsc::UnboundedReceiver<(Finished, oneshot::Sender<()>)>) {
-    let mut batch = Vec::with_capacity(RECORD_BATCH);
-    while finished.recv_many(&mut batch, RECORD_BATCH).await > 0 {
-        let (done, answers): (Vec<Finished>, Vec<oneshot::Sender<()>>) = batch.drain(..).unzip();
+async fn run_recorder(db: sqlx::SqlitePool, mut finished: mpsc::UnboundedReceiver<Finished>) {
+    let mut done = Vec::with_capacity(RECORD_BATCH);
+    while finished.recv_many(&mut done, RECORD_BATCH).await > 0 {
         match outbox::record_all(&db, &done).await {
             Ok(()) => done.iter().for_each(log_finished),
             Err(e) => {
@@ -435,16 +479,22 @@ async fn run_recorder(db: sqlx::SqlitePool, mut finished: mpsc::UnboundedReceive
                 }
             }
         }
-        for answer in answers {
-            let _ = answer.send(());
-        }
+        done.clear();
     }
 }
 
-/// Aborts a task when dropped (the worker's recorder ends with the worker, even aborted).
-struct AbortOnDrop(JoinHandle<()>);
+/// Aborts a task when dropped (the worker's recorder and claim end with the worker, even
+/// aborted).
+struct AbortOnDrop<T>(JoinHandle<T>);
 
-impl Drop for AbortOnDrop {
+impl<T> AbortOnDrop<T> {
+    /// Waits for the task's end.
+    async fn join(mut self) -> Result<T, tokio::task::JoinError> {
+        (&mut self.0).await
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }
