@@ -230,18 +230,20 @@ impl Worker {
 ///
 /// Claims run beside the sends, not between them: the worker keeps up to `concurrency`
 /// claimed batches in hand beyond those sending, and starts the next one the moment a
-/// slot comes free. A profile's batches in hand, sending or waiting, are never more than
-/// `per_profile`, and the pick ranks profiles by them, so each profile with mail has its
-/// turn and a new organization's first message waits for no other's backlog. Finished
-/// attempts are written by one recorder, many to a transaction.
+/// slot comes free. A profile has at most `per_profile` batches sending and as many
+/// waiting, and the pick ranks profiles by the batches they have in hand, so each
+/// profile with mail has its turn and a new organization's first message waits for no
+/// other's backlog. Finished attempts are written by one recorder, many to a transaction.
 pub fn spawn_worker(state: Outbox) -> Worker {
     let (stop, mut stopped) = watch::channel(false);
     let handle = tokio::spawn(async move {
         // Dropping the set (the worker aborted) aborts every send in it.
         let mut sends: JoinSet<()> = JoinSet::new();
         let mut profile_of: HashMap<tokio::task::Id, ProfileId> = HashMap::new();
-        // Batches in hand by profile: sending, or claimed and waiting for a slot.
+        // Batches in hand by profile (sending, or claimed and waiting for a slot), and
+        // sending.
         let mut busy: HashMap<ProfileId, usize> = HashMap::new();
+        let mut flying: HashMap<ProfileId, usize> = HashMap::new();
         let mut waiting: VecDeque<Due> = VecDeque::new();
         // When each send of the last minute was claimed, by profile (for send rates).
         let mut started: HashMap<ProfileId, VecDeque<i64>> = HashMap::new();
@@ -261,16 +263,26 @@ pub fn spawn_worker(state: Outbox) -> Worker {
             if *stopped.borrow() {
                 break;
             }
-            while sends.len() < state.concurrency {
-                let Some(due) = waiting.pop_front() else { break };
+            let mut next = 0;
+            while sends.len() < state.concurrency && next < waiting.len() {
+                if flying.get(&waiting[next].profile_id).is_some_and(|n| *n >= state.per_profile) {
+                    next += 1;
+                    continue;
+                }
+                let Some(due) = waiting.remove(next) else { break };
                 let profile_id = due.profile_id;
+                *flying.entry(profile_id).or_default() += 1;
                 let task = Batch { state: state.clone(), pool: pool.clone(), recorder: recorder.clone() };
                 let stopping = stopped.clone();
                 let handle = sends.spawn(async move { task.send(due, stopping).await });
                 profile_of.insert(handle.id(), profile_id);
             }
-            let room = (2 * state.concurrency).saturating_sub(sends.len() + waiting.len());
-            if look && claiming.is_none() && room > 0 && waiting.len() < state.concurrency {
+            // Batches waiting only for their profile's sends to end do not count: a stuck
+            // server's mail must not keep others' from being claimed.
+            let ready =
+                waiting.iter().filter(|due| flying.get(&due.profile_id).is_none_or(|n| *n < state.per_profile)).count();
+            let room = (2 * state.concurrency).saturating_sub(sends.len() + ready);
+            if look && claiming.is_none() && room > 0 && ready < state.concurrency {
                 look = false;
                 let now = state.clock.now();
                 started.retain(|_, times| {
@@ -293,7 +305,8 @@ pub fn spawn_worker(state: Outbox) -> Worker {
                 let in_hand: Vec<Busy> = in_hand.into_values().collect();
                 let lease = state.lease.as_secs() as i64;
                 let batch = state.per_connection.min(CLAIM_BATCH);
-                let (db, per_profile) = (state.db.clone(), state.per_profile);
+                // As many batches waiting per profile as may be sending.
+                let (db, per_profile) = (state.db.clone(), 2 * state.per_profile);
                 claiming = Some(AbortOnDrop(tokio::spawn(async move {
                     outbox::claim_due(&db, lease, now, room, per_profile, batch, &in_hand).await
                 })));
@@ -312,10 +325,12 @@ pub fn spawn_worker(state: Outbox) -> Worker {
                             }
                         };
                         if let Some(profile) = profile_of.remove(&id) {
-                            if let Some(n) = busy.get_mut(&profile) {
-                                *n -= 1;
-                                if *n == 0 {
-                                    busy.remove(&profile);
+                            for counts in [&mut busy, &mut flying] {
+                                if let Some(n) = counts.get_mut(&profile) {
+                                    *n -= 1;
+                                    if *n == 0 {
+                                        counts.remove(&profile);
+                                    }
                                 }
                             }
                         }

@@ -667,8 +667,49 @@ async fn stuck_tenants_do_not_delay_another_tenants_invitation() {
         app.count("SELECT COUNT(*) FROM outbox WHERE recipient LIKE '%@stuck%' AND status = 'pending'").await,
         40
     );
-    let in_flight = app.count("SELECT COUNT(*) FROM outbox WHERE recipient LIKE '%@stuck%' AND attempts = 1").await;
-    assert_eq!(in_flight, 10 * per_profile as i64);
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM outbox_attempts a JOIN outbox o ON o.id = a.outbox_id WHERE o.recipient LIKE '%@stuck%'"
+        )
+        .await,
+        0,
+        "no attempt of theirs has ended"
+    );
+}
+
+/// More stuck tenants than the worker keeps batches waiting for: their mail claimed and
+/// waiting for their own sends to end does not keep anyone else's from being claimed.
+#[tokio::test]
+async fn mail_waiting_behind_stuck_servers_does_not_stop_the_claims() {
+    let black_hole = TestSmtp::start(TlsMode::StartTls, Script { silent: true, ..server_script() }).await;
+    let working = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    let app = spawn_app_with(|c| {
+        c.outbox_concurrency = 8;
+        c.outbox_per_profile = 1;
+    })
+    .await;
+    // 6 stuck tenants with 4 invitations each: one send each, the rest claimed and
+    // waiting, more than the 8 batches the worker keeps waiting.
+    for i in 0..6 {
+        let slug = format!("stuck{i}");
+        let admin = mailing_tenant(&app, &slug, &black_hole).await;
+        for n in 0..4 {
+            let res = admin
+                .post(&format!("/t/{slug}/invitations"), &[("email", &format!("p{n}@{slug}.test")), ("role", "user")])
+                .await;
+            assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        }
+    }
+    wait_until("every stuck tenant to hold its send slot", WAIT, || async { black_hole.connections() == 6 }).await;
+
+    let bravo = mailing_tenant(&app, "bravo", &working).await;
+    let asked = std::time::Instant::now();
+    let res = bravo.post("/t/bravo/invitations", &[("email", "newbie@bravo.test"), ("role", "user")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let mail = working.wait_for(1, 10).await.remove(0);
+    assert_eq!(mail.to, ["newbie@bravo.test"]);
+    assert!(asked.elapsed() < Duration::from_secs(5), "bravo's invitation took {:?}", asked.elapsed());
+    assert_eq!(black_hole.connections(), 6, "one send at a time per stuck profile");
 }
 
 /// The `relaydesk` binary serving the database in `dir`, as `relaydesk serve` runs it.
