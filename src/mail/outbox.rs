@@ -245,9 +245,10 @@ pub fn spawn_worker(state: Outbox) -> Worker {
         let mut busy: HashMap<ProfileId, usize> = HashMap::new();
         let mut flying: HashMap<ProfileId, usize> = HashMap::new();
         let mut waiting: VecDeque<Due> = VecDeque::new();
-        // When each send of the last minute was claimed, by profile (for send rates).
+        // When each send of the last minute was claimed, by profile with a send rate.
         let mut started: HashMap<ProfileId, VecDeque<i64>> = HashMap::new();
-        let mut claiming: Option<AbortOnDrop<sqlx::Result<Vec<Due>>>> = None;
+        // The claim under way, and how many slots it asked for.
+        let mut claiming: Option<(AbortOnDrop<sqlx::Result<Vec<Due>>>, usize)> = None;
         // Whether something happened that may have made mail due or room to take it.
         let mut look = true;
         let pool = Arc::new(SmtpPool::new(state.per_connection, state.idle_connection, state.concurrency));
@@ -307,9 +308,10 @@ pub fn spawn_worker(state: Outbox) -> Worker {
                 let batch = state.per_connection.min(CLAIM_BATCH);
                 // As many batches waiting per profile as may be sending.
                 let (db, per_profile) = (state.db.clone(), 2 * state.per_profile);
-                claiming = Some(AbortOnDrop(tokio::spawn(async move {
+                let claim = tokio::spawn(async move {
                     outbox::claim_due(&db, lease, now, room, per_profile, batch, &in_hand).await
-                })));
+                });
+                claiming = Some((AbortOnDrop(claim), room));
             }
             // Wait for a free slot, a claim, new mail, the poll, or the stop.
             tokio::select! {
@@ -338,15 +340,18 @@ pub fn spawn_worker(state: Outbox) -> Worker {
                     }
                     look = true;
                 }
-                claimed = async { (&mut claiming.as_mut().expect("guarded").0).await }, if claiming.is_some() => {
-                    claiming = None;
+                claimed = async { (&mut claiming.as_mut().expect("guarded").0.0).await }, if claiming.is_some() => {
+                    let asked = claiming.take().map_or(0, |(_, asked)| asked);
                     match claimed {
                         Ok(Ok(due)) => {
                             // As many as asked for: more may wait.
-                            look = due.len() >= room;
+                            look = due.len() >= asked;
                             let now = state.clock.now();
                             for due in due {
-                                started.entry(due.profile_id).or_default().extend(std::iter::repeat_n(now, due.msgs.len()));
+                                if due.rate_limited {
+                                    let times = started.entry(due.profile_id).or_default();
+                                    times.extend(std::iter::repeat_n(now, due.msgs.len()));
+                                }
                                 *busy.entry(due.profile_id).or_default() += 1;
                                 waiting.push_back(due);
                             }
@@ -365,7 +370,7 @@ pub fn spawn_worker(state: Outbox) -> Worker {
         }
         // Mail claimed and not started is given back at once (no attempt used); then the
         // sends in hand finish (the caller bounds how long).
-        if let Some(claim) = claiming.take() {
+        if let Some((claim, _)) = claiming.take() {
             if let Ok(Ok(due)) = claim.join().await {
                 waiting.extend(due);
             }

@@ -83,6 +83,9 @@ pub struct Due {
     pub msgs: Vec<Claimed>,
     /// When the claim of every message in the batch runs out.
     pub lease_until: i64,
+    /// The profile has a send rate: the worker counts its sends of the last minute (for
+    /// profiles without one it need not).
+    pub rate_limited: bool,
 }
 
 /// What the worker has going through one profile.
@@ -194,7 +197,7 @@ pub async fn claim_due(
                    LIMIT ?3 * ?4)
            )
            SELECT id AS "id!: i64", profile_id AS "profile_id!: ProfileId",
-                  (place - 1) % free AS "slot!: i64"
+                  (place - 1) % free AS "slot!: i64", max_per_minute IS NOT NULL AS "rate_limited!: bool"
            FROM due
            WHERE place <= free * MIN(?4, (waiting + ?3 - 1) / ?3)
              AND (max_per_minute IS NULL OR place + last_minute <= max_per_minute)
@@ -210,18 +213,18 @@ pub async fn claim_due(
     .fetch_all(pool)
     .await?;
     // The first `max` slots in that order, each with its messages in order.
-    let mut chosen: Vec<(ProfileId, i64, Vec<i64>)> = Vec::new();
+    let mut chosen: Vec<(ProfileId, i64, bool, Vec<i64>)> = Vec::new();
     for p in &picked {
-        match chosen.iter().position(|(profile, slot, _)| *profile == p.profile_id && *slot == p.slot) {
-            Some(at) => chosen[at].2.push(p.id),
-            None if chosen.len() < slots => chosen.push((p.profile_id, p.slot, vec![p.id])),
+        match chosen.iter().position(|(profile, slot, ..)| *profile == p.profile_id && *slot == p.slot) {
+            Some(at) => chosen[at].3.push(p.id),
+            None if chosen.len() < slots => chosen.push((p.profile_id, p.slot, p.rate_limited, vec![p.id])),
             None => {}
         }
     }
     if chosen.is_empty() {
         return Ok(Vec::new());
     }
-    let ids = serde_json::to_string(&chosen.iter().flat_map(|(_, _, ids)| ids.iter().copied()).collect::<Vec<_>>())
+    let ids = serde_json::to_string(&chosen.iter().flat_map(|(.., ids)| ids.iter().copied()).collect::<Vec<_>>())
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let lease_until = now + lease_secs;
     let mut tx = super::begin_write(pool).await?;
@@ -243,10 +246,11 @@ pub async fn claim_due(
     let mut claimed: std::collections::HashMap<i64, Claimed> = claimed.into_iter().map(|c| (c.id, c)).collect();
     let due = chosen
         .into_iter()
-        .map(|(profile_id, _, ids)| Due {
+        .map(|(profile_id, _, rate_limited, ids)| Due {
             profile_id,
             msgs: ids.iter().filter_map(|id| claimed.remove(id)).collect(),
             lease_until,
+            rate_limited,
         })
         .filter(|d| !d.msgs.is_empty())
         .collect();
