@@ -229,11 +229,15 @@ impl Worker {
 /// over one connection, so a slow or stuck server holds only its own profile's slots.
 ///
 /// Claims run beside the sends, not between them: the worker keeps up to `concurrency`
-/// claimed batches in hand beyond those sending, and starts the next one the moment a
-/// slot comes free. A profile has at most `per_profile` batches sending and as many
-/// waiting, and the pick ranks profiles by the batches they have in hand, so each
-/// profile with mail has its turn and a new organization's first message waits for no
-/// other's backlog. Finished attempts are written by one recorder, many to a transaction.
+/// claimed batches in hand beyond those sending, and starts one the moment a slot comes
+/// free: the one whose profile has the fewest sends going (the oldest claimed first among
+/// equals). A profile has at most `per_profile` batches sending and as many waiting (so a
+/// backlog's next batch is ready when one ends), and the pick ranks profiles by the
+/// batches they have in hand, so each profile with mail has its turn and a new
+/// organization's first message waits for no other's backlog. A batch that waited so
+/// long that its lease would run out mid-send gives its mail back unsent (no attempt
+/// used) for a later claim. Finished attempts are written by one recorder, many to a
+/// transaction.
 pub fn spawn_worker(state: Outbox) -> Worker {
     let (stop, mut stopped) = watch::channel(false);
     let handle = tokio::spawn(async move {
@@ -264,12 +268,16 @@ pub fn spawn_worker(state: Outbox) -> Worker {
             if *stopped.borrow() {
                 break;
             }
-            let mut next = 0;
-            while sends.len() < state.concurrency && next < waiting.len() {
-                if flying.get(&waiting[next].profile_id).is_some_and(|n| *n >= state.per_profile) {
-                    next += 1;
-                    continue;
-                }
+            while sends.len() < state.concurrency {
+                let sending = |due: &Due| flying.get(&due.profile_id).copied().unwrap_or(0);
+                let Some((next, _)) = waiting
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, due)| sending(due) < state.per_profile)
+                    .min_by_key(|(at, due)| (sending(due), *at))
+                else {
+                    break;
+                };
                 let Some(due) = waiting.remove(next) else { break };
                 let profile_id = due.profile_id;
                 *flying.entry(profile_id).or_default() += 1;

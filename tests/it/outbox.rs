@@ -677,8 +677,8 @@ async fn stuck_tenants_do_not_delay_another_tenants_invitation() {
     );
 }
 
-/// More stuck tenants than the worker keeps batches waiting for: their mail claimed and
-/// waiting for their own sends to end does not keep anyone else's from being claimed.
+/// Stuck tenants holding most of a small worker's slots, with more mail waiting each: the
+/// claims go on, and another tenant's invitation takes a free slot at once.
 #[tokio::test]
 async fn mail_waiting_behind_stuck_servers_does_not_stop_the_claims() {
     let black_hole = TestSmtp::start(TlsMode::StartTls, Script { silent: true, ..server_script() }).await;
@@ -688,8 +688,8 @@ async fn mail_waiting_behind_stuck_servers_does_not_stop_the_claims() {
         c.outbox_per_profile = 1;
     })
     .await;
-    // 6 stuck tenants with 4 invitations each: one send each, the rest claimed and
-    // waiting, more than the 8 batches the worker keeps waiting.
+    // 6 stuck tenants with 4 invitations each: one send each (of 8 slots), the rest
+    // waiting.
     for i in 0..6 {
         let slug = format!("stuck{i}");
         let admin = mailing_tenant(&app, &slug, &black_hole).await;
