@@ -622,6 +622,21 @@ async fn mailing_tenant(app: &TestApp, slug: &str, server: &TestSmtp) -> TestApp
     admin
 }
 
+/// `count` tenants (`stuck0`, `stuck1`, …) sending through `black_hole`, each inviting 4
+/// people.
+async fn stuck_tenants(app: &TestApp, black_hole: &TestSmtp, count: usize) {
+    for i in 0..count {
+        let slug = format!("stuck{i}");
+        let admin = mailing_tenant(app, &slug, black_hole).await;
+        for n in 0..4 {
+            let res = admin
+                .post(&format!("/t/{slug}/invitations"), &[("email", &format!("p{n}@{slug}.test")), ("role", "user")])
+                .await;
+            assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        }
+    }
+}
+
 /// The noisy neighbour: ten tenants whose server accepts the connection and then never
 /// answers (a black hole) queue 4 invitations each; another tenant's invitation still
 /// goes out at once. Each stuck tenant holds only its own few send slots, for at most the
@@ -635,16 +650,7 @@ async fn stuck_tenants_do_not_delay_another_tenants_invitation() {
     assert_eq!(app.state.config.send_timeout, Duration::from_secs(15), "the default bound is what is tested");
     assert!(per_profile < 4, "each stuck tenant queues more mail than it may send at once");
 
-    for i in 0..10 {
-        let slug = format!("stuck{i}");
-        let admin = mailing_tenant(&app, &slug, &black_hole).await;
-        for n in 0..4 {
-            let res = admin
-                .post(&format!("/t/{slug}/invitations"), &[("email", &format!("p{n}@{slug}.test")), ("role", "user")])
-                .await;
-            assert_eq!(res.status(), StatusCode::SEE_OTHER);
-        }
-    }
+    stuck_tenants(&app, &black_hole, 10).await;
     wait_until("every stuck tenant to hold its send slots", WAIT, || async {
         black_hole.connections() == 10 * per_profile
     })
@@ -690,16 +696,7 @@ async fn mail_waiting_behind_stuck_servers_does_not_stop_the_claims() {
     .await;
     // 6 stuck tenants with 4 invitations each: one send each (of 8 slots), the rest
     // waiting.
-    for i in 0..6 {
-        let slug = format!("stuck{i}");
-        let admin = mailing_tenant(&app, &slug, &black_hole).await;
-        for n in 0..4 {
-            let res = admin
-                .post(&format!("/t/{slug}/invitations"), &[("email", &format!("p{n}@{slug}.test")), ("role", "user")])
-                .await;
-            assert_eq!(res.status(), StatusCode::SEE_OTHER);
-        }
-    }
+    stuck_tenants(&app, &black_hole, 6).await;
     wait_until("every stuck tenant to hold its send slot", WAIT, || async { black_hole.connections() == 6 }).await;
 
     let bravo = mailing_tenant(&app, "bravo", &working).await;
