@@ -158,7 +158,7 @@ impl Sender {
     /// replaced by the host the alias stands for now (so changing an alias moves the next
     /// message).
     pub async fn for_tenant(
-        db: &sqlx::SqlitePool,
+        db: impl sqlx::SqliteExecutor<'_>,
         tenant: crate::store::TenantId,
         settings: &Settings,
         secrets: &SecretBox,

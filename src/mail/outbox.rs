@@ -493,12 +493,29 @@ type Recorder = mpsc::UnboundedSender<Finished>;
 /// Most attempts written in one transaction.
 const RECORD_BATCH: usize = 256;
 
-/// Writes finished attempts as they come, all those waiting in one transaction: while
-/// one batch commits the next gathers, so under load the write lock is taken once for
-/// many messages. Ends when every sender is gone.
+/// How long the recorder lets finished attempts gather after the first before it writes
+/// them. A write is four trips to SQLite's thread (begin, two statements, commit), each
+/// two thread switches; sends ending a few hundred microseconds apart would otherwise be
+/// written nearly one by one. Mail keeps its lease until written, so the wait costs
+/// nothing but this much delay in the email log.
+const RECORD_GATHER: Duration = Duration::from_millis(10);
+
+/// Writes finished attempts as they come, all those gathered in one transaction: the
+/// first waits [`RECORD_GATHER`] for others, and while one batch commits the next
+/// gathers, so under load the write lock is taken once for many messages. Ends when
+/// every sender is gone, once all they sent is written.
 async fn run_recorder(db: sqlx::SqlitePool, mut finished: mpsc::UnboundedReceiver<Finished>) {
     let mut done = Vec::with_capacity(RECORD_BATCH);
     while finished.recv_many(&mut done, RECORD_BATCH).await > 0 {
+        if done.len() < RECORD_BATCH {
+            tokio::time::sleep(RECORD_GATHER).await;
+            while done.len() < RECORD_BATCH {
+                match finished.try_recv() {
+                    Ok(f) => done.push(f),
+                    Err(_) => break,
+                }
+            }
+        }
         match outbox::record_all(&db, &done).await {
             Ok(()) => done.iter().for_each(log_finished),
             Err(e) => {
@@ -567,13 +584,22 @@ async fn deliver(
     if msg.via == "sms" {
         return deliver_sms(state, msg).await;
     }
+    let db_failed =
+        |e: sqlx::Error| (None, Err(SendError::transient(format!("relaydesk could not read its database: {e}"))));
+    // What is read before the send is read over one pooled connection, let go before the
+    // send: sqlx checks a connection with a trip to its thread each time it goes back.
+    let mut held = None;
     // Read for this message and the rest of its batch, so it covers this one while fresh.
     let known = prepared.checks.as_ref().is_some_and(|(at, _)| at.elapsed() < FRESH_FOR);
     if !known {
-        prepared.checks = match outbox::send_checks(&state.db, msg.tenant_id, upcoming, state.clock.now()).await {
+        let conn = match hold(&state.db, &mut held).await {
+            Ok(conn) => conn,
+            Err(e) => return db_failed(e),
+        };
+        prepared.checks = match outbox::send_checks(conn, msg.tenant_id, upcoming, state.clock.now()).await {
             Ok(Some(checks)) => Some((std::time::Instant::now(), checks)),
             Ok(None) => return (None, Err(SendError::permanent("The organization no longer exists."))),
-            Err(e) => return (None, Err(SendError::transient(format!("relaydesk could not read its database: {e}")))),
+            Err(e) => return db_failed(e),
         };
     }
     let Some((_, check)) = prepared.checks.as_ref() else { unreachable!("checked just above") };
@@ -592,9 +618,13 @@ async fn deliver(
         .is_some_and(|p| p.read_at.elapsed() < FRESH_FOR && p.private_networks == private_networks);
     if !fresh || !email_enabled {
         prepared.sender = None;
-        let profile = match profiles::default_profile(&state.db, msg.tenant_id).await {
+        let conn = match hold(&state.db, &mut held).await {
+            Ok(conn) => conn,
+            Err(e) => return db_failed(e),
+        };
+        let profile = match profiles::default_profile(&mut *conn, msg.tenant_id).await {
             Ok(p) => p,
-            Err(e) => return (None, Err(SendError::transient(format!("relaydesk could not read its database: {e}")))),
+            Err(e) => return db_failed(e),
         };
         let Some(profile) = profile.filter(|_| email_enabled) else {
             return (
@@ -607,11 +637,12 @@ async fn deliver(
         };
         let grant = super::egress::Grant::new(state.mailer.egress.clone(), private_networks);
         let refresh = profile.connected.as_ref().map(|c| &c.refresh_token);
-        let sender = Sender::for_tenant(&state.db, msg.tenant_id, &profile.settings, &state.secrets, grant).await;
+        let sender = Sender::for_tenant(conn, msg.tenant_id, &profile.settings, &state.secrets, grant).await;
         let sender = sender.and_then(|s| s.with_refresh_token(refresh, &state.secrets));
         prepared.sender =
             Some(PreparedSender { read_at: std::time::Instant::now(), private_networks, profile, sender });
     }
+    drop(held);
     let Some(PreparedSender { profile, sender, .. }) = prepared.sender.as_mut() else {
         unreachable!("prepared just above")
     };
@@ -644,6 +675,18 @@ async fn deliver(
         prepared.sender = None;
     }
     (name, result)
+}
+
+/// The connection `held`, acquired from `db` the first time it is asked for.
+async fn hold<'a>(
+    db: &sqlx::SqlitePool,
+    held: &'a mut Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>,
+) -> sqlx::Result<&'a mut sqlx::SqliteConnection> {
+    let conn = match held.take() {
+        Some(conn) => conn,
+        None => db.acquire().await?,
+    };
+    Ok(&mut **held.insert(conn))
 }
 
 /// Sends a passcode by SMS through the tenant's first enabled SMS channel as it is now.

@@ -1,6 +1,6 @@
 //! Host aliases. Every query takes the tenant; names compare regardless of case.
 
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::SqliteConnection;
 
 use super::TenantId;
 use crate::domain::alias::{Alias, AliasName, Aliases, HostValue};
@@ -15,7 +15,7 @@ fn alias_of(row: AliasRow) -> Option<Alias> {
 }
 
 /// The tenant's aliases, by name.
-pub async fn list(db: &SqlitePool, tenant: TenantId) -> sqlx::Result<Aliases> {
+pub async fn list(db: impl sqlx::SqliteExecutor<'_>, tenant: TenantId) -> sqlx::Result<Aliases> {
     let rows = sqlx::query_as!(
         AliasRow,
         "SELECT name, value FROM host_aliases WHERE tenant_id = ? ORDER BY name COLLATE NOCASE",

@@ -98,6 +98,11 @@ pub struct Busy {
     pub last_minute: usize,
 }
 
+/// How many due messages of a profile open a slot of their own: fewer go together over
+/// one connection (one connection's setup, TLS and login instead of one each, which is
+/// what a busy outbox runs short of), and more are spread over up to `per_profile` slots.
+pub const FEW: i64 = 5;
+
 /// Takes due mail for up to `max` send slots under a lease of `lease_secs`, up to
 /// `batch` messages a slot, counting an attempt for each. A message whose lease ran out
 /// (its worker died) is due again; one whose lease lives is never taken. Mail of a tenant
@@ -106,8 +111,9 @@ pub struct Busy {
 ///
 /// The pick is fair: every profile's first slot comes before any profile's second, a
 /// profile never gets more than `per_profile` slots at once, counting the ones it already
-/// has, and its due mail is dealt over its free slots in turn (its oldest first), so a
-/// profile with a few messages gets them sent side by side and only a backlog is batched.
+/// has, and its due mail is dealt over its free slots in turn (its oldest first), a slot
+/// for each [`FEW`] messages: a profile with a handful sends them over one connection,
+/// and a backlog is spread over its slots.
 /// So one tenant's backlog or stuck server never keeps another tenant's mail waiting.
 /// Passcodes by SMS go through the tenant's first enabled SMS channel instead of the
 /// default profile (its slots keyed by [`channel_slot`]), whether or not email is on. A
@@ -127,8 +133,12 @@ pub async fn claim_due(
     let slots_limit = i64::try_from(max).unwrap_or(i64::MAX);
     let rows = slots_limit.saturating_mul(batch);
     let per_profile = i64::try_from(per_profile).unwrap_or(i64::MAX);
+    let few = FEW.min(batch);
     let busy = serde_json::to_string(&busy.iter().map(|b| (b.profile.0, b.sending, b.last_minute)).collect::<Vec<_>>())
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    // The pick and the claim over one connection (sqlx checks a pooled connection with a
+    // trip to its thread each time it goes back).
+    let mut conn = pool.acquire().await?;
     // Picked with a plain read, outside the write lock; the UPDATE below takes only those
     // still free, so a race loses nothing. Each organization's routes (the default
     // profile for email, the first enabled SMS channel for SMS) are ranked by when their
@@ -139,10 +149,12 @@ pub async fn claim_due(
     // their oldest `per_profile * batch` messages are read (by that index, named: without
     // statistics SQLite would rather scan all due mail). A pick thus costs a seek per
     // organization, however long the queue. Message number
-    // `place` goes to the route's slot `(place - 1) % free`, and slots are ranked across
-    // routes by how many the route already has in use. A slot takes no more than its
-    // share of what waits (`waiting / per_profile`, rounded up), so a batch dealt while
-    // the route's other slots are busy leaves them mail to take when they come free: one
+    // `place` goes to the route's slot `(place - 1) % spread`, and slots are ranked across
+    // routes by how many the route already has in use. A route's mail opens one slot
+    // for each [`FEW`] messages (so a handful goes over one connection, not one each),
+    // up to its free slots. A slot takes no more than its share of what waits
+    // (`waiting / per_profile`, rounded up, or `FEW` if more), so a batch dealt while the
+    // route's other slots are busy leaves them mail to take when they come free: one
     // stuck send never holds the profile's whole backlog.
     let picked = sqlx::query!(
         r#"WITH busy AS (
@@ -197,11 +209,13 @@ pub async fn claim_due(
                    LIMIT ?3 * ?4)
            )
            SELECT id AS "id!: i64", profile_id AS "profile_id!: ProfileId",
-                  (place - 1) % free AS "slot!: i64", max_per_minute IS NOT NULL AS "rate_limited!: bool"
-           FROM due
-           WHERE place <= free * MIN(?4, (waiting + ?3 - 1) / ?3)
+                  (place - 1) % spread AS "slot!: i64", max_per_minute IS NOT NULL AS "rate_limited!: bool"
+           FROM (SELECT *, MIN(free, (waiting + ?7 - 1) / ?7) AS spread,
+                        MIN(?4, MAX(?7, (waiting + ?3 - 1) / ?3)) AS share
+                 FROM due)
+           WHERE place <= spread * share
              AND (max_per_minute IS NULL OR place + last_minute <= max_per_minute)
-           ORDER BY (place - 1) % free + sending, next_attempt_at, id
+           ORDER BY (place - 1) % spread + sending, next_attempt_at, id
            LIMIT ?5"#,
         busy,
         now,
@@ -209,8 +223,9 @@ pub async fn claim_due(
         batch,
         rows,
         slots_limit,
+        few,
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     // The first `max` slots in that order, each with its messages in order.
     let mut chosen: Vec<(ProfileId, i64, bool, Vec<i64>)> = Vec::new();
@@ -227,7 +242,7 @@ pub async fn claim_due(
     let ids = serde_json::to_string(&chosen.iter().flat_map(|(.., ids)| ids.iter().copied()).collect::<Vec<_>>())
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let lease_until = now + lease_secs;
-    let mut tx = super::begin_write(pool).await?;
+    let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
     let claimed = sqlx::query_as!(
         Claimed,
         r#"UPDATE outbox SET attempts = attempts + 1, lease_until = ?1
@@ -386,7 +401,7 @@ pub struct SendChecks {
 /// [`SendChecks`] for messages `ids` of `tenant`, in one read. `None` when the
 /// organization is gone.
 pub async fn send_checks(
-    pool: &SqlitePool,
+    db: impl sqlx::SqliteExecutor<'_>,
     tenant: TenantId,
     ids: &[i64],
     now: i64,
@@ -413,7 +428,7 @@ pub async fn send_checks(
         ids,
         now,
     )
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await?;
     let Some(row) = row else { return Ok(None) };
     let open: Vec<i64> = serde_json::from_str(&row.open).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;

@@ -472,8 +472,8 @@ pub async fn get_in(conn: &mut SqliteConnection, tenant: TenantId, id: ProfileId
 }
 
 /// The tenant's default profile, if it has one.
-pub async fn default_profile(pool: &SqlitePool, tenant: TenantId) -> sqlx::Result<Option<Profile>> {
-    let row = select_profiles!("WHERE tenant_id = ? AND is_default = 1", tenant).fetch_optional(pool).await?;
+pub async fn default_profile(db: impl sqlx::SqliteExecutor<'_>, tenant: TenantId) -> sqlx::Result<Option<Profile>> {
+    let row = select_profiles!("WHERE tenant_id = ? AND is_default = 1", tenant).fetch_optional(db).await?;
     profile(row)
 }
 

@@ -938,6 +938,29 @@ async fn mail_for_one_profile_shares_a_connection_up_to_its_limit() {
     assert!(got.iter().all(|m| m.tls && m.user.as_deref() == Some(ACCOUNT)));
 }
 
+/// A handful of messages due at once for a profile go over one connection, even with
+/// free slots to spare; only more than that are spread over its slots.
+#[tokio::test]
+async fn a_profiles_few_messages_share_one_connection_and_more_are_spread() {
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    let app = mailing_app(&server, |c| c.outbox_per_profile = 3).await;
+    let few = relaydesk::store::outbox::FEW as usize;
+    invite_while_stopped(&app, few).await;
+    server.wait_for(few, 10).await;
+    all_sent_at_once(&app, few as i64).await;
+    assert_eq!(server.connections(), 1, "{few} messages, one connection");
+
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    let app = mailing_app(&server, |c| c.outbox_per_profile = 3).await;
+    invite_while_stopped(&app, 3 * few).await;
+    server.wait_for(3 * few, 10).await;
+    all_sent_at_once(&app, 3 * few as i64).await;
+    // Three batches of five start together (a batch that ends first may hand its
+    // connection to one that has not connected yet).
+    let connections = server.connections();
+    assert!((2..=3).contains(&connections), "{} messages spread over the profile's slots: {connections}", 3 * few);
+}
+
 /// A server that offers PIPELINING gets each message's MAIL, RCPT and DATA in one write
 /// (in the clear or after STARTTLS); one that does not, one command at a time; over
 /// SSL/TLS relaydesk does not see the offer and sends one at a time too.
