@@ -248,11 +248,11 @@ pub fn spawn_worker(state: Outbox) -> Worker {
         // sending.
         let mut busy: HashMap<ProfileId, usize> = HashMap::new();
         let mut flying: HashMap<ProfileId, usize> = HashMap::new();
-        let mut waiting: VecDeque<Due> = VecDeque::new();
+        let mut waiting: VecDeque<(Due, Prepared)> = VecDeque::new();
         // When each send of the last minute was claimed, by profile with a send rate.
         let mut started: HashMap<ProfileId, VecDeque<i64>> = HashMap::new();
         // The claim under way, and how many slots it asked for.
-        let mut claiming: Option<(AbortOnDrop<sqlx::Result<Vec<Due>>>, usize)> = None;
+        let mut claiming: Option<(AbortOnDrop<sqlx::Result<Vec<(Due, Prepared)>>>, usize)> = None;
         // Whether something happened that may have made mail due or room to take it.
         let mut look = true;
         let pool = Arc::new(SmtpPool::new(state.per_connection, state.idle_connection, state.concurrency));
@@ -273,23 +273,25 @@ pub fn spawn_worker(state: Outbox) -> Worker {
                 let Some((next, _)) = waiting
                     .iter()
                     .enumerate()
-                    .filter(|(_, due)| sending(due) < state.per_profile)
-                    .min_by_key(|(at, due)| (sending(due), *at))
+                    .filter(|(_, (due, _))| sending(due) < state.per_profile)
+                    .min_by_key(|(at, (due, _))| (sending(due), *at))
                 else {
                     break;
                 };
-                let Some(due) = waiting.remove(next) else { break };
+                let Some((due, prepared)) = waiting.remove(next) else { break };
                 let profile_id = due.profile_id;
                 *flying.entry(profile_id).or_default() += 1;
                 let task = Batch { state: state.clone(), pool: pool.clone(), recorder: recorder.clone() };
                 let stopping = stopped.clone();
-                let handle = sends.spawn(async move { task.send(due, stopping).await });
+                let handle = sends.spawn(async move { task.send(due, prepared, stopping).await });
                 profile_of.insert(handle.id(), profile_id);
             }
             // Batches waiting only for their profile's sends to end do not count: a stuck
             // server's mail must not keep others' from being claimed.
-            let ready =
-                waiting.iter().filter(|due| flying.get(&due.profile_id).is_none_or(|n| *n < state.per_profile)).count();
+            let ready = waiting
+                .iter()
+                .filter(|(due, _)| flying.get(&due.profile_id).is_none_or(|n| *n < state.per_profile))
+                .count();
             let room = (2 * state.concurrency).saturating_sub(sends.len() + ready);
             if look && claiming.is_none() && room > 0 && ready < state.concurrency {
                 look = false;
@@ -317,7 +319,8 @@ pub fn spawn_worker(state: Outbox) -> Worker {
                 // As many batches waiting per profile as may be sending.
                 let (db, per_profile) = (state.db.clone(), 2 * state.per_profile);
                 let claim = tokio::spawn(async move {
-                    outbox::claim_due(&db, lease, now, room, per_profile, batch, &in_hand).await
+                    let due = outbox::claim_due(&db, lease, now, room, per_profile, batch, &in_hand).await?;
+                    Ok(read_ahead(&db, due, now).await)
                 });
                 claiming = Some((AbortOnDrop(claim), room));
             }
@@ -355,13 +358,13 @@ pub fn spawn_worker(state: Outbox) -> Worker {
                             // As many as asked for: more may wait.
                             look = due.len() >= asked;
                             let now = state.clock.now();
-                            for due in due {
+                            for (due, prepared) in due {
                                 if due.rate_limited {
                                     let times = started.entry(due.profile_id).or_default();
                                     times.extend(std::iter::repeat_n(now, due.msgs.len()));
                                 }
                                 *busy.entry(due.profile_id).or_default() += 1;
-                                waiting.push_back(due);
+                                waiting.push_back((due, prepared));
                             }
                         }
                         Ok(Err(e)) => {
@@ -383,7 +386,7 @@ pub fn spawn_worker(state: Outbox) -> Worker {
                 waiting.extend(due);
             }
         }
-        for due in waiting.drain(..) {
+        for (due, _) in waiting.drain(..) {
             let ids: Vec<i64> = due.msgs.iter().map(|m| m.id).collect();
             if let Err(e) = outbox::release(&state.db, &ids, due.lease_until).await {
                 tracing::error!(error = %format!("{e:#}"), "outbox worker could not give back mail; its lease will run out");
@@ -424,11 +427,10 @@ impl Batch {
     /// lease until then, so no claim takes it again). After a failure, when the worker stops, or when the lease would run out before another
     /// send could end, the rest are given back unused (no attempt counted): the next claim
     /// takes them, after other tenants' mail.
-    async fn send(self, due: Due, stopping: watch::Receiver<bool>) {
+    async fn send(self, due: Due, mut prepared: Prepared, stopping: watch::Receiver<bool>) {
         let Batch { state, pool, recorder } = self;
         let ids: Vec<i64> = due.msgs.iter().map(|m| m.id).collect();
         let mut msgs = due.msgs.into_iter();
-        let mut prepared = Prepared::default();
         let mut rest = Vec::new();
         for (at, msg) in msgs.by_ref().enumerate() {
             // Waited for a slot, or sent the rest of the batch, so long that the lease
@@ -556,7 +558,47 @@ impl<T> Drop for AbortOnDrop<T> {
 #[derive(Default)]
 struct Prepared {
     checks: Option<(std::time::Instant, outbox::SendChecks)>,
+    /// The default profile as the claim read it ahead, for the first send's sender.
+    profile: Option<(std::time::Instant, profiles::Profile)>,
     sender: Option<PreparedSender>,
+}
+
+/// What the batches just claimed will read first, read for all of them at once by the
+/// claim (two reads instead of two for each batch): their organizations' checks and
+/// their default profiles. A batch whose part is missing, or that waited too long for a
+/// slot, reads its own.
+async fn read_ahead(db: &sqlx::SqlitePool, due: Vec<Due>, now: i64) -> Vec<(Due, Prepared)> {
+    let email: Vec<&Due> = due.iter().filter(|d| d.msgs.first().is_some_and(|m| m.via == "email")).collect();
+    let ids: Vec<Vec<i64>> = email.iter().map(|d| d.msgs.iter().map(|m| m.id).collect()).collect();
+    let wanted: Vec<(crate::store::TenantId, &[i64])> =
+        email.iter().zip(&ids).map(|(d, ids)| (d.msgs[0].tenant_id, ids.as_slice())).collect();
+    let profile_ids: Vec<ProfileId> = email.iter().map(|d| d.profile_id).collect();
+    let read = async {
+        let mut conn = db.acquire().await?;
+        let checks = outbox::send_checks_for(&mut *conn, &wanted, now).await?;
+        let profiles = profiles::defaults_among(&mut *conn, &profile_ids).await?;
+        Ok::<_, sqlx::Error>((checks, profiles))
+    };
+    let (checks, profiles) = match read.await {
+        Ok(read) => read,
+        Err(e) => {
+            tracing::debug!(error = %e, "outbox claim could not read ahead; each batch reads its own");
+            Default::default()
+        }
+    };
+    let at = std::time::Instant::now();
+    let mut checks = checks.into_iter();
+    due.into_iter()
+        .map(|due| {
+            let mut prepared = Prepared::default();
+            // In the order asked: the email batches', one each.
+            if due.msgs.first().is_some_and(|m| m.via == "email") {
+                prepared.checks = checks.next().flatten().map(|c| (at, c));
+                prepared.profile = profiles.get(&due.profile_id).cloned().map(|p| (at, p));
+            }
+            (due, prepared)
+        })
+        .collect()
 }
 
 /// The default profile and the sender made from it.
@@ -618,13 +660,19 @@ async fn deliver(
         .is_some_and(|p| p.read_at.elapsed() < FRESH_FOR && p.private_networks == private_networks);
     if !fresh || !email_enabled {
         prepared.sender = None;
-        let conn = match hold(&state.db, &mut held).await {
-            Ok(conn) => conn,
-            Err(e) => return db_failed(e),
-        };
-        let profile = match profiles::default_profile(&mut *conn, msg.tenant_id).await {
-            Ok(p) => p,
-            Err(e) => return db_failed(e),
+        // Read ahead by the claim, while fresh; it counts as read then.
+        let (read_at, profile) = match prepared.profile.take().filter(|(at, _)| at.elapsed() < FRESH_FOR) {
+            Some((at, profile)) => (at, Some(profile)),
+            None => {
+                let conn = match hold(&state.db, &mut held).await {
+                    Ok(conn) => conn,
+                    Err(e) => return db_failed(e),
+                };
+                match profiles::default_profile(&mut *conn, msg.tenant_id).await {
+                    Ok(p) => (std::time::Instant::now(), p),
+                    Err(e) => return db_failed(e),
+                }
+            }
         };
         let Some(profile) = profile.filter(|_| email_enabled) else {
             return (
@@ -637,10 +685,9 @@ async fn deliver(
         };
         let grant = super::egress::Grant::new(state.mailer.egress.clone(), private_networks);
         let refresh = profile.connected.as_ref().map(|c| &c.refresh_token);
-        let sender = Sender::for_tenant(conn, msg.tenant_id, &profile.settings, &state.secrets, grant).await;
+        let sender = Sender::for_tenant(&state.db, msg.tenant_id, &profile.settings, &state.secrets, grant).await;
         let sender = sender.and_then(|s| s.with_refresh_token(refresh, &state.secrets));
-        prepared.sender =
-            Some(PreparedSender { read_at: std::time::Instant::now(), private_networks, profile, sender });
+        prepared.sender = Some(PreparedSender { read_at, private_networks, profile, sender });
     }
     drop(held);
     let Some(PreparedSender { profile, sender, .. }) = prepared.sender.as_mut() else {

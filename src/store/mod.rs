@@ -15,7 +15,7 @@ pub mod tokens;
 pub mod users;
 
 /// A tenant's row id. Only the store hands these out, from a slug it looked up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize, serde::Deserialize)]
 #[sqlx(transparent)]
 pub struct TenantId(pub i64);
 

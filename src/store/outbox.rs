@@ -406,37 +406,53 @@ pub async fn send_checks(
     ids: &[i64],
     now: i64,
 ) -> sqlx::Result<Option<SendChecks>> {
-    let ids = serde_json::to_string(ids).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let row = sqlx::query!(
-        r#"SELECT t.email_enabled AS "email_enabled: bool",
+    Ok(send_checks_for(db, &[(tenant, ids)], now).await?.pop().flatten())
+}
+
+/// [`SendChecks`] for several batches' messages (`ids` with their organization), in one
+/// read, in the order asked; `None` for an organization that is gone.
+pub async fn send_checks_for(
+    db: impl sqlx::SqliteExecutor<'_>,
+    wanted: &[(TenantId, &[i64])],
+    now: i64,
+) -> sqlx::Result<Vec<Option<SendChecks>>> {
+    let wanted_len = wanted.len();
+    let wanted = serde_json::to_string(&wanted.iter().map(|(tenant, ids)| (tenant.0, ids)).collect::<Vec<_>>())
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let rows = sqlx::query!(
+        r#"SELECT CAST(w.key AS INTEGER) AS "at!: i64", t.email_enabled AS "email_enabled: bool",
                   (t.allow_private_networks = 1
                    OR EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = t.id AND u.is_operator = 1))
                   AS "private_networks!: bool",
                   (SELECT json_group_array(o.id) FROM outbox o
-                   WHERE o.id IN (SELECT value FROM json_each(?2)) AND o.tenant_id = t.id
+                   WHERE o.id IN (SELECT value FROM json_each(w.value, '$[1]')) AND o.tenant_id = t.id
                      AND CASE WHEN o.invitation_id IS NOT NULL
                               THEN EXISTS (SELECT 1 FROM invitations i
                                            WHERE i.id = o.invitation_id AND i.accepted_at IS NULL
-                                             AND i.voided_at IS NULL AND i.expires_at > ?3)
+                                             AND i.voided_at IS NULL AND i.expires_at > ?2)
                               WHEN o.reset_id IS NOT NULL
                               THEN EXISTS (SELECT 1 FROM password_resets r
                                            WHERE r.id = o.reset_id AND r.used_at IS NULL
-                                             AND r.voided_at IS NULL AND r.expires_at > ?3)
+                                             AND r.voided_at IS NULL AND r.expires_at > ?2)
                               ELSE 1 END) AS "open!: String"
-           FROM tenants t WHERE t.id = ?1"#,
-        tenant,
-        ids,
+           FROM json_each(?1) w JOIN tenants t ON t.id = w.value ->> '$[0]'"#,
+        wanted,
         now,
     )
-    .fetch_optional(db)
+    .fetch_all(db)
     .await?;
-    let Some(row) = row else { return Ok(None) };
-    let open: Vec<i64> = serde_json::from_str(&row.open).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-    Ok(Some(SendChecks {
-        email_enabled: row.email_enabled,
-        private_networks: row.private_networks,
-        open: open.into_iter().collect(),
-    }))
+    let mut checks: Vec<Option<SendChecks>> = vec![None; wanted_len];
+    for row in rows {
+        let open: Vec<i64> = serde_json::from_str(&row.open).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        if let Some(slot) = usize::try_from(row.at).ok().and_then(|at| checks.get_mut(at)) {
+            *slot = Some(SendChecks {
+                email_enabled: row.email_enabled,
+                private_networks: row.private_networks,
+                open: open.into_iter().collect(),
+            });
+        }
+    }
+    Ok(checks)
 }
 
 /// One line of the tenant's email log: a message of the outbox, or a test email.

@@ -477,6 +477,19 @@ pub async fn default_profile(db: impl sqlx::SqliteExecutor<'_>, tenant: TenantId
     profile(row)
 }
 
+/// The profiles of `ids` that are their organization's default, by id. A row that does
+/// not decode is left out (reading it alone with [`default_profile`] gives its error).
+pub async fn defaults_among(
+    db: impl sqlx::SqliteExecutor<'_>,
+    ids: &[ProfileId],
+) -> sqlx::Result<std::collections::HashMap<ProfileId, Profile>> {
+    let ids = serde_json::to_string(&ids.iter().map(|id| id.0).collect::<Vec<_>>())
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let rows =
+        select_profiles!("WHERE id IN (SELECT value FROM json_each(?)) AND is_default = 1", ids).fetch_all(db).await?;
+    Ok(rows.into_iter().filter_map(|row| Profile::try_from(row).ok()).map(|p| (p.id, p)).collect())
+}
+
 /// The name of the tenant's default profile, if it has one (read without loading the
 /// profile, for pages that only name it).
 pub async fn default_name(pool: &SqlitePool, tenant: TenantId) -> sqlx::Result<Option<String>> {
