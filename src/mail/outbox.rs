@@ -248,11 +248,11 @@ pub fn spawn_worker(state: Outbox) -> Worker {
         // sending.
         let mut busy: HashMap<ProfileId, usize> = HashMap::new();
         let mut flying: HashMap<ProfileId, usize> = HashMap::new();
-        let mut waiting: VecDeque<(Due, Prepared)> = VecDeque::new();
+        let mut waiting: VecDeque<Ready> = VecDeque::new();
         // When each send of the last minute was claimed, by profile with a send rate.
         let mut started: HashMap<ProfileId, VecDeque<i64>> = HashMap::new();
         // The claim under way, and how many slots it asked for.
-        let mut claiming: Option<(AbortOnDrop<sqlx::Result<Vec<(Due, Prepared)>>>, usize)> = None;
+        let mut claiming: Option<(AbortOnDrop<sqlx::Result<Vec<Ready>>>, usize)> = None;
         // Whether something happened that may have made mail due or room to take it.
         let mut look = true;
         let pool = Arc::new(SmtpPool::new(state.per_connection, state.idle_connection, state.concurrency));
@@ -563,11 +563,14 @@ struct Prepared {
     sender: Option<PreparedSender>,
 }
 
+/// A claimed batch, with what the claim read ahead for it.
+type Ready = (Due, Prepared);
+
 /// What the batches just claimed will read first, read for all of them at once by the
 /// claim (two reads instead of two for each batch): their organizations' checks and
 /// their default profiles. A batch whose part is missing, or that waited too long for a
 /// slot, reads its own.
-async fn read_ahead(db: &sqlx::SqlitePool, due: Vec<Due>, now: i64) -> Vec<(Due, Prepared)> {
+async fn read_ahead(db: &sqlx::SqlitePool, due: Vec<Due>, now: i64) -> Vec<Ready> {
     let email: Vec<&Due> = due.iter().filter(|d| d.msgs.first().is_some_and(|m| m.via == "email")).collect();
     let ids: Vec<Vec<i64>> = email.iter().map(|d| d.msgs.iter().map(|m| m.id).collect()).collect();
     let wanted: Vec<(crate::store::TenantId, &[i64])> =
