@@ -191,26 +191,14 @@ impl Sender {
         self.bounded(mailer, mail, None).await
     }
 
-    /// Sends one email, over a connection `pool` keeps for the profile whose stored
-    /// settings are `stored` (Generic SMTP; MS Graph sends as `send` does). Bounded the
-    /// same way, from waiting for a connection to the server's last reply.
-    pub async fn send_pooled(
-        &self,
-        mailer: &Mailer,
-        mail: &Outgoing,
-        pool: &SmtpPool,
-        profile: ProfileId,
-        stored: &Settings,
-    ) -> Result<String, SendError> {
-        self.bounded(mailer, mail, Some((pool, profile, stored))).await
+    /// Sends one email, over a connection the pool keeps for the profile (Generic SMTP;
+    /// MS Graph sends as `send` does). Bounded the same way, from waiting for a connection
+    /// to the server's last reply.
+    pub async fn send_pooled(&self, mailer: &Mailer, mail: &Outgoing, pooled: Pooled<'_>) -> Result<String, SendError> {
+        self.bounded(mailer, mail, Some(pooled)).await
     }
 
-    async fn bounded(
-        &self,
-        mailer: &Mailer,
-        mail: &Outgoing,
-        reuse: Option<(&SmtpPool, ProfileId, &Settings)>,
-    ) -> Result<String, SendError> {
+    async fn bounded(&self, mailer: &Mailer, mail: &Outgoing, reuse: Option<Pooled<'_>>) -> Result<String, SendError> {
         let limit = mailer.send_timeout;
         match tokio::time::timeout(limit, self.send_unbounded(mailer, mail, reuse)).await {
             Ok(result) => result,
@@ -230,7 +218,7 @@ impl Sender {
         &self,
         mailer: &Mailer,
         mail: &Outgoing,
-        reuse: Option<(&SmtpPool, ProfileId, &Settings)>,
+        reuse: Option<Pooled<'_>>,
     ) -> Result<String, SendError> {
         match &self.route {
             Route::Generic(settings) => {
@@ -238,10 +226,20 @@ impl Sender {
                 let envelope: Envelope = message.envelope().clone();
                 let bytes = message.formatted();
                 let connect_timeout = mailer.send_timeout.min(Duration::from_secs(10));
-                let (envelope, bytes) = (&envelope, &bytes[..]);
+                // The next message's envelope: the same sender, its recipient.
+                let next = reuse
+                    .as_ref()
+                    .and_then(|r| r.next_to)
+                    .and_then(|to| Envelope::new(envelope.from().cloned(), vec![to.parse().ok()?]).ok());
+                let (envelope, bytes, next) = (&envelope, &bytes[..], next.as_ref());
                 self.with_token(mailer, |token| async move {
                     match reuse {
-                        Some((pool, profile, Settings { transport: Transport::Generic(sealed), .. })) => {
+                        Some(Pooled {
+                            pool,
+                            profile,
+                            stored: Settings { transport: Transport::Generic(sealed), .. },
+                            ..
+                        }) => {
                             // Keyed by the host connected to, so a changed alias opens a new connection.
                             let sealed = &GenericSmtp { host: settings.host.clone(), ..sealed.clone() };
                             let through = pool::Through {
@@ -251,7 +249,7 @@ impl Sender {
                                 token: token.as_ref(),
                                 grant: &self.grant,
                             };
-                            pool.send(&through, &mailer.hello, connect_timeout, envelope, bytes).await
+                            pool.send(&through, &mailer.hello, connect_timeout, envelope, bytes, next).await
                         }
                         _ => {
                             smtp::send(
@@ -277,6 +275,16 @@ impl Sender {
             }
         }
     }
+}
+
+/// A pooled send: the pool, the profile and its settings as stored, and the recipient of
+/// the message likely to follow through it (whose envelope may go ahead with this one).
+#[derive(Clone, Copy)]
+pub struct Pooled<'a> {
+    pub pool: &'a SmtpPool,
+    pub profile: ProfileId,
+    pub stored: &'a Settings,
+    pub next_to: Option<&'a str>,
 }
 
 /// The host to connect to for a host as stored: itself, or the host its `$alias` stands

@@ -430,16 +430,24 @@ impl Batch {
     async fn send(self, due: Due, mut prepared: Prepared, stopping: watch::Receiver<bool>) {
         let Batch { state, pool, recorder } = self;
         let ids: Vec<i64> = due.msgs.iter().map(|m| m.id).collect();
-        let mut msgs = due.msgs.into_iter();
+        let mut msgs = due.msgs.into_iter().peekable();
         let mut rest = Vec::new();
-        for (at, msg) in msgs.by_ref().enumerate() {
+        let mut at = 0;
+        let send_secs = state.mailer.send_timeout.as_secs() as i64;
+        while let Some(msg) = msgs.next() {
             // Waited for a slot, or sent the rest of the batch, so long that the lease
             // would run out before this send could end.
-            if state.clock.now() + state.mailer.send_timeout.as_secs() as i64 >= due.lease_until {
+            if state.clock.now() + send_secs >= due.lease_until {
                 rest.push(msg.id);
                 break;
             }
-            let (profile_name, result) = deliver(&state, &msg, Some(&pool), &mut prepared, &ids[at..]).await;
+            // The next message's envelope may go with this one's content, if it is
+            // likely to be sent next.
+            let next = msgs.peek().filter(|_| state.clock.now() + 2 * send_secs < due.lease_until);
+            let next = next.filter(|_| !*stopping.borrow());
+            let upcoming = Upcoming { ids: &ids[at..], next };
+            at += 1;
+            let (profile_name, result) = deliver(&state, &msg, Some(&pool), &mut prepared, upcoming).await;
             let failed = result.is_err();
             // The recorder ends only after every batch (the worker waits for both).
             let _ = recorder.send(finished(msg, profile_name, result, state.clock.now()));
@@ -455,7 +463,8 @@ impl Batch {
 }
 
 async fn record(state: &Outbox, msg: &Claimed, pool: Option<&SmtpPool>) -> anyhow::Result<()> {
-    let (profile_name, result) = deliver(state, msg, pool, &mut Prepared::default(), &[msg.id]).await;
+    let upcoming = Upcoming { ids: &[msg.id], next: None };
+    let (profile_name, result) = deliver(state, msg, pool, &mut Prepared::default(), upcoming).await;
     // Read after the send, which may have taken a while.
     let finished = finished(msg.clone(), profile_name, result, state.clock.now());
     outbox::record_all(&state.db, std::slice::from_ref(&finished)).await?;
@@ -613,6 +622,15 @@ struct PreparedSender {
     sender: Result<Sender, SendError>,
 }
 
+/// The batch's messages from the one being sent on (checked together), and the next one
+/// (its envelope may go ahead with this one's content when it is an email whose link
+/// works).
+#[derive(Clone, Copy)]
+struct Upcoming<'a> {
+    ids: &'a [i64],
+    next: Option<&'a Claimed>,
+}
+
 /// How long a batch keeps what it [`Prepared`].
 const FRESH_FOR: Duration = Duration::from_secs(1);
 
@@ -624,7 +642,7 @@ async fn deliver(
     msg: &Claimed,
     pool: Option<&SmtpPool>,
     prepared: &mut Prepared,
-    upcoming: &[i64],
+    upcoming: Upcoming<'_>,
 ) -> (Option<String>, Result<String, SendError>) {
     if msg.via == "sms" {
         return deliver_sms(state, msg).await;
@@ -641,7 +659,7 @@ async fn deliver(
             Ok(conn) => conn,
             Err(e) => return db_failed(e),
         };
-        prepared.checks = match outbox::send_checks(conn, msg.tenant_id, upcoming, state.clock.now()).await {
+        prepared.checks = match outbox::send_checks(conn, msg.tenant_id, upcoming.ids, state.clock.now()).await {
             Ok(Some(checks)) => Some((std::time::Instant::now(), checks)),
             Ok(None) => return (None, Err(SendError::permanent("The organization no longer exists."))),
             Err(e) => return db_failed(e),
@@ -657,6 +675,8 @@ async fn deliver(
             )),
         );
     }
+    let next_to =
+        upcoming.next.filter(|n| n.via == "email" && check.open.contains(&n.id)).map(|n| n.recipient.as_str());
     let fresh = prepared
         .sender
         .as_ref()
@@ -715,7 +735,10 @@ async fn deliver(
     };
     let result = match sender {
         Ok(sender) => match pool {
-            Some(pool) => sender.send_pooled(&state.mailer, &mail, pool, profile.id, &profile.settings).await,
+            Some(pool) => {
+                let pooled = super::Pooled { pool, profile: profile.id, stored: &profile.settings, next_to };
+                sender.send_pooled(&state.mailer, &mail, pooled).await
+            }
             None => sender.send(&state.mailer, &mail).await,
         },
         Err(e) => Err(e.clone()),

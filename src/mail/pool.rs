@@ -79,24 +79,32 @@ impl SmtpPool {
         self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// An open connection for `through`, if one waits; connections of the profile opened
-    /// with other settings, or idle too long, are closed.
-    fn take(&self, through: &Through<'_>) -> Option<(Connection, usize)> {
+    /// An open connection for `through` and a message with `envelope`, if one waits: one
+    /// whose last message sent this envelope's commands ahead, else the one used last
+    /// that sent none (one set for another message is left for it). Connections of the
+    /// profile opened with other settings, or idle too long, are closed.
+    fn take(&self, through: &Through<'_>, envelope: &Envelope) -> Option<(Connection, usize)> {
         let mut found = None;
         let mut old = Vec::new();
         {
             let mut idle = self.lock();
             let list = idle.get_mut(&through.profile)?;
-            while let Some(entry) = list.pop() {
-                if entry.settings == *through.sealed
+            let token = through.token_digest();
+            let (kept, gone): (Vec<Idle>, Vec<Idle>) = list.drain(..).partition(|entry| {
+                entry.settings == *through.sealed
                     && entry.private_networks == through.grant.private_networks()
-                    && entry.token == through.token_digest()
+                    && entry.token == token
                     && entry.since.elapsed() < self.idle_for
-                {
-                    found = Some((entry.conn, entry.sent));
-                    break;
-                }
-                old.push(entry.conn);
+            });
+            *list = kept;
+            old.extend(gone.into_iter().map(|entry| entry.conn));
+            let at = list
+                .iter()
+                .rposition(|entry| entry.conn.primed.as_ref() == Some(envelope))
+                .or_else(|| list.iter().rposition(|entry| entry.conn.primed.is_none()));
+            if let Some(at) = at {
+                let entry = list.remove(at);
+                found = Some((entry.conn, entry.sent));
             }
             if list.is_empty() {
                 idle.remove(&through.profile);
@@ -137,7 +145,9 @@ impl SmtpPool {
     }
 
     /// Sends one message through the profile, over a waiting connection when there is
-    /// one; the server's final reply. Bounded only by the caller.
+    /// one; the server's final reply. `next`, the envelope of the message likely to follow
+    /// through the profile, goes ahead with this one's content when the connection will
+    /// be kept for it (see [`smtp::transaction`]). Bounded only by the caller.
     pub async fn send(
         &self,
         through: &Through<'_>,
@@ -145,9 +155,11 @@ impl SmtpPool {
         connect_timeout: Duration,
         envelope: &Envelope,
         bytes: &[u8],
+        next: Option<&Envelope>,
     ) -> Result<String, SendError> {
-        if let Some((mut conn, sent)) = self.take(through) {
-            match smtp::transaction(&mut conn, through.opened, envelope, bytes).await {
+        let ahead = |sent: usize| next.filter(|_| sent + 1 < self.per_connection);
+        if let Some((mut conn, sent)) = self.take(through, envelope) {
+            match smtp::transaction(&mut conn, through.opened, envelope, bytes, ahead(sent)).await {
                 Ok(reply) => {
                     self.give_back(through, conn, sent + 1);
                     return Ok(reply);
@@ -161,7 +173,7 @@ impl SmtpPool {
             }
         }
         let mut conn = smtp::connect(through.opened, through.token, through.grant, hello, connect_timeout).await?;
-        match smtp::transaction(&mut conn, through.opened, envelope, bytes).await {
+        match smtp::transaction(&mut conn, through.opened, envelope, bytes, ahead(0)).await {
             Ok(reply) => {
                 self.give_back(through, conn, 1);
                 Ok(reply)
@@ -213,8 +225,12 @@ fn take_oldest(idle: &mut HashMap<ProfileId, Vec<Idle>>) -> Option<Connection> {
 }
 
 /// Says QUIT and closes, in the background and briefly: a server that does not answer
-/// must not hold anything up.
+/// must not hold anything up. One whose next message's commands went ahead is only
+/// closed: the server may be waiting for content, and takes QUIT for some.
 fn close(mut open: Connection) {
+    if open.primed.is_some() {
+        return;
+    }
     tokio::spawn(async move {
         let _ = tokio::time::timeout(Duration::from_secs(5), open.conn.abort()).await;
     });

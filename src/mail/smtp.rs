@@ -45,6 +45,10 @@ pub struct Connection {
     /// SSL/TLS lettre reads it inside TLS and keeps only the extensions it knows, so
     /// those connections send one command at a time.
     pub pipelining: bool,
+    /// The envelope whose MAIL, RCPT and DATA went with the last message's content, their
+    /// replies not read yet. Such a connection is only good for a message with this
+    /// envelope (which reads them), and is closed without QUIT.
+    pub primed: Option<Envelope>,
 }
 
 /// How relaydesk names itself in EHLO: its public host, or, when that is an IP address,
@@ -106,7 +110,7 @@ pub async fn send(
     bytes: &[u8],
 ) -> Result<String, SendError> {
     let mut open = connect(settings, token, grant, hello, connect_timeout).await?;
-    match transaction(&mut open, settings, envelope, bytes).await {
+    match transaction(&mut open, settings, envelope, bytes, None).await {
         Ok(reply) => {
             let _ = open.conn.quit().await;
             Ok(reply)
@@ -180,7 +184,7 @@ pub async fn connect(
             return Err(e);
         }
     }
-    Ok(Connection { conn, pipelining })
+    Ok(Connection { conn, pipelining, primed: None })
 }
 
 /// AUTH XOAUTH2 with `token` for `user`. A server that refuses the token first answers
@@ -401,45 +405,77 @@ pub struct Failure {
 }
 
 /// One message over an open connection: MAIL, RCPT for each recipient, DATA (in one
-/// write when the server offers PIPELINING, their replies read in order after). After a
-/// failure the connection is in an unknown state: close it. The server's final reply
+/// write when the server offers PIPELINING, their replies read in order after), then the
+/// content. With PIPELINING and a `next` envelope, the next message's MAIL, RCPT and DATA
+/// go in the same write as the content (RFC 2920 allows content first in a group, DATA
+/// last), so a message costs one round trip: the next transaction finds them sent
+/// ([`Connection::primed`]) and reads their replies as its own. After a failure the
+/// connection is in an unknown state: close it. The server's final reply
 /// (`250 2.0.0 Ok: queued as …`).
 pub async fn transaction(
     open: &mut Connection,
     settings: &SmtpSettings,
     envelope: &Envelope,
     bytes: &[u8],
+    next: Option<&Envelope>,
 ) -> Result<String, Failure> {
     let fail = |step, e: lettre::transport::smtp::Error| Failure {
         stale: step == Step::Sender && e.status().is_none(),
         error: describe(step, &e, settings, Some(envelope)),
     };
     let conn = &mut open.conn;
-    let mail = Mail::new(envelope.from().cloned(), vec![]);
-    if open.pipelining {
-        use std::fmt::Write as _;
-        let mut group = mail.to_string();
-        for to in envelope.to() {
-            let _ = write!(group, "{}", Rcpt::new(to.clone(), vec![]));
+    match open.primed.take() {
+        // Sent with the last message's content: only the replies are left to read.
+        Some(primed) if primed == *envelope => {
+            conn.read_response().await.map_err(|e| fail(Step::Sender, e))?;
+            for _ in envelope.to() {
+                conn.read_response().await.map_err(|e| fail(Step::Recipient, e))?;
+            }
+            conn.read_response().await.map_err(|e| fail(Step::Data, e))?;
         }
-        let _ = write!(group, "{Data}");
-        conn.command(group).await.map_err(|e| fail(Step::Sender, e))?;
-        for _ in envelope.to() {
-            conn.read_response().await.map_err(|e| fail(Step::Recipient, e))?;
+        Some(_) => {
+            // Set for another message: of no use, and nothing of this one was sent.
+            let error = SendError::transient("The connection was set for another message.");
+            return Err(Failure { stale: true, error });
         }
-        conn.read_response().await.map_err(|e| fail(Step::Data, e))?;
-    } else {
-        conn.command(mail).await.map_err(|e| fail(Step::Sender, e))?;
-        for to in envelope.to() {
-            conn.command(Rcpt::new(to.clone(), vec![])).await.map_err(|e| fail(Step::Recipient, e))?;
+        None if open.pipelining => {
+            conn.command(envelope_group(envelope)).await.map_err(|e| fail(Step::Sender, e))?;
+            for _ in envelope.to() {
+                conn.read_response().await.map_err(|e| fail(Step::Recipient, e))?;
+            }
+            conn.read_response().await.map_err(|e| fail(Step::Data, e))?;
         }
-        conn.command(Data).await.map_err(|e| fail(Step::Data, e))?;
+        None => {
+            conn.command(Mail::new(envelope.from().cloned(), vec![])).await.map_err(|e| fail(Step::Sender, e))?;
+            for to in envelope.to() {
+                conn.command(Rcpt::new(to.clone(), vec![])).await.map_err(|e| fail(Step::Recipient, e))?;
+            }
+            conn.command(Data).await.map_err(|e| fail(Step::Data, e))?;
+        }
     }
+    let next = next.filter(|_| open.pipelining);
     let accepted = match DataBody::of(bytes) {
-        Some(body) => conn.command(body).await.map_err(|e| fail(Step::Data, e))?,
+        Some(DataBody(mut body)) => {
+            if let Some(next) = next {
+                body.push_str(&envelope_group(next));
+                open.primed = Some(next.clone());
+            }
+            conn.command(body).await.map_err(|e| fail(Step::Data, e))?
+        }
         None => conn.message(bytes).await.map_err(|e| fail(Step::Data, e))?,
     };
     Ok(format!("{} {}", accepted.code(), accepted.message().collect::<Vec<_>>().join(" ")).trim().to_owned())
+}
+
+/// MAIL, RCPT for each recipient and DATA, as one pipelined write.
+fn envelope_group(envelope: &Envelope) -> String {
+    use std::fmt::Write as _;
+    let mut group = Mail::new(envelope.from().cloned(), vec![]).to_string();
+    for to in envelope.to() {
+        let _ = write!(group, "{}", Rcpt::new(to.clone(), vec![]));
+    }
+    let _ = write!(group, "{Data}");
+    group
 }
 
 /// A message as it goes after DATA, in one write: a dot that starts a line doubled (RFC

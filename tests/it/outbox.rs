@@ -988,10 +988,56 @@ async fn the_envelope_is_pipelined_only_where_the_server_offers_it() {
         all_sent_at_once(&app, 3).await;
         assert_eq!(server.connections(), 1, "{tls:?}: one connection for the three");
         assert!(got.iter().all(|m| m.pipelined == pipelined), "{tls:?}, offered {offered}: pipelined {pipelined}");
+        // With PIPELINING, the second and third envelopes went with the content before.
+        let ahead = got.iter().filter(|m| m.ahead).count();
+        assert_eq!(ahead, if pipelined { 2 } else { 0 }, "{tls:?}, offered {offered}");
+        assert!(!got[0].ahead);
         let mut to: Vec<String> = got.iter().flat_map(|m| m.to.clone()).collect();
         to.sort();
         assert_eq!(to, ["person0@example.test", "person1@example.test", "person2@example.test"]);
     }
+}
+
+/// A refusal of an envelope sent ahead is the next message's, read as its own: the
+/// message before it stays delivered, and the one after goes over a new connection.
+#[tokio::test]
+async fn a_refused_envelope_sent_ahead_fails_only_its_own_message() {
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    server
+        .script()
+        .rcpt_replies
+        .extend(["250 2.1.5 Recipient OK".to_owned(), "550 5.1.1 No such user here".to_owned()]);
+    let app = mailing_app(&server, |c| {
+        c.outbox_per_profile = 1;
+        c.smtp_per_connection = 10;
+    })
+    .await;
+    invite_while_stopped(&app, 3).await;
+    server.wait_for(2, 10).await;
+    wait_until_nothing_pending(&app).await;
+    let status = |email: &'static str| {
+        let app = &app;
+        async move {
+            sqlx::query_as::<_, (String, Option<String>, i64)>(
+                "SELECT status, last_error, attempts FROM outbox WHERE recipient = ?",
+            )
+            .bind(email)
+            .fetch_one(&app.db)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(status("person0@example.test").await, ("sent".to_owned(), None, 1));
+    let (state, error, attempts) = status("person1@example.test").await;
+    assert_eq!((state.as_str(), attempts), ("failed", 1));
+    assert!(error.as_deref().is_some_and(|e| e.contains("550 5.1.1")), "{error:?}");
+    assert_eq!(status("person2@example.test").await, ("sent".to_owned(), None, 1));
+    let got = server.messages();
+    let mut to: Vec<String> = got.iter().flat_map(|m| m.to.clone()).collect();
+    to.sort();
+    assert_eq!(to, ["person0@example.test", "person2@example.test"]);
+    assert!(got.iter().all(|m| !m.ahead), "the one after the refusal started a new connection");
+    assert_eq!(server.connections(), 2);
 }
 
 #[tokio::test]

@@ -87,6 +87,9 @@ pub struct Received {
     pub greeted_with: String,
     /// The client sent more commands after MAIL FROM before its reply (pipelining).
     pub pipelined: bool,
+    /// Its MAIL FROM came with the previous message's content, before that content's
+    /// reply (the envelope sent ahead).
+    pub ahead: bool,
 }
 
 impl Received {
@@ -311,6 +314,9 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
     let mut greeted_with = String::new();
     let mut accepted_here = 0;
     let mut pipelined = false;
+    // Commands came with the last content, before its reply; and whether this
+    // transaction's MAIL was among them.
+    let (mut after_content, mut ahead) = (false, false);
     loop {
         let drop_after = shared.script.lock().unwrap().drop_after;
         if drop_after.is_some_and(|n| accepted_here >= n) {
@@ -473,6 +479,7 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
                 }
                 // RCPT and DATA already here, sent before this reply: pipelined.
                 pipelined = !io.buffer().is_empty();
+                ahead = std::mem::take(&mut after_content);
                 let scripted = shared.script.lock().unwrap().mail_reply.clone();
                 match scripted {
                     Some(r) => reply(&mut io, &r).await?,
@@ -485,7 +492,12 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
             "RCPT" => {
                 let scripted = shared.script.lock().unwrap().rcpt_replies.pop_front();
                 match scripted {
-                    Some(r) => reply(&mut io, &r).await?,
+                    Some(r) => {
+                        if r.starts_with('2') {
+                            to.push(address_in(&line));
+                        }
+                        reply(&mut io, &r).await?
+                    }
                     None => {
                         to.push(address_in(&line));
                         reply(&mut io, "250 2.1.5 Recipient OK").await?;
@@ -507,6 +519,7 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
                     data.push_str(l.strip_prefix('.').unwrap_or(&l));
                     data.push_str("\r\n");
                 }
+                after_content = !io.buffer().is_empty();
                 // Decided and recorded under the script's lock, so `hang_after` is exact
                 // however many connections finish a message at once.
                 let outcome = {
@@ -528,6 +541,7 @@ async fn session(shared: Arc<Shared>, socket: tokio::net::TcpStream) -> std::io:
                             greeting: greeting.clone(),
                             greeted_with: greeted_with.clone(),
                             pipelined,
+                            ahead,
                         });
                         Some("250 2.0.0 Message accepted".to_owned())
                     }
