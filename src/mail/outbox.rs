@@ -225,12 +225,14 @@ impl Worker {
 
 /// Starts the worker beside the server: it claims due mail fairly across profiles into
 /// send slots (`concurrency` at once in all, `per_profile` per profile), each slot a task
-/// with a batch of its profile's messages (one, unless the profile has a backlog) sent
-/// over one connection, so a slow or stuck server holds only its own profile's slots.
+/// with a batch of its profile's messages (a handful together, a backlog spread over its
+/// slots) sent over one connection, so a slow or stuck server holds only its own
+/// profile's slots.
 ///
-/// Claims run beside the sends, not between them: the worker keeps up to `concurrency`
-/// claimed batches in hand beyond those sending, and starts one the moment a slot comes
-/// free: the one whose profile has the fewest sends going (the oldest claimed first among
+/// Claims run beside the sends, not between them: the worker keeps up to three times
+/// `concurrency` claimed batches in hand beyond those sending (a claim costs a seek per
+/// organization however many it takes, so it takes many), claims again when fewer than
+/// `concurrency` of them can start, and starts one the moment a slot comes free: the one whose profile has the fewest sends going (the oldest claimed first among
 /// equals). A profile has at most `per_profile` batches sending and as many waiting (so a
 /// backlog's next batch is ready when one ends), and the pick ranks profiles by the
 /// batches they have in hand, so each profile with mail has its turn and a new
@@ -292,7 +294,7 @@ pub fn spawn_worker(state: Outbox) -> Worker {
                 .iter()
                 .filter(|(due, _)| flying.get(&due.profile_id).is_none_or(|n| *n < state.per_profile))
                 .count();
-            let room = (2 * state.concurrency).saturating_sub(sends.len() + ready);
+            let room = (CLAIM_AHEAD * state.concurrency).saturating_sub(sends.len() + ready);
             if look && claiming.is_none() && room > 0 && ready < state.concurrency {
                 look = false;
                 let now = state.clock.now();
@@ -408,6 +410,10 @@ pub async fn process_one(state: &Outbox) -> anyhow::Result<bool> {
     record(state, &msg, None).await?;
     Ok(true)
 }
+
+/// Batches the worker may have in hand (sending, or claimed and waiting for a slot), as a
+/// multiple of its concurrency.
+const CLAIM_AHEAD: usize = 4;
 
 /// Most messages one send slot claims for its profile at once (and sends over one
 /// connection, one after the other). A profile with fewer due messages than free slots
