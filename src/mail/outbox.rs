@@ -430,26 +430,41 @@ struct Batch {
 impl Batch {
     /// Sends the batch's messages one after the other, each handed to the recorder as it
     /// ends (which writes it while the slot goes on to other mail: the message keeps its
-    /// lease until then, so no claim takes it again). After a failure, when the worker stops, or when the lease would run out before another
-    /// send could end, the rest are given back unused (no attempt counted): the next claim
-    /// takes them, after other tenants' mail.
+    /// lease until then, so no claim takes it again). When the lease would run out before
+    /// another send could end and be written (the batch waited for a slot, or its server
+    /// is slow), the rest of the batch is leased again. After a failure, when the worker
+    /// stops, or when leasing again fails, the rest are given back unused (no attempt
+    /// counted): the next claim takes them, after other tenants' mail.
     async fn send(self, due: Due, mut prepared: Prepared, stopping: watch::Receiver<bool>) {
         let Batch { state, pool, recorder } = self;
         let ids: Vec<i64> = due.msgs.iter().map(|m| m.id).collect();
         let mut msgs = due.msgs.into_iter().peekable();
         let mut rest = Vec::new();
         let mut at = 0;
+        let mut lease_until = due.lease_until;
         let send_secs = state.mailer.send_timeout.as_secs() as i64;
+        let lease_secs = state.lease.as_secs() as i64;
         while let Some(msg) = msgs.next() {
-            // Waited for a slot, or sent the rest of the batch, so long that the lease
-            // would run out before this send could end.
-            if state.clock.now() + send_secs >= due.lease_until {
-                rest.push(msg.id);
-                break;
+            // The lease would run out before this send could end and be written (a
+            // second to spare for the recorder): lease the rest again, or give it back.
+            if state.clock.now() + send_secs + 1 >= lease_until {
+                let now = state.clock.now();
+                match outbox::lease_again(&state.db, &ids[at..], lease_until, now + lease_secs).await {
+                    Ok(true) => lease_until = now + lease_secs,
+                    Ok(false) => {
+                        rest.push(msg.id);
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %format!("{e:#}"), "outbox worker could not lease a batch again");
+                        rest.push(msg.id);
+                        break;
+                    }
+                }
             }
             // The next message's envelope may go with this one's content, if it is
             // likely to be sent next.
-            let next = msgs.peek().filter(|_| state.clock.now() + 2 * send_secs < due.lease_until);
+            let next = msgs.peek().filter(|_| state.clock.now() + 2 * send_secs + 1 < lease_until);
             let next = next.filter(|_| !*stopping.borrow());
             let upcoming = Upcoming { ids: &ids[at..], next };
             at += 1;
@@ -462,7 +477,7 @@ impl Batch {
             }
         }
         rest.extend(msgs.map(|m| m.id));
-        if let Err(e) = outbox::release(&state.db, &rest, due.lease_until).await {
+        if let Err(e) = outbox::release(&state.db, &rest, lease_until).await {
             tracing::error!(error = %format!("{e:#}"), "outbox worker could not give back mail; its lease will run out");
         }
     }

@@ -291,6 +291,30 @@ pub async fn release(pool: &SqlitePool, ids: &[i64], lease_until: i64) -> sqlx::
     tx.commit().await
 }
 
+/// Moves the lease of claimed messages `ids` from `lease_until` to `until`, all or none:
+/// false (and nothing changed) unless the claim of `lease_until` still holds every one.
+pub async fn lease_again(pool: &SqlitePool, ids: &[i64], lease_until: i64, until: i64) -> sqlx::Result<bool> {
+    let count = i64::try_from(ids.len()).unwrap_or(i64::MAX);
+    let ids = serde_json::to_string(ids).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let mut tx = super::begin_write(pool).await?;
+    let moved = sqlx::query!(
+        "UPDATE outbox SET lease_until = ?
+         WHERE id IN (SELECT value FROM json_each(?)) AND status = 'pending' AND lease_until = ?",
+        until,
+        ids,
+        lease_until,
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if i64::try_from(moved).unwrap_or(i64::MAX) != count {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
 /// How an attempt ended.
 #[derive(Debug, Clone)]
 pub enum Outcome {

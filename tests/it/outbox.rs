@@ -903,6 +903,45 @@ async fn kill_9_during_a_concurrent_drain_loses_nothing_and_sends_nothing_twice(
     second.kill_9().await;
 }
 
+/// A batch whose lease would run out mid-way (it waited for a slot, or its server is
+/// slow) is leased again whole, and only while its claim still holds every message; it
+/// never takes a message another claim or a recorded attempt has moved on.
+#[tokio::test]
+async fn a_batch_is_leased_again_only_while_its_claim_holds_every_message() {
+    use relaydesk::store::outbox::{claim_due, lease_again};
+    let server = TestSmtp::start(TlsMode::StartTls, server_script()).await;
+    let app = mailing_app(&server, |_| {}).await;
+    app.stop_worker().await;
+    for i in 0..3 {
+        app.post("/t/acme/invitations", &[("email", &format!("person{i}@example.test")), ("role", "user")]).await;
+    }
+    let leases = || async {
+        sqlx::query_scalar::<_, Option<i64>>("SELECT lease_until FROM outbox ORDER BY id")
+            .fetch_all(&app.db)
+            .await
+            .unwrap()
+    };
+    let due = claim_due(&app.db, 60, app.now(), 1, 1, 10, &[]).await.unwrap();
+    let ids: Vec<i64> = due[0].msgs.iter().map(|m| m.id).collect();
+    let held = due[0].lease_until;
+    assert_eq!((ids.len(), held), (3, app.now() + 60));
+
+    // Another lease than the claim's: nothing moves.
+    assert!(!lease_again(&app.db, &ids, held - 1, held + 100).await.unwrap());
+    assert_eq!(leases().await, [Some(held); 3]);
+    // The claim's: all move.
+    assert!(lease_again(&app.db, &ids, held, held + 100).await.unwrap());
+    assert_eq!(leases().await, [Some(held + 100); 3]);
+    // One of them recorded meanwhile: none moves.
+    sqlx::query("UPDATE outbox SET status = 'sent', lease_until = NULL WHERE id = ?")
+        .bind(ids[0])
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert!(!lease_again(&app.db, &ids, held + 100, held + 200).await.unwrap());
+    assert_eq!(leases().await, [None, Some(held + 100), Some(held + 100)]);
+}
+
 /// Invites `n` people to acme with the worker stopped, then starts it: the mail is all
 /// due at once.
 async fn invite_while_stopped(app: &TestApp, n: usize) {
