@@ -92,7 +92,11 @@ pub fn with_signature(identity: &Identity, mail: &Outgoing) -> (String, String) 
 pub fn build(identity: &Identity, mail: &Outgoing) -> Result<Message, SendError> {
     let from = mailbox("From address", Some(&identity.from_name), &identity.from_address)?;
     let to = mailbox("recipient", None, &mail.to)?;
+    // Given, not read back from the headers just written.
+    let envelope = lettre::address::Envelope::new(Some(from.email.clone()), vec![to.email.clone()])
+        .map_err(|e| SendError::permanent(format!("relaydesk could not build the email: {e}")))?;
     let mut builder = Message::builder()
+        .envelope(envelope)
         .from(from)
         .to(to)
         .subject(header_safe("subject", &mail.subject)?)
@@ -145,6 +149,14 @@ mod tests {
         assert!(text.contains("text/plain") && text.contains("text/html"));
         assert!(text.contains("-- \r\nAcme Ltd\r\nSupport"), "signature with CRLF on the wire: {text}");
         assert!(text.contains("Acme Ltd<br>"));
+    }
+
+    #[test]
+    fn the_envelope_is_the_sender_and_the_recipient() {
+        let message = build(&identity(), &mail("Welcome")).unwrap();
+        let envelope = message.envelope();
+        assert_eq!(envelope.from().map(ToString::to_string).as_deref(), Some("no-reply@acme.test"));
+        assert_eq!(envelope.to().iter().map(ToString::to_string).collect::<Vec<_>>(), ["ada@example.test"]);
     }
 
     #[test]

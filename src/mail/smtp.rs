@@ -494,14 +494,12 @@ impl DataBody {
     fn of(bytes: &[u8]) -> Option<DataBody> {
         let text = std::str::from_utf8(bytes).ok()?;
         let mut out = String::with_capacity(text.len() + 16);
-        let (mut line_start, mut after_cr) = (true, false);
-        for c in text.chars() {
-            if line_start && c == '.' {
+        // A line starts the text or follows a CRLF.
+        for line in text.split_inclusive("\r\n") {
+            if line.starts_with('.') {
                 out.push('.');
             }
-            out.push(c);
-            line_start = c == '\n' && after_cr;
-            after_cr = c == '\r';
+            out.push_str(line);
         }
         out.push_str("\r\n.\r\n");
         Some(DataBody(out))
