@@ -22,8 +22,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<SqlitePool> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10))
-        .pragma("mmap_size", "268435456");
+        .busy_timeout(Duration::from_secs(10));
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         // A connection to a local file does not go stale: no round trip to its thread to

@@ -445,6 +445,9 @@ impl Batch {
         let send_secs = state.mailer.send_timeout.as_secs() as i64;
         let lease_secs = state.lease.as_secs() as i64;
         while let Some(msg) = msgs.next() {
+            // Whatever is to be read before the send is read before the lease is checked
+            // (a read may wait for the database); a failure here is the send's, below.
+            let _ = prepared.refresh(&state, &msg, &ids[at..]).await;
             // The lease would run out before this send could end and be written (a
             // second to spare for the recorder): lease the rest again, or give it back.
             if state.clock.now() + send_secs + 1 >= lease_until {
@@ -655,6 +658,88 @@ struct Upcoming<'a> {
 /// How long a batch keeps what it [`Prepared`].
 const FRESH_FOR: Duration = Duration::from_secs(1);
 
+/// A message's outcome, decided before anything was sent: the profile named, if any,
+/// and why it was not sent.
+type NotSent = (Option<String>, Result<String, SendError>);
+
+impl Prepared {
+    /// Reads again what is no longer fresh for `msg` (its batch's checks, for `ids`, and
+    /// its organization's default profile and sender), so that nothing is left to read
+    /// between a lease check and the send. Err: `msg` is not to be sent, and why.
+    async fn refresh(&mut self, state: &Outbox, msg: &Claimed, ids: &[i64]) -> Result<(), NotSent> {
+        if msg.via == "sms" {
+            return Ok(());
+        }
+        let db_failed =
+            |e: sqlx::Error| (None, Err(SendError::transient(format!("relaydesk could not read its database: {e}"))));
+        // What is read before the send is read over one pooled connection, let go before the
+        // send: sqlx checks a connection with a trip to its thread each time it goes back.
+        let mut held = None;
+        // Read for this message and the rest of its batch, so it covers this one while fresh.
+        let known = self.checks.as_ref().is_some_and(|(at, _)| at.elapsed() < FRESH_FOR);
+        if !known {
+            let conn = match hold(&state.db, &mut held).await {
+                Ok(conn) => conn,
+                Err(e) => return Err(db_failed(e)),
+            };
+            self.checks = match outbox::send_checks(conn, msg.tenant_id, ids, state.clock.now()).await {
+                Ok(Some(checks)) => Some((std::time::Instant::now(), checks)),
+                Ok(None) => return Err((None, Err(SendError::permanent("The organization no longer exists.")))),
+                Err(e) => return Err(db_failed(e)),
+            };
+        }
+        let Some((_, check)) = self.checks.as_ref() else { unreachable!("checked just above") };
+        let (email_enabled, private_networks) = (check.email_enabled, check.private_networks);
+        if !check.open.contains(&msg.id) {
+            return Err((
+                None,
+                Err(SendError::permanent(
+                    "Not sent: the link in this message was replaced by a newer one, used, or expired before it went out.",
+                )),
+            ));
+        }
+        let fresh = self
+            .sender
+            .as_ref()
+            .is_some_and(|p| p.read_at.elapsed() < FRESH_FOR && p.private_networks == private_networks);
+        if !fresh || !email_enabled {
+            self.sender = None;
+            // Read ahead by the claim, while fresh; it counts as read then.
+            let (read_at, profile) = match self.profile.take().filter(|(at, _)| at.elapsed() < FRESH_FOR) {
+                Some((at, profile)) => (at, Some(profile)),
+                None => {
+                    let conn = match hold(&state.db, &mut held).await {
+                        Ok(conn) => conn,
+                        Err(e) => return Err(db_failed(e)),
+                    };
+                    match profiles::default_profile(&mut *conn, msg.tenant_id).await {
+                        Ok(p) => (std::time::Instant::now(), p),
+                        Err(e) => return Err(db_failed(e)),
+                    }
+                }
+            };
+            let Some(profile) = profile.filter(|_| email_enabled) else {
+                return Err((
+                    None,
+                    Err(SendError::transient(
+                        "Email is off or there is no default SMTP profile, so the message waits. Turn email on with a \
+                         default profile, then use Retry now.",
+                    )),
+                ));
+            };
+            // Not held while the aliases are read (from the pool: two held at once by many
+            // sends could take every pooled connection).
+            drop(held.take());
+            let grant = super::egress::Grant::new(state.mailer.egress.clone(), private_networks);
+            let refresh = profile.connected.as_ref().map(|c| &c.refresh_token);
+            let sender = Sender::for_tenant(&state.db, msg.tenant_id, &profile.settings, &state.secrets, grant).await;
+            let sender = sender.and_then(|s| s.with_refresh_token(refresh, &state.secrets));
+            self.sender = Some(PreparedSender { read_at, private_networks, profile, sender });
+        }
+        Ok(())
+    }
+}
+
 /// Sends through the tenant's default profile as it is now, over a connection `pool`
 /// keeps for it when there is a pool; names the profile used, and gives the server's
 /// final reply. `upcoming` are the batch's messages from this one on, checked together.
@@ -668,72 +753,12 @@ async fn deliver(
     if msg.via == "sms" {
         return deliver_sms(state, msg).await;
     }
-    let db_failed =
-        |e: sqlx::Error| (None, Err(SendError::transient(format!("relaydesk could not read its database: {e}"))));
-    // What is read before the send is read over one pooled connection, let go before the
-    // send: sqlx checks a connection with a trip to its thread each time it goes back.
-    let mut held = None;
-    // Read for this message and the rest of its batch, so it covers this one while fresh.
-    let known = prepared.checks.as_ref().is_some_and(|(at, _)| at.elapsed() < FRESH_FOR);
-    if !known {
-        let conn = match hold(&state.db, &mut held).await {
-            Ok(conn) => conn,
-            Err(e) => return db_failed(e),
-        };
-        prepared.checks = match outbox::send_checks(conn, msg.tenant_id, upcoming.ids, state.clock.now()).await {
-            Ok(Some(checks)) => Some((std::time::Instant::now(), checks)),
-            Ok(None) => return (None, Err(SendError::permanent("The organization no longer exists."))),
-            Err(e) => return db_failed(e),
-        };
+    if let Err(not_sent) = prepared.refresh(state, msg, upcoming.ids).await {
+        return not_sent;
     }
-    let Some((_, check)) = prepared.checks.as_ref() else { unreachable!("checked just above") };
-    let (email_enabled, private_networks) = (check.email_enabled, check.private_networks);
-    if !check.open.contains(&msg.id) {
-        return (
-            None,
-            Err(SendError::permanent(
-                "Not sent: the link in this message was replaced by a newer one, used, or expired before it went out.",
-            )),
-        );
-    }
+    let Some((_, check)) = prepared.checks.as_ref() else { unreachable!("refreshed just above") };
     let next_to =
         upcoming.next.filter(|n| n.via == "email" && check.open.contains(&n.id)).map(|n| n.recipient.as_str());
-    let fresh = prepared
-        .sender
-        .as_ref()
-        .is_some_and(|p| p.read_at.elapsed() < FRESH_FOR && p.private_networks == private_networks);
-    if !fresh || !email_enabled {
-        prepared.sender = None;
-        // Read ahead by the claim, while fresh; it counts as read then.
-        let (read_at, profile) = match prepared.profile.take().filter(|(at, _)| at.elapsed() < FRESH_FOR) {
-            Some((at, profile)) => (at, Some(profile)),
-            None => {
-                let conn = match hold(&state.db, &mut held).await {
-                    Ok(conn) => conn,
-                    Err(e) => return db_failed(e),
-                };
-                match profiles::default_profile(&mut *conn, msg.tenant_id).await {
-                    Ok(p) => (std::time::Instant::now(), p),
-                    Err(e) => return db_failed(e),
-                }
-            }
-        };
-        let Some(profile) = profile.filter(|_| email_enabled) else {
-            return (
-                None,
-                Err(SendError::transient(
-                    "Email is off or there is no default SMTP profile, so the message waits. Turn email on with a \
-                     default profile, then use Retry now.",
-                )),
-            );
-        };
-        let grant = super::egress::Grant::new(state.mailer.egress.clone(), private_networks);
-        let refresh = profile.connected.as_ref().map(|c| &c.refresh_token);
-        let sender = Sender::for_tenant(&state.db, msg.tenant_id, &profile.settings, &state.secrets, grant).await;
-        let sender = sender.and_then(|s| s.with_refresh_token(refresh, &state.secrets));
-        prepared.sender = Some(PreparedSender { read_at, private_networks, profile, sender });
-    }
-    drop(held);
     let Some(PreparedSender { profile, sender, .. }) = prepared.sender.as_mut() else {
         unreachable!("prepared just above")
     };

@@ -12,7 +12,10 @@
 //! (a new password is sealed anew) the next message opens a new connection; with OAuth,
 //! also after the access token was replaced (a new token needs a new AUTH). A reused
 //! connection the server closed while idle is noticed at MAIL FROM (no reply at all), and
-//! the message goes at once over a new one.
+//! the message goes at once over a new one. A connection whose next message's envelope
+//! went ahead with the last content (PIPELINING) is kept only for a message with that
+//! envelope, and closed without QUIT; if the server dropped it meanwhile, that message
+//! fails at its content and is tried again on the retry schedule.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
