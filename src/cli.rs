@@ -90,7 +90,7 @@ struct UserCreate {
 
 /// Runs the command; errors are printed as one plain line and exit with 1.
 pub fn main(cli: Cli) -> ExitCode {
-    init_tracing();
+    let logging = init_tracing();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -98,7 +98,11 @@ pub fn main(cli: Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let done = runtime.block_on(run(cli));
+    // Every log line out before the last word.
+    drop(runtime);
+    drop(logging);
+    match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -107,16 +111,23 @@ pub fn main(cli: Cli) -> ExitCode {
     }
 }
 
-fn init_tracing() {
+/// Logs to standard error from a thread of their own, many lines to a write: a busy
+/// outbox logs a line per message, and a write each from the async workers cost a tenth
+/// of the drain. Should the reader of the log fall 128,000 lines behind, lines are
+/// dropped rather than holding up pages and mail. The guard writes what is left when
+/// dropped.
+fn init_tracing() -> tracing_appender::non_blocking::WorkerGuard {
     let filter = EnvFilter::try_from_env("RELAYDESK_LOG")
         .unwrap_or_else(|_| EnvFilter::new("relaydesk=info,tower_http=warn,sqlx=warn"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
+    let (writer, guard) = tracing_appender::non_blocking(std::io::BufWriter::new(std::io::stderr()));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(writer);
     if std::env::var("RELAYDESK_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().init();
     } else {
         builder.init();
     }
+    guard
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
