@@ -111,16 +111,22 @@ pub fn main(cli: Cli) -> ExitCode {
     }
 }
 
+/// Most log lines waiting to be written (the queue is set aside whole at start: about
+/// half a megabyte).
+const LOG_LINES_WAITING: usize = 16_384;
+
 /// Logs to standard error from a thread of their own, many lines to a write: a busy
 /// outbox logs a line per message, and a write each from the async workers cost a tenth
-/// of the drain. Should the reader of the log fall 128,000 lines behind, lines are
-/// dropped rather than holding up pages and mail. The guard writes what is left when
-/// dropped.
+/// of the drain. Should the reader of the log fall [`LOG_LINES_WAITING`] lines behind,
+/// lines are dropped rather than holding up pages and mail. The guard writes what is left
+/// when dropped.
 fn init_tracing() -> tracing_appender::non_blocking::WorkerGuard {
     let filter = EnvFilter::try_from_env("RELAYDESK_LOG")
         .unwrap_or_else(|_| EnvFilter::new("relaydesk=info,tower_http=warn,sqlx=warn"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let (writer, guard) = tracing_appender::non_blocking(std::io::BufWriter::new(std::io::stderr()));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(LOG_LINES_WAITING)
+        .finish(std::io::BufWriter::new(std::io::stderr()));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(writer);
     if std::env::var("RELAYDESK_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().init();
