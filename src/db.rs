@@ -22,7 +22,13 @@ pub async fn connect(config: &Config) -> anyhow::Result<SqlitePool> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10));
+        .busy_timeout(Duration::from_secs(10))
+        // Copy the write-ahead log into the database every 8,000 pages (32 MB) rather
+        // than every 1,000: the outbox rewrites the same pages (a message's row and the
+        // queue's index) as it claims and records mail, and a page is copied once per
+        // checkpoint however often it changed. The single-organization drain: about a
+        // tenth faster.
+        .pragma("wal_autocheckpoint", "8000");
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         // A connection to a local file does not go stale: no round trip to its thread to
