@@ -22,22 +22,21 @@ pub struct NewMessage<'a> {
     pub guest_id: Option<i64>,
 }
 
-/// Adds a message, due now. Takes the caller's transaction.
+/// Adds a message, due now, its sealed content beside it. Takes the caller's transaction.
 pub async fn enqueue(
     conn: &mut SqliteConnection,
     tenant: TenantId,
     msg: NewMessage<'_>,
     now: i64,
 ) -> sqlx::Result<i64> {
-    sqlx::query_scalar!(
-        r#"INSERT INTO outbox (tenant_id, kind, recipient, subject, body_sealed, message_id, next_attempt_at, created_at,
+    let id = sqlx::query_scalar!(
+        r#"INSERT INTO outbox (tenant_id, kind, recipient, subject, message_id, next_attempt_at, created_at,
              invitation_id, reset_id, via, guest_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id AS "id!""#,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id AS "id!""#,
         tenant,
         msg.kind,
         msg.recipient,
         msg.subject,
-        msg.body_sealed,
         msg.message_id,
         now,
         now,
@@ -46,8 +45,12 @@ pub async fn enqueue(
         msg.via,
         msg.guest_id,
     )
-    .fetch_one(conn)
-    .await
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query!("INSERT INTO outbox_bodies (outbox_id, body_sealed) VALUES (?, ?)", id, msg.body_sealed)
+        .execute(conn)
+        .await?;
+    Ok(id)
 }
 
 /// A message a worker holds.
@@ -248,15 +251,29 @@ pub async fn claim_due(
         r#"UPDATE outbox SET attempts = attempts + 1, lease_until = ?1
          WHERE id IN (SELECT value FROM json_each(?2)) AND status = 'pending'
            AND (lease_until IS NULL OR lease_until <= ?3)
-         RETURNING id AS "id!", tenant_id AS "tenant_id: TenantId", kind, recipient, subject, body_sealed, message_id,
-             attempts, invitation_id, reset_id, via"#,
+         RETURNING id AS "id!", tenant_id AS "tenant_id: TenantId", kind, recipient, subject,
+             '' AS "body_sealed!: String", message_id, attempts, invitation_id, reset_id, via"#,
         lease_until,
         ids,
         now,
     )
     .fetch_all(&mut *tx)
     .await?;
+    // Their content, kept apart from the rows the claim rewrites.
+    let claimed_ids = serde_json::to_string(&claimed.iter().map(|c| c.id).collect::<Vec<_>>())
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let bodies = sqlx::query!(
+        r#"SELECT outbox_id AS "id!", body_sealed FROM outbox_bodies
+           WHERE outbox_id IN (SELECT value FROM json_each(?))"#,
+        claimed_ids,
+    )
+    .fetch_all(&mut *tx)
+    .await?;
     tx.commit().await?;
+    let mut bodies: std::collections::HashMap<i64, String> =
+        bodies.into_iter().map(|b| (b.id, b.body_sealed)).collect();
+    let claimed: Vec<Claimed> =
+        claimed.into_iter().map(|c| Claimed { body_sealed: bodies.remove(&c.id).unwrap_or_default(), ..c }).collect();
     // In the order picked (RETURNING has none).
     let mut claimed: std::collections::HashMap<i64, Claimed> = claimed.into_iter().map(|c| (c.id, c)).collect();
     let due = chosen

@@ -34,7 +34,7 @@ impl SealedColumn {
         match self {
             SealedColumn::SmtpPassword => "smtp_profiles.password_sealed",
             SealedColumn::GraphSecret => "smtp_profiles.graph_secret_sealed",
-            SealedColumn::OutboxBody => "outbox.body_sealed",
+            SealedColumn::OutboxBody => "outbox_bodies.body_sealed",
             SealedColumn::KeyCheck => "secret_key_check.check_sealed",
             SealedColumn::SmsPassword => "sms_channels.password_sealed",
             SealedColumn::OAuthRefresh => "smtp_profiles.oauth_refresh_sealed",
@@ -96,9 +96,10 @@ pub async fn all(conn: &mut SqliteConnection) -> sqlx::Result<Vec<SealedValue>> 
     .fetch_all(&mut *conn)
     .await?;
     out.extend(rows.into_iter().map(|r| SealedValue { column: SealedColumn::GraphSecret, id: r.id, sealed: r.sealed }));
-    let rows = sqlx::query!(r#"SELECT id AS "id!", body_sealed AS "sealed!" FROM outbox ORDER BY id"#)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows =
+        sqlx::query!(r#"SELECT outbox_id AS "id!", body_sealed AS "sealed!" FROM outbox_bodies ORDER BY outbox_id"#)
+            .fetch_all(&mut *conn)
+            .await?;
     out.extend(rows.into_iter().map(|r| SealedValue { column: SealedColumn::OutboxBody, id: r.id, sealed: r.sealed }));
     let rows = sqlx::query!(r#"SELECT id AS "id!", check_sealed AS "sealed!" FROM secret_key_check"#)
         .fetch_all(&mut *conn)
@@ -135,7 +136,9 @@ pub async fn replace(conn: &mut SqliteConnection, value: &SealedValue) -> sqlx::
                 .await?
         }
         SealedColumn::OutboxBody => {
-            sqlx::query!("UPDATE outbox SET body_sealed = ? WHERE id = ?", sealed, id).execute(conn).await?
+            sqlx::query!("UPDATE outbox_bodies SET body_sealed = ? WHERE outbox_id = ?", sealed, id)
+                .execute(conn)
+                .await?
         }
         SealedColumn::KeyCheck => {
             sqlx::query!("UPDATE secret_key_check SET check_sealed = ? WHERE id = ?", sealed, id).execute(conn).await?

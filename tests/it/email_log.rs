@@ -57,9 +57,9 @@ async fn outbox_ids(app: &TestApp) -> Vec<i64> {
 /// it: the tenant has no default profile, or it is failed).
 async fn insert_message(app: &TestApp, tenant: TenantId, n: i64, status: &str, attempts: i64, created_at: i64) -> i64 {
     sqlx::query_scalar(
-        "INSERT INTO outbox (tenant_id, kind, recipient, subject, body_sealed, message_id, status, attempts,
+        "INSERT INTO outbox (tenant_id, kind, recipient, subject, message_id, status, attempts,
              next_attempt_at, created_at, permanent)
-         VALUES (?, 'invitation', ?, 'You are invited', 'x', ?, ?, ?, ?, ?, 0) RETURNING id",
+         VALUES (?, 'invitation', ?, 'You are invited', ?, ?, ?, ?, ?, 0) RETURNING id",
     )
     .bind(tenant.0)
     .bind(format!("person{n}@example.test"))

@@ -113,7 +113,10 @@ async fn a_guest_gets_a_passcode_by_sms_and_signs_in_with_it_until_it_expires() 
     })
     .await;
     let (kind, recipient, sealed): (String, String, String) =
-        sqlx::query_as("SELECT kind, recipient, body_sealed FROM outbox").fetch_one(&admin.db).await.unwrap();
+        sqlx::query_as("SELECT kind, recipient, body_sealed FROM outbox JOIN outbox_bodies ON outbox_id = outbox.id")
+            .fetch_one(&admin.db)
+            .await
+            .unwrap();
     assert_eq!((kind.as_str(), recipient.as_str()), ("guest_passcode", "+447700900123"));
     assert!(!sealed.contains(&passcode));
 

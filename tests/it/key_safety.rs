@@ -153,7 +153,7 @@ async fn sealed_values(db: &SqlitePool) -> Vec<(String, String)> {
         "SELECT 'profile ' || name || ' password', password_sealed FROM smtp_profiles WHERE password_sealed IS NOT NULL
          UNION ALL SELECT 'profile ' || name || ' client secret', graph_secret_sealed FROM smtp_profiles
              WHERE graph_secret_sealed IS NOT NULL
-         UNION ALL SELECT 'outbox ' || id, body_sealed FROM outbox
+         UNION ALL SELECT 'outbox ' || outbox_id, body_sealed FROM outbox_bodies
          UNION ALL SELECT 'key check', check_sealed FROM secret_key_check
          ORDER BY 1",
     )

@@ -92,7 +92,8 @@ async fn an_invitation_arrives_and_its_link_works_once() {
     // The token is stored only as a hash.
     let token = link.rsplit('/').next().unwrap().to_owned();
     assert_eq!(app.count(&format!("SELECT COUNT(*) FROM invitations WHERE token_hash = '{token}'")).await, 0);
-    let in_clear = app.count(&format!("SELECT COUNT(*) FROM outbox WHERE instr(body_sealed, '{token}') > 0")).await;
+    let in_clear =
+        app.count(&format!("SELECT COUNT(*) FROM outbox_bodies WHERE instr(body_sealed, '{token}') > 0")).await;
     assert_eq!(in_clear, 0, "the mailed body is sealed at rest");
 
     let newbie = app.share();

@@ -161,9 +161,8 @@ async fn objects(app: &TestApp, slug: &str, tenant: relaydesk::store::TenantId, 
         async move { sqlx::query_scalar::<_, i64>(sql).bind(tenant.0).fetch_one(&db).await.unwrap() }
     };
     let outbox: i64 = sqlx::query_scalar(
-        "INSERT INTO outbox (tenant_id, kind, recipient, subject, body_sealed, message_id, status, next_attempt_at,
-             created_at)
-         VALUES (?, 'invitation', 'x@example.test', 'x', 'x', ?, 'failed', 0, 0) RETURNING id",
+        "INSERT INTO outbox (tenant_id, kind, recipient, subject, message_id, status, next_attempt_at, created_at)
+         VALUES (?, 'invitation', 'x@example.test', 'x', ?, 'failed', 0, 0) RETURNING id",
     )
     .bind(tenant.0)
     .bind(format!("<{slug}@routes.test>"))
