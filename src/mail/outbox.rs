@@ -232,8 +232,8 @@ impl Worker {
 /// Claims run beside the sends, not between them: the worker keeps up to three times
 /// `concurrency` claimed batches in hand beyond those sending (a claim costs a seek per
 /// organization however many it takes, so it takes many), claims again when fewer than
-/// `concurrency` of them can start, and starts one the moment a slot comes free: the one whose profile has the fewest sends going (the oldest claimed first among
-/// equals). A profile has at most `per_profile` batches sending and as many waiting (so a
+/// `concurrency` of them can start, and starts one the moment a slot comes free: the one
+/// whose profile has the fewest sends going (the oldest claimed first among equals). A profile has at most `per_profile` batches sending and as many waiting (so a
 /// backlog's next batch is ready when one ends), and the pick ranks profiles by the
 /// batches they have in hand, so each profile with mail has its turn and a new
 /// organization's first message waits for no other's backlog. A batch that waited so
@@ -416,8 +416,8 @@ pub async fn process_one(state: &Outbox) -> anyhow::Result<bool> {
 const CLAIM_AHEAD: usize = 4;
 
 /// Most messages one send slot claims for its profile at once (and sends over one
-/// connection, one after the other). A profile with fewer due messages than free slots
-/// gets one a slot; only a backlog is batched.
+/// connection, one after the other); how a profile's due mail is dealt over its slots is
+/// [`outbox::claim_due`]'s.
 const CLAIM_BATCH: usize = 100;
 
 /// One send slot: sends a claimed batch in order over the profile's pooled connection.
@@ -446,11 +446,11 @@ impl Batch {
         let lease_secs = state.lease.as_secs() as i64;
         while let Some(msg) = msgs.next() {
             // Whatever is to be read before the send is read before the lease is checked
-            // (a read may wait for the database); a failure here is the send's, below.
-            let _ = prepared.refresh(&state, &msg, &ids[at..]).await;
+            // (a read may wait for the database).
+            let ready = prepared.refresh(&state, &msg, &ids[at..]).await;
             // The lease would run out before this send could end and be written (a
             // second to spare for the recorder): lease the rest again, or give it back.
-            if state.clock.now() + send_secs + 1 >= lease_until {
+            if ready.is_ok() && state.clock.now() + send_secs + 1 >= lease_until {
                 let now = state.clock.now();
                 match outbox::lease_again(&state.db, &ids[at..], lease_until, now + lease_secs).await {
                     Ok(true) => lease_until = now + lease_secs,
@@ -471,7 +471,10 @@ impl Batch {
             let next = next.filter(|_| !*stopping.borrow());
             let upcoming = Upcoming { ids: &ids[at..], next };
             at += 1;
-            let (profile_name, result) = deliver(&state, &msg, Some(&pool), &mut prepared, upcoming).await;
+            let (profile_name, result) = match ready {
+                Err(not_sent) => not_sent,
+                Ok(()) => send_prepared(&state, &msg, Some(&pool), &mut prepared, upcoming).await,
+            };
             let failed = result.is_err();
             // The recorder ends only after every batch (the worker waits for both).
             let _ = recorder.send(finished(msg, profile_name, result, state.clock.now()));
@@ -750,11 +753,22 @@ async fn deliver(
     prepared: &mut Prepared,
     upcoming: Upcoming<'_>,
 ) -> (Option<String>, Result<String, SendError>) {
+    match prepared.refresh(state, msg, upcoming.ids).await {
+        Ok(()) => send_prepared(state, msg, pool, prepared, upcoming).await,
+        Err(not_sent) => not_sent,
+    }
+}
+
+/// [`deliver`] once `prepared` is fresh for `msg`.
+async fn send_prepared(
+    state: &Outbox,
+    msg: &Claimed,
+    pool: Option<&SmtpPool>,
+    prepared: &mut Prepared,
+    upcoming: Upcoming<'_>,
+) -> (Option<String>, Result<String, SendError>) {
     if msg.via == "sms" {
         return deliver_sms(state, msg).await;
-    }
-    if let Err(not_sent) = prepared.refresh(state, msg, upcoming.ids).await {
-        return not_sent;
     }
     let Some((_, check)) = prepared.checks.as_ref() else { unreachable!("refreshed just above") };
     let next_to =

@@ -93,14 +93,13 @@ impl SmtpPool {
             let mut idle = self.lock();
             let list = idle.get_mut(&through.profile)?;
             let token = through.token_digest();
-            let (kept, gone): (Vec<Idle>, Vec<Idle>) = list.drain(..).partition(|entry| {
-                entry.settings == *through.sealed
-                    && entry.private_networks == through.grant.private_networks()
-                    && entry.token == token
-                    && entry.since.elapsed() < self.idle_for
-            });
-            *list = kept;
-            old.extend(gone.into_iter().map(|entry| entry.conn));
+            let unusable = |entry: &mut Idle| {
+                entry.settings != *through.sealed
+                    || entry.private_networks != through.grant.private_networks()
+                    || entry.token != token
+                    || entry.since.elapsed() >= self.idle_for
+            };
+            old.extend(list.extract_if(.., unusable).map(|entry| entry.conn));
             let at = list
                 .iter()
                 .rposition(|entry| entry.conn.primed.as_ref() == Some(envelope))

@@ -24,6 +24,11 @@ pub struct TenantId(pub i64);
 #[sqlx(transparent)]
 pub struct UserId(pub i64);
 
+/// `value` as JSON text, to bind where a query reads a list with `json_each`.
+pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> sqlx::Result<String> {
+    serde_json::to_string(value).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+}
+
 /// Whether a database error is a UNIQUE violation (SQLite does not name the constraint
 /// reliably, so callers map it to the field they know was unique).
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {

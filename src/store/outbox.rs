@@ -137,8 +137,7 @@ pub async fn claim_due(
     let rows = slots_limit.saturating_mul(batch);
     let per_profile = i64::try_from(per_profile).unwrap_or(i64::MAX);
     let few = FEW.min(batch);
-    let busy = serde_json::to_string(&busy.iter().map(|b| (b.profile.0, b.sending, b.last_minute)).collect::<Vec<_>>())
-        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let busy = super::json(&busy.iter().map(|b| (b.profile.0, b.sending, b.last_minute)).collect::<Vec<_>>())?;
     // The pick and the claim over one connection (sqlx checks a pooled connection with a
     // trip to its thread each time it goes back).
     let mut conn = pool.acquire().await?;
@@ -242,8 +241,7 @@ pub async fn claim_due(
     if chosen.is_empty() {
         return Ok(Vec::new());
     }
-    let ids = serde_json::to_string(&chosen.iter().flat_map(|(.., ids)| ids.iter().copied()).collect::<Vec<_>>())
-        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let ids = super::json(&chosen.iter().flat_map(|(.., ids)| ids.iter().copied()).collect::<Vec<_>>())?;
     let lease_until = now + lease_secs;
     let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
     let claimed = sqlx::query_as!(
@@ -260,8 +258,7 @@ pub async fn claim_due(
     .fetch_all(&mut *tx)
     .await?;
     // Their content, kept apart from the rows the claim rewrites.
-    let claimed_ids = serde_json::to_string(&claimed.iter().map(|c| c.id).collect::<Vec<_>>())
-        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let claimed_ids = super::json(&claimed.iter().map(|c| c.id).collect::<Vec<_>>())?;
     let bodies = sqlx::query!(
         r#"SELECT outbox_id AS "id!", body_sealed FROM outbox_bodies
            WHERE outbox_id IN (SELECT value FROM json_each(?))"#,
@@ -295,7 +292,7 @@ pub async fn release(pool: &SqlitePool, ids: &[i64], lease_until: i64) -> sqlx::
     if ids.is_empty() {
         return Ok(());
     }
-    let ids = serde_json::to_string(ids).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let ids = super::json(ids)?;
     let mut tx = super::begin_write(pool).await?;
     sqlx::query!(
         "UPDATE outbox SET attempts = attempts - 1, lease_until = NULL
@@ -312,7 +309,7 @@ pub async fn release(pool: &SqlitePool, ids: &[i64], lease_until: i64) -> sqlx::
 /// false (and nothing changed) unless the claim of `lease_until` still holds every one.
 pub async fn lease_again(pool: &SqlitePool, ids: &[i64], lease_until: i64, until: i64) -> sqlx::Result<bool> {
     let count = i64::try_from(ids.len()).unwrap_or(i64::MAX);
-    let ids = serde_json::to_string(ids).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let ids = super::json(ids)?;
     let mut tx = super::begin_write(pool).await?;
     let moved = sqlx::query!(
         "UPDATE outbox SET lease_until = ?
@@ -458,8 +455,7 @@ pub async fn send_checks_for(
     now: i64,
 ) -> sqlx::Result<Vec<Option<SendChecks>>> {
     let wanted_len = wanted.len();
-    let wanted = serde_json::to_string(&wanted.iter().map(|(tenant, ids)| (tenant.0, ids)).collect::<Vec<_>>())
-        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let wanted = super::json(wanted)?;
     let rows = sqlx::query!(
         r#"SELECT CAST(w.key AS INTEGER) AS "at!: i64", t.email_enabled AS "email_enabled: bool",
                   (t.allow_private_networks = 1

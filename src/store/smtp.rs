@@ -483,8 +483,7 @@ pub async fn defaults_among(
     db: impl sqlx::SqliteExecutor<'_>,
     ids: &[ProfileId],
 ) -> sqlx::Result<std::collections::HashMap<ProfileId, Profile>> {
-    let ids = serde_json::to_string(&ids.iter().map(|id| id.0).collect::<Vec<_>>())
-        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let ids = super::json(ids)?;
     let rows =
         select_profiles!("WHERE id IN (SELECT value FROM json_each(?)) AND is_default = 1", ids).fetch_all(db).await?;
     Ok(rows.into_iter().filter_map(|row| Profile::try_from(row).ok()).map(|p| (p.id, p)).collect())
